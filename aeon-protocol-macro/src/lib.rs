@@ -1,0 +1,1 @@
+//! `#[derive(Encode, Decode)]` for Aeon's generated Kafka messages.
