@@ -1,3 +1,22 @@
 //! The Kafka wire format and nothing else.
 //!
-//! This module does no I/O and knows no broker state; it imports nothing else of Aeon.
+//! - [`codec`]: primitives and the `Encode`/`Decode` traits the generated messages implement;
+//! - [`messages`]: every served message, generated from `protocol-json/`;
+//! - [`frame`]: request and response headers, frames, API keys and served versions;
+//! - [`error`]: Kafka's error codes.
+//!
+//! This module does no I/O, knows no broker state and imports nothing else of Aeon.
+
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod messages;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use codec::{Decode, DecodeError, Encode, EncodeError};
+pub use error::ErrorCode;
+pub use frame::{RequestFrame, VersionRange};
+pub use messages::{ApiKey, Request, Response};
+#[cfg(test)]
+mod conformance_tests;

@@ -1,0 +1,2 @@
+//! placeholder until the error table lands
+pub enum ErrorCode {}

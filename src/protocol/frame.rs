@@ -1,0 +1,198 @@
+//! Request and response frames: the header, the body, and which versions Aeon serves.
+//!
+//! On the wire a frame is a 4-byte big-endian size, then a header, then the body. The
+//! header version follows from the body version: flexible versions (KIP-482) use request
+//! header v2 and response header v1; the others use v1 and v0. An ApiVersions response
+//! always uses header v0, so a client that does not yet know the broker's versions can
+//! read it. The frame size is read and capped by the connection; these functions see
+//! the bytes after it.
+
+use super::codec::{Decode, DecodeError, Encode, EncodeError, WireWrite};
+use super::messages::{ApiKey, Request, RequestHeader, Response, ResponseHeader};
+use bytes::{Buf, Bytes, BytesMut};
+use thiserror::Error;
+
+/// An inclusive range of API versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionRange {
+    pub min: i16,
+    pub max: i16,
+}
+
+impl VersionRange {
+    pub const fn new(min: i16, max: i16) -> Self {
+        VersionRange { min, max }
+    }
+
+    pub fn contains(&self, version: i16) -> bool {
+        self.min <= version && version <= self.max
+    }
+}
+
+impl ApiKey {
+    /// True when `version` of this API is flexible (compact types, tagged fields).
+    pub fn is_flexible(self, version: i16) -> bool {
+        self.first_flexible_version().is_some_and(|f| version >= f)
+    }
+
+    pub fn request_header_version(self, version: i16) -> i16 {
+        if self.is_flexible(version) {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub fn response_header_version(self, version: i16) -> i16 {
+        if self != ApiKey::ApiVersions && self.is_flexible(version) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The range ApiVersions advertises. It is [`ApiKey::versions`] except for Produce,
+    /// which Kafka 4.x advertises from v0 although v0-2 are rejected (KAFKA-18659):
+    /// librdkafka before 2.11 reads a Produce minimum above 0 as "no compression".
+    pub fn advertised_versions(self) -> VersionRange {
+        let served = self.versions();
+        match self {
+            ApiKey::Produce => VersionRange::new(0, served.max),
+            _ => served,
+        }
+    }
+}
+
+/// A decoded request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFrame {
+    pub api_key: ApiKey,
+    pub header: RequestHeader,
+    pub body: Request,
+}
+
+impl RequestFrame {
+    pub fn version(&self) -> i16 {
+        self.header.request_api_version
+    }
+
+    pub fn correlation_id(&self) -> i32 {
+        self.header.correlation_id
+    }
+}
+
+/// Why a request frame could not be decoded. Each variant keeps what is needed to
+/// answer or log it: the correlation id when the header got that far.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame of {0} bytes is shorter than a request header")]
+    TooShort(usize),
+    #[error("unknown API key {api_key}")]
+    UnknownApiKey { api_key: i16, correlation_id: i32 },
+    #[error("{api_key:?} version {version} is not supported")]
+    UnsupportedVersion {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    },
+    #[error("malformed request header: {0}")]
+    Header(DecodeError),
+    #[error("malformed {api_key:?} v{version} request: {source}")]
+    Body {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        source: DecodeError,
+    },
+}
+
+/// The fixed start of every request header: API key, API version, correlation id.
+const HEADER_PREFIX: usize = 8;
+
+/// Decodes one request frame (the bytes after the size). Record data in the body stays
+/// a slice of `frame`.
+pub fn decode_request(mut frame: Bytes) -> Result<RequestFrame, FrameError> {
+    if frame.len() < HEADER_PREFIX {
+        return Err(FrameError::TooShort(frame.len()));
+    }
+    let mut prefix = &frame[..HEADER_PREFIX];
+    let code = prefix.get_i16();
+    let version = prefix.get_i16();
+    let correlation_id = prefix.get_i32();
+    let api_key = ApiKey::from_code(code).ok_or(FrameError::UnknownApiKey {
+        api_key: code,
+        correlation_id,
+    })?;
+    if !api_key.versions().contains(version) {
+        return Err(FrameError::UnsupportedVersion {
+            api_key,
+            version,
+            correlation_id,
+        });
+    }
+    let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
+        .map_err(FrameError::Header)?;
+    let body =
+        Request::decode(api_key, version, &mut frame).map_err(|source| FrameError::Body {
+            api_key,
+            version,
+            correlation_id,
+            source,
+        })?;
+    Ok(RequestFrame {
+        api_key,
+        header,
+        body,
+    })
+}
+
+/// Encodes a request frame, size prefix included (for clients and tests).
+pub fn encode_request(header: &RequestHeader, body: &Request) -> Result<BytesMut, EncodeError> {
+    let api_key = body.api_key();
+    let version = header.request_api_version;
+    let header_version = api_key.request_header_version(version);
+    let size = header.encoded_size(header_version) + body.encoded_size(version);
+    let mut buf = BytesMut::with_capacity(4 + size);
+    buf.put(&frame_size(size)?.to_be_bytes());
+    header.encode(&mut buf, header_version)?;
+    body.encode(&mut buf, version)?;
+    Ok(buf)
+}
+
+/// Encodes a response frame, size prefix included, into a buffer sized once.
+pub fn encode_response(
+    correlation_id: i32,
+    version: i16,
+    body: &Response,
+) -> Result<BytesMut, EncodeError> {
+    let header = ResponseHeader {
+        correlation_id,
+        ..Default::default()
+    };
+    let header_version = body.api_key().response_header_version(version);
+    let size = header.encoded_size(header_version) + body.encoded_size(version);
+    let mut buf = BytesMut::with_capacity(4 + size);
+    buf.put(&frame_size(size)?.to_be_bytes());
+    header.encode(&mut buf, header_version)?;
+    body.encode(&mut buf, version)?;
+    Ok(buf)
+}
+
+/// Decodes a response frame (the bytes after the size) for a request of `api_key` at
+/// `version` (for clients and tests).
+pub fn decode_response(
+    api_key: ApiKey,
+    version: i16,
+    mut frame: Bytes,
+) -> Result<(ResponseHeader, Response), DecodeError> {
+    let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))?;
+    let body = Response::decode(api_key, version, &mut frame)?;
+    Ok((header, body))
+}
+
+fn frame_size(size: usize) -> Result<i32, EncodeError> {
+    i32::try_from(size).map_err(|_| EncodeError::TooLong {
+        length: size,
+        max: i32::MAX as usize,
+    })
+}
