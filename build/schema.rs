@@ -48,6 +48,7 @@ pub struct Field {
     pub versions: Versions,
     pub nullable_versions: Option<Versions>,
     pub tagged_versions: Option<Versions>,
+    #[serde(default, deserialize_with = "de_tag")]
     pub tag: Option<u32>,
     #[serde(default, deserialize_with = "de_default")]
     pub default: Option<String>,
@@ -147,6 +148,16 @@ fn de_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+/// Tags are numbers, but some releases wrote one as a string ("0").
+fn de_tag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some),
+        serde_json::Value::String(s) => s.trim().parse().ok().map(Some),
+        _ => None,
+    }
+    .ok_or_else(|| serde::de::Error::custom("a tag is a non-negative integer"))
+}
+
 /// Defaults come as strings (`"-1"`, `"null"`, `"0x7fffffff"`), numbers or booleans;
 /// they are kept as the string Kafka's generator would see.
 fn de_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -214,10 +225,12 @@ pub fn strip_comments(src: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Parses one schema file's text.
+/// Parses one schema file's text. A key written twice in one object keeps its last
+/// value, as Kafka's own (Jackson) reader does; some released files rely on that.
 pub fn parse_schema(src: &str) -> Result<Schema, String> {
     let json = strip_comments(src)?;
-    serde_json::from_str(&json).map_err(|e| e.to_string())
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    Schema::deserialize(value).map_err(|e| e.to_string())
 }
 
 /// The primitive types of the schema language.
