@@ -35,6 +35,9 @@ mod mmap;
 pub mod recovery;
 mod segment;
 
+#[cfg(test)]
+mod model_tests;
+
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
