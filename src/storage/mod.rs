@@ -38,6 +38,9 @@ mod segment;
 #[cfg(test)]
 mod model_tests;
 
+#[cfg(test)]
+mod crash_tests;
+
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
