@@ -71,13 +71,14 @@ pub struct FlushHandle {
 }
 
 impl FlushHandle {
-    /// A handle for a log whose first `flushed_offset` offsets are already on disk.
-    pub(crate) fn new(flushed_offset: i64) -> Self {
+    /// A handle for a log that ends at `end_offset`, whose offsets below
+    /// `flushed_offset` are on disk and the rest will be once `pending` is synced.
+    pub(crate) fn new(flushed_offset: i64, end_offset: i64, pending: Vec<SyncItem>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    pending: Vec::new(),
-                    end_offset: flushed_offset,
+                    pending,
+                    end_offset,
                     flushed_offset,
                     syncing: false,
                     rounds: 0,

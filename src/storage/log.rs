@@ -95,8 +95,22 @@ impl Log {
             .segments
             .last()
             .map_or(loaded.log_start_offset, LogSegment::next_offset);
-        // What recovery accepted is what is on disk as far as this open is concerned.
-        let flush = FlushHandle::new(end);
+        // After a clean shutdown everything was synced. After a crash the recovered
+        // bytes may sit only in the page cache (a killed process) or be on disk (a power
+        // loss): the recovery point stays at the first segment until the next flush
+        // syncs every file, as Kafka does not trust unflushed segments either.
+        let flush = if loaded.stats.recovered {
+            let start = loaded.segments.first().map_or(end, LogSegment::base_offset);
+            let mut pending: Vec<SyncItem> = loaded
+                .segments
+                .iter()
+                .map(|s| SyncItem::File(std::sync::Arc::clone(s.log_file())))
+                .collect();
+            pending.push(SyncItem::Dir(dir.clone()));
+            FlushHandle::new(start, end, pending)
+        } else {
+            FlushHandle::new(end, end, Vec::new())
+        };
         Ok(Self {
             dir,
             config,
@@ -401,7 +415,8 @@ impl Log {
         recovery::write_clean_shutdown(&self.dir, self.log_start_offset)
     }
 
-    /// Deletes the log's directory after closing nothing: for deleted partitions.
+    /// Drops the log and removes its directory with every file: for a deleted
+    /// partition. Blocking; run it off the owner's thread.
     pub fn delete(self) -> Result<()> {
         let dir = self.dir.clone();
         drop(self);

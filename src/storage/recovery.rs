@@ -33,7 +33,8 @@ pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".aeon_clean_shutdown";
 /// What opening a log did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogOpenStats {
-    /// The clean-shutdown marker was absent: the last segment was recovered.
+    /// The clean-shutdown marker was absent from an existing log: the last segment
+    /// was recovered.
     pub recovered: bool,
     /// Bytes whose CRC was checked (0 after a clean shutdown).
     pub scanned_bytes: u64,
@@ -116,7 +117,8 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
     let clean = take_clean_shutdown(dir)?;
     let bases = list_segments(dir)?;
     let mut stats = LogOpenStats {
-        recovered: clean.is_none(),
+        // A new, empty directory has nothing to recover.
+        recovered: clean.is_none() && !bases.is_empty(),
         ..LogOpenStats::default()
     };
     let mut segments = Vec::with_capacity(bases.len().max(1));
