@@ -3,6 +3,7 @@
 //! - [`codec`]: primitives and the `Encode`/`Decode` traits the generated messages implement;
 //! - [`messages`]: every served message, generated from `protocol-json/`;
 //! - [`frame`]: request and response headers, frames, API keys and served versions;
+//! - [`records`]: the RecordBatch v2 view, header rewrites and a builder;
 //! - [`error`]: Kafka's error codes.
 //!
 //! This module does no I/O, knows no broker state and imports nothing else of Aeon.
@@ -11,6 +12,7 @@ pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod messages;
+pub mod records;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -1,0 +1,47 @@
+//! [`LogConfig`]: the per-topic log settings, named after Kafka's topic configs.
+
+use crate::protocol::records::TimestampType;
+
+/// Log settings, one field per Kafka topic config (`segment.bytes` ->
+/// `segment_bytes`), with Kafka's defaults. `None` stands for Kafka's `-1`
+/// (unlimited) and for Kafka's `Long.MAX_VALUE` defaults of the flush settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: the size of a segment file, preallocated (default 1 GiB).
+    pub segment_bytes: u32,
+    /// `segment.ms`: roll a segment this old even if not full (default 7 days).
+    pub segment_ms: u64,
+    /// `segment.index.bytes`: the preallocated size of each index file (default 10 MiB).
+    pub segment_index_bytes: u32,
+    /// `index.interval.bytes`: log bytes between two offset-index entries (default 4096).
+    pub index_interval_bytes: u32,
+    /// `retention.ms`: delete segments whose newest timestamp is older (default 7 days).
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`: delete old segments while the log is larger (default unlimited).
+    pub retention_bytes: Option<u64>,
+    /// `flush.messages`: fsync after this many messages (default: never, leave it to the OS).
+    pub flush_messages: Option<u64>,
+    /// `flush.ms`: fsync when the last one is this old (default: never).
+    pub flush_ms: Option<u64>,
+    /// `message.timestamp.type`: CreateTime keeps the producer's, LogAppendTime stamps.
+    pub message_timestamp_type: TimestampType,
+    /// `max.message.bytes`: the largest batch accepted (default 1048588).
+    pub max_message_bytes: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            retention_ms: Some(7 * 24 * 60 * 60 * 1000),
+            retention_bytes: None,
+            flush_messages: None,
+            flush_ms: None,
+            message_timestamp_type: TimestampType::CreateTime,
+            max_message_bytes: 1024 * 1024 + 12,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! [`Error`]: everything that can go wrong in the on-disk log.
+
+use std::path::PathBuf;
+
+use crate::protocol::records::RecordsError;
+
+/// A storage error. I/O errors always carry the operation and the path.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] RecordsError),
+    #[error("append expects exactly one batch of {expected} bytes, got {actual} bytes")]
+    NotOneBatch { expected: usize, actual: usize },
+    #[error("batch of {size} bytes is larger than {limit} bytes ({setting})")]
+    BatchTooLarge {
+        size: usize,
+        limit: usize,
+        setting: &'static str,
+    },
+    #[error("{}: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// The storage result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Wraps an `io::Error` with what was being done and to which file.
+pub(crate) fn io_err(
+    op: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io { op, path, source }
+}

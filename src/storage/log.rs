@@ -1,0 +1,804 @@
+//! [`Log`]: the ordered segments of one partition; append, read, roll, retention,
+//! delete-records, flush and clean shutdown.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::config::LogConfig;
+use super::error::{io_err, Error, Result};
+use super::flush::{FlushHandle, SyncItem};
+use super::recovery::{self, LogOpenStats};
+use super::segment::LogSegment;
+use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// The offset assigned to the batch's first record.
+    pub base_offset: i64,
+    /// The offset of its last record.
+    pub last_offset: i64,
+    /// The time stamped on a LogAppendTime topic, -1 on a CreateTime one (as Kafka's
+    /// produce response has it).
+    pub log_append_time_ms: i64,
+}
+
+/// A timestamp and the offset it was found at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampOffset {
+    pub timestamp: i64,
+    pub offset: i64,
+}
+
+/// A segment taken out of the log whose files are renamed to `*.deleted` and still
+/// need deleting. Delete them off the append path with [`RemovedSegment::delete`] or
+/// [`delete_segments`]; files left behind are deleted at the next open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedSegment {
+    pub base_offset: i64,
+    pub paths: Vec<PathBuf>,
+}
+
+impl RemovedSegment {
+    /// Deletes the files (a file already gone is fine).
+    pub fn delete(&self) -> Result<()> {
+        for path in &self.paths {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        op: "delete segment file",
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deletes the files of removed segments; meant for a blocking thread.
+pub fn delete_segments(removed: &[RemovedSegment]) -> Result<()> {
+    removed.iter().try_for_each(RemovedSegment::delete)
+}
+
+/// The log of one partition: segments ordered by base offset, the last one active.
+///
+/// Single writer: `&mut self` appends, rolls and removes; `&self` reads. Reads return
+/// `Bytes` that share the segment mapping, valid after the log moves on or drops.
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: Vec<LogSegment>,
+    log_start_offset: i64,
+    flush: FlushHandle,
+    last_flush_ms: i64,
+    open_stats: LogOpenStats,
+}
+
+impl Log {
+    /// The directory of a partition's log: `<data_dir>/<topic>-<partition>`.
+    pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
+        data_dir.join(format!("{topic}-{partition}"))
+    }
+
+    /// Opens (or creates) the log in `dir`; see [`super::recovery`] for what a crash
+    /// costs. `now_ms` is the wall clock, used for new segments.
+    pub fn open(dir: impl Into<PathBuf>, config: LogConfig, now_ms: i64) -> Result<Self> {
+        let dir = dir.into();
+        let loaded = recovery::load_log(&dir, &config, now_ms)?;
+        let end = loaded
+            .segments
+            .last()
+            .map_or(loaded.log_start_offset, LogSegment::next_offset);
+        // After a clean shutdown everything was synced. After a crash the recovered
+        // bytes may sit only in the page cache (a killed process) or be on disk (a power
+        // loss): the recovery point stays at the first segment until the next flush
+        // syncs every file, as Kafka does not trust unflushed segments either.
+        let flush = if loaded.stats.recovered {
+            let start = loaded.segments.first().map_or(end, LogSegment::base_offset);
+            let mut pending: Vec<SyncItem> = loaded
+                .segments
+                .iter()
+                .map(|s| SyncItem::File(std::sync::Arc::clone(s.log_file())))
+                .collect();
+            pending.push(SyncItem::Dir(dir.clone()));
+            FlushHandle::new(start, end, pending)
+        } else {
+            FlushHandle::new(end, end, Vec::new())
+        };
+        Ok(Self {
+            dir,
+            config,
+            segments: loaded.segments,
+            log_start_offset: loaded.log_start_offset,
+            flush,
+            last_flush_ms: now_ms,
+            open_stats: loaded.stats,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// What [`Log::open`] did (recovery, bytes scanned).
+    pub fn open_stats(&self) -> &LogOpenStats {
+        &self.open_stats
+    }
+
+    fn active(&self) -> &LogSegment {
+        &self.segments[self.segments.len() - 1]
+    }
+
+    fn active_mut(&mut self) -> &mut LogSegment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The offset the next append gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    /// On a single node every appended offset is committed: the log end offset.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset()
+    }
+
+    /// Every offset below this is on disk (Kafka's recovery point).
+    pub fn recovery_point(&self) -> i64 {
+        self.flush.flushed_offset()
+    }
+
+    /// Bytes of batches in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size() as u64).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(LogSegment::base_offset).collect()
+    }
+
+    /// Bytes of index entries in all segments (what the indexes occupy once paged in).
+    pub fn index_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.index_bytes() as u64).sum()
+    }
+
+    /// A handle that flushes this log from any thread (group commit).
+    pub fn flush_handle(&self) -> FlushHandle {
+        self.flush.clone()
+    }
+
+    /// Appends one validated batch: assigns offsets from the log end offset by
+    /// rewriting its base offset, stamps `now_ms` on a LogAppendTime topic (fixing the
+    /// CRC), copies it into the active segment (rolling first if needed) and indexes it.
+    /// Flushes if `flush.messages` or `flush.ms` say so.
+    pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendInfo> {
+        let header = RecordBatch::parse(batch)?;
+        if header.total_size() != batch.len() {
+            return Err(Error::NotOneBatch {
+                expected: header.total_size(),
+                actual: batch.len(),
+            });
+        }
+        header.validate_header()?;
+        let size = batch.len();
+        for (limit, setting) in [
+            (self.config.max_message_bytes as usize, "max.message.bytes"),
+            (self.config.segment_bytes as usize, "segment.bytes"),
+        ] {
+            if size > limit {
+                return Err(Error::BatchTooLarge {
+                    size,
+                    limit,
+                    setting,
+                });
+            }
+        }
+        let delta = i64::from(header.last_offset_delta());
+        let base_offset = self.log_end_offset();
+        let last_offset = base_offset + delta;
+        let log_append_time =
+            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        let max_timestamp = log_append_time.unwrap_or(header.max_timestamp());
+        if self.should_roll(size, max_timestamp, last_offset, now_ms) {
+            self.roll(now_ms)?;
+        }
+        let appended = self
+            .active_mut()
+            .append(batch, base_offset, log_append_time)?
+            .ok_or(Error::BatchTooLarge {
+                size,
+                limit: self.active().remaining(),
+                setting: "segment.bytes",
+            })?;
+        let end_offset = last_offset + 1;
+        self.flush.note_append(
+            self.active().log_file(),
+            appended.position,
+            appended.end,
+            end_offset,
+        );
+        self.maybe_flush(now_ms)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: log_append_time.unwrap_or(NO_TIMESTAMP),
+        })
+    }
+
+    /// Kafka's `shouldRoll`: the batch does not fit, the segment is older than
+    /// `segment.ms`, an index is full, or the offsets outgrow the relative offsets.
+    fn should_roll(&self, size: usize, max_timestamp: i64, last_offset: i64, now_ms: i64) -> bool {
+        let active = self.active();
+        if active.size() == 0 {
+            return false;
+        }
+        size > active.remaining()
+            || active.time_waited_for_roll(now_ms, max_timestamp) > self.config.segment_ms as i64
+            || active.indexes_full()
+            || !active.can_hold_offset(last_offset)
+    }
+
+    /// Seals the active segment and starts a new one at the log end offset. Does
+    /// nothing when the active segment is empty.
+    pub fn roll(&mut self, now_ms: i64) -> Result<()> {
+        if self.active().size() == 0 {
+            return Ok(());
+        }
+        let base = self.log_end_offset();
+        for item in self.active_mut().seal()? {
+            self.flush.note(item);
+        }
+        let segment = LogSegment::create(&self.dir, base, &self.config, now_ms)?;
+        self.segments.push(segment);
+        self.flush.note(SyncItem::Dir(self.dir.clone()));
+        Ok(())
+    }
+
+    /// Whole batches from the one containing `offset`, up to `max_bytes` (at least one
+    /// batch, KIP-74), from one segment, as a zero-copy slice of its mapping. Empty at
+    /// the log end offset; an error outside [log start, log end].
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        for segment in &self.segments[first..] {
+            if let Some(bytes) = segment.read(offset, max_bytes) {
+                return Ok(bytes);
+            }
+        }
+        Ok(Bytes::new())
+    }
+
+    /// The first batch whose max timestamp is >= `timestamp` (from the log start
+    /// offset): its base offset (or the log start offset, if later) and its max
+    /// timestamp. `None` if no batch is that new.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<TimestampOffset> {
+        self.segments
+            .iter()
+            .filter(|s| s.next_offset() > self.log_start_offset)
+            .filter(|s| {
+                s.max_timestamp_and_offset()
+                    .is_some_and(|(ts, _)| ts >= timestamp)
+            })
+            .find_map(|s| s.find_offset_by_timestamp(timestamp, self.log_start_offset))
+            .map(|(offset, timestamp)| TimestampOffset { timestamp, offset })
+    }
+
+    /// The largest timestamp in the log and the last offset of the batch that first
+    /// reached it (Kafka's `MAX_TIMESTAMP` lookup at batch granularity).
+    pub fn max_timestamp(&self) -> Option<TimestampOffset> {
+        self.segments
+            .iter()
+            .filter(|s| s.next_offset() > self.log_start_offset)
+            .filter_map(LogSegment::max_timestamp_and_offset)
+            .fold(None, |best: Option<(i64, i64)>, (ts, off)| match best {
+                Some((bts, _)) if bts >= ts => best,
+                _ => Some((ts, off)),
+            })
+            .map(|(timestamp, offset)| TimestampOffset { timestamp, offset })
+    }
+
+    /// Moves the log start offset up to `offset` (Kafka's DeleteRecords) and removes
+    /// the segments wholly below it. `offset` must be <= the high watermark.
+    pub fn delete_records(&mut self, offset: i64) -> Result<Vec<RemovedSegment>> {
+        if offset < 0 || offset > self.high_watermark() {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset(),
+            });
+        }
+        self.log_start_offset = self.log_start_offset.max(offset);
+        self.remove_below_start()
+    }
+
+    /// Applies `retention.ms` (segments whose newest timestamp is older than `now_ms
+    /// - retention.ms`) and `retention.bytes`, oldest first, never the active segment.
+    /// The files are renamed to `*.deleted`; delete them off the append path.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<RemovedSegment>> {
+        let mut removed = Vec::new();
+        if let Some(retention_ms) = self.config.retention_ms {
+            while self.segments.len() > 1
+                && now_ms - self.segments[0].largest_timestamp() > retention_ms as i64
+            {
+                removed.push(self.remove_oldest()?);
+            }
+        }
+        if let Some(retention_bytes) = self.config.retention_bytes {
+            let mut excess = self.size_bytes() as i64 - retention_bytes as i64;
+            while self.segments.len() > 1 && excess >= self.segments[0].size() as i64 {
+                excess -= self.segments[0].size() as i64;
+                removed.push(self.remove_oldest()?);
+            }
+        }
+        removed.extend(self.remove_below_start()?);
+        Ok(removed)
+    }
+
+    fn remove_below_start(&mut self) -> Result<Vec<RemovedSegment>> {
+        let mut removed = Vec::new();
+        while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
+            removed.push(self.remove_oldest()?);
+        }
+        Ok(removed)
+    }
+
+    fn remove_oldest(&mut self) -> Result<RemovedSegment> {
+        let segment = self.segments.remove(0);
+        let paths = segment.rename_for_delete(&self.dir)?;
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        Ok(RemovedSegment {
+            base_offset: segment.base_offset(),
+            paths,
+        })
+    }
+
+    /// Flushes everything appended so far; returns the flushed offset.
+    pub fn flush(&mut self) -> Result<i64> {
+        self.flush.flush()
+    }
+
+    /// Flushes if `flush.messages` or `flush.ms` is due at `now_ms` (for a timer).
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<()> {
+        let unflushed = self.log_end_offset() - self.flush.flushed_offset();
+        let by_count = self
+            .config
+            .flush_messages
+            .is_some_and(|n| unflushed >= n.min(i64::MAX as u64) as i64);
+        let by_time = self
+            .config
+            .flush_ms
+            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms.min(i64::MAX as u64) as i64);
+        if unflushed > 0 && (by_count || by_time) {
+            self.flush.flush()?;
+            self.last_flush_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: trims the active segment and its indexes to their content,
+    /// flushes everything, and writes the marker that lets the next open skip recovery.
+    pub fn close(mut self) -> Result<()> {
+        for item in self.active_mut().seal()? {
+            self.flush.note(item);
+        }
+        self.flush.flush()?;
+        recovery::write_clean_shutdown(&self.dir, self.log_start_offset)
+    }
+
+    /// Drops the log and removes its directory with every file: for a deleted
+    /// partition. Blocking; run it off the owner's thread.
+    pub fn delete(self) -> Result<()> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).map_err(io_err("remove directory", &dir))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::protocol::records::{self, RecordBatchBuilder, RecordSpec};
+
+    pub(crate) const T0: i64 = 1_700_000_000_000;
+
+    /// A batch of `records` records with `value_len`-byte values at timestamp `ts`.
+    pub(crate) fn batch(records: usize, value_len: usize, ts: i64) -> Vec<u8> {
+        let mut b = RecordBatchBuilder::new(0, ts);
+        for i in 0..records {
+            let value = vec![(i % 251) as u8; value_len];
+            b = b.record(RecordSpec::new(
+                Some(format!("k{i}").as_bytes()),
+                Some(&value),
+            ));
+        }
+        b.build()
+    }
+
+    pub(crate) fn small_config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 4096,
+            segment_index_bytes: 1024,
+            index_interval_bytes: 256,
+            retention_ms: None,
+            ..LogConfig::default()
+        }
+    }
+
+    fn with_base(bytes: &[u8], base: i64) -> Vec<u8> {
+        let mut v = bytes.to_vec();
+        records::set_base_offset(&mut v, base).unwrap();
+        v
+    }
+
+    #[test]
+    fn append_assigns_consecutive_offsets_and_read_returns_the_stored_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path().join("t-0"), small_config(), T0).unwrap();
+        let a = batch(3, 10, T0);
+        let b = batch(2, 10, T0 + 1);
+        let ia = log.append(&a, T0).unwrap();
+        let ib = log.append(&b, T0).unwrap();
+        assert_eq!(
+            (ia.base_offset, ia.last_offset, ia.log_append_time_ms),
+            (0, 2, -1)
+        );
+        assert_eq!((ib.base_offset, ib.last_offset), (3, 4));
+        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.high_watermark(), 5);
+        assert_eq!(
+            &log.read(1, 1).unwrap()[..],
+            &a[..],
+            "the batch containing offset 1, whole"
+        );
+        assert_eq!(&log.read(4, 1).unwrap()[..], &with_base(&b, 3)[..]);
+        let both = log.read(0, 10_000).unwrap();
+        assert_eq!(both.len(), a.len() + b.len());
+        assert!(log.read(5, 100).unwrap().is_empty());
+        assert!(matches!(
+            log.read(6, 100),
+            Err(Error::OffsetOutOfRange { offset: 6, .. })
+        ));
+        assert!(matches!(
+            log.read(-1, 100),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn read_returns_one_whole_batch_larger_than_max_bytes_and_never_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let big = batch(1, 500, T0);
+        log.append(&big, T0).unwrap();
+        log.append(&big, T0).unwrap();
+        assert_eq!(log.read(0, 10).unwrap().len(), big.len());
+        assert_eq!(log.read(0, big.len() * 2 - 1).unwrap().len(), big.len());
+        assert_eq!(log.read(0, big.len() * 2).unwrap().len(), big.len() * 2);
+    }
+
+    #[test]
+    fn read_slices_outlive_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let a = batch(2, 30, T0);
+        log.append(&a, T0).unwrap();
+        let slice = log.read(0, 1000).unwrap();
+        drop(log);
+        assert_eq!(&slice[..], &a[..]);
+    }
+
+    #[test]
+    fn segments_roll_when_full_and_use_kafka_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let b = batch(1, 900, T0);
+        for _ in 0..10 {
+            log.append(&b, T0).unwrap();
+        }
+        assert!(log.segment_count() >= 3);
+        for base in log.segment_base_offsets() {
+            for ext in ["log", "index", "timeindex"] {
+                assert!(dir.path().join(format!("{base:020}.{ext}")).exists());
+            }
+        }
+        let first = dir.path().join(format!("{:020}.log", 0));
+        let size = std::fs::metadata(first).unwrap().len() as usize;
+        assert_eq!(
+            size % b.len(),
+            0,
+            "a rolled segment is trimmed to whole batches"
+        );
+        for offset in 0..10 {
+            assert_eq!(
+                &log.read(offset, 1).unwrap()[..],
+                &with_base(&b, offset)[..]
+            );
+        }
+        assert!(matches!(
+            log.append(&batch(1, 5000, T0), T0),
+            Err(Error::BatchTooLarge {
+                setting: "segment.bytes",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn segment_ms_rolls_by_batch_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_ms: 1000,
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        log.append(&batch(1, 1, T0), T0).unwrap();
+        log.append(&batch(1, 1, T0 + 1000), T0).unwrap();
+        assert_eq!(log.segment_count(), 1);
+        log.append(&batch(1, 1, T0 + 1001), T0).unwrap();
+        assert_eq!(log.segment_base_offsets(), vec![0, 2]);
+    }
+
+    #[test]
+    fn log_append_time_topic_stamps_the_batch_and_keeps_the_crc_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            message_timestamp_type: TimestampType::LogAppendTime,
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        let info = log.append(&batch(2, 5, 123), T0 + 77).unwrap();
+        assert_eq!(info.log_append_time_ms, T0 + 77);
+        let bytes = log.read(0, 1000).unwrap();
+        let stored = RecordBatch::parse(&bytes).unwrap();
+        stored.verify_crc().unwrap();
+        assert_eq!(stored.timestamp_type(), TimestampType::LogAppendTime);
+        assert_eq!(stored.max_timestamp(), T0 + 77);
+    }
+
+    #[test]
+    fn offset_for_timestamp_finds_the_first_batch_reaching_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        // Timestamps 0, 10, 20, ... with one out-of-order batch; several segments.
+        let mut bases = Vec::new();
+        for i in 0..40i64 {
+            let ts = if i == 17 { T0 + 5 } else { T0 + i * 10 };
+            bases.push((log.append(&batch(2, 200, ts), T0).unwrap().base_offset, ts));
+        }
+        assert!(log.segment_count() > 2);
+        for target in [T0 - 1, T0, T0 + 1, T0 + 95, T0 + 170, T0 + 171, T0 + 390] {
+            let expected = bases.iter().find(|(_, ts)| *ts >= target).copied();
+            let found = log.offset_for_timestamp(target);
+            assert_eq!(
+                found.map(|f| (f.offset, f.timestamp)),
+                expected,
+                "target {target}"
+            );
+        }
+        assert_eq!(log.offset_for_timestamp(T0 + 391), None);
+        let max = log.max_timestamp().unwrap();
+        assert_eq!((max.timestamp, max.offset), (T0 + 390, 79));
+    }
+
+    #[test]
+    fn retention_bytes_deletes_whole_old_segments_but_never_the_active_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_bytes: Some(0),
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        for _ in 0..10 {
+            log.append(&batch(1, 900, T0), T0).unwrap();
+        }
+        let segments = log.segment_count();
+        let removed = log.apply_retention(T0).unwrap();
+        assert_eq!(removed.len(), segments - 1);
+        assert_eq!(log.segment_count(), 1);
+        let active_base = log.segment_base_offsets()[0];
+        assert_eq!(log.log_start_offset(), active_base);
+        assert!(removed.iter().all(|r| r.paths.iter().all(|p| p.exists())));
+        delete_segments(&removed).unwrap();
+        assert!(removed.iter().all(|r| r.paths.iter().all(|p| !p.exists())));
+        assert!(matches!(
+            log.read(0, 1),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(
+            log.read(active_base, 1).unwrap().len(),
+            batch(1, 900, T0).len()
+        );
+    }
+
+    #[test]
+    fn retention_ms_deletes_segments_older_than_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            retention_ms: Some(1000),
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        for i in 0..8 {
+            log.append(&batch(1, 900, T0 + i * 1000), T0).unwrap();
+        }
+        let before = log.segment_base_offsets();
+        let removed = log.apply_retention(T0 + 4500).unwrap();
+        // Segments whose newest batch is older than T0 + 3500 go.
+        assert!(!removed.is_empty());
+        for r in &removed {
+            let idx = before.iter().position(|b| *b == r.base_offset).unwrap();
+            assert!(idx + 1 < before.len());
+        }
+        let first_left = log.segment_base_offsets()[0];
+        let newest_removed = log.offset_for_timestamp(0).unwrap();
+        assert_eq!(newest_removed.offset, first_left);
+        assert!(newest_removed.timestamp >= T0 + 3500);
+    }
+
+    #[test]
+    fn delete_records_moves_the_log_start_and_drops_segments_below_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        for _ in 0..10 {
+            log.append(&batch(2, 400, T0), T0).unwrap();
+        }
+        let bases = log.segment_base_offsets();
+        let target = bases[2] + 1;
+        let removed = log.delete_records(target).unwrap();
+        assert_eq!(removed.len(), 2);
+        assert_eq!(log.log_start_offset(), target);
+        assert!(log.read(target - 1, 1).is_err());
+        let first = RecordBatch::parse(&log.read(target, 1).unwrap()[..])
+            .unwrap()
+            .base_offset();
+        assert_eq!(first, target - 1, "the batch containing the start offset");
+        assert!(log.delete_records(log.log_end_offset() + 1).is_err());
+        log.close().unwrap();
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert_eq!(
+            log.log_start_offset(),
+            target,
+            "kept across a clean shutdown"
+        );
+    }
+
+    #[test]
+    fn clean_close_reopens_without_scanning_and_crash_reopen_scans_only_the_last_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let b = batch(3, 300, T0);
+        for _ in 0..30 {
+            log.append(&b, T0).unwrap();
+        }
+        let (end, segments) = (log.log_end_offset(), log.segment_count());
+        let last_segment_size = std::fs::metadata(dir.path().join(format!(
+            "{:020}.log",
+            log.segment_base_offsets()[segments - 1]
+        )))
+        .unwrap()
+        .len();
+        assert_eq!(last_segment_size, 4096, "active segment is preallocated");
+        log.close().unwrap();
+
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let stats = log.open_stats().clone();
+        assert!(!stats.recovered);
+        assert_eq!(stats.scanned_bytes, 0);
+        assert_eq!(stats.rebuilt_indexes, 0);
+        assert!(stats.walked_bytes <= (segments * 2 * (256 + b.len())) as u64);
+        assert_eq!((log.log_end_offset(), log.segment_count()), (end, segments));
+        assert!(!dir.path().join(recovery::CLEAN_SHUTDOWN_FILE).exists());
+        drop(log); // a crash: no marker
+
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let stats = log.open_stats().clone();
+        assert!(stats.recovered);
+        assert!(stats.scanned_bytes > 0 && stats.scanned_bytes <= 4096);
+        assert_eq!(log.log_end_offset(), end);
+        for offset in (0..end).step_by(3) {
+            assert_eq!(
+                &log.read(offset, 1).unwrap()[..],
+                &with_base(&b, offset)[..]
+            );
+        }
+        log.append(&b, T0).unwrap();
+        assert_eq!(log.log_end_offset(), end + 3);
+    }
+
+    #[test]
+    fn flush_messages_flushes_on_append_and_concurrent_flushes_share_one_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            flush_messages: Some(4),
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        log.append(&batch(3, 1, T0), T0).unwrap();
+        assert_eq!(log.recovery_point(), 0);
+        log.append(&batch(1, 1, T0), T0).unwrap();
+        assert_eq!(log.recovery_point(), 4);
+
+        log.append(&batch(2, 1, T0), T0).unwrap();
+        let handle = log.flush_handle();
+        let rounds = handle.sync_rounds();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let h = handle.clone();
+                std::thread::spawn(move || h.flush_up_to(6).unwrap())
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap() >= 6);
+        }
+        assert_eq!(handle.sync_rounds(), rounds + 1, "eight waiters, one sync");
+        assert_eq!(log.recovery_point(), 6);
+    }
+
+    #[test]
+    fn appends_continue_while_another_thread_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let handle = log.flush_handle();
+        let flusher = std::thread::spawn(move || {
+            let mut last = 0;
+            while last < 200 {
+                last = handle.flush_up_to(i64::MAX).unwrap();
+                std::thread::yield_now();
+            }
+            handle.sync_rounds()
+        });
+        for _ in 0..200 {
+            log.append(&batch(1, 100, T0), T0).unwrap();
+        }
+        let rounds = flusher.join().unwrap();
+        assert!(rounds >= 1);
+        assert_eq!(log.recovery_point(), 200);
+    }
+
+    #[test]
+    fn appending_garbage_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert!(matches!(
+            log.append(&[0u8; 10], T0),
+            Err(Error::InvalidBatch(_))
+        ));
+        let mut two = batch(1, 1, T0);
+        two.extend_from_slice(&batch(1, 1, T0));
+        assert!(matches!(
+            log.append(&two, T0),
+            Err(Error::NotOneBatch { .. })
+        ));
+        assert_eq!(log.log_end_offset(), 0);
+    }
+}

@@ -1,0 +1,278 @@
+//! [`MappedFile`]: a file mapped shared and read-write, written by appending only.
+//!
+//! This is the one place in Aeon with `unsafe`: turning the mapping into slices.
+//! The invariant that makes it sound: bytes below `len` (the committed length) are
+//! never written again while the mapping lives, and only bytes below `len` are ever
+//! handed out as slices. Appends write above `len` under a lock and publish the new
+//! length with release ordering afterwards. Shrinking (`cut`) needs `&mut self`, so no
+//! slice and no other `Arc` can exist then. `trim` shortens the file (not the mapping)
+//! to `len`, so no slice ever touches a page past the end of the file.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use memmap2::{MmapOptions, MmapRaw};
+
+use super::error::{io_err, Error, Result};
+
+/// An append-only memory-mapped file, preallocated to its capacity.
+#[derive(Debug)]
+pub(crate) struct MappedFile {
+    path: PathBuf,
+    file: File,
+    map: MmapRaw,
+    /// Length of the mapping and of the preallocated file.
+    capacity: usize,
+    /// Committed bytes: readable and immutable from now on.
+    len: AtomicUsize,
+    /// Set once the file was trimmed: it takes no more appends.
+    sealed: AtomicBool,
+    write_lock: Mutex<()>,
+}
+
+impl MappedFile {
+    /// Creates a new file of `capacity` zero bytes (sparse) and maps it.
+    pub(crate) fn create(path: &Path, capacity: usize) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err("create", path))?;
+        Self::map(path.to_path_buf(), file, 0, capacity)
+    }
+
+    /// Opens an existing file (creating it empty when missing). All its current bytes
+    /// count as committed; the caller cuts them down after validating. The file is
+    /// extended with zeros to `min_capacity` if shorter.
+    pub(crate) fn open(path: &Path, min_capacity: usize) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err("open", path))?;
+        let file_len = file.metadata().map_err(io_err("stat", path))?.len();
+        let file_len = usize::try_from(file_len).map_err(|_| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("file of {file_len} bytes is too large"),
+        })?;
+        let capacity = file_len.max(min_capacity);
+        Self::map(path.to_path_buf(), file, file_len, capacity)
+    }
+
+    fn map(path: PathBuf, file: File, len: usize, capacity: usize) -> Result<Self> {
+        // An empty mapping is not allowed; one page past an empty file is never read.
+        let capacity = capacity.max(1);
+        let file_len = file.metadata().map_err(io_err("stat", &path))?.len();
+        if (file_len as usize) < capacity {
+            file.set_len(capacity as u64)
+                .map_err(io_err("preallocate", &path))?;
+        }
+        let map = MmapOptions::new()
+            .len(capacity)
+            .map_raw(&file)
+            .map_err(io_err("mmap", &path))?;
+        Ok(Self {
+            path,
+            file,
+            map,
+            capacity,
+            len: AtomicUsize::new(len),
+            sealed: AtomicBool::new(false),
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Committed bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Bytes that an append may still add.
+    pub(crate) fn remaining(&self) -> usize {
+        if self.sealed.load(Ordering::Acquire) {
+            0
+        } else {
+            self.capacity - self.len()
+        }
+    }
+
+    /// The committed bytes.
+    pub(crate) fn contents(&self) -> &[u8] {
+        let len = self.len();
+        // SAFETY: the mapping is `capacity >= len` bytes long and lives as long as
+        // `self`; bytes below the committed length are never written again (see the
+        // module doc), so a shared slice of them cannot alias a write.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts(self.map.as_ptr(), len)
+        }
+    }
+
+    /// Copies `data` after the committed bytes, lets `patch` rewrite the copy in
+    /// place, then commits it. Returns the position it was written at, or `None` when
+    /// it does not fit (or the file is sealed).
+    pub(crate) fn append<E>(
+        &self,
+        data: &[u8],
+        patch: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Option<usize>, E> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let start = self.len.load(Ordering::Acquire);
+        if self.sealed.load(Ordering::Acquire) || data.len() > self.capacity - start {
+            return Ok(None);
+        }
+        // SAFETY: `start..start + data.len()` lies inside the mapping (checked above)
+        // and above the committed length, so no slice handed out covers it, and the
+        // write lock excludes any other writer. It becomes visible to readers only by
+        // the release store below, after the copy and the patch are done.
+        #[allow(unsafe_code)]
+        let dst =
+            unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(start), data.len()) };
+        dst.copy_from_slice(data);
+        patch(dst)?;
+        self.len.store(start + data.len(), Ordering::Release);
+        Ok(Some(start))
+    }
+
+    /// Committed bytes `start..end` as `Bytes` that keep the mapping alive (zero copy).
+    pub(crate) fn slice(self: &Arc<Self>, start: usize, end: usize) -> Bytes {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        Bytes::from_owner(MapSlice {
+            file: Arc::clone(self),
+            start,
+            len: end - start,
+        })
+    }
+
+    /// Forgets everything from `len` on and makes the file read as zeros there again
+    /// (truncate, then extend back to the capacity).
+    pub(crate) fn cut(&mut self, len: usize) -> Result<()> {
+        let len = len.min(self.len());
+        self.file
+            .set_len(len as u64)
+            .map_err(io_err("truncate", &self.path))?;
+        self.file
+            .set_len(self.capacity as u64)
+            .map_err(io_err("preallocate", &self.path))?;
+        self.len.store(len, Ordering::Release);
+        Ok(())
+    }
+
+    /// Shortens the file to its committed length and takes no more appends. The
+    /// mapping keeps its length; nothing reads past the committed bytes.
+    pub(crate) fn trim(&self) -> Result<()> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.sealed.store(true, Ordering::Release);
+        self.file
+            .set_len(self.len() as u64)
+            .map_err(io_err("trim", &self.path))
+    }
+
+    /// Writes the bytes `start..end` of the mapping to disk and waits (msync).
+    pub(crate) fn sync_range(&self, start: usize, end: usize) -> Result<()> {
+        let end = end.min(self.capacity);
+        if start >= end {
+            return Ok(());
+        }
+        self.map
+            .flush_range(start, end - start)
+            .map_err(io_err("msync", &self.path))
+    }
+
+    /// fsync: data and metadata (the length after a trim).
+    pub(crate) fn sync_all(&self) -> Result<()> {
+        self.map
+            .flush_range(0, self.len().clamp(1, self.capacity))
+            .map_err(io_err("msync", &self.path))?;
+        self.file.sync_all().map_err(io_err("fsync", &self.path))
+    }
+}
+
+/// The owner behind a `Bytes` read from a [`MappedFile`].
+struct MapSlice {
+    file: Arc<MappedFile>,
+    start: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MapSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.file.contents()[self.start..self.start + self.len]
+    }
+}
+
+/// fsyncs a directory, so that files created, renamed or deleted in it stay so.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync directory", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_bytes_are_readable_and_survive_reopen_after_trim() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let file = Arc::new(MappedFile::create(&path, 4096).unwrap());
+        let at = file
+            .append(b"hello", |b| {
+                b[0] = b'j';
+                Ok::<(), Error>(())
+            })
+            .unwrap();
+        assert_eq!(at, Some(0));
+        let slice = file.slice(0, 5);
+        assert_eq!(&slice[..], b"jello");
+        file.trim().unwrap();
+        assert_eq!(file.append(b"x", |_| Ok::<(), Error>(())).unwrap(), None);
+        drop(file);
+        assert_eq!(&slice[..], b"jello", "slice keeps the mapping alive");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 5);
+        let reopened = MappedFile::open(&path, 0).unwrap();
+        assert_eq!(reopened.contents(), b"jello");
+    }
+
+    #[test]
+    fn cut_makes_the_tail_read_as_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut file = MappedFile::create(&path, 64).unwrap();
+        file.append(b"abcdef", |_| Ok::<(), Error>(())).unwrap();
+        file.cut(2).unwrap();
+        assert_eq!(file.contents(), b"ab");
+        drop(file);
+        let reopened = MappedFile::open(&path, 0).unwrap();
+        assert_eq!(&reopened.contents()[..8], b"ab\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn append_that_does_not_fit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = MappedFile::create(&dir.path().join("f"), 4).unwrap();
+        assert_eq!(
+            file.append(b"12345", |_| Ok::<(), Error>(())).unwrap(),
+            None
+        );
+        assert_eq!(file.len(), 0);
+    }
+}

@@ -1,0 +1,378 @@
+//! [`LogSegment`]: one `.log` file, memory-mapped, with its offset and time indexes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::config::LogConfig;
+use super::error::{Error, Result};
+use super::flush::SyncItem;
+use super::index::{OffsetIndex, TimeIndex};
+use super::mmap::MappedFile;
+use crate::protocol::records::{self, BatchIter, RecordBatch};
+
+/// The file name of a segment file: the base offset in 20 digits and the extension.
+pub(crate) fn file_name(base_offset: i64, extension: &str) -> String {
+    format!("{base_offset:020}.{extension}")
+}
+
+/// One segment: `<base offset>.log`, `.index` and `.timeindex`.
+///
+/// # The `.log` format
+///
+/// RecordBatch v2 bytes back to back, exactly as received except for the base offset
+/// (assigned on append) and, for LogAppendTime topics, the stamped maxTimestamp and
+/// CRC; see [`crate::protocol::records`]. No header, no framing of Aeon's own, so
+/// Kafka's tools read the files.
+///
+/// # Preallocation and trimming
+///
+/// The active segment is created at `segment.bytes` of zeros (sparse) and mapped
+/// whole; appends copy into the mapping. A batch that does not fit rolls the segment.
+/// At roll and at clean shutdown the file is trimmed to the end of its last batch, so
+/// an inactive segment's file length is its size.
+///
+/// # After a crash
+///
+/// The active file may be longer than its data: the preallocated zeros after the last
+/// batch read as a batch length of 0, which is not a batch, so they end the data.
+/// Recovery (see [`super::recovery`]) walks the last segment from its last sound index
+/// entry, checks each batch's length, magic and CRC-32C, cuts the file at the first bad
+/// byte (back to zeros up to the preallocated size) and rebuilds the indexes to match.
+#[derive(Debug)]
+pub(crate) struct LogSegment {
+    pub(super) base_offset: i64,
+    pub(super) log: Arc<MappedFile>,
+    pub(super) offset_index: OffsetIndex,
+    pub(super) time_index: TimeIndex,
+    /// The offset after the last batch.
+    pub(super) next_offset: i64,
+    pub(super) bytes_since_last_index_entry: usize,
+    pub(super) max_timestamp_so_far: i64,
+    pub(super) offset_of_max_timestamp_so_far: i64,
+    /// The first batch's max timestamp, which `segment.ms` counts from (as Kafka).
+    pub(super) rolling_based_timestamp: Option<i64>,
+    /// Creation (or, for an opened segment, modification) time, for segments without
+    /// timestamps.
+    pub(super) created_ms: i64,
+    pub(super) index_interval_bytes: usize,
+}
+
+/// Where and how a batch was appended to a segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegmentAppend {
+    pub(crate) position: usize,
+    pub(crate) end: usize,
+}
+
+impl LogSegment {
+    pub(crate) fn paths(dir: &Path, base_offset: i64) -> [PathBuf; 3] {
+        [
+            dir.join(file_name(base_offset, "log")),
+            dir.join(file_name(base_offset, "index")),
+            dir.join(file_name(base_offset, "timeindex")),
+        ]
+    }
+
+    /// Creates a new, empty, preallocated active segment.
+    pub(crate) fn create(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        let [log_path, index_path, time_path] = Self::paths(dir, base_offset);
+        let log = MappedFile::create(&log_path, config.segment_bytes as usize)?;
+        let mut offset_index = OffsetIndex::open(
+            &index_path,
+            base_offset,
+            config.segment_index_bytes as usize,
+        )?;
+        let mut time_index =
+            TimeIndex::open(&time_path, base_offset, config.segment_index_bytes as usize)?;
+        // Index files left over without their log would otherwise resurface.
+        offset_index.truncate_entries(0)?;
+        time_index.truncate_entries(0)?;
+        Ok(Self::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            now_ms,
+            config,
+        ))
+    }
+
+    /// Opens the files of an existing segment without validating them; the active one
+    /// is extended to `segment.bytes` again. [`LogSegment::load`] validates.
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        active: bool,
+    ) -> Result<Self> {
+        let [log_path, index_path, time_path] = Self::paths(dir, base_offset);
+        let (log_cap, index_cap) = if active {
+            (
+                config.segment_bytes as usize,
+                config.segment_index_bytes as usize,
+            )
+        } else {
+            (0, 0)
+        };
+        let log = MappedFile::open(&log_path, log_cap)?;
+        let offset_index = OffsetIndex::open(&index_path, base_offset, index_cap)?;
+        let time_index = TimeIndex::open(&time_path, base_offset, index_cap)?;
+        let modified_ms = std::fs::metadata(&log_path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        Ok(Self::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            modified_ms,
+            config,
+        ))
+    }
+
+    fn assemble(
+        base_offset: i64,
+        log: MappedFile,
+        offset_index: OffsetIndex,
+        time_index: TimeIndex,
+        created_ms: i64,
+        config: &LogConfig,
+    ) -> Self {
+        Self {
+            base_offset,
+            log: Arc::new(log),
+            offset_index,
+            time_index,
+            next_offset: base_offset,
+            bytes_since_last_index_entry: 0,
+            max_timestamp_so_far: records::NO_TIMESTAMP,
+            offset_of_max_timestamp_so_far: base_offset,
+            rolling_based_timestamp: None,
+            created_ms,
+            index_interval_bytes: config.index_interval_bytes as usize,
+        }
+    }
+
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Bytes of batches in the `.log`.
+    pub(crate) fn size(&self) -> usize {
+        self.log.len()
+    }
+
+    pub(crate) fn log_file(&self) -> &Arc<MappedFile> {
+        &self.log
+    }
+
+    /// Bytes still free in the preallocated file.
+    pub(crate) fn remaining(&self) -> usize {
+        self.log.remaining()
+    }
+
+    pub(crate) fn indexes_full(&self) -> bool {
+        self.offset_index.is_full() || self.time_index.is_full()
+    }
+
+    /// Index bytes in use (entries, not preallocation).
+    pub(crate) fn index_bytes(&self) -> usize {
+        self.offset_index.file().len() + self.time_index.file().len()
+    }
+
+    /// The newest timestamp in the segment, or its file time when it has none.
+    pub(crate) fn largest_timestamp(&self) -> i64 {
+        if self.max_timestamp_so_far >= 0 {
+            self.max_timestamp_so_far
+        } else {
+            self.created_ms
+        }
+    }
+
+    /// (max timestamp, last offset of the batch that first reached it), if any.
+    pub(crate) fn max_timestamp_and_offset(&self) -> Option<(i64, i64)> {
+        (self.max_timestamp_so_far >= 0).then_some((
+            self.max_timestamp_so_far,
+            self.offset_of_max_timestamp_so_far,
+        ))
+    }
+
+    /// How long this segment has been filling, as Kafka counts for `segment.ms`.
+    pub(crate) fn time_waited_for_roll(&self, now_ms: i64, batch_max_timestamp: i64) -> i64 {
+        match self.rolling_based_timestamp {
+            Some(ts) if ts >= 0 => batch_max_timestamp - ts,
+            _ => (now_ms - self.created_ms).max(0),
+        }
+    }
+
+    /// Whether offsets up to `last_offset` still fit the 4-byte relative offsets.
+    pub(crate) fn can_hold_offset(&self, last_offset: i64) -> bool {
+        last_offset
+            .checked_sub(self.base_offset)
+            .is_some_and(|d| (0..=i64::from(i32::MAX)).contains(&d))
+    }
+
+    /// Copies a validated batch in, assigns `offset` as its base offset, stamps the
+    /// log-append time if given, and indexes it. `None` if it does not fit.
+    pub(crate) fn append(
+        &mut self,
+        batch: &[u8],
+        offset: i64,
+        log_append_time: Option<i64>,
+    ) -> Result<Option<SegmentAppend>> {
+        let Some(position) = self.log.append(batch, |dst| {
+            records::set_base_offset(dst, offset)?;
+            if let Some(ts) = log_append_time {
+                records::set_log_append_time(dst, ts)?;
+            }
+            Ok::<(), Error>(())
+        })?
+        else {
+            return Ok(None);
+        };
+        let end = position + batch.len();
+        let written = RecordBatch::parse(&self.log.contents()[position..end])?;
+        let (size, last, max_ts) = (
+            written.total_size(),
+            written.last_offset(),
+            written.max_timestamp(),
+        );
+        self.track(position, size, last, max_ts)?;
+        Ok(Some(SegmentAppend { position, end }))
+    }
+
+    /// Index bookkeeping for a batch at `position` (Kafka's `LogSegment.append`).
+    pub(super) fn track(
+        &mut self,
+        position: usize,
+        size: usize,
+        last_offset: i64,
+        max_timestamp: i64,
+    ) -> Result<()> {
+        if max_timestamp > self.max_timestamp_so_far {
+            self.max_timestamp_so_far = max_timestamp;
+            self.offset_of_max_timestamp_so_far = last_offset;
+        }
+        if self.rolling_based_timestamp.is_none() {
+            self.rolling_based_timestamp = Some(max_timestamp);
+        }
+        if self.bytes_since_last_index_entry > self.index_interval_bytes
+            && !self.offset_index.is_full()
+        {
+            self.offset_index.append(last_offset, position as u32)?;
+            self.time_index.maybe_append(
+                self.max_timestamp_so_far,
+                self.offset_of_max_timestamp_so_far,
+            )?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += size;
+        self.next_offset = last_offset + 1;
+        Ok(())
+    }
+
+    /// The position of the first batch whose last offset is >= `offset`.
+    pub(crate) fn find_batch(&self, offset: i64) -> Option<usize> {
+        let (_, start) = self.offset_index.lookup(offset);
+        let data = self.log.contents();
+        let mut position = start as usize;
+        for batch in BatchIter::new(data.get(position..)?) {
+            if batch.last_offset() >= offset {
+                return Some(position);
+            }
+            position += batch.total_size();
+        }
+        None
+    }
+
+    /// Whole batches from the one holding `offset`, up to `max_bytes` but at least
+    /// one; `None` if no batch here reaches `offset`.
+    pub(crate) fn read(&self, offset: i64, max_bytes: usize) -> Option<Bytes> {
+        let start = self.find_batch(offset)?;
+        let data = self.log.contents();
+        let mut end = start;
+        for batch in BatchIter::new(&data[start..]) {
+            let size = batch.total_size();
+            if end > start && end - start + size > max_bytes {
+                break;
+            }
+            end += size;
+        }
+        Some(self.log.slice(start, end))
+    }
+
+    /// The first batch at or after `starting_offset` whose max timestamp is >= `ts`:
+    /// (max(its base offset, starting_offset), its max timestamp).
+    pub(crate) fn find_offset_by_timestamp(
+        &self,
+        ts: i64,
+        starting_offset: i64,
+    ) -> Option<(i64, i64)> {
+        let (_, from_offset) = self.time_index.lookup(ts);
+        let (_, start) = self.offset_index.lookup(from_offset.max(starting_offset));
+        let data = self.log.contents();
+        BatchIter::new(data.get(start as usize..)?)
+            .find(|b| b.max_timestamp() >= ts && b.last_offset() >= starting_offset)
+            .map(|b| (b.base_offset().max(starting_offset), b.max_timestamp()))
+    }
+
+    /// Makes the segment inactive: a last time-index entry, then the three files
+    /// trimmed to their content. Returns what must be fsynced for the new lengths.
+    pub(crate) fn seal(&mut self) -> Result<[SyncItem; 3]> {
+        self.write_final_time_entry()?;
+        self.log.trim()?;
+        self.offset_index.file().trim()?;
+        self.time_index.file().trim()?;
+        Ok([
+            SyncItem::File(Arc::clone(&self.log)),
+            SyncItem::File(Arc::clone(self.offset_index.file())),
+            SyncItem::File(Arc::clone(self.time_index.file())),
+        ])
+    }
+
+    pub(crate) fn write_final_time_entry(&self) -> Result<()> {
+        if self.max_timestamp_so_far >= 0 {
+            self.time_index.maybe_append(
+                self.max_timestamp_so_far,
+                self.offset_of_max_timestamp_so_far,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Renames the three files to `*.deleted`, Kafka's mark for files to delete
+    /// asynchronously. Returns the new paths.
+    pub(crate) fn rename_for_delete(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut renamed = Vec::with_capacity(3);
+        for path in Self::paths(dir, self.base_offset) {
+            let mut to = path.clone().into_os_string();
+            to.push(".deleted");
+            let to = PathBuf::from(to);
+            match std::fs::rename(&path, &to) {
+                Ok(()) => renamed.push(to),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        op: "rename for deletion",
+                        path,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(renamed)
+    }
+}
