@@ -4,5 +4,8 @@
 //!
 //! - [`protocol`]: the Kafka wire format and nothing else: generated message structs,
 //!   primitives, frames, record batches, error codes. No I/O, no broker state.
+//! - [`config`]: the broker's configuration and per-topic configs: Kafka's keys, defaults,
+//!   validation, and where each value came from.
 
+pub mod config;
 pub mod protocol;
