@@ -515,3 +515,398 @@ fn flatten(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_toml(text, "test.toml")?;
+        Ok(config)
+    }
+
+    fn entry<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no entry {name}"))
+    }
+
+    #[test]
+    fn defaults_are_kafkas_with_aeons_listener_and_log_dir() {
+        let c = Config::default();
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.listener, "127.0.0.1:9092".parse().expect("literal"));
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert!(c.num_network_threads >= 1);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.max_inflight_requests, 500);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.log_segment_bytes, 1_073_741_824);
+        assert_eq!(c.log_roll_ms, 168 * 3_600_000);
+        assert_eq!(c.log_retention_ms, Some(168 * 3_600_000));
+        assert_eq!(c.log_retention_bytes, None);
+        assert_eq!(c.log_flush_interval_messages, i64::MAX as u64);
+        assert_eq!(c.log_flush_interval_ms, None);
+        assert!(!c.log_flush_before_ack);
+        assert_eq!(c.compression_type, "producer");
+        assert_eq!(c.advertised, None);
+    }
+
+    #[test]
+    fn precedence_is_default_then_file_then_env_then_set() {
+        let mut c = Config::default();
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Default));
+        c.apply_toml("log.dirs = \"/file\"\nnum.partitions = 3", "test.toml")
+            .expect("file applies");
+        assert_eq!(c.log_dir, PathBuf::from("/file"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::File));
+        c.apply_env(env(&[("AEON_LOG_DIRS", "/env")]))
+            .expect("env applies");
+        assert_eq!(c.log_dir, PathBuf::from("/env"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Env));
+        c.set("log.dirs", "/cli").expect("set applies");
+        assert_eq!(c.log_dir, PathBuf::from("/cli"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Override));
+        // Keys a later layer does not touch keep the earlier layer's value.
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.origin("num.partitions"), Some(ValueOrigin::File));
+    }
+
+    #[test]
+    fn load_applies_file_then_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aeon.toml");
+        std::fs::write(&path, "num.partitions = 3\nnode.id = 7\n").expect("write");
+        let c = Config::load(Some(&path), env(&[("AEON_NUM_PARTITIONS", "5")])).expect("loads");
+        assert_eq!((c.num_partitions, c.node_id), (5, 7));
+    }
+
+    #[test]
+    fn missing_config_file_error_names_the_path() {
+        let err = Config::load(Some(Path::new("/nonexistent/aeon.toml")), no_env())
+            .expect_err("missing file");
+        assert!(err.to_string().contains("/nonexistent/aeon.toml"), "{err}");
+    }
+
+    #[test]
+    fn toml_quoted_and_dotted_keys_are_the_same_key() {
+        let quoted = from_toml("\"log.retention.hours\" = 5").expect("quoted");
+        let dotted = from_toml("log.retention.hours = 5").expect("dotted");
+        let table = from_toml("[log.retention]\nhours = 5").expect("table");
+        for c in [&quoted, &dotted, &table] {
+            assert_eq!(c.log_retention_ms, Some(5 * 3_600_000));
+        }
+    }
+
+    #[test]
+    fn toml_key_written_both_ways_is_an_error() {
+        let err = from_toml("\"num.partitions\" = 2\nnum.partitions = 3").expect_err("twice");
+        assert!(err.to_string().contains("\"num.partitions\""), "{err}");
+    }
+
+    #[test]
+    fn integer_given_as_string_is_accepted() {
+        let c = from_toml("log.segment.bytes = \"2097152\"").expect("string integer");
+        assert_eq!(c.log_segment_bytes, 2_097_152);
+        assert_eq!(c.value("log.segment.bytes").as_deref(), Some("2097152"));
+    }
+
+    #[test]
+    fn unknown_file_key_error_names_the_key() {
+        let err = from_toml("log.segment.byte = 1").expect_err("unknown");
+        let msg = err.to_string();
+        assert!(msg.contains("\"log.segment.byte\""), "{msg}");
+        assert!(matches!(err, ConfigError::UnknownKey { .. }));
+    }
+
+    #[test]
+    fn unknown_env_key_error_names_the_variable_and_other_variables_are_ignored() {
+        let err = Config::load(None, env(&[("AEON_LOG_SEGMENT_BYTE", "1")])).expect_err("unknown");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("log.segment.byte") && msg.contains("AEON_LOG_SEGMENT_BYTE"),
+            "{msg}"
+        );
+        let c = Config::load(
+            None,
+            env(&[
+                ("PATH", "/bin"),
+                ("AEON_CONFIG", "x.toml"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("non-config variables are ignored");
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Default));
+    }
+
+    #[test]
+    fn invalid_value_error_names_the_key_and_what_was_expected() {
+        let err = from_toml("\"log.segment.bytes\" = \"abc\"").expect_err("abc");
+        assert_eq!(
+            err.to_string(),
+            r#"config key "log.segment.bytes": expected an integer >= 1048576, got "abc""#
+        );
+        let err = from_toml("num.partitions = 0").expect_err("zero partitions");
+        assert!(err.to_string().contains("\"num.partitions\""), "{err}");
+        let err = from_toml("auto.create.topics.enable = \"yes\"").expect_err("not a bool");
+        assert!(err.to_string().contains("true or false"), "{err}");
+        let err = from_toml("log.message.timestamp.type = \"Now\"").expect_err("bad enum");
+        assert!(
+            err.to_string().contains("CreateTime, LogAppendTime"),
+            "{err}"
+        );
+        let err = Config::load(None, env(&[("AEON_NODE_ID", "x")])).expect_err("env");
+        assert!(err.to_string().contains("\"node.id\""), "{err}");
+    }
+
+    #[test]
+    fn toml_arrays_are_a_type_error_naming_the_key() {
+        let err = from_toml("log.dirs = [\"/a\"]").expect_err("array");
+        assert!(err.to_string().contains("\"log.dirs\""), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_is_a_parse_error_naming_the_file() {
+        let err = from_toml("log.dirs = ").expect_err("syntax");
+        assert!(err.to_string().contains("test.toml"), "{err}");
+    }
+
+    #[test]
+    fn failed_set_leaves_the_config_unchanged() {
+        let mut c = Config::default();
+        assert!(c.set("num.partitions", "-3").is_err());
+        assert!(c.set("no.such.key", "1").is_err());
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.origin("num.partitions"), Some(ValueOrigin::Default));
+    }
+
+    #[test]
+    fn retention_ms_beats_minutes_beats_hours() {
+        let hours = from_toml("log.retention.hours = 2").expect("hours");
+        assert_eq!(hours.log_retention_ms, Some(2 * 3_600_000));
+        let minutes =
+            from_toml("log.retention.hours = 2\nlog.retention.minutes = 3").expect("minutes");
+        assert_eq!(minutes.log_retention_ms, Some(3 * 60_000));
+        let ms =
+            from_toml("log.retention.hours = 2\nlog.retention.minutes = 3\nlog.retention.ms = 4")
+                .expect("ms");
+        assert_eq!(ms.log_retention_ms, Some(4));
+    }
+
+    #[test]
+    fn retention_minus_one_means_unlimited_and_zero_is_rejected() {
+        assert_eq!(
+            from_toml("log.retention.ms = -1")
+                .expect("-1")
+                .log_retention_ms,
+            None
+        );
+        assert_eq!(
+            from_toml("log.retention.hours = -1")
+                .expect("-1")
+                .log_retention_ms,
+            None
+        );
+        assert!(from_toml("log.retention.ms = 0").is_err());
+    }
+
+    #[test]
+    fn roll_ms_beats_roll_hours() {
+        let c = from_toml("log.roll.hours = 1\nlog.roll.ms = 1000").expect("roll");
+        assert_eq!(c.log_roll_ms, 1000);
+        assert_eq!(
+            from_toml("log.roll.hours = 1").expect("h").log_roll_ms,
+            3_600_000
+        );
+    }
+
+    #[test]
+    fn log_dir_alias_sets_log_dirs_and_log_dirs_wins_in_one_file() {
+        let alias = from_toml("log.dir = \"/alias\"").expect("alias");
+        assert_eq!(alias.log_dir, PathBuf::from("/alias"));
+        let both = from_toml("log.dirs = \"/dirs\"\nlog.dir = \"/alias\"").expect("both");
+        assert_eq!(both.log_dir, PathBuf::from("/dirs"));
+    }
+
+    #[test]
+    fn several_log_dirs_are_an_error_naming_the_key() {
+        let err = from_toml("log.dirs = \"/a,/b\"").expect_err("two dirs");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"log.dirs\"") && msg.contains("only one log directory is supported"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn group_session_timeout_min_above_max_is_an_error() {
+        let err = from_toml("group.min.session.timeout.ms = 10\ngroup.max.session.timeout.ms = 5")
+            .expect_err("min > max");
+        assert!(
+            err.to_string().contains("group.min.session.timeout.ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listener_accepts_both_forms_and_port_zero() {
+        let mut c = Config::default();
+        c.set("listeners", "127.0.0.1:0").expect("bare");
+        assert_eq!(c.listener, "127.0.0.1:0".parse().expect("literal"));
+        c.set("listeners", "PLAINTEXT://localhost:9093")
+            .expect("url");
+        assert!(c.listener.ip().is_loopback());
+        assert_eq!(c.listener.port(), 9093);
+        let err = c.set("listeners", "nonsense").expect_err("bad");
+        assert!(err.to_string().contains("\"listeners\""), "{err}");
+    }
+
+    #[test]
+    fn advertised_endpoint_defaults_to_listener_host_and_bound_port() {
+        let bound: SocketAddr = "127.0.0.1:40123".parse().expect("literal");
+        let mut c = Config::default();
+        c.set("listeners", "127.0.0.1:0").expect("listener");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("127.0.0.1".to_owned(), 40123)
+        );
+        c.set("listeners", "0.0.0.0:0").expect("any");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("localhost".to_owned(), 40123)
+        );
+        c.set("listeners", "[::]:0").expect("any v6");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("localhost".to_owned(), 40123)
+        );
+        c.set("advertised.listeners", "PLAINTEXT://broker.example:9092")
+            .expect("advertised");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("broker.example".to_owned(), 9092)
+        );
+    }
+
+    #[test]
+    fn describe_reports_every_key_with_its_source_type_and_synonyms() {
+        let mut c = from_toml("log.retention.hours = 24").expect("file");
+        c.apply_env(env(&[("AEON_NUM_PARTITIONS", "2")]))
+            .expect("env");
+        let entries = c.describe();
+        assert_eq!(entries.len(), BROKER_KEYS.len());
+
+        let hours = entry(&entries, "log.retention.hours");
+        assert_eq!(hours.value.as_deref(), Some("24"));
+        assert_eq!(hours.source, ConfigSource::StaticBroker);
+        assert_eq!(hours.source.code(), 4);
+        assert_eq!(hours.config_type.code(), 3);
+        let synonyms: Vec<(&str, Option<&str>, ConfigSource)> = hours
+            .synonyms
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_deref(), s.source))
+            .collect();
+        assert_eq!(
+            synonyms,
+            vec![
+                (
+                    "log.retention.hours",
+                    Some("24"),
+                    ConfigSource::StaticBroker
+                ),
+                ("log.retention.hours", Some("168"), ConfigSource::Default),
+            ]
+        );
+
+        let partitions = entry(&entries, "num.partitions");
+        assert_eq!(partitions.source, ConfigSource::StaticBroker);
+
+        let segment = entry(&entries, "log.segment.bytes");
+        assert_eq!(segment.source, ConfigSource::Default);
+        assert_eq!(segment.source.code(), 5);
+        assert_eq!(segment.value.as_deref(), Some("1073741824"));
+
+        let flush = entry(&entries, "log.flush.interval.ms");
+        assert_eq!(flush.value, None);
+        assert!(flush.synonyms.is_empty());
+
+        assert!(entries.iter().all(|e| e.read_only && !e.sensitive));
+        assert!(entries.iter().all(|e| !e.documentation.is_empty()));
+        assert_eq!(
+            entry(&entries, "auto.create.topics.enable")
+                .config_type
+                .code(),
+            1
+        );
+        assert_eq!(entry(&entries, "log.retention.ms").config_type.code(), 5);
+    }
+
+    #[test]
+    fn effective_summary_lists_every_key_with_origins() {
+        let c = from_toml("num.partitions = 4").expect("file");
+        let summary = c.effective_summary();
+        for def in BROKER_KEYS {
+            assert!(summary.contains(&format!("{}=", def.name)), "{}", def.name);
+        }
+        assert!(summary.contains("num.partitions=4 (file)"), "{summary}");
+        assert!(summary.contains("log.flush.interval.ms=null"), "{summary}");
+        assert!(!summary.contains('\n'));
+    }
+
+    #[test]
+    fn config_reference_markdown_has_a_row_per_key() {
+        let md = config_reference_markdown();
+        assert!(md.starts_with("| Key | Default | Description |"));
+        for def in BROKER_KEYS {
+            assert!(md.contains(&format!("| `{}` |", def.name)), "{}", def.name);
+        }
+        assert_eq!(md.lines().count(), BROKER_KEYS.len() + 2);
+    }
+
+    fn aeon_toml_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aeon.toml")
+    }
+
+    #[test]
+    fn shipped_aeon_toml_loads_with_the_single_node_defaults() {
+        let c = Config::load(Some(&aeon_toml_path()), no_env()).expect("config/aeon.toml loads");
+        assert_eq!(c.listener, "127.0.0.1:9092".parse().expect("literal"));
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert_eq!(
+            c.value("listeners").as_deref(),
+            Some("PLAINTEXT://127.0.0.1:9092")
+        );
+    }
+
+    #[test]
+    fn shipped_aeon_toml_documents_every_broker_key() {
+        let text = std::fs::read_to_string(aeon_toml_path()).expect("read config/aeon.toml");
+        let keys_in_file: Vec<String> = text
+            .lines()
+            .map(|line| line.trim_start_matches('#').trim())
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, _)| key.trim().trim_matches('"').to_owned())
+            .collect();
+        for entry in Config::default().describe() {
+            assert!(
+                keys_in_file.contains(&entry.name),
+                "config/aeon.toml does not mention {}",
+                entry.name
+            );
+        }
+    }
+}

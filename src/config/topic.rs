@@ -360,3 +360,255 @@ fn broker_value(topic_config: &str, broker: &Config) -> Option<String> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(toml: &str) -> Config {
+        let mut config = Config::default();
+        config
+            .apply_toml(toml, "test.toml")
+            .unwrap_or_else(|e| panic!("{e}"));
+        config
+    }
+
+    fn entry(entries: &[ConfigEntry], name: &str) -> ConfigEntry {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no entry {name}"))
+    }
+
+    fn synonyms(e: &ConfigEntry) -> Vec<(&str, Option<&str>, ConfigSource)> {
+        e.synonyms
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_deref(), s.source))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_topic_config_is_an_error_naming_it() {
+        let err = TopicConfigs::validate("retention.msec", "1").expect_err("unknown");
+        assert!(matches!(err, ConfigError::UnknownTopicConfig(_)));
+        assert!(err.to_string().contains("retention.msec"), "{err}");
+        assert!(TopicConfigs::from_overrides([("log.retention.ms", "1")]).is_err());
+    }
+
+    #[test]
+    fn topic_config_rejects_bad_enum_values() {
+        for (name, value) in [
+            ("cleanup.policy", "shred"),
+            ("cleanup.policy", ""),
+            ("compression.type", "brotli"),
+            ("message.timestamp.type", "createtime"),
+            ("preallocate", "maybe"),
+        ] {
+            let err = TopicConfigs::validate(name, value).expect_err(value);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn topic_config_rejects_out_of_range_values() {
+        for (name, value) in [
+            ("segment.bytes", "1000"),
+            ("segment.ms", "0"),
+            ("retention.ms", "-2"),
+            ("min.insync.replicas", "0"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("max.message.bytes", "-1"),
+            ("compression.gzip.level", "0"),
+            ("segment.index.bytes", "3"),
+        ] {
+            let err = TopicConfigs::validate(name, value).expect_err(value);
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn topic_config_values_are_normalised() {
+        let configs = TopicConfigs::from_overrides([
+            ("cleanup.policy", "compact, delete"),
+            ("retention.ms", " 1000 "),
+            ("preallocate", "TRUE"),
+        ])
+        .expect("valid");
+        assert_eq!(configs.get("cleanup.policy"), Some("compact,delete"));
+        assert_eq!(configs.get("retention.ms"), Some("1000"));
+        assert_eq!(configs.get("preallocate"), Some("true"));
+    }
+
+    #[test]
+    fn describe_topic_lists_every_topic_config_kafka_defines() {
+        let entries = TopicConfigs::default().describe_topic(&Config::default());
+        assert_eq!(entries.len(), TOPIC_KEYS.len());
+        for name in [
+            "cleanup.policy",
+            "compression.type",
+            "delete.retention.ms",
+            "file.delete.delay.ms",
+            "flush.messages",
+            "flush.ms",
+            "index.interval.bytes",
+            "max.compaction.lag.ms",
+            "max.message.bytes",
+            "message.timestamp.type",
+            "message.timestamp.before.max.ms",
+            "message.timestamp.after.max.ms",
+            "min.cleanable.dirty.ratio",
+            "min.compaction.lag.ms",
+            "min.insync.replicas",
+            "retention.bytes",
+            "retention.ms",
+            "segment.bytes",
+            "segment.index.bytes",
+            "segment.jitter.ms",
+            "segment.ms",
+            "unclean.leader.election.enable",
+            "preallocate",
+        ] {
+            assert!(entries.iter().any(|e| e.name == name), "{name}");
+        }
+        assert!(entries
+            .iter()
+            .all(|e| !e.read_only && !e.sensitive && e.value.is_some()));
+    }
+
+    #[test]
+    fn describe_topic_without_overrides_reports_defaults() {
+        let entries = TopicConfigs::default().describe_topic(&Config::default());
+        let retention = entry(&entries, "retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("604800000"));
+        assert_eq!(retention.source, ConfigSource::Default);
+        assert_eq!(
+            synonyms(&retention),
+            vec![("log.retention.hours", Some("168"), ConfigSource::Default)]
+        );
+        let delete_retention = entry(&entries, "delete.retention.ms");
+        assert_eq!(delete_retention.value.as_deref(), Some("86400000"));
+        assert_eq!(
+            synonyms(&delete_retention),
+            vec![(
+                "log.cleaner.delete.retention.ms",
+                Some("86400000"),
+                ConfigSource::Default
+            )]
+        );
+    }
+
+    #[test]
+    fn describe_topic_follows_the_broker_synonym_when_the_broker_sets_it() {
+        let broker = broker("log.retention.hours = 1\nlog.segment.bytes = 2097152");
+        let entries = TopicConfigs::default().describe_topic(&broker);
+        let retention = entry(&entries, "retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("3600000"));
+        assert_eq!(retention.source, ConfigSource::StaticBroker);
+        assert_eq!(
+            synonyms(&retention),
+            vec![
+                ("log.retention.hours", Some("1"), ConfigSource::StaticBroker),
+                ("log.retention.hours", Some("168"), ConfigSource::Default),
+            ]
+        );
+        let segment = entry(&entries, "segment.bytes");
+        assert_eq!(segment.value.as_deref(), Some("2097152"));
+        assert_eq!(segment.source, ConfigSource::StaticBroker);
+    }
+
+    #[test]
+    fn describe_topic_override_comes_first_then_broker_then_default() {
+        let broker = broker("log.retention.hours = 1");
+        let configs = TopicConfigs::from_overrides([("retention.ms", "5000")]).expect("valid");
+        let retention = entry(&configs.describe_topic(&broker), "retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("5000"));
+        assert_eq!(retention.source, ConfigSource::DynamicTopic);
+        assert_eq!(retention.source.code(), 1);
+        assert_eq!(
+            synonyms(&retention),
+            vec![
+                ("retention.ms", Some("5000"), ConfigSource::DynamicTopic),
+                ("log.retention.hours", Some("1"), ConfigSource::StaticBroker),
+                ("log.retention.hours", Some("168"), ConfigSource::Default),
+            ]
+        );
+    }
+
+    #[test]
+    fn effective_takes_override_else_broker_else_default() {
+        let broker = broker(
+            "log.segment.bytes = 2097152\nlog.retention.ms = -1\nlog.flush.before.ack = true",
+        );
+        let configs = TopicConfigs::from_overrides([
+            ("segment.ms", "60000"),
+            ("cleanup.policy", "compact,delete"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("flush.messages", "1"),
+        ])
+        .expect("valid");
+        let e = configs.effective(&broker);
+        assert_eq!(e.segment_bytes, 2_097_152);
+        assert_eq!(e.segment_ms, Some(60_000));
+        assert_eq!(e.retention_ms, None);
+        assert_eq!(e.retention_bytes, None);
+        assert_eq!(e.flush_messages, Some(1));
+        assert_eq!(e.flush_ms, None);
+        assert_eq!(e.timestamp_type, TimestampType::LogAppendTime);
+        assert_eq!(
+            e.cleanup_policy,
+            CleanupPolicy {
+                delete: true,
+                compact: true
+            }
+        );
+        assert!(e.flush_before_ack);
+        assert_eq!(e.index_interval_bytes, 4096);
+        assert_eq!(e.max_message_bytes, 1_048_588);
+        assert_eq!(e.delete_retention_ms, 86_400_000);
+        assert_eq!(e.min_compaction_lag_ms, 0);
+        assert_eq!(e.max_compaction_lag_ms, i64::MAX as u64);
+        assert_eq!(e.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(e.segment_index_bytes, 10_485_760);
+    }
+
+    #[test]
+    fn effective_defaults_match_kafka() {
+        let e = TopicConfigs::default().effective(&Config::default());
+        assert_eq!(e.segment_bytes, 1_073_741_824);
+        assert_eq!(e.segment_ms, Some(604_800_000));
+        assert_eq!(e.retention_ms, Some(604_800_000));
+        assert_eq!(e.flush_messages, None);
+        assert_eq!(e.timestamp_type, TimestampType::CreateTime);
+        assert_eq!(
+            e.cleanup_policy,
+            CleanupPolicy {
+                delete: true,
+                compact: false
+            }
+        );
+        assert!(!e.flush_before_ack);
+        assert_eq!(e.compression_type, "producer");
+    }
+
+    #[test]
+    fn overrides_round_trip_through_serde_and_invalid_ones_are_rejected() {
+        let configs = TopicConfigs::from_overrides([("retention.ms", "1000")]).expect("valid");
+        let json = serde_json::to_string(&configs).expect("serialise");
+        assert_eq!(json, r#"{"retention.ms":"1000"}"#);
+        let back: TopicConfigs = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back, configs);
+        assert!(serde_json::from_str::<TopicConfigs>(r#"{"retention.ms":"soon"}"#).is_err());
+        assert!(serde_json::from_str::<TopicConfigs>(r#"{"bogus":"1"}"#).is_err());
+    }
+
+    #[test]
+    fn removing_an_override_falls_back_to_the_broker() {
+        let mut configs = TopicConfigs::from_overrides([("segment.ms", "60000")]).expect("valid");
+        assert_eq!(configs.remove("segment.ms").as_deref(), Some("60000"));
+        assert_eq!(
+            configs.effective(&Config::default()).segment_ms,
+            Some(604_800_000)
+        );
+    }
+}
