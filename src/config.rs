@@ -21,6 +21,7 @@
 //! - [`entry`] — what DescribeConfigs reports: [`ConfigEntry`], [`ConfigSource`], [`ConfigType`].
 //! - [`keys`] — the tables of known keys and their validation.
 //! - [`listener`] — `listeners` / `advertised.listeners` parsing.
+//! - [`sources`] — TOML and environment variables to (key, value) pairs.
 //! - [`error`] — [`ConfigError`].
 
 pub mod broker;
@@ -28,9 +29,12 @@ pub mod entry;
 pub mod error;
 pub mod keys;
 pub mod listener;
+pub mod sources;
 pub mod topic;
 
-pub use broker::{config_reference_markdown, Config, ValueOrigin};
+pub use broker::{Config, ValueOrigin};
 pub use entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 pub use error::ConfigError;
+pub use keys::config_reference_markdown;
+pub use sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
 pub use topic::{CleanupPolicy, EffectiveTopicConfig, TimestampType, TopicConfigs};

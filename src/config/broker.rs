@@ -9,6 +9,7 @@ use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym};
 use super::error::ConfigError;
 use super::keys::{self, KeyDef, BROKER_KEYS};
 use super::listener;
+use super::sources;
 use super::topic::{CleanupPolicy, TimestampType};
 
 /// Where a broker key's value came from.
@@ -44,8 +45,7 @@ impl ValueOrigin {
     }
 }
 
-/// The environment variable that names the config file; the loader skips it.
-pub const CONFIG_PATH_ENV: &str = "AEON_CONFIG";
+pub use super::sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
 
 /// The broker configuration.
 ///
@@ -169,8 +169,7 @@ impl Config {
                 origin: origin.to_owned(),
                 message: e.to_string(),
             })?;
-        let mut pairs = Vec::new();
-        flatten(&table, "", &mut pairs)?;
+        let mut pairs = sources::flatten_toml(&table)?;
         // A key spelled both ways flattens to the same name twice: refuse to guess.
         let mut seen = std::collections::BTreeSet::new();
         for (key, _) in &pairs {
@@ -196,17 +195,10 @@ impl Config {
         &mut self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), ConfigError> {
-        let mut pairs = Vec::new();
-        for (var, value) in env {
-            let Some(rest) = var.strip_prefix("AEON_") else {
-                continue;
-            };
-            if var == CONFIG_PATH_ENV {
-                continue;
-            }
-            let key = rest.to_ascii_lowercase().replace('_', ".");
-            pairs.push((key, value, format!("environment variable {var}")));
-        }
+        let pairs: Vec<(String, String, String)> = sources::env_pairs(env)
+            .into_iter()
+            .map(|(var, key, value)| (key, value, format!("environment variable {var}")))
+            .collect();
         self.apply(
             pairs
                 .iter()
@@ -417,20 +409,6 @@ impl Config {
     }
 }
 
-/// The broker keys as a markdown table (key | default | description), for the README.
-pub fn config_reference_markdown() -> String {
-    let mut out = String::from("| Key | Default | Description |\n|---|---|---|\n");
-    for def in BROKER_KEYS {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            def.name,
-            def.default.describe(),
-            def.doc.replace('|', "\\|")
-        ));
-    }
-    out
-}
-
 /// Read access to set values with fallback to defaults, typed.
 struct Values<'a>(&'a BTreeMap<&'static str, (String, ValueOrigin)>);
 
@@ -479,41 +457,6 @@ impl Values<'_> {
         self.opt_num(key)?
             .ok_or_else(|| ConfigError::invalid(key, "an integer", ""))
     }
-}
-
-/// Flattens nested TOML tables into dotted names; leaves must be strings, integers,
-/// booleans or floats.
-fn flatten(
-    table: &toml::Table,
-    prefix: &str,
-    out: &mut Vec<(String, String)>,
-) -> Result<(), ConfigError> {
-    for (name, value) in table {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        let text = match value {
-            toml::Value::Table(inner) => {
-                flatten(inner, &key, out)?;
-                continue;
-            }
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            other => {
-                return Err(ConfigError::invalid(
-                    &key,
-                    "a string, an integer or a boolean",
-                    &other.to_string(),
-                ))
-            }
-        };
-        out.push((key, text));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -677,6 +620,12 @@ mod tests {
     fn toml_arrays_are_a_type_error_naming_the_key() {
         let err = from_toml("log.dirs = [\"/a\"]").expect_err("array");
         assert!(err.to_string().contains("\"log.dirs\""), "{err}");
+    }
+
+    #[test]
+    fn toml_float_for_an_integer_key_is_a_type_error() {
+        let err = from_toml("log.segment.bytes = 2097152.0").expect_err("float");
+        assert!(err.to_string().contains("\"log.segment.bytes\""), "{err}");
     }
 
     #[test]
@@ -865,16 +814,6 @@ mod tests {
         assert!(summary.contains("num.partitions=4 (file)"), "{summary}");
         assert!(summary.contains("log.flush.interval.ms=null"), "{summary}");
         assert!(!summary.contains('\n'));
-    }
-
-    #[test]
-    fn config_reference_markdown_has_a_row_per_key() {
-        let md = config_reference_markdown();
-        assert!(md.starts_with("| Key | Default | Description |"));
-        for def in BROKER_KEYS {
-            assert!(md.contains(&format!("| `{}` |", def.name)), "{}", def.name);
-        }
-        assert_eq!(md.lines().count(), BROKER_KEYS.len() + 2);
     }
 
     fn aeon_toml_path() -> PathBuf {

@@ -402,6 +402,20 @@ pub static TOPIC_KEYS: &[TopicKeyDef] = &[
         "Elect an out-of-sync replica as a last resort (accepted; Aeon has one replica)."), &["unclean.leader.election.enable"]),
 ];
 
+/// The broker keys as a markdown table (key | default | description), for the README.
+pub fn config_reference_markdown() -> String {
+    let mut out = String::from("| Key | Default | Description |\n|---|---|---|\n");
+    for def in BROKER_KEYS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            def.name,
+            def.default.describe(),
+            def.doc.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,5 +505,15 @@ mod tests {
     fn alias_log_dir_resolves_to_log_dirs() {
         assert_eq!(broker_key("log.dir").map(|k| k.name), Some("log.dirs"));
         assert!(broker_key("log.dirz").is_none());
+    }
+
+    #[test]
+    fn config_reference_markdown_has_a_row_per_key() {
+        let md = config_reference_markdown();
+        assert!(md.starts_with("| Key | Default | Description |"));
+        for def in BROKER_KEYS {
+            assert!(md.contains(&format!("| `{}` |", def.name)), "{}", def.name);
+        }
+        assert_eq!(md.lines().count(), BROKER_KEYS.len() + 2);
     }
 }
