@@ -45,8 +45,6 @@ impl ValueOrigin {
     }
 }
 
-pub use super::sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
-
 /// The broker configuration.
 ///
 /// The public fields are the resolved, typed view of the keys; they are recomputed by
