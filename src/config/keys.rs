@@ -126,10 +126,8 @@ fn expected(kind: Kind) -> String {
         Kind::Double(lo, hi) => format!("a number between {lo} and {hi}"),
         Kind::OneOf(values) => format!("one of {}", values.join(", ")),
         Kind::ListOf(values) => format!("a comma-separated list of {}", values.join(", ")),
-        Kind::Listener => "PLAINTEXT://host:port or host:port".to_owned(),
-        Kind::AdvertisedListener => {
-            "PLAINTEXT://host:port or host:port with a routable host and a port > 0".to_owned()
-        }
+        Kind::Listener => listener::EXPECTED.to_owned(),
+        Kind::AdvertisedListener => listener::EXPECTED_ADVERTISED.to_owned(),
         Kind::Directory => "a directory path".to_owned(),
         Kind::ThrottledReplicas => "*, or a list of partition:broker pairs".to_owned(),
     }

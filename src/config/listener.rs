@@ -4,6 +4,12 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use super::error::ConfigError;
 
+/// What `listeners` accepts, for error messages.
+pub const EXPECTED: &str = "PLAINTEXT://host:port or host:port";
+/// What `advertised.listeners` accepts, for error messages.
+pub const EXPECTED_ADVERTISED: &str =
+    "PLAINTEXT://host:port or host:port with a routable host and a port > 0";
+
 /// A parsed listener: the host as written (brackets removed) and the port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
@@ -24,9 +30,9 @@ impl Listener {
 /// which mean nothing to a client.
 pub fn parse(key: &str, raw: &str, advertised: bool) -> Result<Listener, ConfigError> {
     let expected = if advertised {
-        "PLAINTEXT://host:port or host:port with a routable host and a port > 0"
+        EXPECTED_ADVERTISED
     } else {
-        "PLAINTEXT://host:port or host:port"
+        EXPECTED
     };
     let bad = || ConfigError::invalid(key, expected, raw);
     let value = raw.trim();
