@@ -1,0 +1,849 @@
+//! [`Config`]: the broker settings, loaded from defaults, a TOML file, the environment
+//! and CLI overrides, with where every value came from.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym};
+use super::error::ConfigError;
+use super::keys::{self, KeyDef, BROKER_KEYS};
+use super::listener;
+use super::sources;
+use super::topic::{CleanupPolicy, TimestampType};
+
+/// Where a broker key's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueOrigin {
+    Default,
+    /// The TOML config file.
+    File,
+    /// An `AEON_*` environment variable.
+    Env,
+    /// [`Config::set`], used for command-line flags.
+    Override,
+}
+
+impl ValueOrigin {
+    /// How DescribeConfigs reports it: everything set before start is Kafka's static config.
+    pub fn source(self) -> ConfigSource {
+        match self {
+            ValueOrigin::Default => ConfigSource::Default,
+            ValueOrigin::File | ValueOrigin::Env | ValueOrigin::Override => {
+                ConfigSource::StaticBroker
+            }
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ValueOrigin::Default => "default",
+            ValueOrigin::File => "file",
+            ValueOrigin::Env => "env",
+            ValueOrigin::Override => "override",
+        }
+    }
+}
+
+/// The broker configuration.
+///
+/// The public fields are the resolved, typed view of the keys; they are recomputed by
+/// every [`Config::set`]. Change settings through `set` (not by assigning fields) so
+/// that [`Config::describe`] keeps telling the truth.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `node.id`.
+    pub node_id: i32,
+    /// `listeners`, resolved; port 0 means "pick a free port".
+    pub listener: SocketAddr,
+    /// `advertised.listeners` when set; see [`Config::advertised_endpoint`].
+    pub advertised: Option<(String, u16)>,
+    /// `log.dirs` (alias `log.dir`).
+    pub log_dir: PathBuf,
+    /// `num.network.threads`.
+    pub num_network_threads: usize,
+    /// `num.partitions`.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics_enable: bool,
+    /// `socket.request.max.bytes`.
+    pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`.
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.requests`: per connection, the most requests in flight; the
+    /// connection stops reading its socket past it.
+    pub max_inflight_requests: usize,
+    /// `message.max.bytes`.
+    pub message_max_bytes: u32,
+    /// `log.segment.bytes`.
+    pub log_segment_bytes: u64,
+    /// `log.roll.ms`, else `log.roll.hours`, in milliseconds.
+    pub log_roll_ms: u64,
+    /// `log.retention.ms`, else `.minutes`, else `.hours`, in milliseconds; `None` = unlimited.
+    pub log_retention_ms: Option<u64>,
+    /// `log.retention.bytes`; `None` = unlimited.
+    pub log_retention_bytes: Option<u64>,
+    /// `log.index.interval.bytes`.
+    pub log_index_interval_bytes: u32,
+    /// `log.index.size.max.bytes`.
+    pub log_index_size_max_bytes: u32,
+    /// `log.flush.interval.messages` (`i64::MAX`, Kafka's default, means never).
+    pub log_flush_interval_messages: u64,
+    /// `log.flush.interval.ms`; `None` = never.
+    pub log_flush_interval_ms: Option<u64>,
+    /// `log.message.timestamp.type`.
+    pub log_message_timestamp_type: TimestampType,
+    /// `log.cleanup.policy`.
+    pub log_cleanup_policy: CleanupPolicy,
+    /// `log.retention.check.interval.ms`.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.flush.before.ack` (Aeon only).
+    pub log_flush_before_ack: bool,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u32,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: u32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: u32,
+    /// `offsets.retention.minutes`.
+    pub offsets_retention_minutes: u32,
+    /// `transaction.max.timeout.ms`.
+    pub transaction_max_timeout_ms: u32,
+    /// `compression.type`.
+    pub compression_type: String,
+    /// `delete.topic.enable`.
+    pub delete_topic_enable: bool,
+
+    /// The listener's host as written, for the advertised default.
+    listener_host: String,
+    /// Every key that was set, normalised, with its origin. The single source of truth.
+    set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
+}
+
+impl Default for Config {
+    /// The built-in defaults.
+    fn default() -> Self {
+        match Config::from_values(BTreeMap::new()) {
+            Ok(config) => config,
+            // Defaults are constants; `keys::tests` proves every one of them validates.
+            Err(e) => panic!("built-in config defaults are invalid: {e}"),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the broker config: defaults, then the TOML file at `path` (if any), then the
+    /// `AEON_*` variables in `env` (`AEON_LOG_DIRS=/x` sets `log.dirs`; `AEON_CONFIG` is
+    /// skipped: it names the file). Apply CLI flags afterwards with [`Config::set`].
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = path {
+            config.apply_file(path)?;
+        }
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    /// Reads and applies a TOML config file.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.apply_toml(&text, &path.display().to_string())
+    }
+
+    /// Applies TOML text whose keys are Kafka's dotted names, quoted (`"log.dirs" = ..`)
+    /// or as TOML dotted keys (`log.dirs = ..`); `origin` names it in errors.
+    pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        let mut pairs = sources::flatten_toml(&table)?;
+        // A key spelled both ways flattens to the same name twice: refuse to guess.
+        let mut seen = std::collections::BTreeSet::new();
+        for (key, _) in &pairs {
+            if !seen.insert(key.as_str()) {
+                return Err(ConfigError::Unsupported {
+                    key: key.clone(),
+                    reason: format!("set more than once in {origin}"),
+                });
+            }
+        }
+        // Aliases first, so `log.dirs` wins over `log.dir` as in Kafka.
+        pairs.sort_by_key(|(key, _)| keys::BROKER_KEYS.iter().any(|k| k.name == key));
+        self.apply(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str(), format!("config file {origin}"))),
+            ValueOrigin::File,
+        )
+    }
+
+    /// Applies the `AEON_*` variables of `env`; other variables are ignored.
+    pub fn apply_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        let pairs: Vec<(String, String, String)> = sources::env_pairs(env)
+            .into_iter()
+            .map(|(var, key, value)| (key, value, format!("environment variable {var}")))
+            .collect();
+        self.apply(
+            pairs
+                .iter()
+                .map(|(k, v, o)| (k.as_str(), v.as_str(), o.clone())),
+            ValueOrigin::Env,
+        )
+    }
+
+    /// Sets one key, as the command line does (reported as a static broker config).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        self.apply(
+            std::iter::once((key, value, "a command-line override".to_owned())),
+            ValueOrigin::Override,
+        )
+    }
+
+    /// Validates every pair, then recomputes the typed view; on error `self` is unchanged.
+    fn apply<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str, String)>,
+        origin: ValueOrigin,
+    ) -> Result<(), ConfigError> {
+        let mut values = self.set_values.clone();
+        for (key, value, from) in pairs {
+            let def = keys::broker_key(key).ok_or_else(|| ConfigError::UnknownKey {
+                key: key.to_owned(),
+                origin: from,
+            })?;
+            values.insert(def.name, (def.validate(value)?, origin));
+        }
+        *self = Config::from_values(values)?;
+        Ok(())
+    }
+
+    fn from_values(
+        set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
+    ) -> Result<Config, ConfigError> {
+        let v = Values(&set_values);
+        let listeners = v.string("listeners")?;
+        let listener = listener::parse("listeners", &listeners, false)?;
+        let advertised = match v.get("advertised.listeners") {
+            Some(raw) => {
+                let a = listener::parse("advertised.listeners", &raw, true)?;
+                Some((a.host, a.port))
+            }
+            None => None,
+        };
+        let log_roll_ms = match v.opt_num::<u64>("log.roll.ms")? {
+            Some(ms) => ms,
+            None => v.num::<u64>("log.roll.hours")?.saturating_mul(3_600_000),
+        };
+        // Kafka: ms, else minutes, else hours; any negative means unlimited.
+        let retention: i64 = match v.opt_num::<i64>("log.retention.ms")? {
+            Some(ms) => ms,
+            None => match v.opt_num::<i64>("log.retention.minutes")? {
+                Some(minutes) => minutes.saturating_mul(60_000),
+                None => v
+                    .num::<i64>("log.retention.hours")?
+                    .saturating_mul(3_600_000),
+            },
+        };
+        let group_min_session_timeout_ms = v.num("group.min.session.timeout.ms")?;
+        let group_max_session_timeout_ms = v.num("group.max.session.timeout.ms")?;
+        if group_min_session_timeout_ms > group_max_session_timeout_ms {
+            return Err(ConfigError::Unsupported {
+                key: "group.min.session.timeout.ms".to_owned(),
+                reason: format!(
+                    "must not exceed group.max.session.timeout.ms \
+                     ({group_min_session_timeout_ms} > {group_max_session_timeout_ms})"
+                ),
+            });
+        }
+        Ok(Config {
+            node_id: v.num("node.id")?,
+            listener: listener::resolve("listeners", &listener)?,
+            advertised,
+            log_dir: PathBuf::from(v.string("log.dirs")?),
+            num_network_threads: v.num("num.network.threads")?,
+            num_partitions: v.num("num.partitions")?,
+            default_replication_factor: v.num("default.replication.factor")?,
+            auto_create_topics_enable: v.flag("auto.create.topics.enable")?,
+            socket_request_max_bytes: v.num("socket.request.max.bytes")?,
+            connections_max_idle_ms: v.num("connections.max.idle.ms")?,
+            max_inflight_requests: v.num("queued.max.requests")?,
+            message_max_bytes: v.num("message.max.bytes")?,
+            log_segment_bytes: v.num("log.segment.bytes")?,
+            log_roll_ms,
+            log_retention_ms: u64::try_from(retention).ok(),
+            log_retention_bytes: u64::try_from(v.num::<i64>("log.retention.bytes")?).ok(),
+            log_index_interval_bytes: v.num("log.index.interval.bytes")?,
+            log_index_size_max_bytes: v.num("log.index.size.max.bytes")?,
+            log_flush_interval_messages: v.num("log.flush.interval.messages")?,
+            log_flush_interval_ms: v.opt_num("log.flush.interval.ms")?,
+            log_message_timestamp_type: TimestampType::parse(
+                "log.message.timestamp.type",
+                &v.string("log.message.timestamp.type")?,
+            )?,
+            log_cleanup_policy: CleanupPolicy::parse(
+                "log.cleanup.policy",
+                &v.string("log.cleanup.policy")?,
+            )?,
+            log_retention_check_interval_ms: v.num("log.retention.check.interval.ms")?,
+            log_flush_before_ack: v.flag("log.flush.before.ack")?,
+            group_initial_rebalance_delay_ms: v.num("group.initial.rebalance.delay.ms")?,
+            group_min_session_timeout_ms,
+            group_max_session_timeout_ms,
+            offsets_retention_minutes: v.num("offsets.retention.minutes")?,
+            transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,
+            compression_type: v.string("compression.type")?,
+            delete_topic_enable: v.flag("delete.topic.enable")?,
+            listener_host: listener.host,
+            set_values,
+        })
+    }
+
+    /// The host and port to give clients, once the listener is bound to `bound`:
+    /// `advertised.listeners` if set, else the listener's host ("localhost" for
+    /// 0.0.0.0 / ::) and the bound port (which differs from the configured one for port 0).
+    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
+        if let Some(advertised) = &self.advertised {
+            return advertised.clone();
+        }
+        let unspecified = self
+            .listener_host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified());
+        let host = if unspecified {
+            "localhost".to_owned()
+        } else {
+            self.listener_host.clone()
+        };
+        (host, bound.port())
+    }
+
+    /// The value of a broker key as DescribeConfigs shows it (`None` if unset with no
+    /// default, or if the key is unknown).
+    pub fn value(&self, key: &str) -> Option<String> {
+        let def = keys::broker_key(key)?;
+        Values(&self.set_values).get(def.name)
+    }
+
+    /// Where the value of a broker key came from (`None` if the key is unknown).
+    pub fn origin(&self, key: &str) -> Option<ValueOrigin> {
+        let def = keys::broker_key(key)?;
+        Some(
+            self.set_values
+                .get(def.name)
+                .map_or(ValueOrigin::Default, |(_, origin)| *origin),
+        )
+    }
+
+    /// Every known broker key, as DescribeConfigs for the broker resource reports it.
+    pub fn describe(&self) -> Vec<ConfigEntry> {
+        BROKER_KEYS
+            .iter()
+            .map(|def| self.describe_key(def))
+            .collect()
+    }
+
+    fn describe_key(&self, def: &KeyDef) -> ConfigEntry {
+        let default = def.default.resolve();
+        let mut synonyms = Vec::new();
+        let (value, source) = match self.set_values.get(def.name) {
+            Some((value, origin)) => {
+                synonyms.push(ConfigSynonym {
+                    name: def.name.to_owned(),
+                    value: Some(value.clone()),
+                    source: origin.source(),
+                });
+                (Some(value.clone()), origin.source())
+            }
+            None => (default.clone(), ConfigSource::Default),
+        };
+        if default.is_some() {
+            synonyms.push(ConfigSynonym {
+                name: def.name.to_owned(),
+                value: default,
+                source: ConfigSource::Default,
+            });
+        }
+        ConfigEntry {
+            name: def.name.to_owned(),
+            value,
+            source,
+            // Aeon has no dynamic broker configs yet: nothing changes without a restart.
+            read_only: true,
+            sensitive: false,
+            config_type: def.config_type,
+            documentation: def.doc.to_owned(),
+            synonyms,
+        }
+    }
+
+    /// One line with every key, for the log at start: `key=value`, with the origin of
+    /// anything not a default.
+    pub fn effective_summary(&self) -> String {
+        BROKER_KEYS
+            .iter()
+            .map(|def| {
+                let value = self.value(def.name).unwrap_or_else(|| "null".to_owned());
+                match self.set_values.get(def.name) {
+                    Some((_, origin)) => format!("{}={value} ({})", def.name, origin.label()),
+                    None => format!("{}={value}", def.name),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Read access to set values with fallback to defaults, typed.
+struct Values<'a>(&'a BTreeMap<&'static str, (String, ValueOrigin)>);
+
+impl Values<'_> {
+    fn def(key: &str) -> Result<&'static KeyDef, ConfigError> {
+        keys::broker_key(key).ok_or_else(|| ConfigError::UnknownKey {
+            key: key.to_owned(),
+            origin: "Aeon's own code".to_owned(),
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        match self.0.get(key) {
+            Some((value, _)) => Some(value.clone()),
+            None => Self::def(key).ok()?.default.resolve(),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<String, ConfigError> {
+        let def = Self::def(key)?;
+        let value = self
+            .get(key)
+            .ok_or_else(|| ConfigError::invalid(key, "a value", ""))?;
+        def.validate(&value)
+    }
+
+    fn flag(&self, key: &str) -> Result<bool, ConfigError> {
+        Ok(self.string(key)? == "true")
+    }
+
+    fn opt_num<T: TryFrom<i64>>(&self, key: &str) -> Result<Option<T>, ConfigError> {
+        let def = Self::def(key)?;
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
+        let normalised = def.validate(&raw)?;
+        let n: i64 = normalised
+            .parse()
+            .map_err(|_| ConfigError::invalid(key, "an integer", &raw))?;
+        T::try_from(n)
+            .map(Some)
+            .map_err(|_| ConfigError::invalid(key, "an integer that fits", &raw))
+    }
+
+    fn num<T: TryFrom<i64>>(&self, key: &str) -> Result<T, ConfigError> {
+        self.opt_num(key)?
+            .ok_or_else(|| ConfigError::invalid(key, "an integer", ""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_toml(text, "test.toml")?;
+        Ok(config)
+    }
+
+    fn entry<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no entry {name}"))
+    }
+
+    #[test]
+    fn defaults_are_kafkas_with_aeons_listener_and_log_dir() {
+        let c = Config::default();
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.listener, "127.0.0.1:9092".parse().expect("literal"));
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert!(c.num_network_threads >= 1);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.max_inflight_requests, 500);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.log_segment_bytes, 1_073_741_824);
+        assert_eq!(c.log_roll_ms, 168 * 3_600_000);
+        assert_eq!(c.log_retention_ms, Some(168 * 3_600_000));
+        assert_eq!(c.log_retention_bytes, None);
+        assert_eq!(c.log_flush_interval_messages, i64::MAX as u64);
+        assert_eq!(c.log_flush_interval_ms, None);
+        assert!(!c.log_flush_before_ack);
+        assert_eq!(c.compression_type, "producer");
+        assert_eq!(c.advertised, None);
+    }
+
+    #[test]
+    fn precedence_is_default_then_file_then_env_then_set() {
+        let mut c = Config::default();
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Default));
+        c.apply_toml("log.dirs = \"/file\"\nnum.partitions = 3", "test.toml")
+            .expect("file applies");
+        assert_eq!(c.log_dir, PathBuf::from("/file"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::File));
+        c.apply_env(env(&[("AEON_LOG_DIRS", "/env")]))
+            .expect("env applies");
+        assert_eq!(c.log_dir, PathBuf::from("/env"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Env));
+        c.set("log.dirs", "/cli").expect("set applies");
+        assert_eq!(c.log_dir, PathBuf::from("/cli"));
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Override));
+        // Keys a later layer does not touch keep the earlier layer's value.
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.origin("num.partitions"), Some(ValueOrigin::File));
+    }
+
+    #[test]
+    fn load_applies_file_then_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aeon.toml");
+        std::fs::write(&path, "num.partitions = 3\nnode.id = 7\n").expect("write");
+        let c = Config::load(Some(&path), env(&[("AEON_NUM_PARTITIONS", "5")])).expect("loads");
+        assert_eq!((c.num_partitions, c.node_id), (5, 7));
+    }
+
+    #[test]
+    fn missing_config_file_error_names_the_path() {
+        let err = Config::load(Some(Path::new("/nonexistent/aeon.toml")), no_env())
+            .expect_err("missing file");
+        assert!(err.to_string().contains("/nonexistent/aeon.toml"), "{err}");
+    }
+
+    #[test]
+    fn toml_quoted_and_dotted_keys_are_the_same_key() {
+        let quoted = from_toml("\"log.retention.hours\" = 5").expect("quoted");
+        let dotted = from_toml("log.retention.hours = 5").expect("dotted");
+        let table = from_toml("[log.retention]\nhours = 5").expect("table");
+        for c in [&quoted, &dotted, &table] {
+            assert_eq!(c.log_retention_ms, Some(5 * 3_600_000));
+        }
+    }
+
+    #[test]
+    fn toml_key_written_both_ways_is_an_error() {
+        let err = from_toml("\"num.partitions\" = 2\nnum.partitions = 3").expect_err("twice");
+        assert!(err.to_string().contains("\"num.partitions\""), "{err}");
+    }
+
+    #[test]
+    fn integer_given_as_string_is_accepted() {
+        let c = from_toml("log.segment.bytes = \"2097152\"").expect("string integer");
+        assert_eq!(c.log_segment_bytes, 2_097_152);
+        assert_eq!(c.value("log.segment.bytes").as_deref(), Some("2097152"));
+    }
+
+    #[test]
+    fn unknown_file_key_error_names_the_key() {
+        let err = from_toml("log.segment.byte = 1").expect_err("unknown");
+        let msg = err.to_string();
+        assert!(msg.contains("\"log.segment.byte\""), "{msg}");
+        assert!(matches!(err, ConfigError::UnknownKey { .. }));
+    }
+
+    #[test]
+    fn unknown_env_key_error_names_the_variable_and_other_variables_are_ignored() {
+        let err = Config::load(None, env(&[("AEON_LOG_SEGMENT_BYTE", "1")])).expect_err("unknown");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("log.segment.byte") && msg.contains("AEON_LOG_SEGMENT_BYTE"),
+            "{msg}"
+        );
+        let c = Config::load(
+            None,
+            env(&[
+                ("PATH", "/bin"),
+                ("AEON_CONFIG", "x.toml"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("non-config variables are ignored");
+        assert_eq!(c.origin("log.dirs"), Some(ValueOrigin::Default));
+    }
+
+    #[test]
+    fn invalid_value_error_names_the_key_and_what_was_expected() {
+        let err = from_toml("\"log.segment.bytes\" = \"abc\"").expect_err("abc");
+        assert_eq!(
+            err.to_string(),
+            r#"config key "log.segment.bytes": expected an integer >= 1048576, got "abc""#
+        );
+        let err = from_toml("num.partitions = 0").expect_err("zero partitions");
+        assert!(err.to_string().contains("\"num.partitions\""), "{err}");
+        let err = from_toml("auto.create.topics.enable = \"yes\"").expect_err("not a bool");
+        assert!(err.to_string().contains("true or false"), "{err}");
+        let err = from_toml("log.message.timestamp.type = \"Now\"").expect_err("bad enum");
+        assert!(
+            err.to_string().contains("CreateTime, LogAppendTime"),
+            "{err}"
+        );
+        let err = Config::load(None, env(&[("AEON_NODE_ID", "x")])).expect_err("env");
+        assert!(err.to_string().contains("\"node.id\""), "{err}");
+    }
+
+    #[test]
+    fn toml_arrays_are_a_type_error_naming_the_key() {
+        let err = from_toml("log.dirs = [\"/a\"]").expect_err("array");
+        assert!(err.to_string().contains("\"log.dirs\""), "{err}");
+    }
+
+    #[test]
+    fn toml_float_for_an_integer_key_is_a_type_error() {
+        let err = from_toml("log.segment.bytes = 2097152.0").expect_err("float");
+        assert!(err.to_string().contains("\"log.segment.bytes\""), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_is_a_parse_error_naming_the_file() {
+        let err = from_toml("log.dirs = ").expect_err("syntax");
+        assert!(err.to_string().contains("test.toml"), "{err}");
+    }
+
+    #[test]
+    fn failed_set_leaves_the_config_unchanged() {
+        let mut c = Config::default();
+        assert!(c.set("num.partitions", "-3").is_err());
+        assert!(c.set("no.such.key", "1").is_err());
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.origin("num.partitions"), Some(ValueOrigin::Default));
+    }
+
+    #[test]
+    fn retention_ms_beats_minutes_beats_hours() {
+        let hours = from_toml("log.retention.hours = 2").expect("hours");
+        assert_eq!(hours.log_retention_ms, Some(2 * 3_600_000));
+        let minutes =
+            from_toml("log.retention.hours = 2\nlog.retention.minutes = 3").expect("minutes");
+        assert_eq!(minutes.log_retention_ms, Some(3 * 60_000));
+        let ms =
+            from_toml("log.retention.hours = 2\nlog.retention.minutes = 3\nlog.retention.ms = 4")
+                .expect("ms");
+        assert_eq!(ms.log_retention_ms, Some(4));
+    }
+
+    #[test]
+    fn retention_minus_one_means_unlimited_and_zero_is_rejected() {
+        assert_eq!(
+            from_toml("log.retention.ms = -1")
+                .expect("-1")
+                .log_retention_ms,
+            None
+        );
+        assert_eq!(
+            from_toml("log.retention.hours = -1")
+                .expect("-1")
+                .log_retention_ms,
+            None
+        );
+        assert!(from_toml("log.retention.ms = 0").is_err());
+    }
+
+    #[test]
+    fn roll_ms_beats_roll_hours() {
+        let c = from_toml("log.roll.hours = 1\nlog.roll.ms = 1000").expect("roll");
+        assert_eq!(c.log_roll_ms, 1000);
+        assert_eq!(
+            from_toml("log.roll.hours = 1").expect("h").log_roll_ms,
+            3_600_000
+        );
+    }
+
+    #[test]
+    fn log_dir_alias_sets_log_dirs_and_log_dirs_wins_in_one_file() {
+        let alias = from_toml("log.dir = \"/alias\"").expect("alias");
+        assert_eq!(alias.log_dir, PathBuf::from("/alias"));
+        let both = from_toml("log.dirs = \"/dirs\"\nlog.dir = \"/alias\"").expect("both");
+        assert_eq!(both.log_dir, PathBuf::from("/dirs"));
+    }
+
+    #[test]
+    fn several_log_dirs_are_an_error_naming_the_key() {
+        let err = from_toml("log.dirs = \"/a,/b\"").expect_err("two dirs");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"log.dirs\"") && msg.contains("only one log directory is supported"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn group_session_timeout_min_above_max_is_an_error() {
+        let err = from_toml("group.min.session.timeout.ms = 10\ngroup.max.session.timeout.ms = 5")
+            .expect_err("min > max");
+        assert!(
+            err.to_string().contains("group.min.session.timeout.ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listener_accepts_both_forms_and_port_zero() {
+        let mut c = Config::default();
+        c.set("listeners", "127.0.0.1:0").expect("bare");
+        assert_eq!(c.listener, "127.0.0.1:0".parse().expect("literal"));
+        c.set("listeners", "PLAINTEXT://localhost:9093")
+            .expect("url");
+        assert!(c.listener.ip().is_loopback());
+        assert_eq!(c.listener.port(), 9093);
+        let err = c.set("listeners", "nonsense").expect_err("bad");
+        assert!(err.to_string().contains("\"listeners\""), "{err}");
+    }
+
+    #[test]
+    fn advertised_endpoint_defaults_to_listener_host_and_bound_port() {
+        let bound: SocketAddr = "127.0.0.1:40123".parse().expect("literal");
+        let mut c = Config::default();
+        c.set("listeners", "127.0.0.1:0").expect("listener");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("127.0.0.1".to_owned(), 40123)
+        );
+        c.set("listeners", "0.0.0.0:0").expect("any");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("localhost".to_owned(), 40123)
+        );
+        c.set("listeners", "[::]:0").expect("any v6");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("localhost".to_owned(), 40123)
+        );
+        c.set("advertised.listeners", "PLAINTEXT://broker.example:9092")
+            .expect("advertised");
+        assert_eq!(
+            c.advertised_endpoint(bound),
+            ("broker.example".to_owned(), 9092)
+        );
+    }
+
+    #[test]
+    fn describe_reports_every_key_with_its_source_type_and_synonyms() {
+        let mut c = from_toml("log.retention.hours = 24").expect("file");
+        c.apply_env(env(&[("AEON_NUM_PARTITIONS", "2")]))
+            .expect("env");
+        let entries = c.describe();
+        assert_eq!(entries.len(), BROKER_KEYS.len());
+
+        let hours = entry(&entries, "log.retention.hours");
+        assert_eq!(hours.value.as_deref(), Some("24"));
+        assert_eq!(hours.source, ConfigSource::StaticBroker);
+        assert_eq!(hours.source.code(), 4);
+        assert_eq!(hours.config_type.code(), 3);
+        let synonyms: Vec<(&str, Option<&str>, ConfigSource)> = hours
+            .synonyms
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_deref(), s.source))
+            .collect();
+        assert_eq!(
+            synonyms,
+            vec![
+                (
+                    "log.retention.hours",
+                    Some("24"),
+                    ConfigSource::StaticBroker
+                ),
+                ("log.retention.hours", Some("168"), ConfigSource::Default),
+            ]
+        );
+
+        let partitions = entry(&entries, "num.partitions");
+        assert_eq!(partitions.source, ConfigSource::StaticBroker);
+
+        let segment = entry(&entries, "log.segment.bytes");
+        assert_eq!(segment.source, ConfigSource::Default);
+        assert_eq!(segment.source.code(), 5);
+        assert_eq!(segment.value.as_deref(), Some("1073741824"));
+
+        let flush = entry(&entries, "log.flush.interval.ms");
+        assert_eq!(flush.value, None);
+        assert!(flush.synonyms.is_empty());
+
+        assert!(entries.iter().all(|e| e.read_only && !e.sensitive));
+        assert!(entries.iter().all(|e| !e.documentation.is_empty()));
+        assert_eq!(
+            entry(&entries, "auto.create.topics.enable")
+                .config_type
+                .code(),
+            1
+        );
+        assert_eq!(entry(&entries, "log.retention.ms").config_type.code(), 5);
+    }
+
+    #[test]
+    fn effective_summary_lists_every_key_with_origins() {
+        let c = from_toml("num.partitions = 4").expect("file");
+        let summary = c.effective_summary();
+        for def in BROKER_KEYS {
+            assert!(summary.contains(&format!("{}=", def.name)), "{}", def.name);
+        }
+        assert!(summary.contains("num.partitions=4 (file)"), "{summary}");
+        assert!(summary.contains("log.flush.interval.ms=null"), "{summary}");
+        assert!(!summary.contains('\n'));
+    }
+
+    fn aeon_toml_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aeon.toml")
+    }
+
+    #[test]
+    fn shipped_aeon_toml_loads_with_the_single_node_defaults() {
+        let c = Config::load(Some(&aeon_toml_path()), no_env()).expect("config/aeon.toml loads");
+        assert_eq!(c.listener, "127.0.0.1:9092".parse().expect("literal"));
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert_eq!(
+            c.value("listeners").as_deref(),
+            Some("PLAINTEXT://127.0.0.1:9092")
+        );
+    }
+
+    #[test]
+    fn shipped_aeon_toml_documents_every_broker_key() {
+        let text = std::fs::read_to_string(aeon_toml_path()).expect("read config/aeon.toml");
+        let keys_in_file: Vec<String> = text
+            .lines()
+            .map(|line| line.trim_start_matches('#').trim())
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, _)| key.trim().trim_matches('"').to_owned())
+            .collect();
+        for entry in Config::default().describe() {
+            assert!(
+                keys_in_file.contains(&entry.name),
+                "config/aeon.toml does not mention {}",
+                entry.name
+            );
+        }
+    }
+}

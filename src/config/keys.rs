@@ -1,0 +1,517 @@
+//! The tables of known config keys: name, value kind, Kafka's type, default, one-line doc.
+//!
+//! Names, types, defaults and ranges follow Kafka 4.x (`ServerLogConfigs`, `LogConfig`,
+//! `TopicConfig`); where Aeon differs it says so in the doc line. The validation here is
+//! the only place a raw string becomes a trusted value.
+
+use super::entry::ConfigType;
+use super::error::ConfigError;
+use super::listener;
+
+const I32_MAX: i64 = i32::MAX as i64;
+const I64_MAX: i64 = i64::MAX;
+const I64_MIN: i64 = i64::MIN;
+
+/// What values a key accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Bool,
+    /// An integer inside one of these inclusive ranges.
+    Int(&'static [(i64, i64)]),
+    /// A finite number inside this inclusive range.
+    Double(f64, f64),
+    /// Exactly one of these strings (case-sensitive, as in Kafka).
+    OneOf(&'static [&'static str]),
+    /// A non-empty comma-separated list of these strings.
+    ListOf(&'static [&'static str]),
+    /// `PLAINTEXT://host:port` or `host:port`, port 0 allowed.
+    Listener,
+    /// Like [`Kind::Listener`] but routable: no port 0, no 0.0.0.0.
+    AdvertisedListener,
+    /// One directory path.
+    Directory,
+    /// `*`, empty, or a list of `partition:broker` pairs.
+    ThrottledReplicas,
+}
+
+/// A key's default.
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultValue {
+    /// No value unless set (described with a null value).
+    Unset,
+    Value(&'static str),
+    /// `std::thread::available_parallelism()`.
+    AvailableCores,
+}
+
+impl DefaultValue {
+    pub fn resolve(self) -> Option<String> {
+        match self {
+            DefaultValue::Unset => None,
+            DefaultValue::Value(v) => Some(v.to_owned()),
+            DefaultValue::AvailableCores => Some(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .to_string(),
+            ),
+        }
+    }
+
+    /// How the default reads in documentation.
+    pub fn describe(self) -> String {
+        match self {
+            DefaultValue::Unset => "(unset)".to_owned(),
+            DefaultValue::Value(v) => format!("`{v}`"),
+            DefaultValue::AvailableCores => "number of cores".to_owned(),
+        }
+    }
+}
+
+/// One known key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub config_type: ConfigType,
+    pub default: DefaultValue,
+    pub doc: &'static str,
+}
+
+impl KeyDef {
+    /// Checks `raw` against this key and returns the normalised value.
+    pub fn validate(&self, raw: &str) -> Result<String, ConfigError> {
+        validate(self.name, self.kind, raw)
+    }
+}
+
+/// One known topic config, with the broker keys that supply its default.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicKeyDef {
+    pub key: KeyDef,
+    /// Kafka's broker synonyms, highest precedence first (`log.retention.ms`,
+    /// `log.retention.minutes`, `log.retention.hours` for `retention.ms`).
+    pub broker_synonyms: &'static [&'static str],
+}
+
+/// The broker keys that are spelled differently but mean the same key.
+const ALIASES: &[(&str, &str)] = &[("log.dir", "log.dirs")];
+
+/// The canonical broker key for `name`, resolving aliases; `None` if unknown.
+pub fn broker_key(name: &str) -> Option<&'static KeyDef> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical);
+    BROKER_KEYS.iter().find(|k| k.name == name)
+}
+
+/// The topic config called `name`, if Aeon knows it.
+pub fn topic_key(name: &str) -> Option<&'static TopicKeyDef> {
+    TOPIC_KEYS.iter().find(|k| k.key.name == name)
+}
+
+fn expected(kind: Kind) -> String {
+    match kind {
+        Kind::Bool => "true or false".to_owned(),
+        Kind::Int(ranges) => ranges
+            .iter()
+            .map(|&(lo, hi)| match (lo, hi) {
+                (lo, hi) if lo == hi => lo.to_string(),
+                (I64_MIN, I64_MAX) => "an integer".to_owned(),
+                (lo, I32_MAX | I64_MAX) => format!("an integer >= {lo}"),
+                (lo, hi) => format!("an integer between {lo} and {hi}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" or "),
+        Kind::Double(lo, hi) => format!("a number between {lo} and {hi}"),
+        Kind::OneOf(values) => format!("one of {}", values.join(", ")),
+        Kind::ListOf(values) => format!("a comma-separated list of {}", values.join(", ")),
+        Kind::Listener => listener::EXPECTED.to_owned(),
+        Kind::AdvertisedListener => listener::EXPECTED_ADVERTISED.to_owned(),
+        Kind::Directory => "a directory path".to_owned(),
+        Kind::ThrottledReplicas => "*, or a list of partition:broker pairs".to_owned(),
+    }
+}
+
+/// Checks `raw` against `kind` for key `name` and returns the normalised value.
+pub fn validate(name: &str, kind: Kind, raw: &str) -> Result<String, ConfigError> {
+    let bad = || ConfigError::invalid(name, expected(kind), raw);
+    let value = raw.trim();
+    match kind {
+        Kind::Bool => {
+            if value.eq_ignore_ascii_case("true") {
+                Ok("true".to_owned())
+            } else if value.eq_ignore_ascii_case("false") {
+                Ok("false".to_owned())
+            } else {
+                Err(bad())
+            }
+        }
+        Kind::Int(ranges) => {
+            let n: i64 = value.parse().map_err(|_| bad())?;
+            if ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&n)) {
+                Ok(n.to_string())
+            } else {
+                Err(bad())
+            }
+        }
+        Kind::Double(lo, hi) => {
+            let x: f64 = value.parse().map_err(|_| bad())?;
+            if x.is_finite() && (lo..=hi).contains(&x) {
+                Ok(x.to_string())
+            } else {
+                Err(bad())
+            }
+        }
+        Kind::OneOf(values) => values
+            .iter()
+            .find(|v| **v == value)
+            .map(|v| (*v).to_owned())
+            .ok_or_else(bad),
+        Kind::ListOf(values) => {
+            let mut items: Vec<&str> = Vec::new();
+            for item in value.split(',').map(str::trim) {
+                if !values.contains(&item) {
+                    return Err(bad());
+                }
+                if !items.contains(&item) {
+                    items.push(item);
+                }
+            }
+            Ok(items.join(","))
+        }
+        Kind::Listener => listener::parse(name, value, false).map(|_| value.to_owned()),
+        Kind::AdvertisedListener => listener::parse(name, value, true).map(|_| value.to_owned()),
+        Kind::Directory => {
+            let dirs: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .collect();
+            match dirs.as_slice() {
+                [] => Err(bad()),
+                [dir] => Ok((*dir).to_owned()),
+                _ => Err(ConfigError::Unsupported {
+                    key: name.to_owned(),
+                    reason: format!("only one log directory is supported, got {raw:?}"),
+                }),
+            }
+        }
+        Kind::ThrottledReplicas => {
+            if value.is_empty() || value == "*" {
+                return Ok(value.to_owned());
+            }
+            let mut pairs = Vec::new();
+            for pair in value.split(',').map(str::trim) {
+                let (partition, broker) = pair.split_once(':').ok_or_else(bad)?;
+                let partition: u32 = partition.trim().parse().map_err(|_| bad())?;
+                let broker: u32 = broker.trim().parse().map_err(|_| bad())?;
+                pairs.push(format!("{partition}:{broker}"));
+            }
+            Ok(pairs.join(","))
+        }
+    }
+}
+
+const AT_LEAST_0_INT: &[(i64, i64)] = &[(0, I32_MAX)];
+const AT_LEAST_1_INT: &[(i64, i64)] = &[(1, I32_MAX)];
+const AT_LEAST_0_LONG: &[(i64, i64)] = &[(0, I64_MAX)];
+const AT_LEAST_1_LONG: &[(i64, i64)] = &[(1, I64_MAX)];
+/// Kafka 4.x: `log.segment.bytes` / `segment.bytes` are `atLeast(1024 * 1024)`.
+const SEGMENT_BYTES: &[(i64, i64)] = &[(1_048_576, I32_MAX)];
+/// -1 means unlimited; 0 is rejected as Kafka's `KafkaConfig` does for retention.
+const RETENTION_INT: &[(i64, i64)] = &[(-1, -1), (1, I32_MAX)];
+const RETENTION_LONG: &[(i64, i64)] = &[(-1, -1), (1, I64_MAX)];
+const ANY_LONG: &[(i64, i64)] = &[(I64_MIN, I64_MAX)];
+const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
+const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
+/// `BrokerCompressionType` names.
+const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+
+const fn key(
+    name: &'static str,
+    kind: Kind,
+    config_type: ConfigType,
+    default: DefaultValue,
+    doc: &'static str,
+) -> KeyDef {
+    KeyDef {
+        name,
+        kind,
+        config_type,
+        default,
+        doc,
+    }
+}
+
+use ConfigType as T;
+use DefaultValue::{AvailableCores, Unset, Value as V};
+
+/// Every broker key Aeon knows, in the order they are documented and described.
+#[rustfmt::skip]
+pub static BROKER_KEYS: &[KeyDef] = &[
+    key("node.id", Kind::Int(AT_LEAST_0_INT), T::Int, V("1"),
+        "The id of this broker, reported to clients in Metadata."),
+    key("listeners", Kind::Listener, T::List, V("PLAINTEXT://127.0.0.1:9092"),
+        "The one address to listen on: PLAINTEXT://host:port or host:port; port 0 picks a free port."),
+    key("advertised.listeners", Kind::AdvertisedListener, T::List, Unset,
+        "The address given to clients in Metadata; unset means the listener's host (localhost for 0.0.0.0) and the bound port."),
+    key("log.dirs", Kind::Directory, T::List, V("./data"),
+        "The directory that holds all partition logs and broker metadata (one directory; alias log.dir)."),
+    key("num.network.threads", Kind::Int(AT_LEAST_1_INT), T::Int, AvailableCores,
+        "Threads serving connections (actix workers); Kafka's default is 3, Aeon's the number of cores."),
+    key("num.partitions", Kind::Int(AT_LEAST_1_INT), T::Int, V("1"),
+        "The number of partitions of an auto-created topic or of a CreateTopics request that gives -1."),
+    key("default.replication.factor", Kind::Int(&[(1, 32_767)]), T::Int, V("1"),
+        "The replication factor of an auto-created topic (a single-node broker can only honour 1)."),
+    key("auto.create.topics.enable", Kind::Bool, T::Boolean, V("true"),
+        "Create a topic when a client asks for its metadata or produces to it."),
+    key("socket.request.max.bytes", Kind::Int(AT_LEAST_1_INT), T::Int, V("104857600"),
+        "The largest request the broker reads, in bytes; a bigger size prefix closes the connection."),
+    key("connections.max.idle.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("600000"),
+        "Close a connection after it has been idle this many milliseconds."),
+    key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), T::Int, V("500"),
+        "Per connection, the most requests in flight; Aeon stops reading the socket past it (Kafka: the broker-wide request queue)."),
+    key("message.max.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("1048588"),
+        "The largest record batch a topic accepts, in bytes (default of the topic config max.message.bytes)."),
+    key("log.segment.bytes", Kind::Int(SEGMENT_BYTES), T::Int, V("1073741824"),
+        "Roll a new log segment when the active one reaches this many bytes."),
+    key("log.roll.ms", Kind::Int(AT_LEAST_1_LONG), T::Long, Unset,
+        "Roll a new log segment after this many milliseconds; takes precedence over log.roll.hours."),
+    key("log.roll.hours", Kind::Int(AT_LEAST_1_INT), T::Int, V("168"),
+        "Roll a new log segment after this many hours."),
+    key("log.retention.ms", Kind::Int(RETENTION_LONG), T::Long, Unset,
+        "Delete segments older than this many milliseconds, -1 for no limit; takes precedence over minutes and hours."),
+    key("log.retention.minutes", Kind::Int(RETENTION_INT), T::Int, Unset,
+        "Delete segments older than this many minutes, -1 for no limit; takes precedence over hours."),
+    key("log.retention.hours", Kind::Int(RETENTION_INT), T::Int, V("168"),
+        "Delete segments older than this many hours, -1 for no limit."),
+    key("log.retention.bytes", Kind::Int(ANY_LONG), T::Long, V("-1"),
+        "Delete the oldest segments while a partition is bigger than this many bytes; -1 for no limit."),
+    key("log.index.interval.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("4096"),
+        "Add an offset index entry every this many bytes of log."),
+    key("log.index.size.max.bytes", Kind::Int(&[(4, I32_MAX)]), T::Int, V("10485760"),
+        "The largest offset or time index file, in bytes; a full index rolls the segment."),
+    key("log.flush.interval.messages", Kind::Int(AT_LEAST_1_LONG), T::Long, V("9223372036854775807"),
+        "fsync a partition after this many messages (the default means never; rely on log.flush.before.ack or the OS)."),
+    key("log.flush.interval.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, Unset,
+        "fsync a partition after its oldest unflushed message is this many milliseconds old; unset means never."),
+    key("log.message.timestamp.type", Kind::OneOf(TIMESTAMP_TYPES), T::String, V("CreateTime"),
+        "Keep the producer's timestamp (CreateTime) or stamp the broker's time (LogAppendTime)."),
+    key("log.cleanup.policy", Kind::ListOf(CLEANUP_POLICIES), T::List, V("delete"),
+        "What happens to old segments: delete, compact, or both (comma-separated)."),
+    key("log.retention.check.interval.ms", Kind::Int(AT_LEAST_1_LONG), T::Long, V("300000"),
+        "How often, in milliseconds, the broker looks for segments to delete."),
+    key("log.flush.before.ack", Kind::Bool, T::Boolean, V("false"),
+        "Aeon only: with acks=all, fsync before acknowledging; appends arriving together share one fsync."),
+    key("group.initial.rebalance.delay.ms", Kind::Int(AT_LEAST_0_INT), T::Int, V("3000"),
+        "How long a new consumer group waits for more members before its first rebalance, in milliseconds."),
+    key("group.min.session.timeout.ms", Kind::Int(AT_LEAST_0_INT), T::Int, V("6000"),
+        "The smallest session timeout a consumer may ask for, in milliseconds."),
+    key("group.max.session.timeout.ms", Kind::Int(AT_LEAST_0_INT), T::Int, V("1800000"),
+        "The largest session timeout a consumer may ask for, in milliseconds."),
+    key("offsets.retention.minutes", Kind::Int(AT_LEAST_1_INT), T::Int, V("10080"),
+        "Keep the committed offsets of an empty group this many minutes."),
+    key("transaction.max.timeout.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("900000"),
+        "The largest transaction timeout a producer may ask for, in milliseconds."),
+    key("compression.type", Kind::OneOf(COMPRESSION_TYPES), T::String, V("producer"),
+        "The compression of stored batches: producer keeps what the producer sent; or uncompressed, gzip, snappy, lz4, zstd."),
+    key("delete.topic.enable", Kind::Bool, T::Boolean, V("true"),
+        "Allow DeleteTopics; false rejects it."),
+];
+
+const fn topic(key: KeyDef, broker_synonyms: &'static [&'static str]) -> TopicKeyDef {
+    TopicKeyDef {
+        key,
+        broker_synonyms,
+    }
+}
+
+/// Every topic config Kafka 4.x defines (`LogConfig`), with Kafka's defaults and ranges.
+#[rustfmt::skip]
+pub static TOPIC_KEYS: &[TopicKeyDef] = &[
+    topic(key("cleanup.policy", Kind::ListOf(CLEANUP_POLICIES), T::List, V("delete"),
+        "What happens to old segments: delete, compact, or both."), &["log.cleanup.policy"]),
+    topic(key("compression.gzip.level", Kind::Int(&[(-1, -1), (1, 9)]), T::Int, V("-1"),
+        "The gzip level when compression.type is gzip."), &["compression.gzip.level"]),
+    topic(key("compression.lz4.level", Kind::Int(&[(1, 17)]), T::Int, V("9"),
+        "The lz4 level when compression.type is lz4."), &["compression.lz4.level"]),
+    topic(key("compression.type", Kind::OneOf(COMPRESSION_TYPES), T::String, V("producer"),
+        "The compression of stored batches; producer keeps what the producer sent."), &["compression.type"]),
+    topic(key("compression.zstd.level", Kind::Int(&[(-131_072, 22)]), T::Int, V("3"),
+        "The zstd level when compression.type is zstd."), &["compression.zstd.level"]),
+    topic(key("delete.retention.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("86400000"),
+        "How long tombstones stay in a compacted log, in milliseconds."), &["log.cleaner.delete.retention.ms"]),
+    topic(key("file.delete.delay.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("60000"),
+        "How long a deleted segment's files linger before removal, in milliseconds."), &["log.segment.delete.delay.ms"]),
+    topic(key("flush.messages", Kind::Int(AT_LEAST_1_LONG), T::Long, V("9223372036854775807"),
+        "fsync after this many messages; the default means never."), &["log.flush.interval.messages"]),
+    topic(key("flush.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("9223372036854775807"),
+        "fsync after this many milliseconds; the default means never."), &["log.flush.interval.ms"]),
+    topic(key("follower.replication.throttled.replicas", Kind::ThrottledReplicas, T::List, V(""),
+        "Replicas throttled on the follower side (accepted; Aeon does not replicate)."), &[]),
+    topic(key("index.interval.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("4096"),
+        "Add an offset index entry every this many bytes of log."), &["log.index.interval.bytes"]),
+    topic(key("leader.replication.throttled.replicas", Kind::ThrottledReplicas, T::List, V(""),
+        "Replicas throttled on the leader side (accepted; Aeon does not replicate)."), &[]),
+    topic(key("local.retention.bytes", Kind::Int(&[(-2, I64_MAX)]), T::Long, V("-2"),
+        "Local retention with tiered storage; -2 means retention.bytes (accepted; Aeon has no tiered storage)."), &["log.local.retention.bytes"]),
+    topic(key("local.retention.ms", Kind::Int(&[(-2, I64_MAX)]), T::Long, V("-2"),
+        "Local retention with tiered storage; -2 means retention.ms (accepted; Aeon has no tiered storage)."), &["log.local.retention.ms"]),
+    topic(key("max.compaction.lag.ms", Kind::Int(AT_LEAST_1_LONG), T::Long, V("9223372036854775807"),
+        "The longest a message may stay uncompacted, in milliseconds."), &["log.cleaner.max.compaction.lag.ms"]),
+    topic(key("max.message.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("1048588"),
+        "The largest record batch the topic accepts, in bytes."), &["message.max.bytes"]),
+    topic(key("message.downconversion.enable", Kind::Bool, T::Boolean, V("true"),
+        "Deprecated no-op since Kafka 4.0; accepted and ignored."), &["log.message.downconversion.enable"]),
+    topic(key("message.timestamp.after.max.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("3600000"),
+        "With CreateTime, reject batches whose timestamp is more than this far in the future, in milliseconds."), &["log.message.timestamp.after.max.ms"]),
+    topic(key("message.timestamp.before.max.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("9223372036854775807"),
+        "With CreateTime, reject batches whose timestamp is more than this far in the past, in milliseconds."), &["log.message.timestamp.before.max.ms"]),
+    topic(key("message.timestamp.type", Kind::OneOf(TIMESTAMP_TYPES), T::String, V("CreateTime"),
+        "Keep the producer's timestamp (CreateTime) or stamp the broker's time (LogAppendTime)."), &["log.message.timestamp.type"]),
+    topic(key("min.cleanable.dirty.ratio", Kind::Double(0.0, 1.0), T::Double, V("0.5"),
+        "Compact once this fraction of the log is uncompacted."), &["log.cleaner.min.cleanable.ratio"]),
+    topic(key("min.compaction.lag.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("0"),
+        "The shortest a message stays uncompacted, in milliseconds."), &["log.cleaner.min.compaction.lag.ms"]),
+    topic(key("min.insync.replicas", Kind::Int(AT_LEAST_1_INT), T::Int, V("1"),
+        "With acks=all, the replicas that must have a write before it is acknowledged."), &["min.insync.replicas"]),
+    topic(key("preallocate", Kind::Bool, T::Boolean, V("false"),
+        "Preallocate a new segment file on disk."), &["log.preallocate"]),
+    topic(key("remote.log.copy.disable", Kind::Bool, T::Boolean, V("false"),
+        "Stop copying to tiered storage (accepted; Aeon has no tiered storage)."), &[]),
+    topic(key("remote.log.delete.on.disable", Kind::Bool, T::Boolean, V("false"),
+        "Delete tiered data when tiering is turned off (accepted; Aeon has no tiered storage)."), &[]),
+    topic(key("remote.storage.enable", Kind::Bool, T::Boolean, V("false"),
+        "Tier the topic to remote storage (accepted; Aeon has no tiered storage)."), &[]),
+    topic(key("retention.bytes", Kind::Int(ANY_LONG), T::Long, V("-1"),
+        "Delete the oldest segments while a partition is bigger than this many bytes; -1 for no limit."), &["log.retention.bytes"]),
+    topic(key("retention.ms", Kind::Int(&[(-1, I64_MAX)]), T::Long, V("604800000"),
+        "Delete segments older than this many milliseconds; -1 for no limit."), &["log.retention.ms", "log.retention.minutes", "log.retention.hours"]),
+    topic(key("segment.bytes", Kind::Int(SEGMENT_BYTES), T::Int, V("1073741824"),
+        "Roll a new segment when the active one reaches this many bytes."), &["log.segment.bytes"]),
+    topic(key("segment.index.bytes", Kind::Int(&[(4, I32_MAX)]), T::Int, V("10485760"),
+        "The largest offset or time index file, in bytes."), &["log.index.size.max.bytes"]),
+    topic(key("segment.jitter.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("0"),
+        "The most random time subtracted from segment.ms, in milliseconds."), &["log.roll.jitter.ms", "log.roll.jitter.hours"]),
+    topic(key("segment.ms", Kind::Int(AT_LEAST_1_LONG), T::Long, V("604800000"),
+        "Roll a new segment after this many milliseconds."), &["log.roll.ms", "log.roll.hours"]),
+    topic(key("unclean.leader.election.enable", Kind::Bool, T::Boolean, V("false"),
+        "Elect an out-of-sync replica as a last resort (accepted; Aeon has one replica)."), &["unclean.leader.election.enable"]),
+];
+
+/// The broker keys as a markdown table (key | default | description), for the README.
+pub fn config_reference_markdown() -> String {
+    let mut out = String::from("| Key | Default | Description |\n|---|---|---|\n");
+    for def in BROKER_KEYS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            def.name,
+            def.default.describe(),
+            def.doc.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_passes_its_own_validation() {
+        let all = BROKER_KEYS.iter().chain(TOPIC_KEYS.iter().map(|t| &t.key));
+        for k in all {
+            if let Some(default) = k.default.resolve() {
+                let normalised = k
+                    .validate(&default)
+                    .unwrap_or_else(|e| panic!("default of {} invalid: {e}", k.name));
+                assert_eq!(
+                    normalised, default,
+                    "default of {} is not normalised",
+                    k.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_names_are_unique() {
+        let mut names: Vec<&str> = BROKER_KEYS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), BROKER_KEYS.len());
+        let mut topics: Vec<&str> = TOPIC_KEYS.iter().map(|k| k.key.name).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        assert_eq!(topics.len(), TOPIC_KEYS.len());
+    }
+
+    #[test]
+    fn integer_error_says_the_range() {
+        let err = validate("log.segment.bytes", Kind::Int(SEGMENT_BYTES), "abc")
+            .expect_err("abc is not an integer");
+        assert_eq!(
+            err.to_string(),
+            r#"config key "log.segment.bytes": expected an integer >= 1048576, got "abc""#
+        );
+        let err = validate("x", Kind::Int(RETENTION_LONG), "0").expect_err("0 is out of range");
+        assert!(
+            err.to_string().contains("expected -1 or an integer >= 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn values_are_normalised() {
+        assert_eq!(
+            validate("b", Kind::Bool, " TRUE ").ok().as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            validate("i", Kind::Int(AT_LEAST_0_INT), "007")
+                .ok()
+                .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            validate(
+                "l",
+                Kind::ListOf(CLEANUP_POLICIES),
+                "delete, compact,delete"
+            )
+            .ok()
+            .as_deref(),
+            Some("delete,compact")
+        );
+    }
+
+    #[test]
+    fn int_keys_reject_values_beyond_i32() {
+        assert!(validate("i", Kind::Int(AT_LEAST_0_INT), "2147483648").is_err());
+    }
+
+    #[test]
+    fn several_log_dirs_are_rejected_naming_the_key() {
+        let err = validate("log.dirs", Kind::Directory, "/a,/b").expect_err("two dirs");
+        let msg = err.to_string();
+        assert!(msg.contains("\"log.dirs\""), "{msg}");
+        assert!(msg.contains("only one log directory is supported"), "{msg}");
+    }
+
+    #[test]
+    fn alias_log_dir_resolves_to_log_dirs() {
+        assert_eq!(broker_key("log.dir").map(|k| k.name), Some("log.dirs"));
+        assert!(broker_key("log.dirz").is_none());
+    }
+
+    #[test]
+    fn config_reference_markdown_has_a_row_per_key() {
+        let md = config_reference_markdown();
+        assert!(md.starts_with("| Key | Default | Description |"));
+        for def in BROKER_KEYS {
+            assert!(md.contains(&format!("| `{}` |", def.name)), "{}", def.name);
+        }
+        assert_eq!(md.lines().count(), BROKER_KEYS.len() + 2);
+    }
+}
