@@ -1,14 +1,24 @@
-//! Aeon: a Kafka-compatible message broker.
+//! Aeon: a Kafka-compatible message broker built as an actix actor system.
 //!
 //! # Layout
 //!
 //! - [`protocol`]: the Kafka wire format and nothing else: generated message structs,
 //!   primitives, frames, record batches, error codes. No I/O, no broker state.
-//! - [`storage`]: the on-disk log of a partition: segments, indexes, recovery, flush.
-//!   Synchronous; reads batch headers only through `protocol::records`.
-//! - [`config`]: the broker's configuration and per-topic configs: Kafka's keys, defaults,
-//!   validation, and where each value came from.
+//! - [`storage`]: the on-disk log of one partition: segments, indexes, recovery,
+//!   retention. Synchronous, no actors.
+//! - [`config`]: the broker's TOML configuration (Kafka's key names) and topic configs.
+//! - [`actors`]: everything that runs concurrently: `BrokerActor`, the listener,
+//!   `ConnectionActor`s and `PartitionActor`s.
+//! - [`handlers`]: one file per Kafka API, from typed request to typed response.
+//! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
+//!
+//! Arrows point one way: connection -> handlers -> actors -> storage -> protocol.
 
+pub mod actors;
 pub mod config;
+pub mod handlers;
 pub mod protocol;
+pub mod server;
 pub mod storage;
+
+pub use server::Broker;

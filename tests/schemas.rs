@@ -185,11 +185,17 @@ fn the_readme_api_table_matches_the_code() {
                 format!("{}-{}", served.min, served.max),
                 k.first_flexible_version()
                     .map_or("none".to_string(), |v| format!("{v}+")),
+                if aeon::handlers::HANDLED.contains(k) {
+                    "yes"
+                } else {
+                    "codec only"
+                }
+                .to_string(),
             ]
         })
         .collect();
     assert_eq!(
         rows, expected,
-        "README api table (name | key | advertised | decoded | flexible)"
+        "README api table (name | key | advertised | decoded | flexible | broker)"
     );
 }

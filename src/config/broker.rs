@@ -10,7 +10,7 @@ use super::error::ConfigError;
 use super::keys::{self, KeyDef, BROKER_KEYS};
 use super::listener;
 use super::sources;
-use super::topic::{CleanupPolicy, TimestampType};
+use super::topic::{parse_timestamp_type, CleanupPolicy, TimestampType};
 
 /// Where a broker key's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,8 @@ pub struct Config {
     pub auto_create_topics_enable: bool,
     /// `socket.request.max.bytes`.
     pub socket_request_max_bytes: usize,
+    /// `fetch.max.bytes`: the cap on one fetch response's records.
+    pub fetch_max_bytes: usize,
     /// `connections.max.idle.ms`.
     pub connections_max_idle_ms: u64,
     /// `queued.max.requests`: per connection, the most requests in flight; the
@@ -279,6 +281,7 @@ impl Config {
             default_replication_factor: v.num("default.replication.factor")?,
             auto_create_topics_enable: v.flag("auto.create.topics.enable")?,
             socket_request_max_bytes: v.num("socket.request.max.bytes")?,
+            fetch_max_bytes: v.num("fetch.max.bytes")?,
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
             max_inflight_requests: v.num("queued.max.requests")?,
             message_max_bytes: v.num("message.max.bytes")?,
@@ -290,7 +293,7 @@ impl Config {
             log_index_size_max_bytes: v.num("log.index.size.max.bytes")?,
             log_flush_interval_messages: v.num("log.flush.interval.messages")?,
             log_flush_interval_ms: v.opt_num("log.flush.interval.ms")?,
-            log_message_timestamp_type: TimestampType::parse(
+            log_message_timestamp_type: parse_timestamp_type(
                 "log.message.timestamp.type",
                 &v.string("log.message.timestamp.type")?,
             )?,

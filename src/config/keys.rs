@@ -268,6 +268,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Create a topic when a client asks for its metadata or produces to it."),
     key("socket.request.max.bytes", Kind::Int(AT_LEAST_1_INT), T::Int, V("104857600"),
         "The largest request the broker reads, in bytes; a bigger size prefix closes the connection."),
+    key("fetch.max.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("57671680"),
+        "The most bytes of records one fetch response carries, whatever the client asks for."),
     key("connections.max.idle.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("600000"),
         "Close a connection after it has been idle this many milliseconds."),
     key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), T::Int, V("500"),

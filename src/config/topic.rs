@@ -15,34 +15,27 @@ use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym};
 use super::error::ConfigError;
 use super::keys::{self, TopicKeyDef, TOPIC_KEYS};
 
-/// Which timestamp a topic keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TimestampType {
-    /// The producer's timestamp.
-    CreateTime,
-    /// The broker's clock when the batch is appended.
-    LogAppendTime,
+/// Which timestamp a topic keeps: the record-batch attribute itself.
+pub use crate::protocol::records::TimestampType;
+
+/// Parses Kafka's spelling of `message.timestamp.type`.
+pub(crate) fn parse_timestamp_type(key: &str, value: &str) -> Result<TimestampType, ConfigError> {
+    match value.trim() {
+        "CreateTime" => Ok(TimestampType::CreateTime),
+        "LogAppendTime" => Ok(TimestampType::LogAppendTime),
+        _ => Err(ConfigError::invalid(
+            key,
+            "one of CreateTime, LogAppendTime",
+            value,
+        )),
+    }
 }
 
-impl TimestampType {
-    pub(crate) fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
-        match value.trim() {
-            "CreateTime" => Ok(TimestampType::CreateTime),
-            "LogAppendTime" => Ok(TimestampType::LogAppendTime),
-            _ => Err(ConfigError::invalid(
-                key,
-                "one of CreateTime, LogAppendTime",
-                value,
-            )),
-        }
-    }
-
-    /// Kafka's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimestampType::CreateTime => "CreateTime",
-            TimestampType::LogAppendTime => "LogAppendTime",
-        }
+/// Kafka's spelling of a timestamp type.
+pub fn timestamp_type_name(t: TimestampType) -> &'static str {
+    match t {
+        TimestampType::CreateTime => "CreateTime",
+        TimestampType::LogAppendTime => "LogAppendTime",
     }
 }
 
@@ -87,7 +80,7 @@ impl fmt::Display for CleanupPolicy {
 }
 
 /// The topic settings storage needs, resolved (override, else broker, else default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EffectiveTopicConfig {
     /// `segment.bytes`.
     pub segment_bytes: u64,
@@ -312,7 +305,7 @@ impl TopicConfigs {
             flush_messages: never_if_max("flush.messages"),
             flush_ms: never_if_max("flush.ms"),
             max_message_bytes: small("max.message.bytes"),
-            timestamp_type: TimestampType::parse(
+            timestamp_type: parse_timestamp_type(
                 "message.timestamp.type",
                 &v("message.timestamp.type"),
             )
@@ -356,7 +349,9 @@ fn broker_value(topic_config: &str, broker: &Config) -> Option<String> {
         "index.interval.bytes" => broker.log_index_interval_bytes.to_string(),
         "cleanup.policy" => broker.log_cleanup_policy.to_string(),
         "compression.type" => broker.compression_type.clone(),
-        "message.timestamp.type" => broker.log_message_timestamp_type.as_str().to_owned(),
+        "message.timestamp.type" => {
+            timestamp_type_name(broker.log_message_timestamp_type).to_owned()
+        }
         _ => return None,
     })
 }

@@ -1,0 +1,804 @@
+//! `BrokerActor`: the supervisor and the only writer of cluster metadata.
+//!
+//! It keeps the registry of topics, starts and stops their `PartitionActor`s (spread
+//! round-robin over the worker arbiters), persists the metadata so topics survive a
+//! restart, and publishes the routing snapshot connections read. It runs on the
+//! system arbiter, which serves no connection and no partition: its blocking work
+//! (opening logs, writing the metadata file) stalls no request path.
+//!
+//! On disk, in the data directory: `meta.properties` (Kafka's file: cluster id and
+//! node id) and `aeon-topics.json` (every topic's name, id, partition count and config
+//! overrides), replaced atomically (write, fsync, rename, fsync the directory).
+
+use super::partition::{self, Close};
+use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
+use crate::config::{Config, EffectiveTopicConfig, TopicConfigs};
+use crate::protocol::ErrorCode;
+use crate::storage::{Log, LogConfig};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const TOPICS_FILE: &str = "aeon-topics.json";
+const META_FILE: &str = "meta.properties";
+
+/// A Kafka error code with its message, as admin responses carry them.
+pub type AdminError = (ErrorCode, String);
+
+/// Creates a topic (or checks that it could be created, with `validate_only`).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<CreatedTopic, AdminError>")]
+pub struct CreateTopic {
+    pub name: String,
+    /// -1: `num.partitions`.
+    pub num_partitions: i32,
+    /// -1: `default.replication.factor`.
+    pub replication_factor: i16,
+    /// Manual assignment: partition -> replicas, if given.
+    pub assignments: Vec<(i32, Vec<i32>)>,
+    pub configs: Vec<(String, Option<String>)>,
+    pub validate_only: bool,
+}
+
+/// What a created topic looks like.
+#[derive(Debug, Clone)]
+pub struct CreatedTopic {
+    pub id: Uuid,
+    pub num_partitions: i32,
+    pub replication_factor: i16,
+    pub configs: TopicConfigs,
+}
+
+/// Deletes a topic by name or by id; its data is removed.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(String, Uuid), AdminError>")]
+pub enum DeleteTopic {
+    Name(String),
+    Id(Uuid),
+}
+
+/// Grows a topic to `count` partitions.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), AdminError>")]
+pub struct CreatePartitions {
+    pub name: String,
+    pub count: i32,
+    pub assignments: Option<Vec<Vec<i32>>>,
+    pub validate_only: bool,
+}
+
+/// Creates the named topics that do not exist, with the broker defaults
+/// (`auto.create.topics.enable`); answers each name's outcome.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Vec<(String, Result<(), AdminError>)>")]
+pub struct AutoCreateTopics(pub Vec<String>);
+
+/// Closes every partition cleanly; the broker is about to stop.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+struct TopicState {
+    id: Uuid,
+    configs: TopicConfigs,
+    partitions: Vec<PartitionRoute>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TopicsFile {
+    version: u32,
+    topics: Vec<TopicRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TopicRecord {
+    name: String,
+    id: Uuid,
+    partitions: i32,
+    #[serde(default)]
+    configs: BTreeMap<String, String>,
+}
+
+/// The supervisor of topics and partitions.
+pub struct BrokerActor {
+    config: Arc<Config>,
+    data_dir: PathBuf,
+    topics: BTreeMap<String, TopicState>,
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: usize,
+    routing: RoutingHandle,
+}
+
+/// Kafka's rules for a topic name.
+pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
+    let invalid = |why: &str| {
+        Err((
+            ErrorCode::InvalidTopicException,
+            format!("Topic name \"{name}\" is illegal, {why}"),
+        ))
+    };
+    if name.is_empty() {
+        return invalid("it can't be empty");
+    }
+    if name == "." || name == ".." {
+        return invalid("it can't be '.' or '..'");
+    }
+    if name.len() > 249 {
+        return invalid("it can't be longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return invalid("it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+/// Kafka treats '.' and '_' as the same in metric names, so two names that differ only
+/// there collide.
+fn collides(a: &str, b: &str) -> bool {
+    a != b && a.replace('.', "_") == b.replace('.', "_")
+}
+
+impl BrokerActor {
+    /// Loads (or creates) the node's metadata and opens every partition's log. Blocking:
+    /// runs before the actor starts.
+    pub fn load(
+        config: Arc<Config>,
+        arbiters: Vec<ArbiterHandle>,
+        routing: RoutingHandle,
+    ) -> anyhow::Result<(Self, String)> {
+        let data_dir = config.log_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| anyhow::anyhow!("creating data dir {}: {e}", data_dir.display()))?;
+        let cluster_id = load_or_create_meta(&data_dir, config.node_id)?;
+        let mut broker = BrokerActor {
+            config,
+            data_dir,
+            topics: BTreeMap::new(),
+            arbiters,
+            next_arbiter: 0,
+            routing,
+        };
+        let path = broker.data_dir.join(TOPICS_FILE);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            let file: TopicsFile = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
+            for t in file.topics {
+                let configs = TopicConfigs::from_overrides(
+                    t.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
+                let mut partitions = Vec::new();
+                for p in 0..t.partitions {
+                    partitions.push(broker.open_partition(&t.name, p, &configs)?);
+                }
+                tracing::info!(topic = %t.name, partitions = t.partitions, "topic loaded");
+                broker.topics.insert(
+                    t.name,
+                    TopicState {
+                        id: t.id,
+                        configs,
+                        partitions,
+                    },
+                );
+            }
+        }
+        broker.publish();
+        Ok((broker, cluster_id))
+    }
+
+    fn open_partition(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        configs: &TopicConfigs,
+    ) -> anyhow::Result<PartitionRoute> {
+        let dir = Log::partition_dir(&self.data_dir, topic, partition);
+        let log_config = log_config(&configs.effective(&self.config));
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter += 1;
+        let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
+        let (addr, offsets) = partition::start(
+            arbiter,
+            format!("{topic}-{partition}"),
+            dir,
+            log_config,
+            check,
+        )
+        .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
+        Ok(PartitionRoute { addr, offsets })
+    }
+
+    /// Publishes a new routing snapshot.
+    fn publish(&self) {
+        let mut routing = Routing::default();
+        for (name, t) in &self.topics {
+            let route = Arc::new(TopicRoute {
+                name: name.clone(),
+                id: t.id,
+                partitions: t.partitions.clone(),
+                configs: t.configs.clone(),
+                effective: t.configs.effective(&self.config),
+                internal: name.starts_with("__"),
+            });
+            routing.by_id.insert(t.id, route.clone());
+            routing.topics.insert(name.clone(), route);
+        }
+        self.routing.store(Arc::new(routing));
+    }
+
+    fn persist(&self) -> Result<(), AdminError> {
+        let file = TopicsFile {
+            version: 1,
+            topics: self
+                .topics
+                .iter()
+                .map(|(name, t)| TopicRecord {
+                    name: name.clone(),
+                    id: t.id,
+                    partitions: t.partitions.len() as i32,
+                    configs: t.configs.overrides().clone(),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_vec_pretty(&file)
+            .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+        write_atomically(&self.data_dir.join(TOPICS_FILE), &json).map_err(|e| {
+            (
+                ErrorCode::KafkaStorageError,
+                format!("persisting topic metadata: {e}"),
+            )
+        })
+    }
+
+    fn check_new_topic(&self, msg: &CreateTopic) -> Result<(i32, i16, TopicConfigs), AdminError> {
+        validate_topic_name(&msg.name)?;
+        if self.topics.contains_key(&msg.name) {
+            return Err((
+                ErrorCode::TopicAlreadyExists,
+                format!("Topic '{}' already exists.", msg.name),
+            ));
+        }
+        if let Some(other) = self.topics.keys().find(|t| collides(t, &msg.name)) {
+            return Err((
+                ErrorCode::InvalidTopicException,
+                format!("Topic '{}' collides with existing topic: {other}", msg.name),
+            ));
+        }
+        let (partitions, rf) = if msg.assignments.is_empty() {
+            let partitions = if msg.num_partitions == -1 {
+                self.config.num_partitions
+            } else {
+                msg.num_partitions
+            };
+            let rf = if msg.replication_factor == -1 {
+                self.config.default_replication_factor
+            } else {
+                msg.replication_factor
+            };
+            if partitions <= 0 {
+                return Err((
+                    ErrorCode::InvalidPartitions,
+                    "Number of partitions must be larger than 0.".into(),
+                ));
+            }
+            (partitions, rf)
+        } else {
+            if msg.num_partitions != -1 || msg.replication_factor != -1 {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
+                ));
+            }
+            let mut seen: Vec<i32> = msg.assignments.iter().map(|(p, _)| *p).collect();
+            seen.sort_unstable();
+            if seen != (0..seen.len() as i32).collect::<Vec<_>>() {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    "Partitions must be numbered consecutively from 0.".into(),
+                ));
+            }
+            self.check_assignment(msg.assignments.iter().map(|(_, r)| r.as_slice()))?;
+            (seen.len() as i32, msg.assignments[0].1.len() as i16)
+        };
+        if rf <= 0 {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                "Replication factor must be larger than 0.".into(),
+            ));
+        }
+        if rf > 1 {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."),
+            ));
+        }
+        let mut overrides = Vec::new();
+        for (k, v) in &msg.configs {
+            match v {
+                Some(v) => overrides.push((k.as_str(), v.as_str())),
+                None => {
+                    return Err((
+                        ErrorCode::InvalidConfig,
+                        format!("Null value not supported for topic configs: {k}"),
+                    ))
+                }
+            }
+        }
+        let configs = TopicConfigs::from_overrides(overrides)
+            .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
+        Ok((partitions, rf, configs))
+    }
+
+    fn check_assignment<'a>(
+        &self,
+        replicas: impl Iterator<Item = &'a [i32]>,
+    ) -> Result<(), AdminError> {
+        for r in replicas {
+            if r.len() != 1 || r[0] != self.config.node_id {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!("Replica assignment {r:?} is invalid: this cluster has the single broker {}.", self.config.node_id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, msg: CreateTopic) -> Result<CreatedTopic, AdminError> {
+        let (partitions, rf, configs) = self.check_new_topic(&msg)?;
+        let id = Uuid::new_v4();
+        if !msg.validate_only {
+            let mut routes = Vec::new();
+            for p in 0..partitions {
+                let route = self
+                    .open_partition(&msg.name, p, &configs)
+                    .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+                routes.push(route);
+            }
+            self.topics.insert(
+                msg.name.clone(),
+                TopicState {
+                    id,
+                    configs: configs.clone(),
+                    partitions: routes,
+                },
+            );
+            self.persist()?;
+            self.publish();
+            tracing::info!(topic = %msg.name, partitions, "topic created");
+        }
+        Ok(CreatedTopic {
+            id,
+            num_partitions: partitions,
+            replication_factor: rf,
+            configs,
+        })
+    }
+}
+
+/// The storage settings of a topic.
+fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
+    LogConfig {
+        segment_bytes: u32::try_from(e.segment_bytes).unwrap_or(u32::MAX),
+        segment_ms: e.segment_ms.unwrap_or(u64::MAX),
+        segment_index_bytes: e.segment_index_bytes,
+        index_interval_bytes: e.index_interval_bytes,
+        retention_ms: e.retention_ms,
+        retention_bytes: e.retention_bytes,
+        flush_messages: e.flush_messages,
+        flush_ms: e.flush_ms,
+        message_timestamp_type: e.timestamp_type,
+        max_message_bytes: e.max_message_bytes,
+    }
+}
+
+fn load_or_create_meta(dir: &Path, node_id: i32) -> anyhow::Result<String> {
+    let path = dir.join(META_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let props: HashMap<&str, &str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        if let Some(stored) = props.get("node.id").and_then(|n| n.parse::<i32>().ok()) {
+            anyhow::ensure!(
+                stored == node_id,
+                "{} has node.id={stored} but the config says node.id={node_id}",
+                path.display()
+            );
+        }
+        let id = props
+            .get("cluster.id")
+            .ok_or_else(|| anyhow::anyhow!("{} has no cluster.id", path.display()))?;
+        return Ok(id.to_string());
+    }
+    let id = new_cluster_id();
+    let text =
+        format!("#Written by Aeon at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n");
+    write_atomically(&path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    tracing::info!(cluster_id = %id, "new cluster id generated");
+    Ok(id)
+}
+
+/// Kafka's cluster id form: a random UUID in URL-safe base64, 22 characters.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = Uuid::new_v4().into_bytes();
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+/// Replaces `path` with `data`: a temp file, fsync, rename, fsync of the directory.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+impl Actor for BrokerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(256);
+    }
+}
+
+impl Handler<CreateTopic> for BrokerActor {
+    type Result = Result<CreatedTopic, AdminError>;
+
+    fn handle(&mut self, msg: CreateTopic, _: &mut Context<Self>) -> Self::Result {
+        self.create(msg)
+    }
+}
+
+impl Handler<AutoCreateTopics> for BrokerActor {
+    type Result = MessageResult<AutoCreateTopics>;
+
+    fn handle(&mut self, msg: AutoCreateTopics, _: &mut Context<Self>) -> Self::Result {
+        let results = msg
+            .0
+            .into_iter()
+            .map(|name| {
+                if self.topics.contains_key(&name) {
+                    return (name, Ok(()));
+                }
+                let req = CreateTopic {
+                    name: name.clone(),
+                    num_partitions: -1,
+                    replication_factor: -1,
+                    assignments: Vec::new(),
+                    configs: Vec::new(),
+                    validate_only: false,
+                };
+                (name, self.create(req).map(|_| ()))
+            })
+            .collect();
+        MessageResult(results)
+    }
+}
+
+impl Handler<DeleteTopic> for BrokerActor {
+    type Result = ResponseActFuture<Self, Result<(String, Uuid), AdminError>>;
+
+    fn handle(&mut self, msg: DeleteTopic, _: &mut Context<Self>) -> Self::Result {
+        let name = match &msg {
+            DeleteTopic::Name(n) => self.topics.contains_key(n).then(|| n.clone()),
+            DeleteTopic::Id(id) => self
+                .topics
+                .iter()
+                .find(|(_, t)| t.id == *id)
+                .map(|(n, _)| n.clone()),
+        };
+        let Some(name) = name else {
+            let err = match msg {
+                DeleteTopic::Name(_) => (
+                    ErrorCode::UnknownTopicOrPartition,
+                    "This server does not host this topic-partition.".to_string(),
+                ),
+                DeleteTopic::Id(_) => (
+                    ErrorCode::UnknownTopicId,
+                    "This server does not host this topic ID.".to_string(),
+                ),
+            };
+            return Box::pin(actix::fut::ready(Err(err)));
+        };
+        let Some(topic) = self.topics.remove(&name) else {
+            return Box::pin(actix::fut::ready(Err((
+                ErrorCode::UnknownTopicOrPartition,
+                name,
+            ))));
+        };
+        // Forget the topic first, then remove its data: a crash in between leaves
+        // orphan directories, never a topic without its data.
+        let persisted = self.persist();
+        self.publish();
+        let id = topic.id;
+        let closes: Vec<_> = topic
+            .partitions
+            .iter()
+            .map(|p| p.addr.send(Close { delete: true }))
+            .collect();
+        tracing::info!(topic = %name, "topic deleted");
+        Box::pin(
+            async move {
+                for res in futures::future::join_all(closes).await {
+                    if let Ok(Err(e)) = res {
+                        tracing::warn!(error = %e, "removing a deleted topic's data failed");
+                    }
+                }
+                persisted.map(|()| (name, id))
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+impl Handler<CreatePartitions> for BrokerActor {
+    type Result = Result<(), AdminError>;
+
+    fn handle(&mut self, msg: CreatePartitions, _: &mut Context<Self>) -> Self::Result {
+        let Some(topic) = self.topics.get(&msg.name) else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                format!("The topic '{}' does not exist.", msg.name),
+            ));
+        };
+        let current = topic.partitions.len() as i32;
+        if msg.count < current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Topic currently has {current} partitions, which is higher than the requested {}.", msg.count),
+            ));
+        }
+        if msg.count == current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Topic already has {current} partitions."),
+            ));
+        }
+        if let Some(a) = &msg.assignments {
+            if a.len() as i32 != msg.count - current {
+                return Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!(
+                        "Increasing the number of partitions by {} but {} assignments provided.",
+                        msg.count - current,
+                        a.len()
+                    ),
+                ));
+            }
+            self.check_assignment(a.iter().map(Vec::as_slice))?;
+        }
+        if msg.validate_only {
+            return Ok(());
+        }
+        let configs = topic.configs.clone();
+        let mut added = Vec::new();
+        for p in current..msg.count {
+            added.push(
+                self.open_partition(&msg.name, p, &configs)
+                    .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?,
+            );
+        }
+        if let Some(t) = self.topics.get_mut(&msg.name) {
+            t.partitions.extend(added);
+        }
+        self.persist()?;
+        self.publish();
+        tracing::info!(topic = %msg.name, partitions = msg.count, "partitions added");
+        Ok(())
+    }
+}
+
+impl Handler<Shutdown> for BrokerActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        let closes: Vec<_> = self
+            .topics
+            .values()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| p.addr.send(Close { delete: false }))
+            })
+            .collect();
+        Box::pin(
+            async move {
+                for res in futures::future::join_all(closes).await {
+                    if let Ok(Err(e)) = res {
+                        tracing::warn!(error = %e, "closing a partition failed");
+                    }
+                }
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> Arc<Config> {
+        let mut c = Config::default();
+        c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
+        c.set("log.segment.bytes", "1048576")
+            .expect("segment bytes");
+        Arc::new(c)
+    }
+
+    fn start(dir: &Path) -> (Addr<BrokerActor>, RoutingHandle, String) {
+        let routing = RoutingHandle::default();
+        let (actor, cluster_id) =
+            BrokerActor::load(config(dir), vec![Arbiter::current()], routing.clone())
+                .expect("load");
+        (actor.start(), routing, cluster_id)
+    }
+
+    fn create(name: &str, partitions: i32) -> CreateTopic {
+        CreateTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![("retention.ms".into(), Some("60000".into()))],
+            validate_only: false,
+        }
+    }
+
+    #[actix::test]
+    async fn topics_are_created_routed_and_deleted_with_their_data() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (broker, routing, _) = start(dir.path());
+        let created = broker
+            .send(create("orders", 3))
+            .await
+            .expect("mailbox")
+            .expect("created");
+        assert_eq!(created.num_partitions, 3);
+        assert_eq!(
+            routing.load().topic("orders").map(|t| t.partitions.len()),
+            Some(3)
+        );
+        assert!(dir.path().join("orders-2").is_dir());
+
+        let again = broker.send(create("orders", 1)).await.expect("mailbox");
+        assert_eq!(
+            again.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::TopicAlreadyExists)
+        );
+        let bad = broker.send(create("bad/name", 1)).await.expect("mailbox");
+        assert_eq!(
+            bad.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::InvalidTopicException)
+        );
+        let mut rf3 = create("replicated", 1);
+        rf3.replication_factor = 3;
+        let rf3 = broker.send(rf3).await.expect("mailbox");
+        assert_eq!(
+            rf3.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::InvalidReplicationFactor)
+        );
+        let mut bad_config = create("configured", 1);
+        bad_config.configs = vec![("no.such.config".into(), Some("1".into()))];
+        let bad_config = broker.send(bad_config).await.expect("mailbox");
+        assert_eq!(
+            bad_config.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::InvalidConfig)
+        );
+
+        let (name, id) = broker
+            .send(DeleteTopic::Id(created.id))
+            .await
+            .expect("mailbox")
+            .expect("deleted");
+        assert_eq!(name, "orders");
+        assert_eq!(id, created.id);
+        assert!(routing.load().topic("orders").is_none());
+        assert!(!dir.path().join("orders-0").exists(), "the data is removed");
+        let gone = broker
+            .send(DeleteTopic::Name("orders".into()))
+            .await
+            .expect("mailbox");
+        assert_eq!(
+            gone.map_err(|e| e.0),
+            Err(ErrorCode::UnknownTopicOrPartition)
+        );
+    }
+
+    #[actix::test]
+    async fn topics_and_the_cluster_id_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (broker, _, cluster_id) = start(dir.path());
+        let created = broker
+            .send(create("kept", 2))
+            .await
+            .expect("mailbox")
+            .expect("created");
+        broker
+            .send(CreatePartitions {
+                name: "kept".into(),
+                count: 4,
+                assignments: None,
+                validate_only: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("grown");
+        let shrink = broker
+            .send(CreatePartitions {
+                name: "kept".into(),
+                count: 1,
+                assignments: None,
+                validate_only: false,
+            })
+            .await
+            .expect("mailbox");
+        assert_eq!(shrink.map_err(|e| e.0), Err(ErrorCode::InvalidPartitions));
+        broker.send(Shutdown).await.expect("mailbox");
+
+        let (_, routing, cluster_id_again) = start(dir.path());
+        assert_eq!(cluster_id, cluster_id_again);
+        let routing = routing.load();
+        let t = routing.topic("kept").expect("topic kept");
+        assert_eq!(t.id, created.id);
+        assert_eq!(t.partitions.len(), 4);
+        assert_eq!(t.configs.get("retention.ms"), Some("60000"));
+    }
+
+    #[actix::test]
+    async fn validate_only_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (broker, routing, _) = start(dir.path());
+        let mut req = create("dry", 2);
+        req.validate_only = true;
+        broker.send(req).await.expect("mailbox").expect("valid");
+        assert!(routing.load().topic("dry").is_none());
+        assert!(!dir.path().join("dry-0").exists());
+    }
+
+    #[test]
+    fn topic_names_follow_kafkas_rules() {
+        assert!(validate_topic_name("a.b_c-9").is_ok());
+        for bad in ["", ".", "..", "has space", "ümlaut", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+        assert!(collides("a.b", "a_b"));
+        assert!(!collides("a.b", "a.b"));
+    }
+}

@@ -1,0 +1,177 @@
+//! `ConnectionActor`: one per client socket.
+//!
+//! Frames come in through a length-delimited codec whose cap
+//! (`socket.request.max.bytes`) is checked before anything is allocated. Each request
+//! runs as its own future, so a client's pipelined requests are served concurrently;
+//! responses leave in request order through a small reorder buffer keyed by arrival.
+//! A semaphore of `queued.max.requests` permits bounds the requests in flight: a frame
+//! is only read once a permit is free, and a permit is released only once its response
+//! is written, so a client that stops reading its responses stops being read.
+//!
+//! Malformed bytes, an unknown API, or an unsupported version (other than ApiVersions,
+//! which gets its v0 error response) close this connection only, with a log line.
+
+use crate::handlers::{self, unsupported_version_response, Node};
+use crate::protocol::frame::{decode_request, encode_response, FrameError};
+use crate::protocol::ApiKey;
+use actix::prelude::*;
+use bytes::BytesMut;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+type Outgoing = (BytesMut, OwnedSemaphorePermit);
+
+/// A read frame (or the read error) with the in-flight permit it holds.
+struct Incoming(std::io::Result<BytesMut>, OwnedSemaphorePermit);
+
+/// One client connection.
+pub struct ConnectionActor {
+    node: Arc<Node>,
+    peer: SocketAddr,
+    out: mpsc::UnboundedSender<Outgoing>,
+    next_seq: u64,
+    next_out: u64,
+    done: BTreeMap<u64, (Option<BytesMut>, OwnedSemaphorePermit)>,
+    last_activity: Instant,
+}
+
+impl ConnectionActor {
+    /// Starts the actor for `stream` on the current arbiter.
+    pub fn start_for(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) -> Addr<Self> {
+        let _ = stream.set_nodelay(true);
+        let max_frame = node.config.socket_request_max_bytes;
+        let inflight = node.config.max_inflight_requests.max(1);
+        let (read, mut write) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        actix_rt::spawn(async move {
+            while let Some((buf, permit)) = rx.recv().await {
+                if let Err(error) = write.write_all(&buf).await {
+                    tracing::debug!(%peer, %error, "write failed; closing");
+                    break;
+                }
+                drop(permit);
+            }
+            let _ = write.shutdown().await;
+        });
+        let codec = LengthDelimitedCodec::builder()
+            .length_field_length(4)
+            .max_frame_length(max_frame)
+            .new_codec();
+        let framed = FramedRead::new(read, codec);
+        let permits = Arc::new(Semaphore::new(inflight));
+        let frames =
+            futures::stream::unfold((framed, permits), |(mut framed, permits)| async move {
+                let permit = permits.clone().acquire_owned().await.ok()?;
+                let frame = framed.next().await?;
+                Some((Incoming(frame, permit), (framed, permits)))
+            });
+        ConnectionActor::create(move |ctx| {
+            ctx.add_stream(frames);
+            ConnectionActor {
+                node,
+                peer,
+                out: tx,
+                next_seq: 0,
+                next_out: 0,
+                done: BTreeMap::new(),
+                last_activity: Instant::now(),
+            }
+        })
+    }
+
+    /// Files a finished request's response and writes every response now in order.
+    fn complete(&mut self, seq: u64, response: Option<BytesMut>, permit: OwnedSemaphorePermit) {
+        self.done.insert(seq, (response, permit));
+        while let Some((response, permit)) = self.done.remove(&self.next_out) {
+            self.next_out += 1;
+            if let Some(buf) = response {
+                if self.out.send((buf, permit)).is_err() {
+                    return;
+                }
+            }
+        }
+        self.last_activity = Instant::now();
+    }
+
+    fn close(&mut self, ctx: &mut Context<Self>, why: &dyn std::fmt::Display) {
+        tracing::info!(peer = %self.peer, reason = %why, "closing connection");
+        ctx.stop();
+    }
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        tracing::debug!(peer = %self.peer, "connection opened");
+        let idle = Duration::from_millis(self.node.config.connections_max_idle_ms);
+        let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        ctx.run_interval(tick, move |act, ctx| {
+            if act.next_out == act.next_seq && act.last_activity.elapsed() >= idle {
+                act.close(ctx, &"idle for connections.max.idle.ms");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        tracing::debug!(peer = %self.peer, "connection closed");
+    }
+}
+
+impl StreamHandler<Incoming> for ConnectionActor {
+    fn handle(&mut self, Incoming(frame, permit): Incoming, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        let frame = match frame {
+            Ok(f) => f.freeze(),
+            Err(e) => return self.close(ctx, &format_args!("bad frame: {e}")),
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let request = match decode_request(frame) {
+            Ok(r) => r,
+            Err(FrameError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                version,
+                correlation_id,
+            }) => {
+                tracing::debug!(peer = %self.peer, version, "ApiVersions version not supported; answering v0");
+                match encode_response(correlation_id, 0, &unsupported_version_response()) {
+                    Ok(buf) => return self.complete(seq, Some(buf), permit),
+                    Err(e) => return self.close(ctx, &e),
+                }
+            }
+            Err(e) => return self.close(ctx, &e),
+        };
+        let (correlation_id, version, api_key) =
+            (request.correlation_id(), request.version(), request.api_key);
+        let node = self.node.clone();
+        ctx.spawn(
+            handlers::dispatch(node, request).into_actor(self).map(
+                move |res, act, ctx| match res {
+                    Ok(Some(response)) => match encode_response(correlation_id, version, &response)
+                    {
+                        Ok(buf) => act.complete(seq, Some(buf), permit),
+                        Err(e) => act.close(
+                            ctx,
+                            &format_args!("encoding the {api_key:?} v{version} response: {e}"),
+                        ),
+                    },
+                    Ok(None) => act.complete(seq, None, permit),
+                    Err(e) => act.close(ctx, &e),
+                },
+            ),
+        );
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The client closed its side; responses still in flight are dropped with it.
+        ctx.stop();
+    }
+}

@@ -1,0 +1,626 @@
+//! `PartitionActor`: the single owner and writer of one partition's [`Log`].
+//!
+//! Appends arrive validated (the produce handler checked the batch) and are copied into
+//! the log's mmap on this actor's arbiter; nothing else on the produce path runs here.
+//! Fetches that find no data park here and are answered by the next append or when
+//! their wait runs out. Blocking file work (fsync, deleting segments, reopening after a
+//! failure) runs on tokio's blocking pool, never on the arbiter thread.
+//!
+//! Failure: a storage error that leaves the log in doubt stops the actor; its
+//! `Supervisor` restarts it, and `restarting` reopens the log with recovery while the
+//! rest of the broker keeps serving.
+
+use crate::protocol::ErrorCode;
+use crate::storage::{self, FlushHandle, Log, LogConfig};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+
+/// What a partition reports after every change: read by metadata and list-offsets
+/// without a round trip through the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionOffsets {
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+}
+
+/// Appends one validated batch. With `wait_for_fsync` the reply comes once the batch
+/// is on disk (appends that arrive together share one fsync).
+#[derive(Message)]
+#[rtype(result = "Result<Appended, PartitionError>")]
+pub struct Append {
+    pub batch: Bytes,
+    pub wait_for_fsync: bool,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The log-append time on a LogAppendTime topic, else -1.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+/// Reads whole batches from `offset`. With `wait`, an empty read parks until an
+/// append or until the wait ends.
+#[derive(Message)]
+#[rtype(result = "Result<FetchData, PartitionError>")]
+pub struct Fetch {
+    pub offset: i64,
+    pub max_bytes: usize,
+    pub wait: Option<Duration>,
+}
+
+/// What a fetch read.
+#[derive(Debug, Clone, Default)]
+pub struct FetchData {
+    pub records: Bytes,
+    pub offsets: PartitionOffsets,
+}
+
+/// Finds an offset for a ListOffsets timestamp (-1 latest, -2 earliest, -3 max
+/// timestamp, else the first batch with a timestamp at or after it).
+#[derive(Message)]
+#[rtype(result = "Result<(i64, i64), PartitionError>")]
+pub struct ListOffset {
+    pub timestamp: i64,
+}
+
+/// Moves the log start offset (DeleteRecords); returns the new low watermark.
+#[derive(Message)]
+#[rtype(result = "Result<i64, PartitionError>")]
+pub struct DeleteRecords {
+    pub offset: i64,
+}
+
+/// Closes the log cleanly (trimmed files, clean-shutdown marker), or deletes it, and
+/// stops the actor for good.
+#[derive(Message)]
+#[rtype(result = "Result<(), PartitionError>")]
+pub struct Close {
+    pub delete: bool,
+}
+
+/// Makes the actor fail as a storage error would (tests of supervision).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InjectFailure;
+
+/// Errors a partition answers with; each maps to one Kafka error code.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PartitionError {
+    #[error("offset {offset} out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("batch too large: {0}")]
+    TooLarge(String),
+    #[error("invalid batch: {0}")]
+    InvalidBatch(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("partition is closed")]
+    Closed,
+}
+
+impl PartitionError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PartitionError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            PartitionError::TooLarge(_) => ErrorCode::MessageTooLarge,
+            PartitionError::InvalidBatch(_) => ErrorCode::CorruptMessage,
+            PartitionError::Storage(_) => ErrorCode::KafkaStorageError,
+            PartitionError::Closed => ErrorCode::NotLeaderOrFollower,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+struct Waiter {
+    offset: i64,
+    max_bytes: usize,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<FetchData, PartitionError>>,
+}
+
+/// One partition's log and the fetches waiting on it.
+pub struct PartitionActor {
+    name: String,
+    dir: PathBuf,
+    config: LogConfig,
+    log: Option<Log>,
+    flush: Option<FlushHandle>,
+    waiters: Vec<Waiter>,
+    offsets: watch::Sender<PartitionOffsets>,
+    retention_check: Duration,
+    closed: bool,
+}
+
+impl PartitionActor {
+    /// Takes a log opened off the arbiter (opening creates and maps files).
+    pub fn new(
+        name: String,
+        log: Log,
+        retention_check: Duration,
+    ) -> (Self, watch::Receiver<PartitionOffsets>) {
+        let offsets = PartitionOffsets {
+            log_start_offset: log.log_start_offset(),
+            high_watermark: log.high_watermark(),
+        };
+        let (tx, rx) = watch::channel(offsets);
+        let actor = PartitionActor {
+            name,
+            dir: log.dir().to_path_buf(),
+            config: log.config().clone(),
+            flush: Some(log.flush_handle()),
+            log: Some(log),
+            waiters: Vec::new(),
+            offsets: tx,
+            retention_check,
+            closed: false,
+        };
+        (actor, rx)
+    }
+
+    fn publish_offsets(&self) {
+        if let Some(log) = &self.log {
+            let o = PartitionOffsets {
+                log_start_offset: log.log_start_offset(),
+                high_watermark: log.high_watermark(),
+            };
+            self.offsets
+                .send_if_modified(|cur| std::mem::replace(cur, o) != o);
+        }
+    }
+
+    fn current_offsets(&self) -> PartitionOffsets {
+        *self.offsets.borrow()
+    }
+
+    fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchData, PartitionError> {
+        let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
+        let records = log.read(offset, max_bytes).map_err(storage_error)?;
+        Ok(FetchData {
+            records,
+            offsets: self.current_offsets(),
+        })
+    }
+
+    /// Answers the parked fetches that now have data or whose wait is over.
+    fn wake_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let hw = self.current_offsets().high_watermark;
+        let waiters = std::mem::take(&mut self.waiters);
+        for w in waiters {
+            if w.reply.is_closed() {
+                continue;
+            }
+            if w.offset < hw || w.deadline <= now {
+                let _ = w.reply.send(self.read(w.offset, w.max_bytes));
+            } else {
+                self.waiters.push(w);
+            }
+        }
+    }
+
+    /// A storage failure leaves the log in doubt: stop, and let the supervisor restart
+    /// the actor, which reopens the log with recovery.
+    fn fail(&mut self, ctx: &mut Context<Self>, error: &storage::Error) {
+        tracing::error!(partition = %self.name, %error, "partition failed; restarting it");
+        ctx.stop();
+    }
+
+    fn run_retention(&mut self) {
+        let Some(log) = self.log.as_mut() else { return };
+        match log.apply_retention(now_ms()) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(partition = %self.name, segments = removed.len(), "retention removed segments");
+                self.publish_offsets();
+                delete_off_thread(removed);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(partition = %self.name, %error, "retention failed"),
+        }
+        if let Some(log) = self.log.as_mut() {
+            if let Err(error) = log.maybe_flush(now_ms()) {
+                tracing::warn!(partition = %self.name, %error, "periodic flush failed");
+            }
+        }
+    }
+}
+
+fn storage_error(e: storage::Error) -> PartitionError {
+    match e {
+        storage::Error::OffsetOutOfRange {
+            offset,
+            log_start_offset,
+            log_end_offset,
+        } => PartitionError::OffsetOutOfRange {
+            offset,
+            log_start_offset,
+            log_end_offset,
+        },
+        storage::Error::BatchTooLarge { .. } => PartitionError::TooLarge(e.to_string()),
+        storage::Error::InvalidBatch(_) | storage::Error::NotOneBatch { .. } => {
+            PartitionError::InvalidBatch(e.to_string())
+        }
+        other => PartitionError::Storage(other.to_string()),
+    }
+}
+
+/// Deletes removed segment files on the blocking pool.
+fn delete_off_thread(removed: Vec<storage::RemovedSegment>) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = storage::delete_segments(&removed) {
+            tracing::warn!(%error, "deleting removed segments failed");
+        }
+    });
+}
+
+impl Actor for PartitionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        ctx.run_interval(self.retention_check, |act, _| act.run_retention());
+        // Parked fetches whose wait ran out are answered within this tick.
+        ctx.run_interval(Duration::from_millis(10), |act, _| act.wake_waiters());
+    }
+}
+
+impl Supervised for PartitionActor {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        if self.closed {
+            return;
+        }
+        self.log = None;
+        self.flush = None;
+        for w in self.waiters.drain(..) {
+            let _ = w
+                .reply
+                .send(Err(PartitionError::Storage("partition restarting".into())));
+        }
+        let (dir, config, name) = (self.dir.clone(), self.config.clone(), self.name.clone());
+        let reopen = async move {
+            tokio::task::spawn_blocking(move || Log::open(dir, config, now_ms())).await
+        };
+        ctx.wait(reopen.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Ok(log)) => {
+                tracing::info!(partition = %name, "partition log reopened");
+                act.flush = Some(log.flush_handle());
+                act.log = Some(log);
+                act.publish_offsets();
+            }
+            Ok(Err(error)) => {
+                tracing::error!(partition = %name, %error, "reopening the partition log failed");
+                ctx.stop();
+            }
+            Err(error) => {
+                tracing::error!(partition = %name, %error, "reopen task failed");
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+impl Handler<Append> for PartitionActor {
+    type Result = ResponseFuture<Result<Appended, PartitionError>>;
+
+    fn handle(&mut self, msg: Append, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(log) = self.log.as_mut() else {
+            return Box::pin(async { Err(PartitionError::Closed) });
+        };
+        let result = log.append(&msg.batch, now_ms());
+        let info = match result {
+            Ok(info) => info,
+            Err(e @ storage::Error::Io { .. }) | Err(e @ storage::Error::Corrupt { .. }) => {
+                let err = PartitionError::Storage(e.to_string());
+                self.fail(ctx, &e);
+                return Box::pin(async move { Err(err) });
+            }
+            Err(e) => return Box::pin(async move { Err(storage_error(e)) }),
+        };
+        if let Err(error) = log.maybe_flush(now_ms()) {
+            let err = PartitionError::Storage(error.to_string());
+            self.fail(ctx, &error);
+            return Box::pin(async move { Err(err) });
+        }
+        let info = Appended {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            log_append_time_ms: info.log_append_time_ms,
+            log_start_offset: log.log_start_offset(),
+        };
+        self.publish_offsets();
+        self.wake_waiters();
+        match (msg.wait_for_fsync, &self.flush) {
+            (true, Some(flush)) => {
+                let flush = flush.clone();
+                let upto = info.last_offset + 1;
+                Box::pin(async move {
+                    match tokio::task::spawn_blocking(move || flush.flush_up_to(upto)).await {
+                        Ok(Ok(_)) => Ok(info),
+                        Ok(Err(e)) => Err(PartitionError::Storage(e.to_string())),
+                        Err(e) => Err(PartitionError::Storage(e.to_string())),
+                    }
+                })
+            }
+            _ => Box::pin(async move { Ok(info) }),
+        }
+    }
+}
+
+impl Handler<Fetch> for PartitionActor {
+    type Result = ResponseFuture<Result<FetchData, PartitionError>>;
+
+    fn handle(&mut self, msg: Fetch, _: &mut Context<Self>) -> Self::Result {
+        let data = self.read(msg.offset, msg.max_bytes);
+        match (data, msg.wait) {
+            (Ok(d), Some(wait)) if d.records.is_empty() && !wait.is_zero() => {
+                let (tx, rx) = oneshot::channel();
+                self.waiters.push(Waiter {
+                    offset: msg.offset,
+                    max_bytes: msg.max_bytes,
+                    deadline: Instant::now() + wait,
+                    reply: tx,
+                });
+                Box::pin(async move { rx.await.unwrap_or(Err(PartitionError::Closed)) })
+            }
+            (res, _) => Box::pin(async move { res }),
+        }
+    }
+}
+
+impl Handler<ListOffset> for PartitionActor {
+    type Result = Result<(i64, i64), PartitionError>;
+
+    fn handle(&mut self, msg: ListOffset, _: &mut Context<Self>) -> Self::Result {
+        let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
+        Ok(match msg.timestamp {
+            -1 => (-1, log.high_watermark()),
+            -2 => (-1, log.log_start_offset()),
+            -3 => log
+                .max_timestamp()
+                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
+            ts => log
+                .offset_for_timestamp(ts)
+                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
+        })
+    }
+}
+
+impl Handler<DeleteRecords> for PartitionActor {
+    type Result = Result<i64, PartitionError>;
+
+    fn handle(&mut self, msg: DeleteRecords, _: &mut Context<Self>) -> Self::Result {
+        let log = self.log.as_mut().ok_or(PartitionError::Closed)?;
+        let offset = if msg.offset == -1 {
+            log.high_watermark()
+        } else {
+            msg.offset
+        };
+        let removed = log.delete_records(offset).map_err(storage_error)?;
+        let low = log.log_start_offset();
+        delete_off_thread(removed);
+        self.publish_offsets();
+        Ok(low)
+    }
+}
+
+impl Handler<Close> for PartitionActor {
+    type Result = Result<(), PartitionError>;
+
+    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) -> Self::Result {
+        self.closed = true;
+        for w in self.waiters.drain(..) {
+            let _ = w.reply.send(Err(PartitionError::Closed));
+        }
+        ctx.stop();
+        let Some(log) = self.log.take() else {
+            return Ok(());
+        };
+        let res = if msg.delete {
+            log.delete()
+        } else {
+            log.close()
+        };
+        res.map_err(|e| PartitionError::Storage(e.to_string()))
+    }
+}
+
+impl Handler<InjectFailure> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: InjectFailure, ctx: &mut Context<Self>) {
+        tracing::warn!(partition = %self.name, "injected failure");
+        ctx.stop();
+    }
+}
+
+/// Opens a partition's log (blocking: call it off the arbiters) and starts its actor,
+/// supervised, on `arbiter`.
+pub fn start(
+    arbiter: &ArbiterHandle,
+    name: String,
+    dir: PathBuf,
+    config: LogConfig,
+    retention_check: Duration,
+) -> Result<(Addr<PartitionActor>, watch::Receiver<PartitionOffsets>), storage::Error> {
+    let log = Log::open(dir, config, now_ms())?;
+    let (actor, rx) = PartitionActor::new(name, log, retention_check);
+    let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
+    Ok((addr, rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+
+    fn batch(n: usize) -> Bytes {
+        let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
+        for i in 0..n {
+            b = b.record(RecordSpec::new(
+                Some(format!("k{i}").as_bytes()),
+                Some(b"value"),
+            ));
+        }
+        Bytes::from(b.build())
+    }
+
+    fn small_config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 1 << 20,
+            ..LogConfig::default()
+        }
+    }
+
+    fn start_partition(
+        dir: &std::path::Path,
+    ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
+        let arbiter = actix::Arbiter::current();
+        start(
+            &arbiter,
+            "t-0".into(),
+            dir.join("t-0"),
+            small_config(),
+            Duration::from_secs(60),
+        )
+        .expect("open")
+    }
+
+    #[actix::test]
+    async fn appends_get_consecutive_offsets_and_fetch_reads_them_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (p, offsets) = start_partition(dir.path());
+        let a = p
+            .send(Append {
+                batch: batch(3),
+                wait_for_fsync: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append");
+        let b = p
+            .send(Append {
+                batch: batch(2),
+                wait_for_fsync: true,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append");
+        assert_eq!((a.base_offset, a.last_offset), (0, 2));
+        assert_eq!((b.base_offset, b.last_offset), (3, 4));
+        assert_eq!(offsets.borrow().high_watermark, 5);
+        let data = p
+            .send(Fetch {
+                offset: 3,
+                max_bytes: 1 << 20,
+                wait: None,
+            })
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        let first = crate::protocol::records::RecordBatch::parse(&data.records).expect("batch");
+        assert_eq!(first.base_offset(), 3);
+        let err = p
+            .send(Fetch {
+                offset: 6,
+                max_bytes: 100,
+                wait: None,
+            })
+            .await
+            .expect("mailbox");
+        assert!(matches!(err, Err(PartitionError::OffsetOutOfRange { .. })));
+    }
+
+    #[actix::test]
+    async fn a_waiting_fetch_is_woken_by_an_append() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (p, _) = start_partition(dir.path());
+        let waiting = p.send(Fetch {
+            offset: 0,
+            max_bytes: 1 << 20,
+            wait: Some(Duration::from_secs(30)),
+        });
+        let started = Instant::now();
+        let appender = p.clone();
+        actix_rt::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            appender
+                .send(Append {
+                    batch: batch(1),
+                    wait_for_fsync: false,
+                })
+                .await
+                .expect("mailbox")
+                .expect("append");
+        });
+        let data = waiting.await.expect("mailbox").expect("fetch");
+        assert!(!data.records.is_empty(), "woken with the appended batch");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "woken by the append, not by the wait running out"
+        );
+    }
+
+    #[actix::test]
+    async fn a_waiting_fetch_with_no_data_returns_empty_when_its_wait_ends() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (p, _) = start_partition(dir.path());
+        let data = p
+            .send(Fetch {
+                offset: 0,
+                max_bytes: 100,
+                wait: Some(Duration::from_millis(50)),
+            })
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert!(data.records.is_empty());
+    }
+
+    #[actix::test]
+    async fn a_failed_partition_is_restarted_and_reopens_its_log() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (p, _) = start_partition(dir.path());
+        p.send(Append {
+            batch: batch(4),
+            wait_for_fsync: false,
+        })
+        .await
+        .expect("mailbox")
+        .expect("append");
+        p.send(InjectFailure).await.expect("mailbox");
+        // The supervisor restarts the actor; the same address serves the reopened log.
+        let after = p
+            .send(Append {
+                batch: batch(1),
+                wait_for_fsync: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append after restart");
+        assert_eq!(after.base_offset, 4, "the reopened log kept every offset");
+        let (_, offset) = p
+            .send(ListOffset { timestamp: -1 })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(offset, 5);
+    }
+}

@@ -1,0 +1,38 @@
+//! CreatePartitions: grow a topic (never shrink it).
+
+use super::Node;
+use crate::actors::broker::CreatePartitions;
+use crate::protocol::messages::create_partitions_request::CreatePartitionsRequest;
+use crate::protocol::messages::create_partitions_response::{
+    CreatePartitionsResponse, CreatePartitionsTopicResult,
+};
+use crate::protocol::ErrorCode;
+
+pub async fn handle(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    let mut results = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let msg = CreatePartitions {
+            name: t.name.clone(),
+            count: t.count,
+            assignments: t
+                .assignments
+                .map(|a| a.into_iter().map(|a| a.broker_ids).collect()),
+            validate_only: req.validate_only,
+        };
+        let (code, message) = match node.broker.send(msg).await {
+            Ok(Ok(())) => (ErrorCode::None, None),
+            Ok(Err((code, msg))) => (code, Some(msg)),
+            Err(e) => (ErrorCode::UnknownServerError, Some(e.to_string())),
+        };
+        results.push(CreatePartitionsTopicResult {
+            name: t.name,
+            error_code: code.code(),
+            error_message: message,
+            ..Default::default()
+        });
+    }
+    CreatePartitionsResponse {
+        results,
+        ..Default::default()
+    }
+}

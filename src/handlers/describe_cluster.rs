@@ -1,0 +1,37 @@
+//! DescribeCluster: this broker, as the only broker and the controller.
+
+use super::Node;
+use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
+use crate::protocol::messages::describe_cluster_response::{
+    DescribeClusterBroker, DescribeClusterResponse,
+};
+use crate::protocol::ErrorCode;
+
+/// DescribeCluster's endpoint types: 1 = brokers, 2 = controllers.
+const ENDPOINT_BROKERS: i8 = 1;
+
+pub fn handle(node: &Node, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    if req.endpoint_type != ENDPOINT_BROKERS && req.endpoint_type != 2 {
+        return DescribeClusterResponse {
+            error_code: ErrorCode::UnsupportedEndpointType.code(),
+            error_message: Some(format!("Unsupported endpoint type {}", req.endpoint_type)),
+            endpoint_type: req.endpoint_type,
+            ..Default::default()
+        };
+    }
+    let (host, port) = node.advertised.clone();
+    DescribeClusterResponse {
+        endpoint_type: req.endpoint_type,
+        cluster_id: node.cluster_id.clone(),
+        controller_id: node.node_id,
+        brokers: vec![DescribeClusterBroker {
+            broker_id: node.node_id,
+            host,
+            port: i32::from(port),
+            rack: None,
+            is_fenced: false,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}

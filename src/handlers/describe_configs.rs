@@ -1,0 +1,108 @@
+//! DescribeConfigs: broker and topic configs with their value, source, read-only and
+//! sensitive flags, type, documentation and synonyms, as Kafka reports them.
+
+use super::Node;
+use crate::config::ConfigEntry;
+use crate::protocol::messages::describe_configs_request::DescribeConfigsRequest;
+use crate::protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+    DescribeConfigsSynonym,
+};
+use crate::protocol::ErrorCode;
+
+/// Kafka's ConfigResource types.
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult {
+    DescribeConfigsResourceResult {
+        name: e.name,
+        value: if e.sensitive { None } else { e.value },
+        read_only: e.read_only,
+        config_source: e.source.code(),
+        is_sensitive: e.sensitive,
+        synonyms: if synonyms {
+            e.synonyms
+                .into_iter()
+                .map(|s| DescribeConfigsSynonym {
+                    name: s.name,
+                    value: s.value,
+                    source: s.source.code(),
+                    ..Default::default()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        config_type: e.config_type.code(),
+        documentation: docs.then_some(e.documentation),
+        ..Default::default()
+    }
+}
+
+pub fn handle(node: &Node, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let synonyms = version >= 1 && req.include_synonyms;
+    let docs = version >= 3 && req.include_documentation;
+    let routing = node.routing.load();
+    let results = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let entries = match r.resource_type {
+                TOPIC => match routing.topic(&r.resource_name) {
+                    Some(t) => Ok(t.configs.describe_topic(&node.config)),
+                    None => Err((
+                        ErrorCode::UnknownTopicOrPartition,
+                        format!("Topic '{}' does not exist", r.resource_name),
+                    )),
+                },
+                BROKER
+                    if r.resource_name.is_empty()
+                        || r.resource_name == node.node_id.to_string() =>
+                {
+                    Ok(node.config.describe())
+                }
+                BROKER => Err((
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "Unexpected broker id, expected {} or empty string, but received {}",
+                        node.node_id, r.resource_name
+                    ),
+                )),
+                other => Err((
+                    ErrorCode::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
+            match entries {
+                Ok(entries) => DescribeConfigsResult {
+                    error_code: 0,
+                    error_message: None,
+                    resource_type: r.resource_type,
+                    resource_name: r.resource_name,
+                    configs: entries
+                        .into_iter()
+                        .filter(|e| {
+                            r.configuration_keys
+                                .as_ref()
+                                .is_none_or(|keys| keys.contains(&e.name))
+                        })
+                        .map(|e| entry(e, synonyms, docs))
+                        .collect(),
+                    ..Default::default()
+                },
+                Err((code, message)) => DescribeConfigsResult {
+                    error_code: code.code(),
+                    error_message: Some(message),
+                    resource_type: r.resource_type,
+                    resource_name: r.resource_name,
+                    ..Default::default()
+                },
+            }
+        })
+        .collect();
+    DescribeConfigsResponse {
+        results,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,167 @@
+//! Fetch (v4+): reads every requested partition from its actor, within the response
+//! and per-partition byte limits, and waits for `min_bytes` across partitions for up to
+//! `max_wait_ms`: the wait parks in the partition actors and wakes on the first append.
+//! A fetch returns as soon as `min_bytes` are there; it never waits out `max_wait_ms`
+//! when data is available. Fetch sessions are answered sessionless (session id 0), so
+//! clients send full fetches.
+
+use super::Node;
+use crate::actors::partition::{Fetch, FetchData, PartitionError};
+use crate::actors::routing::PartitionRoute;
+use crate::protocol::messages::fetch_request::FetchRequest;
+use crate::protocol::messages::fetch_response::{
+    FetchResponse, FetchableTopicResponse, PartitionData,
+};
+use crate::protocol::records::RecordBatch;
+use crate::protocol::ErrorCode;
+use bytes::Bytes;
+use futures::future::{join_all, select_all};
+use std::time::{Duration, Instant};
+
+struct Planned {
+    topic: usize,
+    partition: i32,
+    route: Option<PartitionRoute>,
+    offset: i64,
+    max_bytes: usize,
+}
+
+/// The longest prefix of whole batches in `records` that fits `budget` bytes.
+fn whole_batches_within(records: &Bytes, budget: usize) -> Bytes {
+    let mut end = 0;
+    while end < records.len() {
+        match RecordBatch::peek_total_size(&records[end..], usize::MAX) {
+            Ok(size) if end + size <= budget => end += size,
+            _ => break,
+        }
+    }
+    records.slice(..end)
+}
+
+async fn read_all(plan: &[Planned], response_max: usize) -> Vec<Result<FetchData, PartitionError>> {
+    let reads = plan.iter().map(|p| async move {
+        match &p.route {
+            Some(r) => r
+                .addr
+                .send(Fetch {
+                    offset: p.offset,
+                    max_bytes: p.max_bytes.min(response_max),
+                    wait: None,
+                })
+                .await
+                .unwrap_or(Err(PartitionError::Closed)),
+            None => Err(PartitionError::Closed),
+        }
+    });
+    let mut results = join_all(reads).await;
+    // The response limit, in request order: the first partition with data always gets
+    // at least one batch (KIP-74); later ones only what still fits.
+    let mut used = 0usize;
+    for r in results.iter_mut().flatten() {
+        let budget = response_max.saturating_sub(used);
+        if used > 0 && r.records.len() > budget {
+            r.records = whole_batches_within(&r.records, budget);
+        }
+        used += r.records.len();
+    }
+    results
+}
+
+pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchResponse {
+    let routing = node.routing.load();
+    let mut topics = Vec::with_capacity(req.topics.len());
+    let mut plan = Vec::new();
+    for (ti, t) in req.topics.iter().enumerate() {
+        let route = if version >= 13 {
+            routing.topic_by_id(&t.topic_id)
+        } else {
+            routing.topic(&t.topic)
+        };
+        for p in &t.partitions {
+            plan.push(Planned {
+                topic: ti,
+                partition: p.partition,
+                route: route.and_then(|r| {
+                    usize::try_from(p.partition)
+                        .ok()
+                        .and_then(|i| r.partitions.get(i))
+                        .cloned()
+                }),
+                offset: p.fetch_offset,
+                max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+            });
+        }
+        topics.push(FetchableTopicResponse {
+            topic: t.topic.clone(),
+            topic_id: t.topic_id,
+            partitions: Vec::new(),
+            ..Default::default()
+        });
+    }
+    drop(routing);
+    let response_max = usize::try_from(req.max_bytes)
+        .unwrap_or(0)
+        .min(node.config.fetch_max_bytes);
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let deadline =
+        Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    let results = loop {
+        let results = read_all(&plan, response_max).await;
+        let bytes: usize = results.iter().flatten().map(|d| d.records.len()).sum();
+        let failed = results.iter().any(Result::is_err);
+        let now = Instant::now();
+        if bytes >= min_bytes.max(1) || failed || now >= deadline || plan.is_empty() {
+            break results;
+        }
+        // Park in every partition until one has data or the wait runs out.
+        let wait = deadline - now;
+        let waits: Vec<_> = plan
+            .iter()
+            .filter_map(|p| p.route.as_ref().map(|r| (r, p.offset)))
+            .map(|(r, offset)| {
+                Box::pin(r.addr.send(Fetch {
+                    offset,
+                    max_bytes: 1,
+                    wait: Some(wait),
+                }))
+            })
+            .collect();
+        if waits.is_empty() {
+            break results;
+        }
+        let _ = select_all(waits).await;
+    };
+    let unknown = if version >= 13 {
+        ErrorCode::UnknownTopicId
+    } else {
+        ErrorCode::UnknownTopicOrPartition
+    };
+    for (p, res) in plan.iter().zip(results) {
+        let offsets = p
+            .route
+            .as_ref()
+            .map(PartitionRoute::offsets)
+            .unwrap_or_default();
+        let (code, records) = match (&p.route, res) {
+            (None, _) => (unknown, Bytes::new()),
+            (Some(_), Ok(d)) => (ErrorCode::None, d.records),
+            (Some(_), Err(e)) => (e.code(), Bytes::new()),
+        };
+        let known = p.route.is_some();
+        topics[p.topic].partitions.push(PartitionData {
+            partition_index: p.partition,
+            error_code: code.code(),
+            high_watermark: if known { offsets.high_watermark } else { -1 },
+            last_stable_offset: if known { offsets.high_watermark } else { -1 },
+            log_start_offset: if known { offsets.log_start_offset } else { -1 },
+            records: Some(records),
+            ..Default::default()
+        });
+    }
+    FetchResponse {
+        error_code: 0,
+        session_id: 0,
+        responses: topics,
+        ..Default::default()
+    }
+}

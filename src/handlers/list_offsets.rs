@@ -1,0 +1,72 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset
+//! whose batch has a timestamp at or after the one asked for.
+
+use super::Node;
+use crate::actors::partition::{ListOffset, PartitionError};
+use crate::protocol::messages::list_offsets_request::ListOffsetsRequest;
+use crate::protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use crate::protocol::ErrorCode;
+use futures::future::join_all;
+
+pub async fn handle(node: &Node, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let routing = node.routing.load();
+    let mut lookups = Vec::new();
+    for (ti, t) in req.topics.iter().enumerate() {
+        for p in &t.partitions {
+            let route = routing.partition(&t.name, p.partition_index).cloned();
+            let timestamp = p.timestamp;
+            lookups.push(async move {
+                let known = route.is_some();
+                let res = match route {
+                    Some(r) => r
+                        .addr
+                        .send(ListOffset { timestamp })
+                        .await
+                        .unwrap_or(Err(PartitionError::Closed)),
+                    None => Err(PartitionError::Closed),
+                };
+                (ti, p.partition_index, res, known)
+            });
+        }
+    }
+    drop(routing);
+    let mut topics: Vec<ListOffsetsTopicResponse> = req
+        .topics
+        .iter()
+        .map(|t| ListOffsetsTopicResponse {
+            name: t.name.clone(),
+            ..Default::default()
+        })
+        .collect();
+    for (ti, partition, res, known) in join_all(lookups).await {
+        let out = match res {
+            Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+                partition_index: partition,
+                error_code: 0,
+                timestamp,
+                offset,
+                leader_epoch: 0,
+                ..Default::default()
+            },
+            Err(e) => ListOffsetsPartitionResponse {
+                partition_index: partition,
+                error_code: if known {
+                    e.code().code()
+                } else {
+                    ErrorCode::UnknownTopicOrPartition.code()
+                },
+                timestamp: -1,
+                offset: -1,
+                leader_epoch: -1,
+                ..Default::default()
+            },
+        };
+        topics[ti].partitions.push(out);
+    }
+    ListOffsetsResponse {
+        topics,
+        ..Default::default()
+    }
+}

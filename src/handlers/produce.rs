@@ -1,0 +1,149 @@
+//! Produce (v3+, record batch magic 2): each partition's batch is checked here, on the
+//! connection's arbiter (bounds, magic, CRC-32C, size), then sent to its
+//! `PartitionActor` as one message; all partitions are appended concurrently. Batches
+//! are stored as received: compressed ones are never decompressed.
+
+use super::Node;
+use crate::actors::partition::Append;
+use crate::protocol::messages::produce_request::ProduceRequest;
+use crate::protocol::messages::produce_response::{
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
+use crate::protocol::records::{RecordBatch, RecordsError};
+use crate::protocol::ErrorCode;
+use bytes::Bytes;
+
+fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.code(),
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: message,
+        ..Default::default()
+    }
+}
+
+/// Kafka's checks of a produced batch, before it reaches the log.
+fn validate(
+    records: Option<&Bytes>,
+    max_message_bytes: usize,
+) -> Result<Bytes, (ErrorCode, String)> {
+    let Some(bytes) = records.filter(|b| !b.is_empty()) else {
+        return Err((
+            ErrorCode::InvalidRecord,
+            "Produce request has no records".into(),
+        ));
+    };
+    let batch = RecordBatch::parse(bytes).map_err(|e| match e {
+        RecordsError::UnsupportedMagic(m) => (
+            ErrorCode::UnsupportedForMessageFormat,
+            format!("record batch magic {m} is not supported; produce v3+ needs magic 2"),
+        ),
+        other => (ErrorCode::CorruptMessage, other.to_string()),
+    })?;
+    if batch.total_size() != bytes.len() {
+        return Err((
+            ErrorCode::InvalidRecord,
+            "Produce requests with version 3 and above must contain exactly one record batch"
+                .into(),
+        ));
+    }
+    if bytes.len() > max_message_bytes {
+        return Err((
+            ErrorCode::MessageTooLarge,
+            format!(
+                "The batch of {} bytes is larger than max.message.bytes ({max_message_bytes})",
+                bytes.len()
+            ),
+        ));
+    }
+    batch
+        .validate_header()
+        .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    batch
+        .verify_crc()
+        .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    Ok(bytes.clone())
+}
+
+pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let wait_for_fsync = acks == -1 && node.config.log_flush_before_ack;
+    let routing = node.routing.load();
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    let mut pending = Vec::new();
+    for (ti, topic) in req.topic_data.into_iter().enumerate() {
+        let route = if version >= 13 {
+            routing.topic_by_id(&topic.topic_id)
+        } else {
+            routing.topic(&topic.name)
+        };
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for (pi, p) in topic.partition_data.into_iter().enumerate() {
+            let unknown = if version >= 13 {
+                ErrorCode::UnknownTopicId
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            };
+            let target = route.and_then(|t| {
+                usize::try_from(p.index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+                    .map(|r| (t, r))
+            });
+            let result = match (valid_acks, target) {
+                (false, _) => error(p.index, ErrorCode::InvalidRequiredAcks, None),
+                (true, None) => error(p.index, unknown, None),
+                (true, Some((t, r))) => {
+                    match validate(p.records.as_ref(), t.effective.max_message_bytes as usize) {
+                        Err((code, msg)) => {
+                            tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
+                            error(p.index, code, Some(msg))
+                        }
+                        Ok(batch) => {
+                            pending.push((
+                                ti,
+                                pi,
+                                r.addr.send(Append {
+                                    batch,
+                                    wait_for_fsync,
+                                }),
+                            ));
+                            error(p.index, ErrorCode::None, None)
+                        }
+                    }
+                }
+            };
+            partitions.push(result);
+        }
+        topics.push(TopicProduceResponse {
+            name: topic.name,
+            topic_id: topic.topic_id,
+            partition_responses: partitions,
+            ..Default::default()
+        });
+    }
+    drop(routing);
+    let (slots, futures): (Vec<_>, Vec<_>) =
+        pending.into_iter().map(|(t, p, f)| ((t, p), f)).unzip();
+    let results = futures::future::join_all(futures).await;
+    for ((t, p), res) in slots.into_iter().zip(results) {
+        let out = &mut topics[t].partition_responses[p];
+        match res {
+            Ok(Ok(info)) => {
+                out.base_offset = info.base_offset;
+                out.log_append_time_ms = info.log_append_time_ms;
+                out.log_start_offset = info.log_start_offset;
+            }
+            Ok(Err(e)) => *out = error(out.index, e.code(), Some(e.to_string())),
+            Err(e) => *out = error(out.index, ErrorCode::KafkaStorageError, Some(e.to_string())),
+        }
+    }
+    (acks != 0).then(|| ProduceResponse {
+        responses: topics,
+        ..Default::default()
+    })
+}

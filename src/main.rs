@@ -1,0 +1,70 @@
+//! `aeon`: run a broker from a TOML config until ctrl-c or SIGTERM, then shut down
+//! cleanly (segments trimmed, the clean-shutdown marker written).
+
+use aeon::config::Config;
+use aeon::Broker;
+use anyhow::Context as _;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "aeon", version, about = "A Kafka-compatible message broker")]
+struct Args {
+    /// The TOML config file. Without it, `config/aeon.toml` is used when present.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Overrides `listeners`, e.g. 127.0.0.1:9092.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Overrides `log.dirs`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("aeon=info")),
+        )
+        .init();
+    let args = Args::parse();
+    let path = args
+        .config
+        .or_else(|| Some(PathBuf::from("config/aeon.toml")).filter(|p| p.exists()));
+    let mut config = Config::load(path.as_deref(), std::env::vars()).with_context(|| {
+        format!(
+            "loading the config{}",
+            path.as_ref()
+                .map(|p| format!(" {}", p.display()))
+                .unwrap_or_default()
+        )
+    })?;
+    if let Some(listen) = args.listen {
+        config.set("listeners", &listen)?;
+    }
+    if let Some(dir) = args.data_dir {
+        config.set("log.dirs", &dir.to_string_lossy())?;
+    }
+    tracing::info!(config = %config.effective_summary(), "effective configuration");
+    let broker = Broker::start(config)?;
+    tracing::info!(addr = %broker.local_addr(), "listening");
+    wait_for_signal()?;
+    broker.stop();
+    Ok(())
+}
+
+fn wait_for_signal() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received");
+        Ok(())
+    })
+}

@@ -1,0 +1,143 @@
+//! Starting and stopping a broker: the actor system on its own thread, one worker
+//! arbiter per network thread, the `BrokerActor` on the system arbiter.
+
+use crate::actors::broker::{BrokerActor, Shutdown};
+use crate::actors::listener;
+use crate::actors::routing::RoutingHandle;
+use crate::config::Config;
+use crate::handlers::Node;
+use actix::prelude::*;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running broker. Dropping it stops it cleanly, as [`Broker::stop`] does.
+pub struct Broker {
+    addr: SocketAddr,
+    cluster_id: String,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Started {
+    addr: SocketAddr,
+    cluster_id: String,
+}
+
+impl Broker {
+    /// Starts a broker and returns once it listens (or failed to start).
+    pub fn start(config: Config) -> anyhow::Result<Broker> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<Started>>();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("aeon-system".into())
+            .spawn(move || run(config, ready_tx, stop_rx))?;
+        match ready_rx.recv() {
+            Ok(Ok(started)) => Ok(Broker {
+                addr: started.addr,
+                cluster_id: started.cluster_id,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                anyhow::bail!("the broker thread ended before it started")
+            }
+        }
+    }
+
+    /// The address the broker listens on (the bound port when the config said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// Stops accepting, closes every partition cleanly (trimmed segments, the
+    /// clean-shutdown marker) and waits for the actor system to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(
+    config: Config,
+    ready: std::sync::mpsc::Sender<anyhow::Result<Started>>,
+    stop: oneshot::Receiver<()>,
+) {
+    let system = System::new();
+    let threads = config.num_network_threads.max(1);
+    let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+    let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
+    system.block_on(async move {
+        let config = Arc::new(config);
+        let routing = RoutingHandle::default();
+        let (broker, cluster_id) =
+            match BrokerActor::load(config.clone(), handles.clone(), routing.clone()) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+        let broker = broker.start();
+        let listener = match TcpListener::bind(config.listener).await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = ready.send(Err(anyhow::anyhow!("binding {}: {e}", config.listener)));
+                broker.send(Shutdown).await.ok();
+                return;
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = ready.send(Err(e.into()));
+                return;
+            }
+        };
+        let node = Arc::new(Node {
+            advertised: config.advertised_endpoint(addr),
+            config: config.clone(),
+            routing,
+            broker: broker.clone(),
+            cluster_id: cluster_id.clone(),
+            node_id: config.node_id,
+        });
+        let accept = actix_rt::spawn(listener::run(listener, node, handles));
+        tracing::info!(%addr, %cluster_id, threads, "aeon is serving");
+        let _ = ready.send(Ok(Started { addr, cluster_id }));
+        let _ = stop.await;
+        tracing::info!("shutting down");
+        accept.abort();
+        let _ = broker.send(Shutdown).await;
+    });
+    for arbiter in arbiters {
+        arbiter.stop();
+        let _ = arbiter.join();
+    }
+    tracing::info!("stopped");
+}

@@ -1,0 +1,111 @@
+//! The `aeon` binary as users run it: config errors stop startup naming the key, and
+//! SIGTERM shuts down cleanly (segments trimmed, the clean-shutdown marker written).
+
+mod common;
+
+use common::{produce_all, Deliveries};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the broker did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "\"log.segment.bites\" = 1000\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("log.segment.bites"), "stderr: {stderr}");
+
+    std::fs::write(&config, "num.partitions = \"many\"\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("num.partitions"), "stderr: {stderr}");
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aeon"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start aeon");
+    wait_for_port(port);
+    let producer: BaseProducer<Deliveries> = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("acks", "all")
+        .create_with_context(Deliveries::default())
+        .expect("producer");
+    produce_all(
+        &producer,
+        (0..1000).map(|_| BaseRecord::<[u8], [u8]>::to("auto-created").payload(b"durable")),
+    );
+    drop(producer);
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "aeon did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "clean exit: {exit}");
+    let part = dir.path().join("auto-created-0");
+    assert!(
+        part.join(".aeon_clean_shutdown").exists(),
+        "clean-shutdown marker written"
+    );
+    let log = part.join(format!("{:020}.log", 0));
+    let len = std::fs::metadata(&log).expect("segment").len();
+    assert!(
+        len > 0 && len < 1 << 20,
+        "the active segment is trimmed to its data ({len} bytes)"
+    );
+}

@@ -1,0 +1,251 @@
+//! The one harness every integration test shares: a real broker on 127.0.0.1:0 with a
+//! temporary data directory, stopped (cleanly) on drop, and rdkafka clients for it.
+#![allow(dead_code)]
+
+use aeon::config::Config;
+use aeon::Broker;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub struct TestBroker {
+    broker: Option<Broker>,
+    pub dir: TempDir,
+    tweak: fn(&mut Config),
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.set("listeners", "127.0.0.1:0").expect("listeners");
+    c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
+    c.set("num.network.threads", "2").expect("threads");
+    c.set("log.segment.bytes", "8388608")
+        .expect("segment bytes");
+    c
+}
+
+impl TestBroker {
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: fn(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let broker = Broker::start(config).expect("broker starts");
+        TestBroker {
+            broker: Some(broker),
+            dir,
+            tweak,
+        }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.broker
+            .as_ref()
+            .expect("running")
+            .local_addr()
+            .to_string()
+    }
+
+    /// Stops the broker cleanly and starts it again on the same data (a new port).
+    pub fn restart(&mut self) {
+        if let Some(b) = self.broker.take() {
+            b.stop();
+        }
+        let mut config = test_config(self.dir.path());
+        (self.tweak)(&mut config);
+        self.broker = Some(Broker::start(config).expect("broker restarts"));
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.bootstrap())
+            .set("broker.address.family", "v4")
+            .set("socket.timeout.ms", "10000")
+            .set("message.timeout.ms", "20000");
+        c
+    }
+
+    pub fn admin(&self) -> AdminClient<DefaultClientContext> {
+        self.client_config().create().expect("admin client")
+    }
+
+    pub fn producer(&self, extra: &[(&str, &str)]) -> BaseProducer<Deliveries> {
+        let mut c = self.client_config();
+        c.set("acks", "all").set("linger.ms", "5");
+        for (k, v) in extra {
+            c.set(*k, *v);
+        }
+        c.create_with_context(Deliveries::default())
+            .expect("producer")
+    }
+
+    /// A consumer without a group: partitions are assigned from the beginning.
+    pub fn consumer(&self, topic: &str, partitions: i32) -> BaseConsumer {
+        let mut c = self.client_config();
+        c.set("group.id", "aeon-test-unused")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let consumer: BaseConsumer = c.create().expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .expect("tpl");
+        }
+        consumer.assign(&tpl).expect("assign");
+        consumer
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        let admin = self.admin();
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let res = futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+            .expect("create_topics");
+        for r in res {
+            r.expect("topic created");
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(b) = self.broker.take() {
+            b.stop();
+        }
+    }
+}
+
+/// Counts acknowledged and failed deliveries.
+#[derive(Default, Clone)]
+pub struct Deliveries {
+    pub acked: Arc<AtomicUsize>,
+    pub failed: Arc<AtomicUsize>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.acked.fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                eprintln!("delivery failed: {e}");
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// One consumed record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Got {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Polls until `n` records arrived or `timeout` passed.
+pub fn consume(consumer: &BaseConsumer, n: usize, timeout: Duration) -> Vec<Got> {
+    use rdkafka::message::Headers;
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(Got {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                timestamp: m.timestamp().to_millis(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(e)) => panic!("consumer error: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Sends and waits until every message is acknowledged; panics on a delivery error.
+pub fn produce_all<'a>(
+    producer: &BaseProducer<Deliveries>,
+    records: impl IntoIterator<Item = BaseRecord<'a, [u8], [u8]>>,
+) {
+    for mut r in records {
+        loop {
+            match producer.send(r) {
+                Ok(()) => break,
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
+                    r = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => panic!("send failed: {e}"),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("all messages acknowledged");
+    assert_eq!(
+        producer.context().failed.load(Ordering::Relaxed),
+        0,
+        "deliveries failed"
+    );
+}
+
+/// Raw protocol access for tests that go below the client: writes one request frame.
+pub fn write_request(
+    s: &mut std::net::TcpStream,
+    version: i16,
+    correlation_id: i32,
+    body: aeon::protocol::Request,
+) {
+    use std::io::Write;
+    let header = aeon::protocol::messages::RequestHeader {
+        request_api_key: body.api_key().code(),
+        request_api_version: version,
+        correlation_id,
+        client_id: Some("raw-test".into()),
+        ..Default::default()
+    };
+    let frame = aeon::protocol::frame::encode_request(&header, &body).expect("encode");
+    s.write_all(&frame).expect("write");
+}
+
+/// Reads one response frame's bytes (after the size).
+pub fn read_frame(s: &mut std::net::TcpStream) -> bytes::Bytes {
+    use std::io::Read;
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("frame size");
+    let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).expect("frame");
+    buf.into()
+}

@@ -1,0 +1,131 @@
+//! The connection layer with raw sockets: pipelined requests answered in order,
+//! ApiVersions of an unknown version, unknown APIs, idle connections.
+
+mod common;
+
+use aeon::protocol::frame::decode_response;
+use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
+use aeon::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use aeon::protocol::messages::metadata_request::MetadataRequest;
+use aeon::protocol::{ApiKey, ErrorCode, Response};
+use common::{read_frame, write_request, TestBroker};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn connect(broker: &TestBroker) -> TcpStream {
+    let s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
+fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0))
+        || matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_request_order() {
+    let broker = TestBroker::start();
+    broker.create_topic("quiet", 1);
+    let mut s = connect(&broker);
+    // A fetch that waits (nothing to read), then quick requests behind it.
+    let fetch = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 300,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: "quiet".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(&mut s, 11, 1, fetch.into());
+    write_request(&mut s, 3, 2, ApiVersionsRequest::default().into());
+    write_request(
+        &mut s,
+        9,
+        3,
+        MetadataRequest {
+            topics: None,
+            ..Default::default()
+        }
+        .into(),
+    );
+    let expect = [
+        (1, ApiKey::Fetch, 11),
+        (2, ApiKey::ApiVersions, 3),
+        (3, ApiKey::Metadata, 9),
+    ];
+    for (correlation_id, api, version) in expect {
+        let (header, body) =
+            decode_response(api, version, read_frame(&mut s)).expect("response decodes");
+        assert_eq!(
+            header.correlation_id, correlation_id,
+            "responses leave in request order"
+        );
+        assert_eq!(body.api_key(), api);
+    }
+}
+
+#[test]
+fn api_versions_of_an_unknown_version_gets_a_v0_unsupported_version_answer() {
+    let broker = TestBroker::start();
+    let mut s = connect(&broker);
+    // ApiVersions v99: header v2 framing, which the broker cannot know; it answers v0.
+    s.write_all(&[0, 0, 0, 10, 0, 18, 0, 99, 0, 0, 0, 7, 0xff, 0xff])
+        .expect("write");
+    let (header, body) =
+        decode_response(ApiKey::ApiVersions, 0, read_frame(&mut s)).expect("v0 response");
+    assert_eq!(header.correlation_id, 7);
+    let Response::ApiVersions(v) = body else {
+        panic!("not ApiVersions")
+    };
+    assert_eq!(v.error_code, ErrorCode::UnsupportedVersion.code());
+    let produce = v
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == 0)
+        .expect("Produce listed");
+    assert_eq!(
+        (produce.min_version, produce.max_version),
+        (0, ApiKey::Produce.versions().max)
+    );
+    // The connection stays usable.
+    write_request(&mut s, 3, 8, ApiVersionsRequest::default().into());
+    let (header, _) =
+        decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s)).expect("v3 response");
+    assert_eq!(header.correlation_id, 8);
+}
+
+#[test]
+fn an_unknown_api_key_or_version_closes_the_connection() {
+    let broker = TestBroker::start();
+    let mut s = connect(&broker);
+    s.write_all(&[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
+        .expect("write");
+    assert!(closed_by_peer(&mut s), "unknown API key");
+    let mut s = connect(&broker);
+    // Metadata v99.
+    s.write_all(&[0, 0, 0, 10, 0, 3, 0, 99, 0, 0, 0, 1, 0xff, 0xff])
+        .expect("write");
+    assert!(closed_by_peer(&mut s), "unsupported Metadata version");
+}
+
+#[test]
+fn idle_connections_are_closed_after_connections_max_idle_ms() {
+    let broker = TestBroker::start_with(|c| c.set("connections.max.idle.ms", "300").expect("set"));
+    let mut s = connect(&broker);
+    write_request(&mut s, 3, 1, ApiVersionsRequest::default().into());
+    read_frame(&mut s);
+    assert!(closed_by_peer(&mut s), "an idle connection is closed");
+}
