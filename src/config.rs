@@ -37,4 +37,4 @@ pub use entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 pub use error::ConfigError;
 pub use keys::config_reference_markdown;
 pub use sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
-pub use topic::{CleanupPolicy, EffectiveTopicConfig, TimestampType, TopicConfigs};
+pub use topic::{AlterOp, CleanupPolicy, EffectiveTopicConfig, TimestampType, TopicConfigs};

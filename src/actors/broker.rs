@@ -10,9 +10,9 @@
 //! node id) and `aeon-topics.json` (every topic's name, id, partition count and config
 //! overrides), replaced atomically (write, fsync, rename, fsync the directory).
 
-use super::partition::{self, Close};
+use super::partition::{self, Close, UpdateConfig};
 use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
-use crate::config::{Config, EffectiveTopicConfig, TopicConfigs};
+use crate::config::{AlterOp, Config, EffectiveTopicConfig, TopicConfigs};
 use crate::protocol::ErrorCode;
 use crate::storage::{Log, LogConfig};
 use actix::prelude::*;
@@ -77,6 +77,24 @@ pub struct CreatePartitions {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Vec<(String, Result<(), AdminError>)>")]
 pub struct AutoCreateTopics(pub Vec<String>);
+
+/// Changes a topic's config overrides, live (AlterConfigs, IncrementalAlterConfigs).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), AdminError>")]
+pub struct AlterTopicConfigs {
+    pub name: String,
+    pub change: ConfigChange,
+    pub validate_only: bool,
+}
+
+/// How configs change.
+#[derive(Debug, Clone)]
+pub enum ConfigChange {
+    /// AlterConfigs: the given set replaces every override.
+    Replace(Vec<(String, Option<String>)>),
+    /// IncrementalAlterConfigs: SET, DELETE, APPEND, SUBTRACT.
+    Incremental(Vec<AlterOp>),
+}
 
 /// Closes every partition cleanly; the broker is about to stop.
 #[derive(Message, Debug)]
@@ -619,6 +637,52 @@ impl Handler<CreatePartitions> for BrokerActor {
         self.persist()?;
         self.publish();
         tracing::info!(topic = %msg.name, partitions = msg.count, "partitions added");
+        Ok(())
+    }
+}
+
+impl Handler<AlterTopicConfigs> for BrokerActor {
+    type Result = Result<(), AdminError>;
+
+    fn handle(&mut self, msg: AlterTopicConfigs, _: &mut Context<Self>) -> Self::Result {
+        let Some(topic) = self.topics.get(&msg.name) else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                format!("The topic '{}' does not exist.", msg.name),
+            ));
+        };
+        let invalid = |e: crate::config::ConfigError| (ErrorCode::InvalidConfig, e.to_string());
+        let next = match msg.change {
+            ConfigChange::Replace(configs) => {
+                let mut pairs = Vec::with_capacity(configs.len());
+                for (k, v) in configs {
+                    let v = v.ok_or_else(|| {
+                        (
+                            ErrorCode::InvalidRequest,
+                            format!("Null value not supported for : {k}"),
+                        )
+                    })?;
+                    pairs.push((k, v));
+                }
+                TopicConfigs::from_overrides(pairs).map_err(invalid)?
+            }
+            ConfigChange::Incremental(ops) => {
+                topic.configs.altered(&ops, &self.config).map_err(invalid)?
+            }
+        };
+        if msg.validate_only {
+            return Ok(());
+        }
+        let log_config = log_config(&next.effective(&self.config));
+        if let Some(t) = self.topics.get_mut(&msg.name) {
+            t.configs = next;
+            for p in &t.partitions {
+                p.addr.do_send(UpdateConfig(log_config.clone()));
+            }
+        }
+        self.persist()?;
+        self.publish();
+        tracing::info!(topic = %msg.name, "topic configs changed");
         Ok(())
     }
 }

@@ -85,6 +85,11 @@ pub struct Close {
     pub delete: bool,
 }
 
+/// Applies changed topic configs to the log, live.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateConfig(pub LogConfig);
+
 /// Makes the actor fail as a storage error would (tests of supervision).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -439,6 +444,20 @@ impl Handler<Close> for PartitionActor {
             log.close()
         };
         res.map_err(|e| PartitionError::Storage(e.to_string()))
+    }
+}
+
+impl Handler<UpdateConfig> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateConfig, _: &mut Context<Self>) {
+        // Kept for a restart, which reopens the log with the current config.
+        self.config = msg.0.clone();
+        if let Some(log) = self.log.as_mut() {
+            log.set_config(msg.0);
+        }
+        // Retention may now remove segments; check at once rather than at the next tick.
+        self.run_retention();
     }
 }
 

@@ -11,9 +11,29 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::broker::Config;
-use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym};
+use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 use super::error::ConfigError;
 use super::keys::{self, TopicKeyDef, TOPIC_KEYS};
+
+/// One IncrementalAlterConfigs operation on a topic config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterOp {
+    Set(String, String),
+    Delete(String),
+    Append(String, String),
+    Subtract(String, String),
+}
+
+impl AlterOp {
+    pub fn name(&self) -> &str {
+        match self {
+            AlterOp::Set(n, _)
+            | AlterOp::Delete(n)
+            | AlterOp::Append(n, _)
+            | AlterOp::Subtract(n, _) => n,
+        }
+    }
+}
 
 /// Which timestamp a topic keeps: the record-batch attribute itself.
 pub use crate::protocol::records::TimestampType;
@@ -194,6 +214,58 @@ impl TopicConfigs {
     /// The override of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.overrides.get(name).map(String::as_str)
+    }
+
+    /// The overrides after `ops` (IncrementalAlterConfigs), all validated before
+    /// anything changes; `self` is untouched. APPEND and SUBTRACT work on list configs
+    /// only, starting from the topic's current value (its override, else the broker's).
+    pub fn altered(&self, ops: &[AlterOp], broker: &Config) -> Result<TopicConfigs, ConfigError> {
+        let mut next = self.clone();
+        for op in ops {
+            let name = op.name();
+            let def = keys::topic_key(name)
+                .ok_or_else(|| ConfigError::UnknownTopicConfig(name.to_owned()))?;
+            let list = def.key.config_type == ConfigType::List;
+            match op {
+                AlterOp::Set(_, value) => next.set(name, value)?,
+                AlterOp::Delete(_) => {
+                    next.remove(name);
+                }
+                AlterOp::Append(_, value) | AlterOp::Subtract(_, value) => {
+                    if !list {
+                        let verb = if matches!(op, AlterOp::Append(..)) {
+                            "append"
+                        } else {
+                            "subtract"
+                        };
+                        return Err(ConfigError::Unsupported {
+                            key: name.to_owned(),
+                            reason: format!(
+                                "Config value {verb} is not allowed for config key: {name}"
+                            ),
+                        });
+                    }
+                    let current = next.describe_one(def, broker).value.unwrap_or_default();
+                    let mut items: Vec<String> = current
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    for v in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                        if matches!(op, AlterOp::Append(..)) {
+                            if !items.iter().any(|i| i == v) {
+                                items.push(v.to_owned());
+                            }
+                        } else {
+                            items.retain(|i| i != v);
+                        }
+                    }
+                    next.set(name, &items.join(","))?;
+                }
+            }
+        }
+        Ok(next)
     }
 
     /// All overrides, by name.

@@ -4,9 +4,11 @@
 //! connection's arbiter, concurrently for the requests of one connection; they read the
 //! routing snapshot rather than asking the `BrokerActor`, except for metadata changes.
 
+mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
@@ -48,6 +50,9 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::DescribeConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
+    ApiKey::DeleteRecords,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
 ];
 
 /// Why a request got no response and its connection must close.
@@ -74,6 +79,11 @@ pub async fn dispatch(
         Request::CreatePartitions(r) => create_partitions::handle(&node, r).await.into(),
         Request::DescribeConfigs(r) => describe_configs::handle(&node, r, version).into(),
         Request::DescribeCluster(r) => describe_cluster::handle(&node, r).into(),
+        Request::DeleteRecords(r) => delete_records::handle(&node, r).await.into(),
+        Request::AlterConfigs(r) => alter_configs::handle_legacy(&node, r).await.into(),
+        Request::IncrementalAlterConfigs(r) => {
+            alter_configs::handle_incremental(&node, r).await.into()
+        }
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

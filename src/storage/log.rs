@@ -130,6 +130,13 @@ impl Log {
         &self.config
     }
 
+    /// Applies changed topic configs live. Sizes and times take effect from the next
+    /// append, roll or retention check; the active segment keeps the size it was
+    /// preallocated with until it rolls.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
     /// What [`Log::open`] did (recovery, bytes scanned).
     pub fn open_stats(&self) -> &LogOpenStats {
         &self.open_stats

@@ -1,0 +1,339 @@
+//! Topic configs changed while the broker runs (AlterConfigs, IncrementalAlterConfigs)
+//! and DeleteRecords, through the rdkafka admin client and raw requests.
+
+mod common;
+
+use aeon::protocol::frame::decode_response;
+use aeon::protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
+};
+use aeon::protocol::{ApiKey, ErrorCode, Response};
+use common::{consume, produce_all, read_frame, write_request, TestBroker};
+use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::BaseRecord;
+use rdkafka::{Offset, TopicPartitionList};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn topic_config(broker: &TestBroker, topic: &str, name: &str) -> Option<String> {
+    let admin = broker.admin();
+    let res = futures::executor::block_on(
+        admin.describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new()),
+    )
+    .expect("describe");
+    let resource = res[0].as_ref().expect("topic configs");
+    resource.get(name).and_then(|e| e.value.clone())
+}
+
+fn incremental(
+    broker: &TestBroker,
+    topic: &str,
+    ops: &[(&str, i8, Option<&str>)],
+    validate_only: bool,
+) -> (ErrorCode, Option<String>) {
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let req = IncrementalAlterConfigsRequest {
+        resources: vec![AlterConfigsResource {
+            resource_type: 2,
+            resource_name: topic.into(),
+            configs: ops
+                .iter()
+                .map(|(n, op, v)| AlterableConfig {
+                    name: (*n).into(),
+                    config_operation: *op,
+                    value: v.map(str::to_owned),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        validate_only,
+        ..Default::default()
+    };
+    write_request(&mut s, 1, 1, req.into());
+    let (_, body) =
+        decode_response(ApiKey::IncrementalAlterConfigs, 1, read_frame(&mut s)).expect("response");
+    let Response::IncrementalAlterConfigs(r) = body else {
+        panic!("wrong response")
+    };
+    let r = &r.responses[0];
+    (
+        ErrorCode::from_code(r.error_code).expect("known code"),
+        r.error_message.clone(),
+    )
+}
+
+#[test]
+fn alter_configs_replaces_overrides_and_honours_validate_only() {
+    let broker = TestBroker::start();
+    broker.create_topic("altered", 1);
+    let admin = broker.admin();
+    let change =
+        AlterConfig::new(ResourceSpecifier::Topic("altered")).set("retention.ms", "123456");
+    let dry = AdminOptions::new().validate_only(true);
+    futures::executor::block_on(admin.alter_configs([&change], &dry)).expect("request")[0]
+        .as_ref()
+        .expect("valid");
+    assert_ne!(
+        topic_config(&broker, "altered", "retention.ms").as_deref(),
+        Some("123456"),
+        "validate_only changes nothing"
+    );
+    futures::executor::block_on(admin.alter_configs([&change], &AdminOptions::new()))
+        .expect("request")[0]
+        .as_ref()
+        .expect("altered");
+    assert_eq!(
+        topic_config(&broker, "altered", "retention.ms").as_deref(),
+        Some("123456")
+    );
+
+    let bad = AlterConfig::new(ResourceSpecifier::Topic("altered")).set("retention.ms", "soon");
+    // The rdkafka crate (0.39) reports every AlterConfigs resource as Ok, whatever the
+    // broker answered; the raw-request test below checks the error code itself.
+    futures::executor::block_on(admin.alter_configs([&bad], &AdminOptions::new()))
+        .expect("request");
+    assert_eq!(
+        topic_config(&broker, "altered", "retention.ms").as_deref(),
+        Some("123456"),
+        "nothing changed"
+    );
+}
+
+#[test]
+fn incremental_alter_configs_sets_deletes_appends_and_subtracts() {
+    let broker = TestBroker::start();
+    broker.create_topic("incr", 1);
+    assert_eq!(
+        incremental(
+            &broker,
+            "incr",
+            &[("retention.ms", 0, Some("1000000"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        topic_config(&broker, "incr", "retention.ms").as_deref(),
+        Some("1000000")
+    );
+    assert_eq!(
+        incremental(
+            &broker,
+            "incr",
+            &[("cleanup.policy", 2, Some("compact"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        topic_config(&broker, "incr", "cleanup.policy").as_deref(),
+        Some("delete,compact")
+    );
+    assert_eq!(
+        incremental(
+            &broker,
+            "incr",
+            &[("cleanup.policy", 3, Some("delete"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        topic_config(&broker, "incr", "cleanup.policy").as_deref(),
+        Some("compact")
+    );
+    assert_eq!(
+        incremental(&broker, "incr", &[("retention.ms", 1, None)], false).0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        topic_config(&broker, "incr", "retention.ms").as_deref(),
+        Some("604800000"),
+        "back to the default"
+    );
+
+    let (code, msg) = incremental(&broker, "incr", &[("no.such.config", 0, Some("1"))], false);
+    assert_eq!(code, ErrorCode::InvalidConfig);
+    assert!(
+        msg.unwrap_or_default().contains("no.such.config"),
+        "the error names the config"
+    );
+    let (code, _) = incremental(&broker, "incr", &[("retention.ms", 2, Some("5"))], false);
+    assert_eq!(
+        code,
+        ErrorCode::InvalidConfig,
+        "APPEND only applies to list configs"
+    );
+    let (code, _) = incremental(
+        &broker,
+        "incr",
+        &[
+            ("segment.ms", 0, Some("60000")),
+            ("retention.ms", 0, Some("x")),
+        ],
+        false,
+    );
+    assert_eq!(code, ErrorCode::InvalidConfig);
+    assert_ne!(
+        topic_config(&broker, "incr", "segment.ms").as_deref(),
+        Some("60000"),
+        "all or nothing"
+    );
+    assert_eq!(
+        incremental(&broker, "incr", &[("segment.ms", 0, Some("60000"))], true).0,
+        ErrorCode::None
+    );
+    assert_ne!(
+        topic_config(&broker, "incr", "segment.ms").as_deref(),
+        Some("60000"),
+        "validate_only"
+    );
+}
+
+fn fill_segments(broker: &TestBroker, topic: &str) -> usize {
+    let producer = broker.producer(&[("linger.ms", "0"), ("batch.size", "100000")]);
+    let value = vec![7u8; 50_000];
+    // About 3 MiB in 50 kB batches over 1 MiB segments.
+    let n = 64;
+    produce_all(
+        &producer,
+        (0..n).map(|_| BaseRecord::<[u8], [u8]>::to(topic).payload(value.as_slice())),
+    );
+    n
+}
+
+#[test]
+fn retention_changed_live_takes_effect() {
+    let broker = TestBroker::start();
+    let admin = broker.admin();
+    let topic =
+        rdkafka::admin::NewTopic::new("shrinking", 1, rdkafka::admin::TopicReplication::Fixed(1))
+            .set("segment.bytes", "1048576");
+    futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .expect("request")[0]
+        .as_ref()
+        .expect("created");
+    let n = fill_segments(&broker, "shrinking");
+    let consumer = broker.consumer("shrinking", 0);
+    assert_eq!(
+        consumer
+            .fetch_watermarks("shrinking", 0, TIMEOUT)
+            .expect("watermarks"),
+        (0, n as i64)
+    );
+    assert_eq!(
+        incremental(
+            &broker,
+            "shrinking",
+            &[("retention.bytes", 0, Some("1"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let (low, high) = consumer
+            .fetch_watermarks("shrinking", 0, TIMEOUT)
+            .expect("watermarks");
+        if low > 0 {
+            assert_eq!(high, n as i64);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention.bytes did not remove old segments"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let segments = std::fs::read_dir(broker.dir.path().join("shrinking-0"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .count();
+    assert_eq!(segments, 1, "only the active segment is left");
+}
+
+#[test]
+fn delete_records_moves_the_start_and_consumers_begin_there() {
+    let broker = TestBroker::start();
+    broker.create_topic("trimmed", 1);
+    let producer = broker.producer(&[("linger.ms", "0")]);
+    produce_all(
+        &producer,
+        (0..20).map(|i| {
+            BaseRecord::<[u8], [u8]>::to("trimmed").payload(if i < 10 { b"old" } else { b"new" })
+        }),
+    );
+    let admin = broker.admin();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("trimmed", 0, Offset::Offset(10))
+        .expect("tpl");
+    let res = futures::executor::block_on(admin.delete_records(&tpl, &AdminOptions::new()))
+        .expect("delete records");
+    assert_eq!(
+        res.elements()[0].offset(),
+        Offset::Offset(10),
+        "the new low watermark"
+    );
+    let got = consume(&broker.consumer("trimmed", 1), 10, TIMEOUT);
+    assert_eq!(got.len(), 10);
+    assert_eq!(
+        got[0].offset, 10,
+        "a consumer from the earliest offset starts at the new start"
+    );
+    assert!(got.iter().all(|g| g.value.as_deref() == Some(&b"new"[..])));
+    let mut beyond = TopicPartitionList::new();
+    beyond
+        .add_partition_offset("trimmed", 0, Offset::Offset(99))
+        .expect("tpl");
+    let res = futures::executor::block_on(admin.delete_records(&beyond, &AdminOptions::new()))
+        .expect("request");
+    assert!(
+        res.elements()[0].error().is_err(),
+        "past the high watermark is OFFSET_OUT_OF_RANGE"
+    );
+}
+
+#[test]
+fn legacy_alter_configs_refuses_an_invalid_value_with_invalid_config() {
+    use aeon::protocol::messages::alter_configs_request::{
+        AlterConfigsRequest, AlterConfigsResource, AlterableConfig,
+    };
+    let broker = TestBroker::start();
+    broker.create_topic("legacy", 1);
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let req = AlterConfigsRequest {
+        resources: vec![AlterConfigsResource {
+            resource_type: 2,
+            resource_name: "legacy".into(),
+            configs: vec![AlterableConfig {
+                name: "retention.ms".into(),
+                value: Some("soon".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(&mut s, 1, 1, req.into());
+    let (_, body) = decode_response(ApiKey::AlterConfigs, 1, read_frame(&mut s)).expect("response");
+    let Response::AlterConfigs(r) = body else {
+        panic!("wrong response")
+    };
+    assert_eq!(r.responses[0].error_code, ErrorCode::InvalidConfig.code());
+    assert!(r.responses[0]
+        .error_message
+        .as_deref()
+        .unwrap_or_default()
+        .contains("retention.ms"));
+}
