@@ -87,7 +87,8 @@ impl Group {
             }
         } else if req.require_known_member_id {
             let session = u64::try_from(req.session_timeout_ms).unwrap_or(0);
-            self.pending_members.insert(new_id.clone(), now_ms + session);
+            self.pending_members
+                .insert(new_id.clone(), now_ms + session);
             effects.push(Effect::Join {
                 token,
                 result: JoinResult::error(&new_id, ErrorCode::MemberIdRequired),

@@ -61,7 +61,9 @@ impl Member {
 /// Kafka's protocol vote: among the protocols every member supports, each member votes
 /// for the first it prefers; the most votes win, a tie goes to the earlier candidate in
 /// the first member's order. `None` when the members share no protocol.
-pub(crate) fn select_protocol<'a>(members: impl Iterator<Item = &'a Member> + Clone) -> Option<String> {
+pub(crate) fn select_protocol<'a>(
+    members: impl Iterator<Item = &'a Member> + Clone,
+) -> Option<String> {
     let first = members.clone().next()?;
     let candidates: Vec<&str> = first
         .protocols

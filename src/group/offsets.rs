@@ -1,8 +1,6 @@
 //! Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete and offsets retention.
 
-use super::api::{
-    CommittedOffset, Effect, GroupState, OffsetCommit, MAX_OFFSET_METADATA_BYTES,
-};
+use super::api::{CommittedOffset, Effect, GroupState, OffsetCommit, MAX_OFFSET_METADATA_BYTES};
 use super::record::{GroupRecord, OffsetValue};
 use super::state::Group;
 use crate::protocol::ErrorCode;

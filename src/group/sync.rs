@@ -148,7 +148,10 @@ impl Group {
     ) -> (Vec<ErrorCode>, Vec<Effect>) {
         let mut effects = Vec::new();
         if self.state == GroupState::Dead {
-            return (vec![ErrorCode::CoordinatorNotAvailable; members.len()], effects);
+            return (
+                vec![ErrorCode::CoordinatorNotAvailable; members.len()],
+                effects,
+            );
         }
         let mut errors = Vec::with_capacity(members.len());
         for (member_id, instance_id) in members {
