@@ -46,6 +46,14 @@ fn static_req(member_id: &str, instance: &str) -> JoinRequest {
     }
 }
 
+/// A rejoin with a changed subscription: triggers a rebalance in Stable.
+fn changed_req(member_id: &str) -> JoinRequest {
+    JoinRequest {
+        protocols: vec![("range".into(), subscription(&["t", "changed"]))],
+        ..join_req(member_id)
+    }
+}
+
 fn sync_req(member_id: &str, generation_id: i32, assignments: Vec<(String, Bytes)>) -> SyncRequest {
     SyncRequest {
         member_id: member_id.into(),
@@ -356,9 +364,9 @@ fn rebalance_completes_as_soon_as_every_member_rejoined() {
 fn rebalance_timeout_evicts_dynamic_members_that_did_not_rejoin() {
     let (mut g, ids, now, _) = stable_group(3);
     // The follower ids[2] leaves the group in a rebalance by not rejoining.
-    g.join(now, 20, join_req(&ids[1]));
+    g.join(now, 21, join_req(&ids[0]));
     assert_eq!(g.state(), GroupState::PreparingRebalance);
-    g.join(now + 10, 21, join_req(&ids[0]));
+    g.join(now + 10, 20, join_req(&ids[1]));
     // Keep the leaver's heartbeats away; others are parked and kept alive.
     let effects = run_until(&mut g, now + REBALANCE);
     let leader = join_of(&effects, 21).expect("leader answered at the timeout");
@@ -373,7 +381,7 @@ fn rebalance_timeout_evicts_dynamic_members_that_did_not_rejoin() {
 #[test]
 fn leader_that_did_not_rejoin_is_replaced_by_a_member_that_did() {
     let (mut g, ids, now, _) = stable_group(2);
-    g.join(now, 20, join_req(&ids[1]));
+    g.join(now, 20, changed_req(&ids[1]));
     let effects = run_until(&mut g, now + REBALANCE);
     let r = join_of(&effects, 20).expect("answered");
     assert_eq!(r.leader, ids[1]);
@@ -452,7 +460,7 @@ fn sync_errors_follow_kafka() {
         err(g.sync(now, 3, wrong), 3),
         Some(ErrorCode::InconsistentGroupProtocol)
     );
-    g.join(now, 9, join_req(&ids[1]));
+    g.join(now, 9, join_req(&ids[0]));
     assert_eq!(
         err(g.sync(now, 4, sync_req(&ids[1], 1, vec![])), 4),
         Some(ErrorCode::RebalanceInProgress)
@@ -473,7 +481,7 @@ fn heartbeat_errors_follow_kafka() {
         g.heartbeat(now, &ids[1], 0, None),
         ErrorCode::IllegalGeneration
     );
-    g.join(now, 9, join_req(&ids[1]));
+    g.join(now, 9, join_req(&ids[0]));
     assert_eq!(
         g.heartbeat(now, &ids[0], 1, None),
         ErrorCode::RebalanceInProgress
@@ -552,7 +560,7 @@ fn last_member_leaving_makes_the_group_empty_and_stores_it() {
 #[test]
 fn parked_join_of_a_leaving_member_is_answered_unknown_member_id() {
     let (mut g, ids, now, _) = stable_group(2);
-    g.join(now, 30, join_req(&ids[1]));
+    g.join(now, 30, changed_req(&ids[1]));
     let (_, effects) = g.leave(now + 1, vec![(ids[1].clone(), None)]);
     assert_eq!(
         join_of(&effects, 30).map(|r| r.error),
@@ -803,7 +811,7 @@ fn offset_commit_errors_follow_kafka() {
 #[test]
 fn offset_delete_refuses_subscribed_topics_and_tombstones_the_rest() {
     let (mut g, ids, now, _) = stable_group(1);
-    g.commit_offsets(
+    let _ = g.commit_offsets(
         now,
         &ids[0],
         1,
