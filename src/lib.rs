@@ -16,6 +16,7 @@
 
 pub mod actors;
 pub mod config;
+pub mod group;
 pub mod handlers;
 pub mod protocol;
 pub mod server;
