@@ -278,6 +278,7 @@ pub fn gen_apis(apis: &[Api<'_>]) -> Result<TokenStream, String> {
     let mut req_size = Vec::new();
     let mut resp_size = Vec::new();
     let mut froms = Vec::new();
+    let mut req_default = Vec::new();
     let mut req_sample = Vec::new();
     let mut resp_sample = Vec::new();
     let mut req_json = Vec::new();
@@ -328,6 +329,7 @@ pub fn gen_apis(apis: &[Api<'_>]) -> Result<TokenStream, String> {
         resp_encode.push(quote!(Response::#v(m) => m.encode(w, version),));
         req_size.push(quote!(Request::#v(m) => m.encoded_size(version),));
         resp_size.push(quote!(Response::#v(m) => m.encoded_size(version),));
+        req_default.push(quote!(ApiKey::#v => Request::#v(#req::default()),));
         req_sample.push(quote!(ApiKey::#v => Request::#v(SampleField::sample(g, ctx)),));
         resp_sample.push(quote!(ApiKey::#v => Response::#v(SampleField::sample(g, ctx)),));
         req_json.push(quote!(Request::#v(m) => JsonField::to_json(m, version),));
@@ -410,6 +412,13 @@ pub fn gen_apis(apis: &[Api<'_>]) -> Result<TokenStream, String> {
         }
 
         impl Request {
+            /// The request of `api_key` with every field at its schema default.
+            pub fn default_for(api_key: ApiKey) -> Self {
+                match api_key {
+                    #(#req_default)*
+                }
+            }
+
             pub fn api_key(&self) -> ApiKey {
                 match self {
                     #(#req_key)*

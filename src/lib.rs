@@ -9,6 +9,7 @@
 //! - [`config`]: the broker's TOML configuration (Kafka's key names) and topic configs.
 //! - [`actors`]: everything that runs concurrently: `BrokerActor`, the listener,
 //!   `ConnectionActor`s and `PartitionActor`s.
+//! - [`group`]: the consumer-group protocol as a pure state machine (no actix, no clock).
 //! - [`handlers`]: one file per Kafka API, from typed request to typed response.
 //! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
 //!

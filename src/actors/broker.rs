@@ -10,9 +10,11 @@
 //! node id) and `aeon-topics.json` (every topic's name, id, partition count and config
 //! overrides), replaced atomically (write, fsync, rename, fsync the directory).
 
+use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
 use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
 use crate::config::{AlterOp, Config, EffectiveTopicConfig, TopicConfigs};
+use crate::group::Group;
 use crate::protocol::ErrorCode;
 use crate::storage::{Log, LogConfig};
 use actix::prelude::*;
@@ -23,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+mod groups;
+
+pub use groups::{GetGroupCoordinator, OFFSETS_TOPIC};
 
 const TOPICS_FILE: &str = "aeon-topics.json";
 const META_FILE: &str = "meta.properties";
@@ -130,6 +136,10 @@ pub struct BrokerActor {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     routing: RoutingHandle,
+    /// A coordinator per known group.
+    groups: HashMap<String, Addr<GroupCoordinatorActor>>,
+    /// Groups rebuilt from `__consumer_offsets` while loading, before their actors start.
+    replayed_groups: BTreeMap<String, Group>,
 }
 
 /// Kafka's rules for a topic name.
@@ -183,6 +193,8 @@ impl BrokerActor {
             arbiters,
             next_arbiter: 0,
             routing,
+            groups: HashMap::new(),
+            replayed_groups: BTreeMap::new(),
         };
         let path = broker.data_dir.join(TOPICS_FILE);
         if path.exists() {
@@ -210,6 +222,7 @@ impl BrokerActor {
                 );
             }
         }
+        broker.start_replayed_groups();
         broker.publish();
         Ok((broker, cluster_id))
     }
@@ -222,23 +235,32 @@ impl BrokerActor {
     ) -> anyhow::Result<PartitionRoute> {
         let dir = Log::partition_dir(&self.data_dir, topic, partition);
         let log_config = log_config(&configs.effective(&self.config));
-        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-        self.next_arbiter += 1;
+        let log = partition::open_log(dir, log_config)
+            .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
+        if topic == OFFSETS_TOPIC {
+            let config = self.group_config();
+            groups::replay(&log, &mut self.replayed_groups, &config);
+        }
+        let arbiter = self.next_arbiter();
         let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
-        let (addr, offsets) = partition::start(
-            arbiter,
-            format!("{topic}-{partition}"),
-            dir,
-            log_config,
-            check,
-        )
-        .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
+        let (addr, offsets) =
+            partition::start(&arbiter, format!("{topic}-{partition}"), log, check);
         Ok(PartitionRoute { addr, offsets })
+    }
+
+    /// The next worker arbiter, round-robin: partitions and groups are spread evenly.
+    fn next_arbiter(&mut self) -> ArbiterHandle {
+        let a = self.arbiters[self.next_arbiter % self.arbiters.len()].clone();
+        self.next_arbiter += 1;
+        a
     }
 
     /// Publishes a new routing snapshot.
     fn publish(&self) {
-        let mut routing = Routing::default();
+        let mut routing = Routing {
+            groups: self.groups.clone(),
+            ..Routing::default()
+        };
         for (name, t) in &self.topics {
             let route = Arc::new(TopicRoute {
                 name: name.clone(),

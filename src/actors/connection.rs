@@ -153,8 +153,9 @@ impl StreamHandler<Incoming> for ConnectionActor {
             (request.correlation_id(), request.version(), request.api_key);
         let node = self.node.clone();
         ctx.spawn(
-            handlers::dispatch(node, request).into_actor(self).map(
-                move |res, act, ctx| match res {
+            handlers::dispatch(node, request, self.peer)
+                .into_actor(self)
+                .map(move |res, act, ctx| match res {
                     Ok(Some(response)) => match encode_response(correlation_id, version, &response)
                     {
                         Ok(buf) => act.complete(seq, Some(buf), permit),
@@ -165,8 +166,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
                     },
                     Ok(None) => act.complete(seq, None, permit),
                     Err(e) => act.close(ctx, &e),
-                },
-            ),
+                }),
         );
     }
 

@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod connection;
+pub mod group_coordinator;
 pub mod listener;
 pub mod partition;
 pub mod routing;

@@ -470,19 +470,22 @@ impl Handler<InjectFailure> for PartitionActor {
     }
 }
 
-/// Opens a partition's log (blocking: call it off the arbiters) and starts its actor,
-/// supervised, on `arbiter`.
+/// Opens a partition's log. Blocking (it creates, maps and may scan files): call it off
+/// the arbiters.
+pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<Log, storage::Error> {
+    Log::open(dir, config, now_ms())
+}
+
+/// Starts the actor that owns `log`, supervised, on `arbiter`.
 pub fn start(
     arbiter: &ArbiterHandle,
     name: String,
-    dir: PathBuf,
-    config: LogConfig,
+    log: Log,
     retention_check: Duration,
-) -> Result<(Addr<PartitionActor>, watch::Receiver<PartitionOffsets>), storage::Error> {
-    let log = Log::open(dir, config, now_ms())?;
+) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
     let (actor, rx) = PartitionActor::new(name, log, retention_check);
     let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
-    Ok((addr, rx))
+    (addr, rx)
 }
 
 #[cfg(test)]
@@ -511,15 +514,13 @@ mod tests {
     fn start_partition(
         dir: &std::path::Path,
     ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
-        let arbiter = actix::Arbiter::current();
+        let log = open_log(dir.join("t-0"), small_config()).expect("open");
         start(
-            &arbiter,
+            &actix::Arbiter::current(),
             "t-0".into(),
-            dir.join("t-0"),
-            small_config(),
+            log,
             Duration::from_secs(60),
         )
-        .expect("open")
     }
 
     #[actix::test]

@@ -2,6 +2,7 @@
 //! publishes a new snapshot after every metadata change; connections load it per
 //! request, so the produce and fetch paths never pass through the broker's mailbox.
 
+use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{PartitionActor, PartitionOffsets};
 use crate::config::{EffectiveTopicConfig, TopicConfigs};
 use actix::Addr;
@@ -35,11 +36,12 @@ pub struct TopicRoute {
     pub internal: bool,
 }
 
-/// Every topic, by name and by id.
+/// Every topic, by name and by id, and every group's coordinator.
 #[derive(Default)]
 pub struct Routing {
     pub topics: HashMap<String, Arc<TopicRoute>>,
     pub by_id: HashMap<Uuid, Arc<TopicRoute>>,
+    pub groups: HashMap<String, Addr<GroupCoordinatorActor>>,
 }
 
 impl Routing {

@@ -111,6 +111,10 @@ pub struct Config {
     pub group_max_session_timeout_ms: u32,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: u32,
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`.
+    pub offsets_topic_segment_bytes: u64,
     /// `transaction.max.timeout.ms`.
     pub transaction_max_timeout_ms: u32,
     /// `compression.type`.
@@ -307,6 +311,8 @@ impl Config {
             group_min_session_timeout_ms,
             group_max_session_timeout_ms,
             offsets_retention_minutes: v.num("offsets.retention.minutes")?,
+            offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
+            offsets_topic_segment_bytes: v.num("offsets.topic.segment.bytes")?,
             transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,
             compression_type: v.string("compression.type")?,
             delete_topic_enable: v.flag("delete.topic.enable")?,

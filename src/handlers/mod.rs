@@ -8,20 +8,33 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
-use crate::actors::broker::BrokerActor;
+use crate::actors::broker::{BrokerActor, GetGroupCoordinator};
+use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::actors::routing::RoutingHandle;
 use crate::config::Config;
-use crate::protocol::{ApiKey, Request, RequestFrame, Response};
+use crate::protocol::{ApiKey, ErrorCode, Request, RequestFrame, Response};
 use actix::Addr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use api_versions::unsupported_version_response;
@@ -53,7 +66,58 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::DeleteRecords,
     ApiKey::AlterConfigs,
     ApiKey::IncrementalAlterConfigs,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetDelete,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
 ];
+
+/// Who sent a request.
+pub struct Caller {
+    pub client_id: String,
+    pub peer: SocketAddr,
+}
+
+impl Caller {
+    /// The client host as Kafka reports it (`/127.0.0.1`).
+    pub fn host(&self) -> String {
+        format!("/{}", self.peer.ip())
+    }
+}
+
+/// The coordinator of `group_id`, started if the group is new.
+async fn coordinator(
+    node: &Node,
+    group_id: &str,
+) -> Result<Addr<GroupCoordinatorActor>, ErrorCode> {
+    if let Some(addr) = existing_coordinator(node, group_id) {
+        return Ok(addr);
+    }
+    match node
+        .broker
+        .send(GetGroupCoordinator(group_id.to_string()))
+        .await
+    {
+        Ok(Ok(addr)) => Ok(addr),
+        Ok(Err((code, message))) => {
+            tracing::warn!(%group_id, %message, "no coordinator for group");
+            Err(code)
+        }
+        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+    }
+}
+
+/// The coordinator of a group that exists, from the routing snapshot.
+fn existing_coordinator(node: &Node, group_id: &str) -> Option<Addr<GroupCoordinatorActor>> {
+    node.routing.load().groups.get(group_id).cloned()
+}
 
 /// Why a request got no response and its connection must close.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +130,13 @@ pub enum HandlerError {
 pub async fn dispatch(
     node: Arc<Node>,
     frame: RequestFrame,
+    peer: SocketAddr,
 ) -> Result<Option<Response>, HandlerError> {
     let version = frame.version();
+    let caller = Caller {
+        client_id: frame.header.client_id.clone().unwrap_or_default(),
+        peer,
+    };
     let response: Response = match frame.body {
         Request::ApiVersions(r) => api_versions::handle(&r, version).into(),
         Request::Metadata(r) => metadata::handle(&node, r, version).await.into(),
@@ -84,6 +153,17 @@ pub async fn dispatch(
         Request::IncrementalAlterConfigs(r) => {
             alter_configs::handle_incremental(&node, r).await.into()
         }
+        Request::FindCoordinator(r) => find_coordinator::handle(&node, r, version).into(),
+        Request::JoinGroup(r) => join_group::handle(&node, &caller, r, version).await.into(),
+        Request::SyncGroup(r) => sync_group::handle(&node, r, version).await.into(),
+        Request::Heartbeat(r) => heartbeat::handle(&node, r).await.into(),
+        Request::LeaveGroup(r) => leave_group::handle(&node, r, version).await.into(),
+        Request::OffsetCommit(r) => offset_commit::handle(&node, r, version).await.into(),
+        Request::OffsetFetch(r) => offset_fetch::handle(&node, r, version).await.into(),
+        Request::OffsetDelete(r) => offset_delete::handle(&node, r).await.into(),
+        Request::DescribeGroups(r) => describe_groups::handle(&node, r, version).await.into(),
+        Request::ListGroups(r) => list_groups::handle(&node, r, version).await.into(),
+        Request::DeleteGroups(r) => delete_groups::handle(&node, r).await.into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

@@ -249,3 +249,25 @@ pub fn read_frame(s: &mut std::net::TcpStream) -> bytes::Bytes {
     s.read_exact(&mut buf).expect("frame");
     buf.into()
 }
+
+/// A consumer in group `group`, subscribed to `topics`, from the earliest offset when
+/// the group has no commit. Small session timeout so tests see expiry quickly.
+pub fn group_consumer(
+    broker: &TestBroker,
+    group: &str,
+    topics: &[&str],
+    extra: &[(&str, &str)],
+) -> BaseConsumer {
+    let mut c = broker.client_config();
+    c.set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    let consumer: BaseConsumer = c.create().expect("consumer");
+    consumer.subscribe(topics).expect("subscribe");
+    consumer
+}

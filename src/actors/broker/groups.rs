@@ -1,0 +1,183 @@
+//! The `BrokerActor`'s group registry: a `GroupCoordinatorActor` per group, started on
+//! demand; the internal `__consumer_offsets` topic, created with the first group; and
+//! every group rebuilt from that topic when the broker starts.
+
+use super::{AdminError, BrokerActor, CreateTopic};
+use crate::actors::group_coordinator::GroupCoordinatorActor;
+use crate::group::{Group, GroupConfig, GroupRecord};
+use crate::protocol::records::BatchIter;
+use crate::protocol::ErrorCode;
+use crate::storage::Log;
+use actix::prelude::*;
+use std::collections::BTreeMap;
+
+/// Kafka's name for the internal offsets topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The coordinator of a group, started if the group is new.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Addr<GroupCoordinatorActor>, AdminError>")]
+pub struct GetGroupCoordinator(pub String);
+
+/// Kafka's `String.hashCode`, so a group lands on the same offsets partition as in Kafka.
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// Kafka's `Utils.abs(groupId.hashCode) % partitions`.
+pub fn offsets_partition(group_id: &str, partitions: usize) -> usize {
+    let h = java_string_hash(group_id);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs as usize % partitions.max(1)
+}
+
+impl BrokerActor {
+    pub(super) fn group_config(&self) -> GroupConfig {
+        GroupConfig {
+            initial_rebalance_delay_ms: u64::from(self.config.group_initial_rebalance_delay_ms),
+            min_session_timeout_ms: u64::from(self.config.group_min_session_timeout_ms),
+            max_session_timeout_ms: u64::from(self.config.group_max_session_timeout_ms),
+            offsets_retention_ms: u64::from(self.config.offsets_retention_minutes) * 60_000,
+            ..GroupConfig::default()
+        }
+    }
+
+    fn ensure_offsets_topic(&mut self) -> Result<(), AdminError> {
+        if self.topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        self.create(CreateTopic {
+            name: OFFSETS_TOPIC.into(),
+            num_partitions: self.config.offsets_topic_num_partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                (
+                    "segment.bytes".into(),
+                    Some(self.config.offsets_topic_segment_bytes.to_string()),
+                ),
+            ],
+            validate_only: false,
+        })
+        .map(|_| ())
+    }
+
+    fn start_group(&mut self, group: Group) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
+        self.ensure_offsets_topic()?;
+        let partitions = self
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map(|t| t.partitions.clone())
+            .unwrap_or_default();
+        let log = partitions
+            .get(offsets_partition(group.group_id(), partitions.len()))
+            .map(|p| p.addr.clone())
+            .ok_or((
+                ErrorCode::CoordinatorNotAvailable,
+                "the offsets topic has no partitions".to_string(),
+            ))?;
+        let id = group.group_id().to_string();
+        let wait_for_fsync = self.config.log_flush_before_ack;
+        let arbiter = self.next_arbiter();
+        let addr = GroupCoordinatorActor::start_in_arbiter(&arbiter, move |_| {
+            GroupCoordinatorActor::new(group, log, wait_for_fsync)
+        });
+        self.groups.insert(id, addr.clone());
+        Ok(addr)
+    }
+
+    /// Starts the coordinators of the groups replayed while loading.
+    pub(super) fn start_replayed_groups(&mut self) {
+        for (id, group) in std::mem::take(&mut self.replayed_groups) {
+            if group.is_empty_and_unused() {
+                continue;
+            }
+            match self.start_group(group) {
+                Ok(_) => tracing::info!(group_id = %id, "group restored"),
+                Err((_, e)) => {
+                    tracing::error!(group_id = %id, error = %e, "restoring a group failed")
+                }
+            }
+        }
+    }
+}
+
+impl Handler<GetGroupCoordinator> for BrokerActor {
+    type Result = Result<Addr<GroupCoordinatorActor>, AdminError>;
+
+    fn handle(&mut self, msg: GetGroupCoordinator, _: &mut Context<Self>) -> Self::Result {
+        if let Some(addr) = self.groups.get(&msg.0) {
+            return Ok(addr.clone());
+        }
+        let addr = self.start_group(Group::new(msg.0.clone(), self.group_config()))?;
+        self.publish();
+        Ok(addr)
+    }
+}
+
+/// Rebuilds groups from one `__consumer_offsets` partition, in log order. A record that
+/// does not decode is logged and skipped.
+pub(super) fn replay(log: &Log, groups: &mut BTreeMap<String, Group>, config: &GroupConfig) {
+    let mut offset = log.log_start_offset();
+    let end = log.log_end_offset();
+    let mut applied = 0usize;
+    while offset < end {
+        let chunk = match log.read(offset, 1 << 20) {
+            Ok(b) if !b.is_empty() => b,
+            _ => break,
+        };
+        let mut next = offset;
+        for batch in BatchIter::new(&chunk) {
+            next = batch.next_offset();
+            if batch.is_control() {
+                continue;
+            }
+            let records = match batch.records() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an unreadable offsets batch");
+                    continue;
+                }
+            };
+            for record in records {
+                let decoded = record.map_err(|e| e.to_string()).and_then(|r| {
+                    GroupRecord::decode(r.key.unwrap_or_default(), r.value)
+                        .map_err(|e| e.to_string())
+                });
+                match decoded {
+                    Ok(rec) => {
+                        let id = rec.group().to_string();
+                        groups
+                            .entry(id.clone())
+                            .or_insert_with(|| Group::new(id, config.clone()))
+                            .replay(&rec);
+                        applied += 1;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "skipping an unreadable offsets record"),
+                }
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    if applied > 0 {
+        tracing::info!(dir = %log.dir().display(), records = applied, "offsets log replayed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_land_on_kafkas_offsets_partition() {
+        // Java: "my-group".hashCode() == -1906497762, and abs % 50 == 12.
+        assert_eq!(java_string_hash("my-group"), -1_906_497_762);
+        assert_eq!(offsets_partition("my-group", 50), 12);
+        assert_eq!(offsets_partition("", 50), 0);
+    }
+}

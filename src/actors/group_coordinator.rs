@@ -1,0 +1,595 @@
+//! `GroupCoordinatorActor`: a thin shell around one group's state machine
+//! ([`crate::group::Group`]).
+//!
+//! It turns requests into state-machine calls, keeps the reply channels of parked
+//! JoinGroup and SyncGroup requests (by token), runs the machine's timers, and appends
+//! what the machine asks to persist to the group's partition of `__consumer_offsets`.
+//! An offset commit is answered once its records are in that log. Groups are spread
+//! over the worker arbiters, so a slow group never delays another.
+
+use super::partition::{Append, PartitionActor};
+use crate::group::{
+    CommittedOffset, Effect, Group, GroupDescription, GroupRecord, GroupState, JoinRequest,
+    JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
+};
+use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+use crate::protocol::ErrorCode;
+use actix::prelude::*;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// JoinGroup; answered when the rebalance it takes part in completes.
+#[derive(Message)]
+#[rtype(result = "JoinResult")]
+pub struct JoinGroup(pub JoinRequest);
+
+/// SyncGroup; a follower's answer waits for the leader's assignment.
+#[derive(Message)]
+#[rtype(result = "SyncResult")]
+pub struct SyncGroup(pub SyncRequest);
+
+#[derive(Message)]
+#[rtype(result = "ErrorCode")]
+pub struct Heartbeat {
+    pub member_id: String,
+    pub generation_id: i32,
+    pub group_instance_id: Option<String>,
+}
+
+/// LeaveGroup: (member id, instance id) pairs; an error per member.
+#[derive(Message)]
+#[rtype(result = "Vec<ErrorCode>")]
+pub struct LeaveGroup(pub Vec<(String, Option<String>)>);
+
+/// OffsetCommit; answered once the offsets are in the offsets log.
+#[derive(Message)]
+#[rtype(result = "Result<(), ErrorCode>")]
+pub struct CommitOffsets {
+    pub member_id: String,
+    pub generation_id: i32,
+    pub group_instance_id: Option<String>,
+    pub offsets: Vec<OffsetCommit>,
+}
+
+/// OffsetFetch; `None` = every committed offset.
+#[derive(Message)]
+#[rtype(result = "Vec<CommittedOffset>")]
+pub struct FetchOffsets(pub Option<Vec<(String, Vec<i32>)>>);
+
+#[derive(Message)]
+#[rtype(result = "Vec<(String, i32, ErrorCode)>")]
+pub struct DeleteOffsets(pub Vec<(String, Vec<i32>)>);
+
+#[derive(Message)]
+#[rtype(result = "GroupDescription")]
+pub struct Describe;
+
+/// The group's state and protocol type, for ListGroups.
+#[derive(Message)]
+#[rtype(result = "(GroupState, String)")]
+pub struct Overview;
+
+/// DeleteGroups: only an empty group.
+#[derive(Message)]
+#[rtype(result = "Result<(), ErrorCode>")]
+pub struct DeleteGroup;
+
+enum Parked {
+    Join(oneshot::Sender<JoinResult>),
+    Sync(oneshot::Sender<SyncResult>),
+}
+
+/// One consumer group.
+pub struct GroupCoordinatorActor {
+    group: Group,
+    parked: HashMap<Token, Parked>,
+    next_token: Token,
+    offsets_log: Addr<PartitionActor>,
+    wait_for_fsync: bool,
+    timer: Option<SpawnHandle>,
+}
+
+impl GroupCoordinatorActor {
+    pub fn new(group: Group, offsets_log: Addr<PartitionActor>, wait_for_fsync: bool) -> Self {
+        GroupCoordinatorActor {
+            group,
+            parked: HashMap::new(),
+            next_token: 0,
+            offsets_log,
+            wait_for_fsync,
+            timer: None,
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    /// Answers parked requests and persists records; returns the append of the records,
+    /// if any, for callers that answer only once they are stored.
+    fn apply(
+        &mut self,
+        ctx: &mut Context<Self>,
+        effects: Vec<Effect>,
+    ) -> Option<Request<PartitionActor, Append>> {
+        let mut records = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Join { token, result } => {
+                    if let Some(Parked::Join(tx)) = self.parked.remove(&token) {
+                        let _ = tx.send(result);
+                    }
+                }
+                Effect::Sync { token, result } => {
+                    if let Some(Parked::Sync(tx)) = self.parked.remove(&token) {
+                        let _ = tx.send(result);
+                    }
+                }
+                Effect::Persist(record) => records.push(record),
+            }
+        }
+        self.schedule(ctx);
+        (!records.is_empty()).then(|| {
+            self.offsets_log.send(Append {
+                batch: encode_records(&records),
+                wait_for_fsync: self.wait_for_fsync,
+            })
+        })
+    }
+
+    /// Persists in the background: the effects that need no answer to wait for it.
+    fn apply_and_forget(&mut self, ctx: &mut Context<Self>, effects: Vec<Effect>) {
+        if let Some(append) = self.apply(ctx, effects) {
+            let group = self.group.group_id().to_string();
+            ctx.spawn(
+                async move {
+                    match append.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(group_id = %group, error = %e, "persisting group state failed"),
+                        Err(e) => tracing::warn!(group_id = %group, error = %e, "persisting group state failed"),
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+    }
+
+    /// Runs the state machine's timers at its next deadline.
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(deadline) = self.group.next_deadline() {
+            let wait = Duration::from_millis(deadline.saturating_sub(now_ms()));
+            self.timer = Some(ctx.run_later(wait, |act, ctx| {
+                act.timer = None;
+                let effects = act.group.tick(now_ms());
+                act.apply_and_forget(ctx, effects);
+            }));
+        }
+    }
+
+    fn park<T: Send + 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        wrap: fn(oneshot::Sender<T>) -> Parked,
+        call: impl FnOnce(&mut Group, Token) -> Vec<Effect>,
+        closed: T,
+    ) -> ResponseFuture<T> {
+        let token = self.token();
+        let (tx, rx) = oneshot::channel();
+        self.parked.insert(token, wrap(tx));
+        let effects = call(&mut self.group, token);
+        self.apply_and_forget(ctx, effects);
+        Box::pin(async move { rx.await.unwrap_or(closed) })
+    }
+}
+
+/// The records of one persist as one uncompressed batch: key = the record key,
+/// value = its value (null for a tombstone).
+fn encode_records(records: &[GroupRecord]) -> Bytes {
+    let now = now_ms() as i64;
+    let mut builder = RecordBatchBuilder::new(0, now);
+    for r in records {
+        let key = r.key_bytes();
+        let value = r.value_bytes();
+        builder = builder.record(RecordSpec::new(Some(&key), value.as_deref()));
+    }
+    Bytes::from(builder.build())
+}
+
+impl Actor for GroupCoordinatorActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        self.schedule(ctx);
+    }
+}
+
+impl Handler<JoinGroup> for GroupCoordinatorActor {
+    type Result = ResponseFuture<JoinResult>;
+
+    fn handle(&mut self, msg: JoinGroup, ctx: &mut Context<Self>) -> Self::Result {
+        let member_id = msg.0.member_id.clone();
+        self.park(
+            ctx,
+            Parked::Join,
+            |g, token| g.join(now_ms(), token, msg.0),
+            JoinResult::error(&member_id, ErrorCode::UnknownServerError),
+        )
+    }
+}
+
+impl Handler<SyncGroup> for GroupCoordinatorActor {
+    type Result = ResponseFuture<SyncResult>;
+
+    fn handle(&mut self, msg: SyncGroup, ctx: &mut Context<Self>) -> Self::Result {
+        self.park(
+            ctx,
+            Parked::Sync,
+            |g, token| g.sync(now_ms(), token, msg.0),
+            SyncResult::error(ErrorCode::UnknownServerError),
+        )
+    }
+}
+
+impl Handler<Heartbeat> for GroupCoordinatorActor {
+    type Result = MessageResult<Heartbeat>;
+
+    fn handle(&mut self, msg: Heartbeat, ctx: &mut Context<Self>) -> Self::Result {
+        let code = self.group.heartbeat(
+            now_ms(),
+            &msg.member_id,
+            msg.generation_id,
+            msg.group_instance_id.as_deref(),
+        );
+        self.schedule(ctx);
+        MessageResult(code)
+    }
+}
+
+impl Handler<LeaveGroup> for GroupCoordinatorActor {
+    type Result = MessageResult<LeaveGroup>;
+
+    fn handle(&mut self, msg: LeaveGroup, ctx: &mut Context<Self>) -> Self::Result {
+        let (codes, effects) = self.group.leave(now_ms(), msg.0);
+        self.apply_and_forget(ctx, effects);
+        MessageResult(codes)
+    }
+}
+
+impl Handler<CommitOffsets> for GroupCoordinatorActor {
+    type Result = ResponseFuture<Result<(), ErrorCode>>;
+
+    fn handle(&mut self, msg: CommitOffsets, ctx: &mut Context<Self>) -> Self::Result {
+        let (result, effects) = self.group.commit_offsets(
+            now_ms(),
+            &msg.member_id,
+            msg.generation_id,
+            msg.group_instance_id.as_deref(),
+            msg.offsets,
+        );
+        let append = self.apply(ctx, effects);
+        Box::pin(async move {
+            result?;
+            match append {
+                Some(append) => match append.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.code()),
+                    Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+                },
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+impl Handler<FetchOffsets> for GroupCoordinatorActor {
+    type Result = MessageResult<FetchOffsets>;
+
+    fn handle(&mut self, msg: FetchOffsets, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.group.fetch_offsets(msg.0.as_deref()))
+    }
+}
+
+impl Handler<DeleteOffsets> for GroupCoordinatorActor {
+    type Result = MessageResult<DeleteOffsets>;
+
+    fn handle(&mut self, msg: DeleteOffsets, ctx: &mut Context<Self>) -> Self::Result {
+        let (results, effects) = self.group.delete_offsets(&msg.0);
+        self.apply_and_forget(ctx, effects);
+        MessageResult(results)
+    }
+}
+
+impl Handler<Describe> for GroupCoordinatorActor {
+    type Result = MessageResult<Describe>;
+
+    fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.group.describe())
+    }
+}
+
+impl Handler<Overview> for GroupCoordinatorActor {
+    type Result = MessageResult<Overview>;
+
+    fn handle(&mut self, _: Overview, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.group.state(), self.group.describe().protocol_type))
+    }
+}
+
+impl Handler<DeleteGroup> for GroupCoordinatorActor {
+    type Result = ResponseFuture<Result<(), ErrorCode>>;
+
+    fn handle(&mut self, _: DeleteGroup, ctx: &mut Context<Self>) -> Self::Result {
+        let effects = match self.group.delete() {
+            Ok(e) => e,
+            Err(code) => return Box::pin(async move { Err(code) }),
+        };
+        let append = self.apply(ctx, effects);
+        Box::pin(async move {
+            if let Some(append) = append {
+                append
+                    .await
+                    .map_err(|_| ErrorCode::CoordinatorNotAvailable)?
+                    .map_err(|e| e.code())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::partition::{open_log, start};
+    use crate::group::{GroupConfig, JoinRequest, SyncRequest};
+    use crate::storage::LogConfig;
+
+    fn config() -> GroupConfig {
+        GroupConfig {
+            initial_rebalance_delay_ms: 0,
+            min_session_timeout_ms: 10,
+            ..GroupConfig::default()
+        }
+    }
+
+    fn offsets_log(dir: &std::path::Path) -> Addr<PartitionActor> {
+        let log = open_log(
+            dir.join("__consumer_offsets-0"),
+            LogConfig {
+                segment_bytes: 1 << 20,
+                ..LogConfig::default()
+            },
+        )
+        .expect("open");
+        start(
+            &Arbiter::current(),
+            "__consumer_offsets-0".into(),
+            log,
+            Duration::from_secs(60),
+        )
+        .0
+    }
+
+    fn coordinator(dir: &std::path::Path, group: Group) -> Addr<GroupCoordinatorActor> {
+        GroupCoordinatorActor::new(group, offsets_log(dir), false).start()
+    }
+
+    fn join(member_id: &str, instance: Option<&str>, session_ms: i32) -> JoinGroup {
+        JoinGroup(JoinRequest {
+            member_id: member_id.into(),
+            group_instance_id: instance.map(str::to_owned),
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            session_timeout_ms: session_ms,
+            rebalance_timeout_ms: 1000,
+            client_id: "test".into(),
+            client_host: "/127.0.0.1".into(),
+            require_known_member_id: true,
+            reason: None,
+        })
+    }
+
+    fn sync(member_id: &str, generation_id: i32, assignments: Vec<(String, Bytes)>) -> SyncGroup {
+        SyncGroup(SyncRequest {
+            member_id: member_id.into(),
+            generation_id,
+            group_instance_id: None,
+            protocol_type: None,
+            protocol_name: None,
+            assignments,
+        })
+    }
+
+    /// Joins with the v4+ two-step join; returns the member id and the join result.
+    async fn join_member(g: &Addr<GroupCoordinatorActor>, session_ms: i32) -> JoinResult {
+        let first = g.send(join("", None, session_ms)).await.expect("mailbox");
+        assert_eq!(first.error, ErrorCode::MemberIdRequired);
+        assert!(!first.member_id.is_empty());
+        g.send(join(&first.member_id, None, session_ms))
+            .await
+            .expect("mailbox")
+    }
+
+    #[actix::test]
+    async fn two_step_join_elects_a_leader_and_sync_delivers_assignments() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let g = coordinator(dir.path(), Group::new("g".into(), config()));
+        let leader = join_member(&g, 10_000).await;
+        assert_eq!(leader.error, ErrorCode::None);
+        assert_eq!(leader.leader, leader.member_id, "the first member leads");
+        assert_eq!(
+            leader.members.len(),
+            1,
+            "the leader sees every member's metadata"
+        );
+        let assignment = Bytes::from_static(b"partitions 0-5");
+        let s = g
+            .send(sync(
+                &leader.member_id,
+                leader.generation_id,
+                vec![(leader.member_id.clone(), assignment.clone())],
+            ))
+            .await
+            .expect("mailbox");
+        assert_eq!(s.error, ErrorCode::None);
+        assert_eq!(s.assignment, assignment);
+        assert_eq!(g.send(Describe).await.expect("mailbox").state, "Stable");
+    }
+
+    #[actix::test]
+    async fn heartbeats_report_errors_and_sessions_expire() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let g = coordinator(dir.path(), Group::new("g".into(), config()));
+        let m = join_member(&g, 200).await;
+        g.send(sync(
+            &m.member_id,
+            m.generation_id,
+            vec![(m.member_id.clone(), Bytes::new())],
+        ))
+        .await
+        .expect("mailbox");
+        let hb = |member: &str, generation| Heartbeat {
+            member_id: member.into(),
+            generation_id: generation,
+            group_instance_id: None,
+        };
+        assert_eq!(
+            g.send(hb(&m.member_id, m.generation_id))
+                .await
+                .expect("mailbox"),
+            ErrorCode::None
+        );
+        assert_eq!(
+            g.send(hb(&m.member_id, m.generation_id + 1))
+                .await
+                .expect("mailbox"),
+            ErrorCode::IllegalGeneration
+        );
+        assert_eq!(
+            g.send(hb("stranger", m.generation_id))
+                .await
+                .expect("mailbox"),
+            ErrorCode::UnknownMemberId
+        );
+        // No heartbeat for longer than the 200 ms session: the member is expired.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            g.send(hb(&m.member_id, m.generation_id))
+                .await
+                .expect("mailbox"),
+            ErrorCode::UnknownMemberId
+        );
+        assert_eq!(g.send(Describe).await.expect("mailbox").members.len(), 0);
+    }
+
+    #[actix::test]
+    async fn a_restarted_static_member_gets_its_assignment_back_without_a_rebalance() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let g = coordinator(dir.path(), Group::new("g".into(), config()));
+        let first = g
+            .send(join("", Some("instance-1"), 10_000))
+            .await
+            .expect("mailbox");
+        assert_eq!(
+            first.error,
+            ErrorCode::None,
+            "static members skip the two-step join"
+        );
+        let assignment = Bytes::from_static(b"mine");
+        g.send(sync(
+            &first.member_id,
+            first.generation_id,
+            vec![(first.member_id.clone(), assignment.clone())],
+        ))
+        .await
+        .expect("mailbox");
+        // The same instance comes back with no member id.
+        let again = g
+            .send(join("", Some("instance-1"), 10_000))
+            .await
+            .expect("mailbox");
+        assert_eq!(again.error, ErrorCode::None);
+        assert_eq!(again.generation_id, first.generation_id, "no rebalance");
+        let s = g
+            .send(sync(&again.member_id, again.generation_id, Vec::new()))
+            .await
+            .expect("mailbox");
+        assert_eq!(s.assignment, assignment);
+        // The old member id is fenced.
+        let hb = Heartbeat {
+            member_id: first.member_id.clone(),
+            generation_id: first.generation_id,
+            group_instance_id: Some("instance-1".into()),
+        };
+        assert_eq!(
+            g.send(hb).await.expect("mailbox"),
+            ErrorCode::FencedInstanceId
+        );
+    }
+
+    #[actix::test]
+    async fn committed_offsets_are_fetched_and_replayed_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = offsets_log(dir.path());
+        let g =
+            GroupCoordinatorActor::new(Group::new("g".into(), config()), log.clone(), true).start();
+        let commit = CommitOffsets {
+            member_id: String::new(),
+            generation_id: -1,
+            group_instance_id: None,
+            offsets: vec![OffsetCommit {
+                topic: "t".into(),
+                partition: 0,
+                offset: 42,
+                leader_epoch: -1,
+                metadata: Some("m".into()),
+            }],
+        };
+        g.send(commit)
+            .await
+            .expect("mailbox")
+            .expect("standalone commit");
+        let fetched = g.send(FetchOffsets(None)).await.expect("mailbox");
+        assert_eq!(fetched.len(), 1);
+        assert_eq!(fetched[0].offset, 42);
+
+        // Replay what the log holds into a fresh group, as the broker does at start.
+        log.send(crate::actors::partition::Close { delete: false })
+            .await
+            .expect("mailbox")
+            .expect("close");
+        let reopened = open_log(
+            dir.path().join("__consumer_offsets-0"),
+            LogConfig::default(),
+        )
+        .expect("reopen");
+        let mut group = Group::new("g".into(), config());
+        let data = reopened.read(0, 1 << 20).expect("read");
+        for batch in crate::protocol::records::BatchIter::new(&data) {
+            for r in batch.records().expect("records") {
+                let r = r.expect("record");
+                group.replay(
+                    &GroupRecord::decode(r.key.unwrap_or_default(), r.value).expect("decode"),
+                );
+            }
+        }
+        let replayed = group.fetch_offsets(None);
+        assert_eq!(replayed.len(), 1);
+        assert_eq!(
+            (replayed[0].offset, replayed[0].metadata.as_deref()),
+            (42, Some("m"))
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! FindCoordinator: this broker coordinates every group. v0-3 carry one key, v4+ a batch.
+
+use super::Node;
+use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+use crate::protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
+use crate::protocol::ErrorCode;
+
+/// FindCoordinator key types.
+const GROUP: i8 = 0;
+
+fn answer(node: &Node, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
+    if key_type != GROUP {
+        return (
+            ErrorCode::CoordinatorNotAvailable,
+            Some("Aeon does not coordinate transactions yet".into()),
+            -1,
+            String::new(),
+            -1,
+        );
+    }
+    let (host, port) = node.advertised.clone();
+    (ErrorCode::None, None, node.node_id, host, i32::from(port))
+}
+
+pub fn handle(node: &Node, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    if version < 4 {
+        let (code, message, node_id, host, port) = answer(node, req.key_type);
+        return FindCoordinatorResponse {
+            error_code: code.code(),
+            error_message: if version >= 1 { message } else { None },
+            node_id,
+            host,
+            port,
+            ..Default::default()
+        };
+    }
+    let coordinators = req
+        .coordinator_keys
+        .into_iter()
+        .map(|key| {
+            let (code, message, node_id, host, port) = answer(node, req.key_type);
+            Coordinator {
+                key,
+                node_id,
+                host,
+                port,
+                error_code: code.code(),
+                error_message: message,
+                ..Default::default()
+            }
+        })
+        .collect();
+    FindCoordinatorResponse {
+        coordinators,
+        ..Default::default()
+    }
+}

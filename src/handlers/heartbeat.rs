@@ -1,0 +1,25 @@
+//! Heartbeat: keeps a member's session alive; tells it to rejoin during a rebalance.
+
+use super::{existing_coordinator, Node};
+use crate::actors::group_coordinator::Heartbeat;
+use crate::protocol::messages::heartbeat_request::HeartbeatRequest;
+use crate::protocol::messages::heartbeat_response::HeartbeatResponse;
+use crate::protocol::ErrorCode;
+
+pub async fn handle(node: &Node, req: HeartbeatRequest) -> HeartbeatResponse {
+    let code = match existing_coordinator(node, &req.group_id) {
+        None => ErrorCode::UnknownMemberId,
+        Some(group) => group
+            .send(Heartbeat {
+                member_id: req.member_id,
+                generation_id: req.generation_id,
+                group_instance_id: req.group_instance_id,
+            })
+            .await
+            .unwrap_or(ErrorCode::CoordinatorNotAvailable),
+    };
+    HeartbeatResponse {
+        error_code: code.code(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,66 @@
+//! ListGroups: every live group, filtered by state (v4+) and type (v5+; all are classic).
+
+use super::Node;
+use crate::actors::group_coordinator::Overview;
+use crate::group::GroupState;
+use crate::protocol::messages::list_groups_request::ListGroupsRequest;
+use crate::protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
+
+pub async fn handle(node: &Node, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let groups: Vec<_> = node
+        .routing
+        .load()
+        .groups
+        .iter()
+        .map(|(id, addr)| (id.clone(), addr.clone()))
+        .collect();
+    let mut listed = Vec::new();
+    for (group_id, addr) in groups {
+        let Ok((state, protocol_type)) = addr.send(Overview).await else {
+            continue;
+        };
+        if state == GroupState::Dead {
+            continue;
+        }
+        let state_name = state.name();
+        if version >= 4
+            && !req.states_filter.is_empty()
+            && !req
+                .states_filter
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(state_name))
+        {
+            continue;
+        }
+        if version >= 5
+            && !req.types_filter.is_empty()
+            && !req
+                .types_filter
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("classic"))
+        {
+            continue;
+        }
+        listed.push(ListedGroup {
+            group_id,
+            protocol_type,
+            group_state: if version >= 4 {
+                state_name.to_string()
+            } else {
+                String::new()
+            },
+            group_type: if version >= 5 {
+                "classic".to_string()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        });
+    }
+    listed.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    ListGroupsResponse {
+        error_code: 0,
+        groups: listed,
+        ..Default::default()
+    }
+}

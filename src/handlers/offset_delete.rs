@@ -1,0 +1,60 @@
+//! OffsetDelete: removes a group's committed offsets of partitions it no longer consumes.
+
+use super::{existing_coordinator, Node};
+use crate::actors::group_coordinator::DeleteOffsets;
+use crate::protocol::messages::offset_delete_request::OffsetDeleteRequest;
+use crate::protocol::messages::offset_delete_response::{
+    OffsetDeleteResponse, OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use crate::protocol::ErrorCode;
+
+pub async fn handle(node: &Node, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let Some(group) = existing_coordinator(node, &req.group_id) else {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::GroupIdNotFound.code(),
+            ..Default::default()
+        };
+    };
+    let asked: Vec<(String, Vec<i32>)> = req
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    let Ok(results) = group.send(DeleteOffsets(asked)).await else {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::CoordinatorNotAvailable.code(),
+            ..Default::default()
+        };
+    };
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| OffsetDeleteResponseTopic {
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let code = results
+                        .iter()
+                        .find(|(n, i, _)| *n == t.name && *i == p.partition_index)
+                        .map_or(ErrorCode::None, |(_, _, c)| *c);
+                    OffsetDeleteResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code.code(),
+                    }
+                })
+                .collect(),
+            name: t.name,
+        })
+        .collect();
+    OffsetDeleteResponse {
+        error_code: 0,
+        topics,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,148 @@
+//! OffsetFetch: the committed offsets of a group (v1-7) or of several groups (v8+);
+//! partitions without a commit answer offset -1.
+
+use super::{existing_coordinator, Node};
+use crate::actors::group_coordinator::FetchOffsets;
+use crate::group::CommittedOffset;
+use crate::protocol::messages::offset_fetch_request::OffsetFetchRequest;
+use crate::protocol::messages::offset_fetch_response::{
+    OffsetFetchResponse, OffsetFetchResponseGroup, OffsetFetchResponsePartition,
+    OffsetFetchResponsePartitions, OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use crate::protocol::ErrorCode;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The committed offsets of one group, grouped by topic (in request order when asked).
+async fn offsets(
+    node: &Node,
+    group_id: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> (ErrorCode, Vec<(String, Vec<CommittedOffset>)>) {
+    if group_id.is_empty() {
+        return (ErrorCode::InvalidGroupId, Vec::new());
+    }
+    let found = match existing_coordinator(node, group_id) {
+        Some(group) => match group.send(FetchOffsets(topics.clone())).await {
+            Ok(o) => o,
+            Err(_) => return (ErrorCode::CoordinatorNotAvailable, Vec::new()),
+        },
+        None => Vec::new(),
+    };
+    let mut by_topic: BTreeMap<String, Vec<CommittedOffset>> = BTreeMap::new();
+    for o in found {
+        by_topic.entry(o.topic.clone()).or_default().push(o);
+    }
+    let ordered = match topics {
+        // Asked-for partitions without a commit answer offset -1.
+        Some(asked) => asked
+            .into_iter()
+            .map(|(topic, partitions)| {
+                let mut have = by_topic.remove(&topic).unwrap_or_default();
+                let list = partitions
+                    .into_iter()
+                    .map(|p| match have.iter().position(|o| o.partition == p) {
+                        Some(i) => have.swap_remove(i),
+                        None => CommittedOffset {
+                            topic: topic.clone(),
+                            partition: p,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: Some(String::new()),
+                            commit_timestamp_ms: 0,
+                        },
+                    })
+                    .collect();
+                (topic, list)
+            })
+            .collect(),
+        None => by_topic.into_iter().collect(),
+    };
+    (ErrorCode::None, ordered)
+}
+
+pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    if version < 8 {
+        let topics = req.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name, t.partition_indexes))
+                .collect()
+        });
+        let (code, found) = offsets(node, &req.group_id, topics).await;
+        return OffsetFetchResponse {
+            error_code: if version >= 2 { code.code() } else { 0 },
+            topics: found
+                .into_iter()
+                .map(|(name, list)| OffsetFetchResponseTopic {
+                    name,
+                    partitions: list
+                        .into_iter()
+                        .map(|o| OffsetFetchResponsePartition {
+                            partition_index: o.partition,
+                            committed_offset: o.offset,
+                            committed_leader_epoch: if version >= 5 { o.leader_epoch } else { -1 },
+                            metadata: o.metadata,
+                            error_code: if version < 2 { code.code() } else { 0 },
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
+    let routing = node.routing.load();
+    let mut groups = Vec::with_capacity(req.groups.len());
+    for g in req.groups {
+        // v10 names topics by id.
+        let topics = g.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| {
+                    let name = if version >= 10 {
+                        routing
+                            .topic_by_id(&t.topic_id)
+                            .map(|r| r.name.clone())
+                            .unwrap_or_default()
+                    } else {
+                        t.name
+                    };
+                    (name, t.partition_indexes)
+                })
+                .collect()
+        });
+        let (code, found) = offsets(node, &g.group_id, topics).await;
+        groups.push(OffsetFetchResponseGroup {
+            group_id: g.group_id,
+            error_code: code.code(),
+            topics: found
+                .into_iter()
+                .map(|(name, list)| OffsetFetchResponseTopics {
+                    topic_id: if version >= 10 {
+                        routing.topic(&name).map_or(Uuid::nil(), |r| r.id)
+                    } else {
+                        Uuid::nil()
+                    },
+                    name: if version >= 10 { String::new() } else { name },
+                    partitions: list
+                        .into_iter()
+                        .map(|o| OffsetFetchResponsePartitions {
+                            partition_index: o.partition,
+                            committed_offset: o.offset,
+                            committed_leader_epoch: o.leader_epoch,
+                            metadata: o.metadata,
+                            error_code: 0,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+    }
+    OffsetFetchResponse {
+        groups,
+        ..Default::default()
+    }
+}
