@@ -9,23 +9,35 @@ use rdkafka::producer::{BaseProducer, BaseRecord};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the broker did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Starts `aeon` on 127.0.0.1:0 and reads the bound address from its log (stderr);
+/// the rest of its log is drained in the background.
+fn start_aeon(data_dir: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aeon"))
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start aeon");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.split("listening addr=").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("aeon logs the address it listens on");
+    (child, addr)
 }
 
 #[test]
@@ -60,19 +72,9 @@ fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
 #[test]
 fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
     let dir = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aeon"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start aeon");
-    wait_for_port(port);
+    let (mut child, addr) = start_aeon(dir.path());
     let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("bootstrap.servers", addr)
         .set("acks", "all")
         .create_with_context(Deliveries::default())
         .expect("producer");
