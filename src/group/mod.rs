@@ -13,8 +13,9 @@
 //! # Files
 //!
 //! - `api.rs`: requests, results, effects, config and state names.
-//! - `state.rs`: the group, its timers and the rebalance machinery (prepare, complete the
-//!   join, remove members, tick), DescribeGroups and DeleteGroups.
+//! - `state.rs`: the group, member validation and removal, stored metadata, DescribeGroups
+//!   and DeleteGroups.
+//! - `rebalance.rs`: prepare a rebalance, complete the join phase, the timers and `tick`.
 //! - `member.rs`: one member, the protocol vote, reading a consumer subscription.
 //! - `join.rs`: JoinGroup. `sync.rs`: SyncGroup, Heartbeat, LeaveGroup.
 //! - `offsets.rs`: OffsetCommit, OffsetFetch, OffsetDelete, retention.
@@ -24,6 +25,7 @@ mod api;
 mod join;
 mod member;
 mod offsets;
+mod rebalance;
 mod record;
 mod replay;
 mod state;

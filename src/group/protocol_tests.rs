@@ -951,3 +951,56 @@ fn restored_members_must_heartbeat_within_their_session_after_the_first_tick() {
         ErrorCode::UnknownMemberId
     );
 }
+
+#[test]
+fn empty_group_id_is_invalid_group_id() {
+    let mut g = Group::new(String::new(), config());
+    let effects = g.join(0, 1, join_req(""));
+    assert_eq!(
+        join_of(&effects, 1).map(|r| r.error),
+        Some(ErrorCode::InvalidGroupId)
+    );
+    assert_eq!(
+        g.commit_offsets(0, "", -1, None, vec![commit("t", 0, 1)]).0,
+        Err(ErrorCode::InvalidGroupId)
+    );
+}
+
+#[test]
+fn member_that_missed_its_join_answer_gets_it_again_while_completing() {
+    let mut g = group();
+    g.join(0, 1, join_req(""));
+    let effects = finish_join(&mut g);
+    let first = join_of(&effects, 1).expect("joined");
+    let effects = g.join(DELAY + 1, 2, join_req(&first.member_id));
+    let again = join_of(&effects, 2).expect("answered at once");
+    assert_eq!(again.generation_id, first.generation_id);
+    assert_eq!(again.members, first.members);
+    assert_eq!(g.state(), GroupState::CompletingRebalance);
+}
+
+#[test]
+fn new_member_that_waits_too_long_in_a_rebalance_is_dropped() {
+    let (mut g, ids, now, _) = stable_group(1);
+    let slow = JoinRequest {
+        rebalance_timeout_ms: 600_000,
+        ..join_req("")
+    };
+    assert!(g.join(now, 1, slow).is_empty());
+    // The old member keeps heartbeating but never rejoins.
+    let mut t = now;
+    let mut effects = Vec::new();
+    while t < now + NEW_MEMBER_JOIN_TIMEOUT_MS {
+        t += 5_000;
+        effects.extend(g.tick(t));
+        assert_eq!(
+            g.heartbeat(t, &ids[0], 1, None),
+            ErrorCode::RebalanceInProgress
+        );
+    }
+    assert_eq!(
+        join_of(&effects, 1).map(|r| r.error),
+        Some(ErrorCode::UnknownMemberId)
+    );
+    assert_eq!(g.describe().members.len(), 1);
+}
