@@ -1004,3 +1004,9 @@ fn new_member_that_waits_too_long_in_a_rebalance_is_dropped() {
     );
     assert_eq!(g.describe().members.len(), 1);
 }
+
+#[test]
+fn once_every_member_synced_only_session_timers_remain() {
+    let (g, _, now, _) = stable_group(2);
+    assert_eq!(g.next_deadline(), Some(now + SESSION));
+}
