@@ -1010,3 +1010,28 @@ fn once_every_member_synced_only_session_timers_remain() {
     let (g, _, now, _) = stable_group(2);
     assert_eq!(g.next_deadline(), Some(now + SESSION));
 }
+
+#[test]
+fn replaying_a_deleted_group_leaves_nothing_and_ignores_other_groups() {
+    let (mut g, ids, now, effects) = stable_group(1);
+    let mut log = persists(&effects);
+    log.extend(persists(
+        &g.commit_offsets(now, &ids[0], 1, None, vec![commit("t", 0, 1)])
+            .1,
+    ));
+    log.extend(persists(&g.leave(now, vec![(ids[0].clone(), None)]).1));
+    log.extend(persists(&g.delete().expect("empty")));
+    log.push(GroupRecord::Offset {
+        group: "other".into(),
+        topic: "t".into(),
+        partition: 0,
+        value: None,
+    });
+    let mut restored = group();
+    for r in &log {
+        restored.replay(r);
+    }
+    assert!(restored.is_empty_and_unused());
+    assert!(restored.fetch_offsets(None).is_empty());
+    assert_eq!(restored.describe().members.len(), 0);
+}
