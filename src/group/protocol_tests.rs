@@ -1035,3 +1035,48 @@ fn replaying_a_deleted_group_leaves_nothing_and_ignores_other_groups() {
     assert!(restored.fetch_offsets(None).is_empty());
     assert_eq!(restored.describe().members.len(), 0);
 }
+
+#[test]
+fn static_member_restarting_while_completing_fences_its_old_sync_and_rebalances() {
+    let mut g = group();
+    g.join(0, 1, static_req("", "i0"));
+    g.join(0, 2, static_req("", "i1"));
+    let effects = finish_join(&mut g);
+    let r0 = join_of(&effects, 1).expect("i0");
+    let r1 = join_of(&effects, 2).expect("i1");
+    let follower = if r0.member_id == r0.leader { r1 } else { r0 };
+    let instance = if follower.member_id == join_of(&effects, 1).expect("i0").member_id {
+        "i0"
+    } else {
+        "i1"
+    };
+    let parked = SyncRequest {
+        group_instance_id: Some(instance.into()),
+        ..sync_req(&follower.member_id, 1, vec![])
+    };
+    assert!(g.sync(DELAY * 2, 3, parked).is_empty());
+    let effects = g.join(DELAY * 2 + 1, 4, static_req("", instance));
+    assert_eq!(
+        sync_of(&effects, 3).map(|r| r.error),
+        Some(ErrorCode::FencedInstanceId)
+    );
+    assert!(
+        join_of(&effects, 4).is_none(),
+        "parked in the new rebalance"
+    );
+    assert_eq!(g.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn standalone_offsets_expire_from_their_commit_time() {
+    let mut g = group();
+    let _ = g.commit_offsets(0, "", -1, None, vec![commit("t", 0, 1)]);
+    let _ = g.commit_offsets(50_000, "", -1, None, vec![commit("t", 1, 1)]);
+    assert_eq!(g.next_deadline(), Some(100_000));
+    let effects = g.tick(100_000);
+    assert_eq!(persists(&effects).len(), 1);
+    assert_eq!(g.fetch_offsets(None).len(), 1);
+    let effects = g.tick(150_000);
+    assert_eq!(persists(&effects).len(), 2, "offset and group tombstones");
+    assert!(g.is_empty_and_unused());
+}
