@@ -29,6 +29,9 @@ impl Group {
     }
 
     fn validate_join(&self, req: &JoinRequest) -> Result<(), ErrorCode> {
+        if self.group_id.is_empty() {
+            return Err(ErrorCode::InvalidGroupId);
+        }
         let session = u64::try_from(req.session_timeout_ms).unwrap_or(0);
         if session < self.config.min_session_timeout_ms
             || session > self.config.max_session_timeout_ms

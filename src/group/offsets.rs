@@ -66,6 +66,9 @@ impl Group {
         generation_id: i32,
         group_instance_id: Option<&str>,
     ) -> Result<(), ErrorCode> {
+        if self.group_id.is_empty() {
+            return Err(ErrorCode::InvalidGroupId);
+        }
         if self.state == GroupState::Dead {
             return Err(ErrorCode::CoordinatorNotAvailable);
         }

@@ -951,3 +951,132 @@ fn restored_members_must_heartbeat_within_their_session_after_the_first_tick() {
         ErrorCode::UnknownMemberId
     );
 }
+
+#[test]
+fn empty_group_id_is_invalid_group_id() {
+    let mut g = Group::new(String::new(), config());
+    let effects = g.join(0, 1, join_req(""));
+    assert_eq!(
+        join_of(&effects, 1).map(|r| r.error),
+        Some(ErrorCode::InvalidGroupId)
+    );
+    assert_eq!(
+        g.commit_offsets(0, "", -1, None, vec![commit("t", 0, 1)]).0,
+        Err(ErrorCode::InvalidGroupId)
+    );
+}
+
+#[test]
+fn member_that_missed_its_join_answer_gets_it_again_while_completing() {
+    let mut g = group();
+    g.join(0, 1, join_req(""));
+    let effects = finish_join(&mut g);
+    let first = join_of(&effects, 1).expect("joined");
+    let effects = g.join(DELAY + 1, 2, join_req(&first.member_id));
+    let again = join_of(&effects, 2).expect("answered at once");
+    assert_eq!(again.generation_id, first.generation_id);
+    assert_eq!(again.members, first.members);
+    assert_eq!(g.state(), GroupState::CompletingRebalance);
+}
+
+#[test]
+fn new_member_that_waits_too_long_in_a_rebalance_is_dropped() {
+    let (mut g, ids, now, _) = stable_group(1);
+    let slow = JoinRequest {
+        rebalance_timeout_ms: 600_000,
+        ..join_req("")
+    };
+    assert!(g.join(now, 1, slow).is_empty());
+    // The old member keeps heartbeating but never rejoins.
+    let mut t = now;
+    let mut effects = Vec::new();
+    while t < now + NEW_MEMBER_JOIN_TIMEOUT_MS {
+        t += 5_000;
+        effects.extend(g.tick(t));
+        assert_eq!(
+            g.heartbeat(t, &ids[0], 1, None),
+            ErrorCode::RebalanceInProgress
+        );
+    }
+    assert_eq!(
+        join_of(&effects, 1).map(|r| r.error),
+        Some(ErrorCode::UnknownMemberId)
+    );
+    assert_eq!(g.describe().members.len(), 1);
+}
+
+#[test]
+fn once_every_member_synced_only_session_timers_remain() {
+    let (g, _, now, _) = stable_group(2);
+    assert_eq!(g.next_deadline(), Some(now + SESSION));
+}
+
+#[test]
+fn replaying_a_deleted_group_leaves_nothing_and_ignores_other_groups() {
+    let (mut g, ids, now, effects) = stable_group(1);
+    let mut log = persists(&effects);
+    log.extend(persists(
+        &g.commit_offsets(now, &ids[0], 1, None, vec![commit("t", 0, 1)])
+            .1,
+    ));
+    log.extend(persists(&g.leave(now, vec![(ids[0].clone(), None)]).1));
+    log.extend(persists(&g.delete().expect("empty")));
+    log.push(GroupRecord::Offset {
+        group: "other".into(),
+        topic: "t".into(),
+        partition: 0,
+        value: None,
+    });
+    let mut restored = group();
+    for r in &log {
+        restored.replay(r);
+    }
+    assert!(restored.is_empty_and_unused());
+    assert!(restored.fetch_offsets(None).is_empty());
+    assert_eq!(restored.describe().members.len(), 0);
+}
+
+#[test]
+fn static_member_restarting_while_completing_fences_its_old_sync_and_rebalances() {
+    let mut g = group();
+    g.join(0, 1, static_req("", "i0"));
+    g.join(0, 2, static_req("", "i1"));
+    let effects = finish_join(&mut g);
+    let r0 = join_of(&effects, 1).expect("i0");
+    let r1 = join_of(&effects, 2).expect("i1");
+    let follower = if r0.member_id == r0.leader { r1 } else { r0 };
+    let instance = if follower.member_id == join_of(&effects, 1).expect("i0").member_id {
+        "i0"
+    } else {
+        "i1"
+    };
+    let parked = SyncRequest {
+        group_instance_id: Some(instance.into()),
+        ..sync_req(&follower.member_id, 1, vec![])
+    };
+    assert!(g.sync(DELAY * 2, 3, parked).is_empty());
+    let effects = g.join(DELAY * 2 + 1, 4, static_req("", instance));
+    assert_eq!(
+        sync_of(&effects, 3).map(|r| r.error),
+        Some(ErrorCode::FencedInstanceId)
+    );
+    assert!(
+        join_of(&effects, 4).is_none(),
+        "parked in the new rebalance"
+    );
+    assert_eq!(g.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn standalone_offsets_expire_from_their_commit_time() {
+    let mut g = group();
+    let _ = g.commit_offsets(0, "", -1, None, vec![commit("t", 0, 1)]);
+    let _ = g.commit_offsets(50_000, "", -1, None, vec![commit("t", 1, 1)]);
+    assert_eq!(g.next_deadline(), Some(100_000));
+    let effects = g.tick(100_000);
+    assert_eq!(persists(&effects).len(), 1);
+    assert_eq!(g.fetch_offsets(None).len(), 1);
+    let effects = g.tick(150_000);
+    assert_eq!(persists(&effects).len(), 2, "offset and group tombstones");
+    assert!(g.is_empty_and_unused());
+}

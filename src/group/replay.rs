@@ -33,8 +33,13 @@ impl Group {
             },
             GroupRecord::Group { value, .. } => match value {
                 Some(v) => self.restore(v),
-                // A deleted group: its offsets were tombstoned before it.
-                None => *self = Group::new(self.group_id.clone(), self.config.clone()),
+                // The group's metadata is gone; offsets have keys of their own and go
+                // with their own tombstones (DeleteGroups writes those first).
+                None => {
+                    let offsets = std::mem::take(&mut self.offsets);
+                    *self = Group::new(self.group_id.clone(), self.config.clone());
+                    self.offsets = offsets;
+                }
             },
         }
     }

@@ -27,7 +27,7 @@ impl Group {
                 result: SyncResult::error(ErrorCode::RebalanceInProgress),
             }),
             GroupState::CompletingRebalance => {
-                self.pending_sync.remove(member_id);
+                self.remove_pending_sync(member_id);
                 self.refresh_session(now_ms, member_id);
                 if let Some(m) = self.members.get_mut(member_id) {
                     if let Some(old) = m.awaiting_sync.replace(token) {
@@ -42,7 +42,7 @@ impl Group {
                 }
             }
             GroupState::Stable => {
-                self.pending_sync.remove(member_id);
+                self.remove_pending_sync(member_id);
                 self.refresh_session(now_ms, member_id);
                 let assignment = self
                     .members
@@ -56,6 +56,14 @@ impl Group {
             }
         }
         effects
+    }
+
+    /// Once every member synced, the pending-sync timer has nothing left to do.
+    fn remove_pending_sync(&mut self, member_id: &str) {
+        self.pending_sync.remove(member_id);
+        if self.pending_sync.is_empty() {
+            self.sync_deadline_ms = None;
+        }
     }
 
     fn validate_sync(&self, req: &SyncRequest) -> Result<(), ErrorCode> {
