@@ -4,7 +4,7 @@
 
 use super::{coordinator, Node};
 use crate::actors::group_coordinator::CommitOffsets;
-use crate::group::OffsetCommit;
+use crate::group::{check_offset_commit, OffsetCommit};
 use crate::protocol::messages::offset_commit_request::OffsetCommitRequest;
 use crate::protocol::messages::offset_commit_response::{
     OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -71,11 +71,20 @@ pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> Offs
                     .partitions
                     .into_iter()
                     .map(|p| {
+                        let metadata_check = check_offset_commit(&OffsetCommit {
+                            topic: String::new(),
+                            partition: p.partition_index,
+                            offset: p.committed_offset,
+                            leader_epoch: p.committed_leader_epoch,
+                            metadata: p.committed_metadata.clone(),
+                        });
                         let code = if unknown
                             .iter()
                             .any(|(n, i)| *n == name && *i == p.partition_index)
                         {
                             unknown_topic
+                        } else if metadata_check != ErrorCode::None {
+                            metadata_check
                         } else {
                             result.err().unwrap_or(ErrorCode::None)
                         };

@@ -31,6 +31,17 @@ pub async fn handle(node: &Node, req: OffsetDeleteRequest) -> OffsetDeleteRespon
             ..Default::default()
         };
     };
+    // Errors of the whole group come back on every partition; Kafka reports them once.
+    if let Some((_, _, code)) = results.first() {
+        if matches!(code, ErrorCode::GroupIdNotFound | ErrorCode::NonEmptyGroup)
+            && results.iter().all(|r| r.2 == *code)
+        {
+            return OffsetDeleteResponse {
+                error_code: code.code(),
+                ..Default::default()
+            };
+        }
+    }
     let topics = req
         .topics
         .into_iter()
