@@ -115,7 +115,7 @@ impl Stop {
 pub struct ConsumeTotals {
     pub messages: u64,
     pub bytes: u64,
-    /// From the start of polling to the last message.
+    /// From the first message received to the last (connection setup excluded).
     pub elapsed: Duration,
     /// Receipt time minus the send time in the payload (e2e only).
     pub latency: Histogram<u64>,
@@ -162,8 +162,8 @@ pub fn run_consumers(
         totals.messages += t.messages;
         totals.bytes += t.bytes;
         totals.latency.add(&t.latency)?;
-        first = Some(first.map_or(t.start, |f| f.min(t.start)));
-        if let Some(end) = t.last {
+        if let (Some(start), Some(end)) = (t.first, t.last) {
+            first = Some(first.map_or(start, |f| f.min(start)));
             last = Some(last.map_or(end, |l| l.max(end)));
         }
     }
@@ -186,7 +186,7 @@ struct JobResult {
     messages: u64,
     bytes: u64,
     latency: Histogram<u64>,
-    start: Instant,
+    first: Option<Instant>,
     last: Option<Instant>,
 }
 
@@ -232,6 +232,7 @@ impl Job {
                 }
             }
             last_seen = Instant::now();
+            r.first.get_or_insert(last_seen);
             r.last = Some(last_seen);
             r.messages += 1;
             r.bytes += payload.len() as u64;
