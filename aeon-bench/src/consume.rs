@@ -200,15 +200,14 @@ impl Job {
         consumer
             .assign(&assignment)
             .context("assigning partitions")?;
-        let start = Instant::now();
         let mut r = JobResult {
             messages: 0,
             bytes: 0,
             latency: new_histogram(),
-            start,
+            first: None,
             last: None,
         };
-        let mut last_seen = start;
+        let mut last_seen = Instant::now();
         loop {
             if self.consumed.load(Ordering::Relaxed) >= self.stop.target.load(Ordering::Relaxed)
                 || self.stop.deadline.is_some_and(|d| Instant::now() >= d)
