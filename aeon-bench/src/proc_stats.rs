@@ -81,7 +81,8 @@ pub fn read_rss_bytes(pid: u32) -> anyhow::Result<u64> {
 pub struct BrokerCost {
     pub pid: u32,
     pub cpu_seconds: f64,
-    /// CPU seconds per GB (10^9 bytes) of payload moved.
+    /// CPU seconds per GB (10^9 bytes) of payload moved: produced or consumed, both
+    /// counted for e2e.
     pub cpu_seconds_per_gb: f64,
     pub rss_bytes: u64,
 }

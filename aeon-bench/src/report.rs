@@ -198,7 +198,7 @@ impl Progress {
                     continue;
                 }
                 let n = done.load(Ordering::Relaxed);
-                let b = bar.get_or_insert_with(|| new_bar(length));
+                let b = bar.get_or_insert_with(|| new_bar(length, started.elapsed()));
                 match length {
                     RunLength::Messages(_) => b.set_position(n),
                     RunLength::Duration(_) => {
@@ -225,12 +225,12 @@ impl Progress {
     }
 }
 
-fn new_bar(length: RunLength) -> ProgressBar {
+fn new_bar(length: RunLength, elapsed: Duration) -> ProgressBar {
     let (len, template) = match length {
-        RunLength::Messages(n) => (n, "{bar:40} {pos}/{len} msgs {per_sec} eta {eta}"),
+        RunLength::Messages(n) => (n, "{bar:40} {pos}/{len} msgs, {elapsed} elapsed, eta {eta}"),
         RunLength::Duration(d) => (d.as_secs(), "{bar:40} {pos}/{len} s {msg}"),
     };
-    let bar = ProgressBar::new(len);
+    let bar = ProgressBar::new(len).with_elapsed(elapsed);
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
