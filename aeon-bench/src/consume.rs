@@ -55,8 +55,8 @@ pub fn run(cmd: &ConsumeCmd) -> anyhow::Result<()> {
 
 /// A consumer client that never joins a group or commits.
 pub fn consumer_config(common: &CommonArgs, args: &ConsumerArgs) -> ClientConfig {
-    // librdkafka wants a group.id for a consumer handle; with assign() and no commits
-    // it never contacts a group coordinator.
+    // assign() needs a group.id (without one librdkafka fails it with "Local: Unknown
+    // group"); it is never joined, and nothing is committed.
     let mut own = vec![
         ("group.id", "aeon-bench-unused".to_string()),
         ("enable.auto.commit", "false".to_string()),
