@@ -91,6 +91,7 @@ pub struct CommonArgs {
     /// Broker address(es), comma-separated.
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub bootstrap: String,
+    /// Topic name.
     #[arg(long, default_value = "aeon-bench")]
     pub topic: String,
     /// Partitions for --create-topic; consumers read all partitions the broker reports.
@@ -105,7 +106,7 @@ pub struct CommonArgs {
     /// Run for this many seconds instead of a message count.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Payload size in bytes.
+    /// Payload size in bytes (consume uses it only for --limit).
     #[arg(long, default_value_t = 100)]
     pub size: usize,
     /// Print a JSON report on stdout (and no progress bar).
@@ -172,6 +173,7 @@ pub struct ProducerArgs {
     /// batch.size in bytes [default: librdkafka's].
     #[arg(long)]
     pub batch_size: Option<u64>,
+    /// compression.type.
     #[arg(long, default_value = "none", value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
     pub compression: String,
     /// Producer threads, each with its own client.
