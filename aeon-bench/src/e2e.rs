@@ -1,0 +1,83 @@
+//! `e2e`: producers and consumers in one process. Each payload starts with its send
+//! time (microseconds since the epoch, big-endian); latency is receipt time minus that.
+//! Consumers start at each partition's high watermark, so older messages are not read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Offset;
+
+use crate::consume::{consumer_config, partitions, run_consumers, Stop};
+use crate::produce::{ensure_topic, run_producers};
+use crate::report::{Progress, Report};
+use crate::{proc_stats, E2eCmd};
+
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(cmd: &E2eCmd) -> anyhow::Result<()> {
+    let common = &cmd.common;
+    let limit = common.limit_first()?;
+    ensure_topic(common)?;
+    let config = consumer_config(common, &cmd.consumer);
+    let watermarks: BaseConsumer = config.create().context("creating a consumer")?;
+    let starts = partitions(&config, &common.topic)?
+        .into_iter()
+        .map(|p| {
+            let (_, high) = watermarks
+                .fetch_watermarks(&common.topic, p, WATERMARK_TIMEOUT)
+                .with_context(|| format!("fetching the high watermark of partition {p}"))?;
+            Ok((p, Offset::Offset(high)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    drop(watermarks);
+
+    // Consumers read until they have every acknowledged message (known once the
+    // producers are done) or stay idle for --idle-timeout.
+    let stop = Stop::after(u64::MAX, None, &cmd.consumer);
+    let consumed = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(common.run_length(), consumed.clone(), common.json);
+    let probe = proc_stats::probe(common.broker_pid)?;
+    let (produced, received) = std::thread::scope(|s| {
+        let consumers = s.spawn(|| {
+            run_consumers(
+                &config,
+                &common.topic,
+                starts,
+                cmd.consumer.consumers,
+                &stop,
+                consumed.clone(),
+                true,
+            )
+        });
+        let produced = run_producers(common, &cmd.producer, true, Arc::new(AtomicU64::new(0)));
+        let acked = produced.as_ref().map_or(0, |p| p.acked);
+        stop.target.store(acked, Ordering::Relaxed);
+        let received = consumers
+            .join()
+            .map_err(|_| anyhow!("the consumers panicked"));
+        (produced, received)
+    });
+    progress.finish();
+    let (produced, received) = (produced?, received??);
+    if received.messages < produced.acked {
+        eprintln!(
+            "received {} of {} acknowledged messages before --idle-timeout",
+            received.messages, produced.acked
+        );
+    }
+    let errors = produced.errors + produced.acked.saturating_sub(received.messages);
+    let mut report = Report::new(
+        "e2e",
+        received.messages,
+        received.bytes,
+        errors,
+        received.elapsed,
+    )
+    .with_latency("send -> receipt, wall clock", &received.latency)
+    .with_limit(limit);
+    report.broker = proc_stats::finish(probe, produced.bytes + received.bytes)?;
+    report.print(common.json)
+}
