@@ -2,7 +2,9 @@
 //! records stay a slice of the frame, so this measures the header walk), and encoding a
 //! Fetch response with 1 MiB of records into one buffer sized once.
 
-use aeon::protocol::frame::{decode_request, encode_request, encode_response};
+use aeon::protocol::frame::{
+    decode_request, encode_request, encode_response, encode_response_chunks,
+};
 use aeon::protocol::messages::fetch_response::{
     FetchResponse, FetchableTopicResponse, PartitionData,
 };
@@ -71,6 +73,9 @@ fn codec(c: &mut Criterion) {
     let resp = fetch_response();
     g.bench_function("encode_fetch_response_1mib", |b| {
         b.iter(|| encode_response(1, 12, black_box(&resp)).expect("encode"))
+    });
+    g.bench_function("encode_fetch_response_1mib_chunks", |b| {
+        b.iter(|| encode_response_chunks(1, 12, black_box(&resp)).expect("encode"))
     });
     g.finish();
 }

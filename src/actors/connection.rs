@@ -12,21 +12,61 @@
 //! which gets its v0 error response) close this connection only, with a log line.
 
 use crate::handlers::{self, unsupported_version_response, Node};
-use crate::protocol::frame::{decode_request, encode_response, FrameError};
+use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
 use actix::prelude::*;
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-type Outgoing = (BytesMut, OwnedSemaphorePermit);
+type Outgoing = (Vec<Bytes>, OwnedSemaphorePermit);
+
+/// The most I/O slices one vectored write takes.
+const MAX_IOV: usize = 64;
+
+/// Writes every chunk with vectored writes: record data goes from the segment's mmap
+/// to the socket without an intermediate copy.
+async fn write_chunks(
+    w: &mut OwnedWriteHalf,
+    pending: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
+    while !pending.is_empty() {
+        let mut written = {
+            let slices: Vec<IoSlice<'_>> = pending
+                .iter()
+                .take(MAX_IOV)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            w.write_vectored(&slices).await?
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let Some(front) = pending.front_mut() else {
+                break;
+            };
+            if written >= front.len() {
+                written -= front.len();
+                pending.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A read frame (or the read error) with the in-flight permit it holds.
 struct Incoming(std::io::Result<BytesMut>, OwnedSemaphorePermit);
@@ -38,7 +78,7 @@ pub struct ConnectionActor {
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
     next_out: u64,
-    done: BTreeMap<u64, (Option<BytesMut>, OwnedSemaphorePermit)>,
+    done: BTreeMap<u64, (Option<Vec<Bytes>>, OwnedSemaphorePermit)>,
     last_activity: Instant,
 }
 
@@ -51,12 +91,24 @@ impl ConnectionActor {
         let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         actix_rt::spawn(async move {
-            while let Some((buf, permit)) = rx.recv().await {
-                if let Err(error) = write.write_all(&buf).await {
+            let mut pending = VecDeque::new();
+            let mut permits = Vec::new();
+            while let Some((chunks, permit)) = rx.recv().await {
+                pending.extend(chunks);
+                permits.push(permit);
+                // Responses that are ready go out together, in one vectored write.
+                while pending.len() < MAX_IOV {
+                    let Ok((chunks, permit)) = rx.try_recv() else {
+                        break;
+                    };
+                    pending.extend(chunks);
+                    permits.push(permit);
+                }
+                if let Err(error) = write_chunks(&mut write, &mut pending).await {
                     tracing::debug!(%peer, %error, "write failed; closing");
                     break;
                 }
-                drop(permit);
+                permits.clear();
             }
             let _ = write.shutdown().await;
         });
@@ -87,7 +139,7 @@ impl ConnectionActor {
     }
 
     /// Files a finished request's response and writes every response now in order.
-    fn complete(&mut self, seq: u64, response: Option<BytesMut>, permit: OwnedSemaphorePermit) {
+    fn complete(&mut self, seq: u64, response: Option<Vec<Bytes>>, permit: OwnedSemaphorePermit) {
         self.done.insert(seq, (response, permit));
         while let Some((response, permit)) = self.done.remove(&self.next_out) {
             self.next_out += 1;
@@ -142,8 +194,8 @@ impl StreamHandler<Incoming> for ConnectionActor {
                 correlation_id,
             }) => {
                 tracing::debug!(peer = %self.peer, version, "ApiVersions version not supported; answering v0");
-                match encode_response(correlation_id, 0, &unsupported_version_response()) {
-                    Ok(buf) => return self.complete(seq, Some(buf), permit),
+                match encode_response_chunks(correlation_id, 0, &unsupported_version_response()) {
+                    Ok(buf) => return self.complete(seq, Some(buf.into_chunks()), permit),
                     Err(e) => return self.close(ctx, &e),
                 }
             }
@@ -156,14 +208,15 @@ impl StreamHandler<Incoming> for ConnectionActor {
             handlers::dispatch(node, request, self.peer)
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
-                    Ok(Some(response)) => match encode_response(correlation_id, version, &response)
-                    {
-                        Ok(buf) => act.complete(seq, Some(buf), permit),
-                        Err(e) => act.close(
-                            ctx,
-                            &format_args!("encoding the {api_key:?} v{version} response: {e}"),
-                        ),
-                    },
+                    Ok(Some(response)) => {
+                        match encode_response_chunks(correlation_id, version, &response) {
+                            Ok(buf) => act.complete(seq, Some(buf.into_chunks()), permit),
+                            Err(e) => act.close(
+                                ctx,
+                                &format_args!("encoding the {api_key:?} v{version} response: {e}"),
+                            ),
+                        }
+                    }
                     Ok(None) => act.complete(seq, None, permit),
                     Err(e) => act.close(ctx, &e),
                 }),

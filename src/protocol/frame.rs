@@ -165,17 +165,103 @@ pub fn encode_response(
     version: i16,
     body: &Response,
 ) -> Result<BytesMut, EncodeError> {
+    let mut buf = BytesMut::new();
+    write_response(&mut buf, correlation_id, version, body)?;
+    Ok(buf)
+}
+
+/// Encodes a response frame as chunks for a vectored write: record data stays the
+/// `Bytes` it was (a slice of a segment's mmap), never copied into the frame.
+pub fn encode_response_chunks(
+    correlation_id: i32,
+    version: i16,
+    body: &Response,
+) -> Result<FrameChunks, EncodeError> {
+    let mut chunks = FrameChunks::default();
+    write_response(&mut chunks, correlation_id, version, body)?;
+    chunks.finish();
+    Ok(chunks)
+}
+
+fn write_response<W: WireWrite + Reserve>(
+    w: &mut W,
+    correlation_id: i32,
+    version: i16,
+    body: &Response,
+) -> Result<(), EncodeError> {
     let header = ResponseHeader {
         correlation_id,
         ..Default::default()
     };
     let header_version = body.api_key().response_header_version(version);
     let size = header.encoded_size(header_version) + body.encoded_size(version);
-    let mut buf = BytesMut::with_capacity(4 + size);
-    buf.put(&frame_size(size)?.to_be_bytes());
-    header.encode(&mut buf, header_version)?;
-    body.encode(&mut buf, version)?;
-    Ok(buf)
+    w.reserve_total(4 + size);
+    w.put(&frame_size(size)?.to_be_bytes());
+    header.encode(w, header_version)?;
+    body.encode(w, version)
+}
+
+/// Sizing a buffer once before writing into it.
+trait Reserve {
+    fn reserve_total(&mut self, size: usize);
+}
+
+impl Reserve for BytesMut {
+    fn reserve_total(&mut self, size: usize) {
+        self.reserve(size);
+    }
+}
+
+impl Reserve for FrameChunks {
+    fn reserve_total(&mut self, _: usize) {}
+}
+
+/// Shared bytes smaller than this are copied into the current chunk: a separate
+/// I/O slice costs more than the copy.
+const MIN_SHARED_CHUNK: usize = 4096;
+
+/// An encoded frame as a list of chunks: small parts are gathered in one buffer, large
+/// shared record data is kept by reference.
+#[derive(Debug, Default)]
+pub struct FrameChunks {
+    chunks: Vec<Bytes>,
+    current: BytesMut,
+}
+
+impl FrameChunks {
+    fn finish(&mut self) {
+        if !self.current.is_empty() {
+            self.chunks.push(self.current.split().freeze());
+        }
+    }
+
+    /// The chunks, in order.
+    pub fn into_chunks(self) -> Vec<Bytes> {
+        self.chunks
+    }
+
+    /// The total length in bytes.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.current.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl WireWrite for FrameChunks {
+    fn put(&mut self, bytes: &[u8]) {
+        self.current.extend_from_slice(bytes);
+    }
+
+    fn put_shared(&mut self, bytes: &Bytes) {
+        if bytes.len() < MIN_SHARED_CHUNK {
+            return self.put(bytes);
+        }
+        self.finish();
+        self.chunks.push(bytes.clone());
+    }
 }
 
 /// Decodes a response frame (the bytes after the size) for a request of `api_key` at
@@ -195,4 +281,41 @@ fn frame_size(size: usize) -> Result<i32, EncodeError> {
         length: size,
         max: i32::MAX as usize,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::messages::fetch_response::{
+        FetchResponse, FetchableTopicResponse, PartitionData,
+    };
+
+    #[test]
+    fn response_chunks_keep_record_data_by_reference_and_equal_the_flat_encoding() {
+        let records = Bytes::from(vec![7u8; 1 << 20]);
+        let response: Response = FetchResponse {
+            responses: vec![FetchableTopicResponse {
+                topic: "t".into(),
+                partitions: vec![PartitionData {
+                    records: Some(records.clone()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .into();
+        let flat = encode_response(9, 12, &response).expect("flat");
+        let chunks = encode_response_chunks(9, 12, &response)
+            .expect("chunks")
+            .into_chunks();
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.as_ptr() == records.as_ptr() && c.len() == records.len()),
+            "records are not copied"
+        );
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(joined, flat.to_vec());
+    }
 }
