@@ -27,8 +27,11 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod groups;
+mod producer_ids;
 
 pub use groups::{GetGroupCoordinator, OFFSETS_TOPIC};
+pub use producer_ids::AllocateProducerId;
+use producer_ids::ProducerIds;
 
 const TOPICS_FILE: &str = "aeon-topics.json";
 const META_FILE: &str = "meta.properties";
@@ -140,6 +143,7 @@ pub struct BrokerActor {
     groups: HashMap<String, Addr<GroupCoordinatorActor>>,
     /// Groups rebuilt from `__consumer_offsets` while loading, before their actors start.
     replayed_groups: BTreeMap<String, Group>,
+    producer_ids: ProducerIds,
 }
 
 /// Kafka's rules for a topic name.
@@ -195,7 +199,9 @@ impl BrokerActor {
             routing,
             groups: HashMap::new(),
             replayed_groups: BTreeMap::new(),
+            producer_ids: ProducerIds::default(),
         };
+        broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
         let path = broker.data_dir.join(TOPICS_FILE);
         if path.exists() {
             let text = std::fs::read_to_string(&path)
@@ -239,7 +245,7 @@ impl BrokerActor {
             .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
         if topic == OFFSETS_TOPIC {
             let config = self.group_config();
-            groups::replay(&log, &mut self.replayed_groups, &config);
+            groups::replay(&log.log, &mut self.replayed_groups, &config);
         }
         let arbiter = self.next_arbiter();
         let check = Duration::from_millis(self.config.log_retention_check_interval_ms);

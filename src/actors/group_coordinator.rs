@@ -576,7 +576,7 @@ mod tests {
         )
         .expect("reopen");
         let mut group = Group::new("g".into(), config());
-        let data = reopened.read(0, 1 << 20).expect("read");
+        let data = reopened.log.read(0, 1 << 20).expect("read");
         for batch in crate::protocol::records::BatchIter::new(&data) {
             for r in batch.records().expect("records") {
                 let r = r.expect("record");

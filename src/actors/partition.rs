@@ -11,6 +11,7 @@
 //! rest of the broker keeps serving.
 
 use crate::protocol::ErrorCode;
+use crate::storage::producer_state::{self, BatchIdentity, ProducerState, SequenceError};
 use crate::storage::{self, FlushHandle, Log, LogConfig};
 use actix::prelude::*;
 use bytes::Bytes;
@@ -112,6 +113,21 @@ pub enum PartitionError {
     Storage(String),
     #[error("partition is closed")]
     Closed,
+    #[error("{0}")]
+    OutOfOrderSequence(String),
+    #[error("{0}")]
+    InvalidProducerEpoch(String),
+}
+
+impl From<SequenceError> for PartitionError {
+    fn from(e: SequenceError) -> Self {
+        match e {
+            SequenceError::FencedEpoch { .. } => {
+                PartitionError::InvalidProducerEpoch(e.to_string())
+            }
+            SequenceError::OutOfOrder { .. } => PartitionError::OutOfOrderSequence(e.to_string()),
+        }
+    }
 }
 
 impl PartitionError {
@@ -122,6 +138,8 @@ impl PartitionError {
             PartitionError::InvalidBatch(_) => ErrorCode::CorruptMessage,
             PartitionError::Storage(_) => ErrorCode::KafkaStorageError,
             PartitionError::Closed => ErrorCode::NotLeaderOrFollower,
+            PartitionError::OutOfOrderSequence(_) => ErrorCode::OutOfOrderSequenceNumber,
+            PartitionError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
         }
     }
 }
@@ -150,15 +168,27 @@ pub struct PartitionActor {
     offsets: watch::Sender<PartitionOffsets>,
     retention_check: Duration,
     closed: bool,
+    /// Idempotent producers' sequences; rebuilt with the log.
+    producers: ProducerState,
+    /// Segments when the last producer snapshot was taken: a roll takes a new one.
+    snapshot_segments: usize,
+}
+
+/// A log opened off the arbiters, with its producer state rebuilt.
+pub struct OpenLog {
+    pub log: Log,
+    pub producers: ProducerState,
 }
 
 impl PartitionActor {
     /// Takes a log opened off the arbiter (opening creates and maps files).
     pub fn new(
         name: String,
-        log: Log,
+        open: OpenLog,
         retention_check: Duration,
     ) -> (Self, watch::Receiver<PartitionOffsets>) {
+        let OpenLog { log, producers } = open;
+        let snapshot_segments = log.segment_count();
         let offsets = PartitionOffsets {
             log_start_offset: log.log_start_offset(),
             high_watermark: log.high_watermark(),
@@ -174,6 +204,8 @@ impl PartitionActor {
             offsets: tx,
             retention_check,
             closed: false,
+            snapshot_segments,
+            producers,
         };
         (actor, rx)
     }
@@ -227,6 +259,28 @@ impl PartitionActor {
     fn fail(&mut self, ctx: &mut Context<Self>, error: &storage::Error) {
         tracing::error!(partition = %self.name, %error, "partition failed; restarting it");
         ctx.stop();
+    }
+
+    /// A new segment means a new producer snapshot, so recovery after a crash scans at
+    /// most the active segment. The file is written on the blocking pool.
+    fn snapshot_on_roll(&mut self) {
+        let Some(log) = &self.log else { return };
+        let segments = log.segment_count();
+        if segments == self.snapshot_segments {
+            return;
+        }
+        self.snapshot_segments = segments;
+        if self.producers.is_empty() {
+            return;
+        }
+        let offset = log.log_end_offset();
+        let bytes = self.producers.snapshot(offset);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
+                tracing::warn!(%error, "writing a producer snapshot failed");
+            }
+        });
     }
 
     fn run_retention(&mut self) {
@@ -300,14 +354,15 @@ impl Supervised for PartitionActor {
                 .send(Err(PartitionError::Storage("partition restarting".into())));
         }
         let (dir, config, name) = (self.dir.clone(), self.config.clone(), self.name.clone());
-        let reopen = async move {
-            tokio::task::spawn_blocking(move || Log::open(dir, config, now_ms())).await
-        };
+        let reopen =
+            async move { tokio::task::spawn_blocking(move || open_log(dir, config)).await };
         ctx.wait(reopen.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Ok(log)) => {
+            Ok(Ok(OpenLog { log, producers })) => {
                 tracing::info!(partition = %name, "partition log reopened");
                 act.flush = Some(log.flush_handle());
+                act.snapshot_segments = log.segment_count();
                 act.log = Some(log);
+                act.producers = producers;
                 act.publish_offsets();
             }
             Ok(Err(error)) => {
@@ -329,6 +384,27 @@ impl Handler<Append> for PartitionActor {
         let Some(log) = self.log.as_mut() else {
             return Box::pin(async { Err(PartitionError::Closed) });
         };
+        // An idempotent producer's batch: a duplicate is answered with its original
+        // offsets and not written again; a gap or an old epoch is refused.
+        let identity = crate::protocol::records::RecordBatch::parse(&msg.batch)
+            .ok()
+            .and_then(|b| BatchIdentity::of(&b));
+        if let Some(id) = &identity {
+            match self.producers.check(id) {
+                Ok(None) => {}
+                Ok(Some(dup)) => {
+                    let info = Appended {
+                        base_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        log_append_time_ms: -1,
+                        log_start_offset: log.log_start_offset(),
+                    };
+                    tracing::debug!(partition = %self.name, producer_id = id.producer_id, "duplicate batch acknowledged");
+                    return Box::pin(async move { Ok(info) });
+                }
+                Err(e) => return Box::pin(async move { Err(PartitionError::from(e)) }),
+            }
+        }
         let result = log.append(&msg.batch, now_ms());
         let info = match result {
             Ok(info) => info,
@@ -350,6 +426,11 @@ impl Handler<Append> for PartitionActor {
             log_append_time_ms: info.log_append_time_ms,
             log_start_offset: log.log_start_offset(),
         };
+        if let Some(id) = &identity {
+            self.producers
+                .update(id, info.base_offset, info.last_offset);
+        }
+        self.snapshot_on_roll();
         self.publish_offsets();
         self.wake_waiters();
         match (msg.wait_for_fsync, &self.flush) {
@@ -438,6 +519,11 @@ impl Handler<Close> for PartitionActor {
         let Some(log) = self.log.take() else {
             return Ok(());
         };
+        if !msg.delete && !self.producers.is_empty() {
+            let offset = log.log_end_offset();
+            producer_state::write_snapshot(&self.dir, offset, &self.producers.snapshot(offset))
+                .map_err(|e| PartitionError::Storage(e.to_string()))?;
+        }
         let res = if msg.delete {
             log.delete()
         } else {
@@ -472,15 +558,17 @@ impl Handler<InjectFailure> for PartitionActor {
 
 /// Opens a partition's log. Blocking (it creates, maps and may scan files): call it off
 /// the arbiters.
-pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<Log, storage::Error> {
-    Log::open(dir, config, now_ms())
+pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<OpenLog, storage::Error> {
+    let log = Log::open(dir, config, now_ms())?;
+    let producers = producer_state::rebuild(&log)?;
+    Ok(OpenLog { log, producers })
 }
 
 /// Starts the actor that owns `log`, supervised, on `arbiter`.
 pub fn start(
     arbiter: &ArbiterHandle,
     name: String,
-    log: Log,
+    log: OpenLog,
     retention_check: Duration,
 ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
     let (actor, rx) = PartitionActor::new(name, log, retention_check);
@@ -642,5 +730,100 @@ mod tests {
             .expect("mailbox")
             .expect("list");
         assert_eq!(offset, 5);
+    }
+
+    fn producer_batch(producer_id: i64, epoch: i16, base_sequence: i32, n: usize) -> Bytes {
+        let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000).producer(
+            producer_id,
+            epoch,
+            base_sequence,
+        );
+        for _ in 0..n {
+            b = b.record(RecordSpec::new(None, Some(b"v")));
+        }
+        Bytes::from(b.build())
+    }
+
+    #[actix::test]
+    async fn idempotent_batches_are_deduplicated_and_checked_across_restarts() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (p, _) = start_partition(dir.path());
+        let append = |batch| Append {
+            batch,
+            wait_for_fsync: false,
+        };
+        let first = p
+            .send(append(producer_batch(9, 0, 0, 3)))
+            .await
+            .expect("mailbox")
+            .expect("append");
+        p.send(append(producer_batch(9, 0, 3, 2)))
+            .await
+            .expect("mailbox")
+            .expect("append");
+        let dup = p
+            .send(append(producer_batch(9, 0, 0, 3)))
+            .await
+            .expect("mailbox")
+            .expect("duplicate");
+        assert_eq!(
+            (dup.base_offset, dup.last_offset),
+            (first.base_offset, first.last_offset),
+            "the original offsets"
+        );
+        let gap = p
+            .send(append(producer_batch(9, 0, 7, 1)))
+            .await
+            .expect("mailbox");
+        assert!(matches!(gap, Err(PartitionError::OutOfOrderSequence(_))));
+        p.send(append(producer_batch(9, 1, 0, 1)))
+            .await
+            .expect("mailbox")
+            .expect("new epoch");
+        let fenced = p
+            .send(append(producer_batch(9, 0, 5, 1)))
+            .await
+            .expect("mailbox");
+        assert!(matches!(
+            fenced,
+            Err(PartitionError::InvalidProducerEpoch(_))
+        ));
+        let (_, end) = p
+            .send(ListOffset { timestamp: -1 })
+            .await
+            .expect("mailbox")
+            .expect("end");
+        assert_eq!(end, 6, "the duplicate was not written again");
+
+        // After a crash (no clean close) the state is rebuilt from the log.
+        p.send(InjectFailure).await.expect("mailbox");
+        let dup = p
+            .send(append(producer_batch(9, 1, 0, 1)))
+            .await
+            .expect("mailbox")
+            .expect("duplicate after restart");
+        assert_eq!(dup.base_offset, 5);
+        // After a clean close it comes from the snapshot.
+        p.send(Close { delete: false })
+            .await
+            .expect("mailbox")
+            .expect("close");
+        assert!(std::fs::read_dir(dir.path().join("t-0"))
+            .expect("dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".snapshot")));
+        let (p, _) = start_partition(dir.path());
+        let dup = p
+            .send(append(producer_batch(9, 1, 0, 1)))
+            .await
+            .expect("mailbox")
+            .expect("duplicate after reopen");
+        assert_eq!(dup.base_offset, 5);
+        let next = p
+            .send(append(producer_batch(9, 1, 1, 1)))
+            .await
+            .expect("mailbox")
+            .expect("next in sequence");
+        assert_eq!(next.base_offset, 6);
     }
 }

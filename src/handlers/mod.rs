@@ -17,6 +17,7 @@ mod describe_groups;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
+mod init_producer_id;
 mod join_group;
 mod leave_group;
 mod list_groups;
@@ -77,6 +78,7 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::DescribeGroups,
     ApiKey::ListGroups,
     ApiKey::DeleteGroups,
+    ApiKey::InitProducerId,
 ];
 
 /// Who sent a request.
@@ -164,6 +166,7 @@ pub async fn dispatch(
         Request::DescribeGroups(r) => describe_groups::handle(&node, r, version).await.into(),
         Request::ListGroups(r) => list_groups::handle(&node, r, version).await.into(),
         Request::DeleteGroups(r) => delete_groups::handle(&node, r).await.into(),
+        Request::InitProducerId(r) => init_producer_id::handle(&node, r).await.into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

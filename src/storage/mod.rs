@@ -14,6 +14,7 @@
 //! - `segment`: one mmap'd `.log` with its indexes (format documented on the type).
 //! - `index`: the sparse offset index and time index (formats documented on the types).
 //! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
+//! - [`producer_state`]: idempotent-producer sequences per partition, with snapshots.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
 //! - `mmap`: the memory-mapped file, the only `unsafe` code.
 //!
@@ -32,6 +33,7 @@ pub mod flush;
 mod index;
 pub mod log;
 mod mmap;
+pub mod producer_state;
 pub mod recovery;
 mod segment;
 

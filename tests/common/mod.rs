@@ -19,7 +19,7 @@ use tempfile::TempDir;
 pub struct TestBroker {
     broker: Option<Broker>,
     pub dir: TempDir,
-    tweak: fn(&mut Config),
+    tweak: Box<dyn Fn(&mut Config)>,
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
@@ -37,7 +37,12 @@ impl TestBroker {
         Self::start_with(|_| {})
     }
 
-    pub fn start_with(tweak: fn(&mut Config)) -> Self {
+    pub fn start_with(tweak: impl Fn(&mut Config) + 'static) -> Self {
+        // RUST_LOG=aeon=debug shows the broker's log in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
@@ -45,7 +50,7 @@ impl TestBroker {
         TestBroker {
             broker: Some(broker),
             dir,
-            tweak,
+            tweak: Box::new(tweak),
         }
     }
 

@@ -1,0 +1,435 @@
+//! Idempotent-producer state of one partition: for each producer id, its epoch and the
+//! sequence ranges of its last five batches, as Kafka keeps them.
+//!
+//! A batch from a producer (producer id >= 0, base sequence >= 0) is checked before it is
+//! appended: the same sequence range as one of the last five is a duplicate (answered
+//! with its original offsets, not written again); a gap is OUT_OF_ORDER_SEQUENCE_NUMBER;
+//! an older epoch is fenced (INVALID_PRODUCER_EPOCH). A new epoch must start at sequence
+//! 0; a producer the partition has no state for may start anywhere (its state may have
+//! been removed with old data), as Kafka allows.
+//!
+//! # Snapshot file format
+//!
+//! `<offset, 20 digits>.snapshot` in the partition directory holds the state of every
+//! batch below `offset`. Big-endian: magic `b"AEPS"`, version u16 (1), offset i64,
+//! producer count u32, then per producer: id i64, epoch i16, batch count u8, and per
+//! batch: first sequence i32, last sequence i32, first offset i64, last offset i64;
+//! last a CRC-32C (u32) of everything before it. A snapshot is written at every segment
+//! roll and at a clean close, to a temp file renamed into place, so after a crash the
+//! state is the newest intact snapshot plus a scan of the batches after it (at most the
+//! active segment): the whole log is never scanned. A damaged snapshot is ignored (an
+//! older one, or a scan from the log start, takes its place).
+
+use super::error::{io_err, Result};
+use crate::protocol::records::RecordBatch;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Batches remembered per producer (Kafka: 5, the most in flight per connection).
+pub const BATCHES_KEPT: usize = 5;
+
+const MAGIC: &[u8; 4] = b"AEPS";
+const VERSION: u16 = 1;
+const SUFFIX: &str = "snapshot";
+
+/// Where one batch of a producer landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerBatch {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<ProducerBatch>,
+}
+
+/// Why a producer's batch is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SequenceError {
+    #[error("producer {producer_id}: epoch {epoch} is older than the current {current}")]
+    FencedEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+    #[error("producer {producer_id}: sequence {first_seq} does not follow {last_seq}")]
+    OutOfOrder {
+        producer_id: i64,
+        first_seq: i32,
+        last_seq: i32,
+    },
+}
+
+/// The identity and sequence range of a batch, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchIdentity {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub first_seq: i32,
+    pub last_seq: i32,
+}
+
+impl BatchIdentity {
+    /// `None` for a batch without a producer (not idempotent) or a control batch.
+    pub fn of(batch: &RecordBatch<'_>) -> Option<Self> {
+        if batch.producer_id() < 0 || batch.base_sequence() < 0 || batch.is_control() {
+            return None;
+        }
+        let first_seq = batch.base_sequence();
+        Some(BatchIdentity {
+            producer_id: batch.producer_id(),
+            epoch: batch.producer_epoch(),
+            first_seq,
+            // Sequences wrap at i32::MAX, as Kafka's do.
+            last_seq: first_seq.wrapping_add(batch.last_offset_delta()) & i32::MAX,
+        })
+    }
+}
+
+/// The producer state of one partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProducerState {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+fn next_seq(seq: i32) -> i32 {
+    if seq == i32::MAX {
+        0
+    } else {
+        seq + 1
+    }
+}
+
+impl ProducerState {
+    /// Checks a batch before it is appended: `Ok(Some(batch))` for a duplicate of an
+    /// appended batch, `Ok(None)` for a new one.
+    pub fn check(&self, id: &BatchIdentity) -> Result<Option<ProducerBatch>, SequenceError> {
+        let Some(entry) = self.producers.get(&id.producer_id) else {
+            return Ok(None);
+        };
+        if id.epoch < entry.epoch {
+            return Err(SequenceError::FencedEpoch {
+                producer_id: id.producer_id,
+                epoch: id.epoch,
+                current: entry.epoch,
+            });
+        }
+        if id.epoch > entry.epoch {
+            return if id.first_seq == 0 {
+                Ok(None)
+            } else {
+                Err(SequenceError::OutOfOrder {
+                    producer_id: id.producer_id,
+                    first_seq: id.first_seq,
+                    last_seq: -1,
+                })
+            };
+        }
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_seq == id.first_seq && b.last_seq == id.last_seq)
+        {
+            return Ok(Some(*dup));
+        }
+        match entry.batches.back() {
+            Some(last) if next_seq(last.last_seq) != id.first_seq => {
+                Err(SequenceError::OutOfOrder {
+                    producer_id: id.producer_id,
+                    first_seq: id.first_seq,
+                    last_seq: last.last_seq,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records an appended batch.
+    pub fn update(&mut self, id: &BatchIdentity, first_offset: i64, last_offset: i64) {
+        let entry = self.producers.entry(id.producer_id).or_default();
+        if id.epoch != entry.epoch {
+            entry.epoch = id.epoch;
+            entry.batches.clear();
+        }
+        entry.batches.push_back(ProducerBatch {
+            first_seq: id.first_seq,
+            last_seq: id.last_seq,
+            first_offset,
+            last_offset,
+        });
+        while entry.batches.len() > BATCHES_KEPT {
+            entry.batches.pop_front();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+
+    /// The snapshot of the state below `offset`, in the format above.
+    pub fn snapshot(&self, offset: i64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(22 + self.producers.len() * 40);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_be_bytes());
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
+        let mut ids: Vec<&i64> = self.producers.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let e = &self.producers[id];
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&e.epoch.to_be_bytes());
+            out.push(e.batches.len() as u8);
+            for b in &e.batches {
+                out.extend_from_slice(&b.first_seq.to_be_bytes());
+                out.extend_from_slice(&b.last_seq.to_be_bytes());
+                out.extend_from_slice(&b.first_offset.to_be_bytes());
+                out.extend_from_slice(&b.last_offset.to_be_bytes());
+            }
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    /// Reads a snapshot: the offset it covers and the state, or `None` if damaged.
+    pub fn from_snapshot(bytes: &[u8]) -> Option<(i64, ProducerState)> {
+        let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+        if crc32c::crc32c(body).to_be_bytes() != crc {
+            return None;
+        }
+        let mut r = Reader(body);
+        if r.take(4)? != MAGIC || u16::from_be_bytes(r.array()?) != VERSION {
+            return None;
+        }
+        let offset = i64::from_be_bytes(r.array()?);
+        let count = u32::from_be_bytes(r.array()?);
+        let mut state = ProducerState::default();
+        for _ in 0..count {
+            let id = i64::from_be_bytes(r.array()?);
+            let epoch = i16::from_be_bytes(r.array()?);
+            let n = r.take(1)?[0] as usize;
+            let mut batches = VecDeque::with_capacity(n.min(BATCHES_KEPT));
+            for _ in 0..n {
+                batches.push_back(ProducerBatch {
+                    first_seq: i32::from_be_bytes(r.array()?),
+                    last_seq: i32::from_be_bytes(r.array()?),
+                    first_offset: i64::from_be_bytes(r.array()?),
+                    last_offset: i64::from_be_bytes(r.array()?),
+                });
+            }
+            state.producers.insert(id, ProducerEntry { epoch, batches });
+        }
+        r.0.is_empty().then_some((offset, state))
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+}
+
+/// The snapshot file for `offset` in `dir`.
+pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
+    dir.join(format!("{offset:020}.{SUFFIX}"))
+}
+
+/// Writes a snapshot (temp file, fsync, rename) and removes all but the newest two.
+pub fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> Result<()> {
+    let path = snapshot_path(dir, offset);
+    let tmp = path.with_extension("snapshot.tmp");
+    {
+        let mut f =
+            std::fs::File::create(&tmp).map_err(io_err("create producer snapshot", &tmp))?;
+        f.write_all(bytes)
+            .map_err(io_err("write producer snapshot", &tmp))?;
+        f.sync_all()
+            .map_err(io_err("sync producer snapshot", &tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io_err("rename producer snapshot", &path))?;
+    let mut offsets = snapshot_offsets(dir)?;
+    offsets.sort_unstable();
+    for old in offsets.iter().rev().skip(2) {
+        let p = snapshot_path(dir, *old);
+        std::fs::remove_file(&p).map_err(io_err("delete old producer snapshot", &p))?;
+    }
+    Ok(())
+}
+
+fn snapshot_offsets(dir: &Path) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err("list producer snapshots", dir))? {
+        let entry = entry.map_err(io_err("list producer snapshots", dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".snapshot") {
+            if let Ok(o) = stem.parse::<i64>() {
+                out.push(o);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The newest intact snapshot at or below `max_offset`: its offset and state.
+pub fn load_snapshot(dir: &Path, max_offset: i64) -> Result<Option<(i64, ProducerState)>> {
+    let mut offsets = snapshot_offsets(dir)?;
+    offsets.sort_unstable();
+    for offset in offsets.into_iter().rev().filter(|o| *o <= max_offset) {
+        let path = snapshot_path(dir, offset);
+        let bytes = std::fs::read(&path).map_err(io_err("read producer snapshot", &path))?;
+        match ProducerState::from_snapshot(&bytes) {
+            Some((o, state)) if o == offset => return Ok(Some((o, state))),
+            _ => tracing::warn!(path = %path.display(), "ignoring a damaged producer snapshot"),
+        }
+    }
+    Ok(None)
+}
+
+/// The producer state of an opened log: the newest snapshot plus the batches after it.
+pub fn rebuild(log: &super::Log) -> Result<ProducerState> {
+    let end = log.log_end_offset();
+    let (mut offset, mut state) = match load_snapshot(log.dir(), end)? {
+        Some((o, s)) => (o.max(log.log_start_offset()), s),
+        None => (log.log_start_offset(), ProducerState::default()),
+    };
+    while offset < end {
+        let chunk = log.read(offset, 1 << 20)?;
+        let mut next = offset;
+        for batch in crate::protocol::records::BatchIter::new(&chunk) {
+            next = batch.next_offset();
+            if let Some(id) = BatchIdentity::of(&batch) {
+                state.update(&id, batch.base_offset(), batch.last_offset());
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(producer_id: i64, epoch: i16, first_seq: i32, last_seq: i32) -> BatchIdentity {
+        BatchIdentity {
+            producer_id,
+            epoch,
+            first_seq,
+            last_seq,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_found_gaps_refused_and_old_epochs_fenced() {
+        let mut s = ProducerState::default();
+        assert_eq!(s.check(&id(7, 0, 0, 4)), Ok(None));
+        s.update(&id(7, 0, 0, 4), 100, 104);
+        s.update(&id(7, 0, 5, 9), 105, 109);
+        assert_eq!(
+            s.check(&id(7, 0, 0, 4))
+                .expect("dup")
+                .map(|b| b.first_offset),
+            Some(100)
+        );
+        assert_eq!(s.check(&id(7, 0, 10, 12)), Ok(None));
+        assert!(matches!(
+            s.check(&id(7, 0, 12, 14)),
+            Err(SequenceError::OutOfOrder { .. })
+        ));
+        s.update(&id(7, 1, 0, 0), 110, 110);
+        assert!(matches!(
+            s.check(&id(7, 0, 1, 1)),
+            Err(SequenceError::FencedEpoch { .. })
+        ));
+        assert!(
+            matches!(
+                s.check(&id(7, 2, 5, 5)),
+                Err(SequenceError::OutOfOrder { .. })
+            ),
+            "a new epoch starts at 0"
+        );
+        assert_eq!(
+            s.check(&id(8, 0, 42, 42)),
+            Ok(None),
+            "an unknown producer may start anywhere"
+        );
+    }
+
+    #[test]
+    fn only_the_last_five_batches_are_remembered() {
+        let mut s = ProducerState::default();
+        for i in 0..7 {
+            s.update(&id(1, 0, i, i), i64::from(i), i64::from(i));
+        }
+        assert!(matches!(
+            s.check(&id(1, 0, 1, 1)),
+            Err(SequenceError::OutOfOrder { .. })
+        ));
+        assert!(s.check(&id(1, 0, 2, 2)).expect("dup").is_some());
+    }
+
+    #[test]
+    fn sequences_wrap_at_i32_max() {
+        let mut s = ProducerState::default();
+        s.update(&id(1, 0, i32::MAX - 1, i32::MAX), 0, 1);
+        assert_eq!(s.check(&id(1, 0, 0, 3)), Ok(None));
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_damage_is_detected() {
+        let mut s = ProducerState::default();
+        s.update(&id(1, 3, 0, 9), 0, 9);
+        s.update(&id(2, 0, 5, 5), 10, 10);
+        let bytes = s.snapshot(11);
+        assert_eq!(ProducerState::from_snapshot(&bytes), Some((11, s.clone())));
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x40;
+            assert_eq!(ProducerState::from_snapshot(&bad), None, "flip at {i}");
+            assert_eq!(
+                ProducerState::from_snapshot(&bytes[..i]),
+                None,
+                "cut at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_newest_intact_snapshot_at_or_below_an_offset_is_loaded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = ProducerState::default();
+        s.update(&id(1, 0, 0, 0), 0, 0);
+        write_snapshot(dir.path(), 1, &s.snapshot(1)).expect("write");
+        s.update(&id(1, 0, 1, 1), 1, 1);
+        write_snapshot(dir.path(), 2, &s.snapshot(2)).expect("write");
+        std::fs::write(snapshot_path(dir.path(), 3), b"garbage").expect("write");
+        let (offset, loaded) = load_snapshot(dir.path(), 10).expect("load").expect("found");
+        assert_eq!((offset, loaded), (2, s.clone()));
+        assert_eq!(
+            load_snapshot(dir.path(), 1).expect("load").map(|(o, _)| o),
+            Some(1)
+        );
+    }
+}
