@@ -335,3 +335,46 @@ fn list_offsets_answers_earliest_latest_and_by_timestamp() {
         "first batch at or after the timestamp"
     );
 }
+
+#[test]
+fn a_log_append_time_topic_stamps_the_brokers_clock() {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::message::Timestamp;
+    let broker = TestBroker::start();
+    let admin = broker.admin();
+    let topic = NewTopic::new("stamped", 1, TopicReplication::Fixed(1))
+        .set("message.timestamp.type", "LogAppendTime");
+    futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .expect("request")[0]
+        .as_ref()
+        .expect("created");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let producer = broker.producer(&[]);
+    produce_all(
+        &producer,
+        (0..10).map(|_| {
+            BaseRecord::<[u8], [u8]>::to("stamped")
+                .payload(b"v")
+                .timestamp(1_000)
+        }),
+    );
+    let consumer = broker.consumer("stamped", 1);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut seen = 0;
+    while seen < 10 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            use rdkafka::Message;
+            match m.timestamp() {
+                Timestamp::LogAppendTime(ts) => {
+                    assert!(ts >= before, "the broker's clock, not the producer's 1000")
+                }
+                other => panic!("expected LogAppendTime, got {other:?}"),
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 10);
+}
