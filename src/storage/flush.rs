@@ -186,3 +186,48 @@ impl FlushHandle {
         self.lock().rounds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_up_to_a_flushed_offset_returns_without_a_sync_round() {
+        let handle = FlushHandle::new(10, 10, Vec::new());
+        assert_eq!(handle.flush_up_to(5).unwrap(), 10);
+        assert_eq!(handle.flush().unwrap(), 10);
+        assert_eq!(handle.sync_rounds(), 0);
+    }
+
+    #[test]
+    fn appends_recorded_during_a_flush_are_covered_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(MappedFile::create(&dir.path().join("f"), 4096).unwrap());
+        let handle = FlushHandle::new(0, 0, Vec::new());
+        file.append(&[1; 100], |_| Ok::<(), crate::storage::Error>(()))
+            .unwrap();
+        handle.note_append(&file, 0, 100, 1);
+        file.append(&[2; 100], |_| Ok::<(), crate::storage::Error>(()))
+            .unwrap();
+        handle.note_append(&file, 100, 200, 2);
+        assert_eq!(
+            handle.lock().pending.len(),
+            1,
+            "adjacent ranges of one file merge"
+        );
+        assert_eq!(
+            handle.flush_up_to(1).unwrap(),
+            2,
+            "a flush covers all that was recorded"
+        );
+        assert_eq!(handle.sync_rounds(), 1);
+        handle.note(SyncItem::Dir(dir.path().to_path_buf()));
+        handle.note_append(&file, 200, 200, 3);
+        assert_eq!(
+            handle.flush_up_to(100).unwrap(),
+            3,
+            "capped at the log end offset"
+        );
+        assert_eq!(handle.flushed_offset(), 3);
+    }
+}
