@@ -69,6 +69,27 @@ fn append(c: &mut Criterion) {
             )
         });
         group.bench_with_input(
+            BenchmarkId::new("plain_write_preallocated", label),
+            &batch,
+            |b, batch| {
+                b.iter_batched(
+                    || {
+                        let dir = tempfile::tempdir().unwrap();
+                        let file = File::create(dir.path().join("plain.log")).unwrap();
+                        file.set_len(1 << 30).unwrap();
+                        (dir, file)
+                    },
+                    |(dir, mut file)| {
+                        for _ in 0..count {
+                            file.write_all(batch).unwrap();
+                        }
+                        (dir, file)
+                    },
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+        group.bench_with_input(
             BenchmarkId::new("plain_write", label),
             &batch,
             |b, batch| {

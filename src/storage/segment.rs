@@ -253,13 +253,12 @@ impl LogSegment {
             return Ok(None);
         };
         let end = position + batch.len();
-        let written = RecordBatch::parse(&self.log.contents()[position..end])?;
-        let (size, last, max_ts) = (
-            written.total_size(),
-            written.last_offset(),
-            written.max_timestamp(),
-        );
-        self.track(position, size, last, max_ts)?;
+        // From the caller's bytes, not the mapping: touching a page written by pwrite
+        // through the mapping would cost a page fault.
+        let input = RecordBatch::parse(batch)?;
+        let last = offset + i64::from(input.last_offset_delta());
+        let max_ts = log_append_time.unwrap_or(input.max_timestamp());
+        self.track(position, batch.len(), last, max_ts)?;
         Ok(Some(SegmentAppend { position, end }))
     }
 
