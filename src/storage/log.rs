@@ -786,6 +786,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn log_can_move_to_another_thread_and_flush_handles_and_reads_can_be_shared() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Log>();
+        send_sync::<FlushHandle>();
+        send_sync::<Bytes>();
+        send_sync::<RemovedSegment>();
+    }
+
+    #[test]
     fn appending_garbage_is_a_typed_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
