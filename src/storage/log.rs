@@ -786,6 +786,40 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn large_batches_take_the_write_path_and_read_back_stamped_and_recoverable() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            message_timestamp_type: TimestampType::LogAppendTime,
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config.clone(), T0).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..20 {
+            let b = batch(1 + i % 3, if i % 2 == 0 { 100 * 1024 } else { 300 }, T0);
+            assert_eq!(b.len() >= super::super::mmap::WRITE_SYSCALL_MIN, i % 2 == 0);
+            let info = log.append(&b, T0 + i as i64).unwrap();
+            let mut stored = b.clone();
+            records::set_base_offset(&mut stored, info.base_offset).unwrap();
+            records::set_log_append_time(&mut stored, T0 + i as i64).unwrap();
+            expected.push((info.base_offset, stored));
+        }
+        assert!(log.segment_count() > 1);
+        let check = |log: &Log| {
+            for (base, stored) in &expected {
+                let got = log.read(*base, 1).unwrap();
+                assert_eq!(&got[..], &stored[..]);
+                RecordBatch::parse(&got).unwrap().verify_crc().unwrap();
+            }
+        };
+        check(&log);
+        drop(log);
+        let log = Log::open(dir.path(), config, T0).unwrap();
+        assert!(log.open_stats().recovered);
+        check(&log);
+    }
+
+    #[test]
     fn log_can_move_to_another_thread_and_flush_handles_and_reads_can_be_shared() {
         fn send<T: Send>() {}
         fn send_sync<T: Send + Sync>() {}
