@@ -184,10 +184,10 @@ impl MappedFile {
     /// does not fit (or the file is sealed).
     ///
     /// Below [`WRITE_SYSCALL_MIN`] bytes the parts are copied into the mapping (no
-    /// system call). Larger appends go through `pwrite` of `data` and then of `head`
-    /// into the same page cache, which the shared mapping sees at once: for big copies
-    /// the kernel's write path beats faulting fresh pages of a sparse file into the
-    /// mapping one by one (figures in STORAGE_BENCH.md).
+    /// system call). Larger appends go through one `pwritev` of `head` and the rest of
+    /// `data` into the same page cache, which the shared mapping sees at once: for big
+    /// copies the kernel's write path beats faulting fresh pages of a sparse file into
+    /// the mapping one by one (figures in STORAGE_BENCH.md).
     pub(crate) fn append_with_head(&self, data: &[u8], head: &[u8]) -> Result<Option<usize>> {
         let total = data.len();
         let Some(body) = data.get(head.len()..) else {
@@ -211,11 +211,7 @@ impl MappedFile {
             dst[..head.len()].copy_from_slice(head);
             dst[head.len()..].copy_from_slice(body);
         } else {
-            use std::os::unix::fs::FileExt;
-            // Whole pages in one write, then the small header fix on a cached page.
-            self.file
-                .write_all_at(data, start as u64)
-                .and_then(|()| self.file.write_all_at(head, start as u64))
+            pwrite_all(&self.file, head, body, start as u64)
                 .map_err(io_err("write", &self.path))?;
         }
         self.len.store(start + total, Ordering::Release);
@@ -279,6 +275,31 @@ impl MappedFile {
             .map_err(io_err("msync", &self.path))?;
         self.file.sync_all().map_err(io_err("fsync", &self.path))
     }
+}
+
+/// Writes `head` then `body` at `offset` with `pwritev`: one system call, no copy to
+/// join them, whole pages for the kernel.
+fn pwrite_all(
+    file: &File,
+    mut head: &[u8],
+    mut body: &[u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    while !head.is_empty() || !body.is_empty() {
+        let written =
+            match rustix::io::pwritev(file, &[IoSlice::new(head), IoSlice::new(body)], offset) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+        offset += written as u64;
+        let from_head = written.min(head.len());
+        head = &head[from_head..];
+        body = &body[written - from_head..];
+    }
+    Ok(())
 }
 
 /// The owner behind a `Bytes` read from a [`MappedFile`].
