@@ -12,6 +12,11 @@ use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
 use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
 
+/// A config value in milliseconds or bytes as i64, saturating (u64::MAX is "never").
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -215,7 +220,13 @@ impl Log {
         }
         let delta = i64::from(header.last_offset_delta());
         let base_offset = self.log_end_offset();
-        let last_offset = base_offset + delta;
+        let last_offset = base_offset
+            .checked_add(delta)
+            .ok_or(Error::OffsetOutOfRange {
+                offset: base_offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: base_offset,
+            })?;
         let log_append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let max_timestamp = log_append_time.unwrap_or(header.max_timestamp());
@@ -230,7 +241,7 @@ impl Log {
                 limit: self.active().remaining(),
                 setting: "segment.bytes",
             })?;
-        let end_offset = last_offset + 1;
+        let end_offset = last_offset.saturating_add(1);
         self.flush.note_append(
             self.active().log_file(),
             appended.position,
@@ -253,7 +264,8 @@ impl Log {
             return false;
         }
         size > active.remaining()
-            || active.time_waited_for_roll(now_ms, max_timestamp) > self.config.segment_ms as i64
+            || active.time_waited_for_roll(now_ms, max_timestamp)
+                > clamp_i64(self.config.segment_ms)
             || active.indexes_full()
             || !active.can_hold_offset(last_offset)
     }
@@ -348,13 +360,14 @@ impl Log {
         let mut removed = Vec::new();
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1
-                && now_ms - self.segments[0].largest_timestamp() > retention_ms as i64
+                && now_ms.saturating_sub(self.segments[0].largest_timestamp())
+                    > clamp_i64(retention_ms)
             {
                 removed.push(self.remove_oldest()?);
             }
         }
         if let Some(retention_bytes) = self.config.retention_bytes {
-            let mut excess = self.size_bytes() as i64 - retention_bytes as i64;
+            let mut excess = clamp_i64(self.size_bytes()) - clamp_i64(retention_bytes);
             while self.segments.len() > 1 && excess >= self.segments[0].size() as i64 {
                 excess -= self.segments[0].size() as i64;
                 removed.push(self.remove_oldest()?);
@@ -393,11 +406,11 @@ impl Log {
         let by_count = self
             .config
             .flush_messages
-            .is_some_and(|n| unflushed >= n.min(i64::MAX as u64) as i64);
+            .is_some_and(|n| unflushed >= clamp_i64(n));
         let by_time = self
             .config
             .flush_ms
-            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms.min(i64::MAX as u64) as i64);
+            .is_some_and(|ms| now_ms.saturating_sub(self.last_flush_ms) >= clamp_i64(ms));
         if unflushed > 0 && (by_count || by_time) {
             self.flush.flush()?;
             self.last_flush_ms = now_ms;

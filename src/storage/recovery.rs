@@ -100,8 +100,11 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>> {
             std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
         } else if let Some(stem) = name.strip_suffix(".log") {
             if stem.len() == 20 {
-                if let Ok(base) = stem.parse::<i64>() {
-                    bases.push(base);
+                // Kafka's names are 20 digits: no sign, so never a negative offset.
+                if stem.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(base) = stem.parse::<i64>() {
+                        bases.push(base);
+                    }
                 }
             }
         }
@@ -533,6 +536,26 @@ mod tests {
             0,
             "the rebuilt index was kept"
         );
+    }
+
+    #[test]
+    fn hostile_segment_names_never_panic() {
+        for name in [
+            "09223372036854775807",
+            "09223372036854775000",
+            "-0000000000000000001",
+            "99999999999999999999",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = batch(3, 10, T0);
+            records::set_base_offset(&mut bytes, i64::MAX - 1).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.log")), &bytes).unwrap();
+            if let Ok(mut log) = Log::open(dir.path(), small_config(), T0) {
+                let _ = log.append(&batch(1, 1, T0), T0);
+                let _ = log.read(log.log_start_offset(), 100);
+                let _ = log.apply_retention(T0);
+            }
+        }
     }
 
     #[test]

@@ -217,8 +217,8 @@ impl LogSegment {
     /// How long this segment has been filling, as Kafka counts for `segment.ms`.
     pub(crate) fn time_waited_for_roll(&self, now_ms: i64, batch_max_timestamp: i64) -> i64 {
         match self.rolling_based_timestamp {
-            Some(ts) if ts >= 0 => batch_max_timestamp - ts,
-            _ => (now_ms - self.created_ms).max(0),
+            Some(ts) if ts >= 0 => batch_max_timestamp.saturating_sub(ts),
+            _ => now_ms.saturating_sub(self.created_ms).max(0),
         }
     }
 
@@ -256,7 +256,7 @@ impl LogSegment {
         // From the caller's bytes, not the mapping: touching a page written by pwrite
         // through the mapping would cost a page fault.
         let input = RecordBatch::parse(batch)?;
-        let last = offset + i64::from(input.last_offset_delta());
+        let last = offset.saturating_add(i64::from(input.last_offset_delta()));
         let max_ts = log_append_time.unwrap_or(input.max_timestamp());
         self.track(position, batch.len(), last, max_ts)?;
         Ok(Some(SegmentAppend { position, end }))
@@ -288,7 +288,7 @@ impl LogSegment {
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += size;
-        self.next_offset = last_offset + 1;
+        self.next_offset = last_offset.saturating_add(1);
         Ok(())
     }
 
