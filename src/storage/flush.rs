@@ -38,7 +38,7 @@ pub(crate) enum SyncItem {
 }
 
 impl SyncItem {
-    fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         match self {
             Self::Range { file, start, end } => file.sync_range(*start, *end),
             Self::File(file) => file.sync_all(),
@@ -126,6 +126,13 @@ impl FlushHandle {
     /// Records a file or directory to sync with the next flush.
     pub(crate) fn note(&self, item: SyncItem) {
         self.lock().pending.push(item);
+    }
+
+    /// After a truncation: the log now ends at `end_offset`.
+    pub(crate) fn truncated(&self, end_offset: i64) {
+        let mut st = self.lock();
+        st.end_offset = end_offset;
+        st.flushed_offset = st.flushed_offset.min(end_offset);
     }
 
     /// Returns once every offset below `offset` (capped at the log end offset) is on

@@ -76,11 +76,11 @@ pub fn delete_segments(removed: &[RemovedSegment]) -> Result<()> {
 /// `Bytes` that share the segment mapping, valid after the log moves on or drops.
 #[derive(Debug)]
 pub struct Log {
-    dir: PathBuf,
-    config: LogConfig,
-    segments: Vec<LogSegment>,
-    log_start_offset: i64,
-    flush: FlushHandle,
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
+    pub(super) segments: Vec<LogSegment>,
+    pub(super) log_start_offset: i64,
+    pub(super) flush: FlushHandle,
     last_flush_ms: i64,
     open_stats: LogOpenStats,
 }
@@ -140,7 +140,7 @@ impl Log {
         &self.open_stats
     }
 
-    fn active(&self) -> &LogSegment {
+    pub(super) fn active(&self) -> &LogSegment {
         &self.segments[self.segments.len() - 1]
     }
 
@@ -385,7 +385,7 @@ impl Log {
         Ok(removed)
     }
 
-    fn remove_oldest(&mut self) -> Result<RemovedSegment> {
+    pub(super) fn remove_oldest(&mut self) -> Result<RemovedSegment> {
         let segment = self.segments.remove(0);
         let paths = segment.rename_for_delete(&self.dir)?;
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());

@@ -13,6 +13,7 @@
 //! - [`log`]: [`Log`], the ordered segments: append, read, roll, retention, delete-records.
 //! - `segment`: one mmap'd `.log` with its indexes (format documented on the type).
 //! - `index`: the sparse offset index and time index (formats documented on the types).
+//! - `truncate`: [`Log::truncate_to`], cutting the end of the log (follower divergence).
 //! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
 //! - `mmap`: the memory-mapped file, the only `unsafe` code.
@@ -34,6 +35,7 @@ pub mod log;
 mod mmap;
 pub mod recovery;
 mod segment;
+mod truncate;
 
 #[cfg(test)]
 mod model_tests;

@@ -287,7 +287,7 @@ impl LogSegment {
     }
 
     /// Replaces both index files with new, empty, preallocated ones.
-    fn reset_indexes(&mut self, dir: &Path, config: &LogConfig) -> Result<()> {
+    pub(crate) fn reset_indexes(&mut self, dir: &Path, config: &LogConfig) -> Result<()> {
         let [_, index_path, time_path] = Self::paths(dir, self.base_offset);
         for path in [&index_path, &time_path] {
             match std::fs::remove_file(path) {
