@@ -73,6 +73,14 @@ impl OffsetIndex {
         })
     }
 
+    /// An index over an already created, empty file.
+    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+        Self {
+            file: Arc::new(file),
+            base_offset,
+        }
+    }
+
     pub(crate) fn file(&self) -> &Arc<MappedFile> {
         &self.file
     }
@@ -215,6 +223,14 @@ impl TimeIndex {
             file: Arc::new(MappedFile::open(path, capacity)?),
             base_offset,
         })
+    }
+
+    /// An index over an already created, empty file.
+    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+        Self {
+            file: Arc::new(file),
+            base_offset,
+        }
     }
 
     pub(crate) fn file(&self) -> &Arc<MappedFile> {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::config::LogConfig;
 use super::error::{io_err, Error, Result};
 use super::flush::{FlushHandle, SyncItem};
+use super::prepare::PreparedSegment;
 use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
 use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
@@ -83,6 +84,7 @@ pub struct Log {
     pub(super) flush: FlushHandle,
     last_flush_ms: i64,
     open_stats: LogOpenStats,
+    pub(super) prepared: Option<PreparedSegment>,
 }
 
 impl Log {
@@ -124,6 +126,7 @@ impl Log {
             flush,
             last_flush_ms: now_ms,
             open_stats: loaded.stats,
+            prepared: None,
         })
     }
 
@@ -280,7 +283,10 @@ impl Log {
         for item in self.active_mut().seal()? {
             self.flush.note(item);
         }
-        let segment = LogSegment::create(&self.dir, base, &self.config, now_ms)?;
+        let segment = match self.prepared.take() {
+            Some(prepared) => prepared.install(&self.dir, base, &self.config, now_ms)?,
+            None => LogSegment::create(&self.dir, base, &self.config, now_ms)?,
+        };
         self.segments.push(segment);
         self.flush.note(SyncItem::Dir(self.dir.clone()));
         Ok(())

@@ -277,6 +277,15 @@ impl MappedFile {
     }
 }
 
+impl MappedFile {
+    /// Renames the file; the mapping stays valid. Needs `&mut`: not yet shared.
+    pub(crate) fn rename(&mut self, to: &Path) -> Result<()> {
+        std::fs::rename(&self.path, to).map_err(io_err("rename", &self.path))?;
+        self.path = to.to_path_buf();
+        Ok(())
+    }
+}
+
 /// Writes `head` then `body` at `offset` with `pwritev`: one system call, no copy to
 /// join them, whole pages for the kernel.
 fn pwrite_all(

@@ -88,14 +88,15 @@ fn take_clean_shutdown(dir: &Path) -> Result<Option<i64>> {
         .and_then(|v| v.parse().ok()))
 }
 
-/// Base offsets of the segments in `dir`, sorted; deletes leftover `*.deleted` files.
+/// Base offsets of the segments in `dir`, sorted; deletes leftover `*.deleted` and
+/// `.prepared-*` files.
 fn list_segments(dir: &Path) -> Result<Vec<i64>> {
     let mut bases = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".deleted") {
+        if name.ends_with(".deleted") || name.starts_with(super::prepare::PREPARED_PREFIX) {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
         } else if let Some(stem) = name.strip_suffix(".log") {

@@ -142,7 +142,7 @@ impl LogSegment {
         ))
     }
 
-    fn assemble(
+    pub(super) fn assemble(
         base_offset: i64,
         log: MappedFile,
         offset_index: OffsetIndex,
