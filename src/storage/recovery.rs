@@ -189,6 +189,7 @@ impl LogSegment {
         }
         let must_rebuild = anchor.is_none() && (!sane || self.offset_index.entries() > 0);
         if must_rebuild {
+            tracing::warn!(segment = %self.log.path().display(), "index missing or inconsistent; rebuilding it from the log");
             stats.rebuilt_indexes += 1;
             self.reset_indexes(dir, config)?;
         }
@@ -267,6 +268,13 @@ impl LogSegment {
         let garbage = data[position..].iter().take(64 * 1024).any(|&b| b != 0);
         drop(data_owner);
         if position < file_len {
+            if garbage {
+                tracing::warn!(
+                    segment = %self.log.path().display(),
+                    valid_bytes = position,
+                    "cutting the log after its last complete, valid batch"
+                );
+            }
             stats.truncated_segments += usize::from(garbage);
             let path = self.log.path().to_path_buf();
             Arc::get_mut(&mut self.log)
