@@ -139,10 +139,17 @@ impl FlushHandle {
     /// disk; returns the flushed offset, which may be larger. Blocks: call it from a
     /// thread that may block.
     pub fn flush_up_to(&self, offset: i64) -> Result<i64> {
+        self.sync(offset, false)
+    }
+
+    /// Syncs until `offset` is flushed; with `everything`, also until nothing is
+    /// pending (the files trimmed by a roll, new directories).
+    fn sync(&self, offset: i64, everything: bool) -> Result<i64> {
         let mut st = self.lock();
         loop {
             let target = offset.min(st.end_offset);
-            if st.flushed_offset >= target {
+            let idle = !st.syncing && st.pending.is_empty();
+            if st.flushed_offset >= target && (!everything || idle) {
                 return Ok(st.flushed_offset);
             }
             if !st.syncing {
@@ -178,9 +185,9 @@ impl FlushHandle {
         result.map(|()| flushed)
     }
 
-    /// Flushes everything appended so far.
+    /// Flushes everything appended so far and every pending file and directory sync.
     pub fn flush(&self) -> Result<i64> {
-        self.flush_up_to(i64::MAX)
+        self.sync(i64::MAX, true)
     }
 
     /// Every offset below this is on disk (Kafka's recovery point).
@@ -236,5 +243,20 @@ mod tests {
             "capped at the log end offset"
         );
         assert_eq!(handle.flushed_offset(), 3);
+
+        // A trimmed file to sync after everything is flushed: flush_up_to has nothing
+        // to wait for, flush() still syncs it.
+        handle.note(SyncItem::File(Arc::clone(&file)));
+        let rounds = handle.sync_rounds();
+        handle.flush_up_to(3).unwrap();
+        assert_eq!(handle.sync_rounds(), rounds);
+        handle.flush().unwrap();
+        assert_eq!(handle.sync_rounds(), rounds + 1);
+        assert!(handle.lock().pending.is_empty());
+        assert_eq!(
+            Arc::strong_count(&file),
+            1,
+            "synced work lets go of the file"
+        );
     }
 }

@@ -85,6 +85,7 @@ pub struct Log {
     last_flush_ms: i64,
     open_stats: LogOpenStats,
     pub(super) prepared: Option<PreparedSegment>,
+    leader_epoch: Option<i32>,
 }
 
 impl Log {
@@ -127,6 +128,7 @@ impl Log {
             last_flush_ms: now_ms,
             open_stats: loaded.stats,
             prepared: None,
+            leader_epoch: None,
         })
     }
 
@@ -190,6 +192,12 @@ impl Log {
         self.segments.iter().map(|s| s.index_bytes() as u64).sum()
     }
 
+    /// Stamps `epoch` as the partitionLeaderEpoch of every batch appended from now on,
+    /// as a Kafka leader does (by default batches keep the producer's value, -1).
+    pub fn set_partition_leader_epoch(&mut self, epoch: i32) {
+        self.leader_epoch = Some(epoch);
+    }
+
     /// A handle that flushes this log from any thread (group commit).
     pub fn flush_handle(&self) -> FlushHandle {
         self.flush.clone()
@@ -236,9 +244,10 @@ impl Log {
         if self.should_roll(size, max_timestamp, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
+        let leader_epoch = self.leader_epoch;
         let appended = self
             .active_mut()
-            .append(batch, base_offset, log_append_time)?
+            .append(batch, base_offset, log_append_time, leader_epoch)?
             .ok_or(Error::BatchTooLarge {
                 size,
                 limit: self.active().remaining(),
@@ -602,6 +611,25 @@ pub(crate) mod tests {
         stored.verify_crc().unwrap();
         assert_eq!(stored.timestamp_type(), TimestampType::LogAppendTime);
         assert_eq!(stored.max_timestamp(), T0 + 77);
+    }
+
+    #[test]
+    fn a_leader_stamps_its_epoch_outside_the_crc() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        log.append(&batch(1, 10, T0), T0).unwrap();
+        log.set_partition_leader_epoch(7);
+        log.append(&batch(1, 10, T0), T0).unwrap();
+        log.append(&batch(1, 100 * 1024, T0), T0).unwrap_err(); // too big for small_config
+        let first = log.read(0, 1).unwrap();
+        let second = log.read(1, 1).unwrap();
+        assert_eq!(
+            RecordBatch::parse(&first).unwrap().partition_leader_epoch(),
+            -1
+        );
+        let second = RecordBatch::parse(&second).unwrap();
+        assert_eq!(second.partition_leader_epoch(), 7);
+        second.verify_crc().unwrap();
     }
 
     #[test]

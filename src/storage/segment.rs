@@ -236,9 +236,10 @@ impl LogSegment {
         batch: &[u8],
         offset: i64,
         log_append_time: Option<i64>,
+        leader_epoch: Option<i32>,
     ) -> Result<Option<SegmentAppend>> {
         // The rewrite happens on a copy of the header, so the caller's bytes are copied
-        // exactly once, into the page cache.
+        // once, into the page cache, and never patched in place there.
         let mut header = [0u8; records::RECORD_BATCH_OVERHEAD];
         let (head, body) =
             batch
@@ -249,6 +250,11 @@ impl LogSegment {
                 })?;
         header.copy_from_slice(head);
         records::rewrite_header(&mut header, body, offset, log_append_time)?;
+        if let Some(epoch) = leader_epoch {
+            // Outside the CRC, like the base offset.
+            let at = records::PARTITION_LEADER_EPOCH_OFFSET;
+            header[at..at + 4].copy_from_slice(&epoch.to_be_bytes());
+        }
         let Some(position) = self.log.append_with_head(batch, &header)? else {
             return Ok(None);
         };
@@ -400,7 +406,7 @@ mod tests {
         let mut offset = 100;
         for i in 0..batches {
             let b = batch(1 + i % 2, 100, T0 + i as i64);
-            let Some(appended) = segment.append(&b, offset, None).unwrap() else {
+            let Some(appended) = segment.append(&b, offset, None, None).unwrap() else {
                 break;
             };
             at.push((offset, appended.position));
@@ -437,7 +443,7 @@ mod tests {
         let (mut segment, _) = segment_with(dir.path(), 1000);
         let (size, next) = (segment.size(), segment.next_offset());
         assert!(segment
-            .append(&batch(1, 100, T0), next, None)
+            .append(&batch(1, 100, T0), next, None, None)
             .unwrap()
             .is_none());
         assert_eq!((segment.size(), segment.next_offset()), (size, next));
@@ -460,7 +466,7 @@ mod tests {
         );
         let next = segment.next_offset();
         assert!(segment
-            .append(&batch(1, 1, T0), next, None)
+            .append(&batch(1, 1, T0), next, None, None)
             .unwrap()
             .is_none());
     }
