@@ -38,8 +38,8 @@ mod record;
 mod conformance_tests;
 
 pub use batch::{
-    set_base_offset, set_log_append_time, set_partition_leader_epoch, write_crc, BatchIter,
-    Compression, RecordBatch, TimestampType,
+    rewrite_header, set_base_offset, set_log_append_time, set_partition_leader_epoch, write_crc,
+    BatchIter, Compression, RecordBatch, TimestampType,
 };
 pub use builder::{RecordBatchBuilder, RecordSpec};
 pub use record::{Header, Record, RecordIter};

@@ -45,3 +45,21 @@ impl Default for LogConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kafkas_topic_defaults() {
+        let c = LogConfig::default();
+        assert_eq!(c.segment_bytes, 1_073_741_824);
+        assert_eq!(c.segment_ms, 604_800_000);
+        assert_eq!(c.segment_index_bytes, 10_485_760);
+        assert_eq!(c.index_interval_bytes, 4096);
+        assert_eq!(c.retention_ms, Some(604_800_000));
+        assert_eq!(c.retention_bytes, None);
+        assert_eq!((c.flush_messages, c.flush_ms), (None, None));
+        assert_eq!(c.max_message_bytes, 1_048_588);
+    }
+}

@@ -62,7 +62,8 @@ fn crash_child_appends_until_killed() {
 /// Reads the whole log, checking every batch against the deterministic sequence.
 fn check_prefix(dir: &Path, flushed: i64) -> i64 {
     let log = Log::open(dir, config(), T0).unwrap();
-    assert!(log.open_stats().recovered);
+    // Recovered, unless the child was killed before it created anything.
+    assert!(log.open_stats().recovered || log.log_end_offset() == 0);
     assert!(
         log.open_stats().scanned_bytes <= 64 * 1024,
         "recovery scans one segment at most"

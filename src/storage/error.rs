@@ -32,6 +32,9 @@ pub enum Error {
     },
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    /// Truncation would cut bytes that a live read result still shares; retry later.
+    #[error("{}: cannot truncate while read results of it are alive", path.display())]
+    SegmentInUse { path: PathBuf },
 }
 
 /// The storage result type.

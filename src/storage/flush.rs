@@ -38,7 +38,7 @@ pub(crate) enum SyncItem {
 }
 
 impl SyncItem {
-    fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         match self {
             Self::Range { file, start, end } => file.sync_range(*start, *end),
             Self::File(file) => file.sync_all(),
@@ -128,14 +128,28 @@ impl FlushHandle {
         self.lock().pending.push(item);
     }
 
+    /// After a truncation: the log now ends at `end_offset`.
+    pub(crate) fn truncated(&self, end_offset: i64) {
+        let mut st = self.lock();
+        st.end_offset = end_offset;
+        st.flushed_offset = st.flushed_offset.min(end_offset);
+    }
+
     /// Returns once every offset below `offset` (capped at the log end offset) is on
     /// disk; returns the flushed offset, which may be larger. Blocks: call it from a
     /// thread that may block.
     pub fn flush_up_to(&self, offset: i64) -> Result<i64> {
+        self.sync(offset, false)
+    }
+
+    /// Syncs until `offset` is flushed; with `everything`, also until nothing is
+    /// pending (the files trimmed by a roll, new directories).
+    fn sync(&self, offset: i64, everything: bool) -> Result<i64> {
         let mut st = self.lock();
         loop {
             let target = offset.min(st.end_offset);
-            if st.flushed_offset >= target {
+            let idle = !st.syncing && st.pending.is_empty();
+            if st.flushed_offset >= target && (!everything || idle) {
                 return Ok(st.flushed_offset);
             }
             if !st.syncing {
@@ -171,9 +185,9 @@ impl FlushHandle {
         result.map(|()| flushed)
     }
 
-    /// Flushes everything appended so far.
+    /// Flushes everything appended so far and every pending file and directory sync.
     pub fn flush(&self) -> Result<i64> {
-        self.flush_up_to(i64::MAX)
+        self.sync(i64::MAX, true)
     }
 
     /// Every offset below this is on disk (Kafka's recovery point).
@@ -184,5 +198,65 @@ impl FlushHandle {
     /// How many sync rounds ran (each is one msync/fsync pass over the pending work).
     pub fn sync_rounds(&self) -> u64 {
         self.lock().rounds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_up_to_a_flushed_offset_returns_without_a_sync_round() {
+        let handle = FlushHandle::new(10, 10, Vec::new());
+        assert_eq!(handle.flush_up_to(5).unwrap(), 10);
+        assert_eq!(handle.flush().unwrap(), 10);
+        assert_eq!(handle.sync_rounds(), 0);
+    }
+
+    #[test]
+    fn appends_recorded_during_a_flush_are_covered_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(MappedFile::create(&dir.path().join("f"), 4096).unwrap());
+        let handle = FlushHandle::new(0, 0, Vec::new());
+        file.append(&[1; 100], |_| Ok::<(), crate::storage::Error>(()))
+            .unwrap();
+        handle.note_append(&file, 0, 100, 1);
+        file.append(&[2; 100], |_| Ok::<(), crate::storage::Error>(()))
+            .unwrap();
+        handle.note_append(&file, 100, 200, 2);
+        assert_eq!(
+            handle.lock().pending.len(),
+            1,
+            "adjacent ranges of one file merge"
+        );
+        assert_eq!(
+            handle.flush_up_to(1).unwrap(),
+            2,
+            "a flush covers all that was recorded"
+        );
+        assert_eq!(handle.sync_rounds(), 1);
+        handle.note(SyncItem::Dir(dir.path().to_path_buf()));
+        handle.note_append(&file, 200, 200, 3);
+        assert_eq!(
+            handle.flush_up_to(100).unwrap(),
+            3,
+            "capped at the log end offset"
+        );
+        assert_eq!(handle.flushed_offset(), 3);
+
+        // A trimmed file to sync after everything is flushed: flush_up_to has nothing
+        // to wait for, flush() still syncs it.
+        handle.note(SyncItem::File(Arc::clone(&file)));
+        let rounds = handle.sync_rounds();
+        handle.flush_up_to(3).unwrap();
+        assert_eq!(handle.sync_rounds(), rounds);
+        handle.flush().unwrap();
+        assert_eq!(handle.sync_rounds(), rounds + 1);
+        assert!(handle.lock().pending.is_empty());
+        assert_eq!(
+            Arc::strong_count(&file),
+            1,
+            "synced work lets go of the file"
+        );
     }
 }

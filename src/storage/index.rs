@@ -73,6 +73,14 @@ impl OffsetIndex {
         })
     }
 
+    /// An index over an already created, empty file.
+    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+        Self {
+            file: Arc::new(file),
+            base_offset,
+        }
+    }
+
     pub(crate) fn file(&self) -> &Arc<MappedFile> {
         &self.file
     }
@@ -85,7 +93,7 @@ impl OffsetIndex {
     pub(crate) fn entry(&self, i: usize) -> (i64, u32) {
         let b = &self.file.contents()[i * OFFSET_ENTRY_SIZE..(i + 1) * OFFSET_ENTRY_SIZE];
         (
-            self.base_offset + i64::from(be_i32(b)),
+            self.base_offset.saturating_add(i64::from(be_i32(b))),
             be_i32(&b[4..]) as u32,
         )
     }
@@ -100,7 +108,7 @@ impl OffsetIndex {
 
     /// Appends an entry for the batch whose last offset is `offset` at `position`.
     pub(crate) fn append(&self, offset: i64, position: u32) -> Result<()> {
-        let relative = i32::try_from(offset - self.base_offset)
+        let relative = i32::try_from(offset.saturating_sub(self.base_offset))
             .map_err(|_| self.corrupt("relative offset overflows"))?;
         let mut entry = [0u8; OFFSET_ENTRY_SIZE];
         entry[..4].copy_from_slice(&relative.to_be_bytes());
@@ -217,6 +225,14 @@ impl TimeIndex {
         })
     }
 
+    /// An index over an already created, empty file.
+    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+        Self {
+            file: Arc::new(file),
+            base_offset,
+        }
+    }
+
     pub(crate) fn file(&self) -> &Arc<MappedFile> {
         &self.file
     }
@@ -228,7 +244,10 @@ impl TimeIndex {
     /// Entry `i` as (timestamp, absolute offset).
     pub(crate) fn entry(&self, i: usize) -> (i64, i64) {
         let b = &self.file.contents()[i * TIME_ENTRY_SIZE..(i + 1) * TIME_ENTRY_SIZE];
-        (be_i64(b), self.base_offset + i64::from(be_i32(&b[8..])))
+        (
+            be_i64(b),
+            self.base_offset.saturating_add(i64::from(be_i32(&b[8..]))),
+        )
     }
 
     pub(crate) fn last_entry(&self) -> Option<(i64, i64)> {
@@ -246,7 +265,7 @@ impl TimeIndex {
                 return Ok(());
             }
         }
-        let Ok(relative) = i32::try_from(offset - self.base_offset) else {
+        let Ok(relative) = i32::try_from(offset.saturating_sub(self.base_offset)) else {
             return Ok(());
         };
         let mut entry = [0u8; TIME_ENTRY_SIZE];

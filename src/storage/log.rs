@@ -8,9 +8,15 @@ use bytes::Bytes;
 use super::config::LogConfig;
 use super::error::{io_err, Error, Result};
 use super::flush::{FlushHandle, SyncItem};
+use super::prepare::PreparedSegment;
 use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
 use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
+
+/// A config value in milliseconds or bytes as i64, saturating (u64::MAX is "never").
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +77,15 @@ pub fn delete_segments(removed: &[RemovedSegment]) -> Result<()> {
 /// `Bytes` that share the segment mapping, valid after the log moves on or drops.
 #[derive(Debug)]
 pub struct Log {
-    dir: PathBuf,
-    config: LogConfig,
-    segments: Vec<LogSegment>,
-    log_start_offset: i64,
-    flush: FlushHandle,
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
+    pub(super) segments: Vec<LogSegment>,
+    pub(super) log_start_offset: i64,
+    pub(super) flush: FlushHandle,
     last_flush_ms: i64,
     open_stats: LogOpenStats,
+    pub(super) prepared: Option<PreparedSegment>,
+    leader_epoch: Option<i32>,
 }
 
 impl Log {
@@ -119,6 +127,8 @@ impl Log {
             flush,
             last_flush_ms: now_ms,
             open_stats: loaded.stats,
+            prepared: None,
+            leader_epoch: None,
         })
     }
 
@@ -142,7 +152,7 @@ impl Log {
         &self.open_stats
     }
 
-    fn active(&self) -> &LogSegment {
+    pub(super) fn active(&self) -> &LogSegment {
         &self.segments[self.segments.len() - 1]
     }
 
@@ -189,6 +199,12 @@ impl Log {
         self.segments.iter().map(|s| s.index_bytes() as u64).sum()
     }
 
+    /// Stamps `epoch` as the partitionLeaderEpoch of every batch appended from now on,
+    /// as a Kafka leader does (by default batches keep the producer's value, -1).
+    pub fn set_partition_leader_epoch(&mut self, epoch: i32) {
+        self.leader_epoch = Some(epoch);
+    }
+
     /// A handle that flushes this log from any thread (group commit).
     pub fn flush_handle(&self) -> FlushHandle {
         self.flush.clone()
@@ -222,22 +238,29 @@ impl Log {
         }
         let delta = i64::from(header.last_offset_delta());
         let base_offset = self.log_end_offset();
-        let last_offset = base_offset + delta;
+        let last_offset = base_offset
+            .checked_add(delta)
+            .ok_or(Error::OffsetOutOfRange {
+                offset: base_offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: base_offset,
+            })?;
         let log_append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let max_timestamp = log_append_time.unwrap_or(header.max_timestamp());
         if self.should_roll(size, max_timestamp, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
+        let leader_epoch = self.leader_epoch;
         let appended = self
             .active_mut()
-            .append(batch, base_offset, log_append_time)?
+            .append(batch, base_offset, log_append_time, leader_epoch)?
             .ok_or(Error::BatchTooLarge {
                 size,
                 limit: self.active().remaining(),
                 setting: "segment.bytes",
             })?;
-        let end_offset = last_offset + 1;
+        let end_offset = last_offset.saturating_add(1);
         self.flush.note_append(
             self.active().log_file(),
             appended.position,
@@ -260,7 +283,8 @@ impl Log {
             return false;
         }
         size > active.remaining()
-            || active.time_waited_for_roll(now_ms, max_timestamp) > self.config.segment_ms as i64
+            || active.time_waited_for_roll(now_ms, max_timestamp)
+                > clamp_i64(self.config.segment_ms)
             || active.indexes_full()
             || !active.can_hold_offset(last_offset)
     }
@@ -275,7 +299,10 @@ impl Log {
         for item in self.active_mut().seal()? {
             self.flush.note(item);
         }
-        let segment = LogSegment::create(&self.dir, base, &self.config, now_ms)?;
+        let segment = match self.prepared.take() {
+            Some(prepared) => prepared.install(&self.dir, base, &self.config, now_ms)?,
+            None => LogSegment::create(&self.dir, base, &self.config, now_ms)?,
+        };
         self.segments.push(segment);
         self.flush.note(SyncItem::Dir(self.dir.clone()));
         Ok(())
@@ -355,13 +382,14 @@ impl Log {
         let mut removed = Vec::new();
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1
-                && now_ms - self.segments[0].largest_timestamp() > retention_ms as i64
+                && now_ms.saturating_sub(self.segments[0].largest_timestamp())
+                    > clamp_i64(retention_ms)
             {
                 removed.push(self.remove_oldest()?);
             }
         }
         if let Some(retention_bytes) = self.config.retention_bytes {
-            let mut excess = self.size_bytes() as i64 - retention_bytes as i64;
+            let mut excess = clamp_i64(self.size_bytes()) - clamp_i64(retention_bytes);
             while self.segments.len() > 1 && excess >= self.segments[0].size() as i64 {
                 excess -= self.segments[0].size() as i64;
                 removed.push(self.remove_oldest()?);
@@ -379,7 +407,7 @@ impl Log {
         Ok(removed)
     }
 
-    fn remove_oldest(&mut self) -> Result<RemovedSegment> {
+    pub(super) fn remove_oldest(&mut self) -> Result<RemovedSegment> {
         let segment = self.segments.remove(0);
         let paths = segment.rename_for_delete(&self.dir)?;
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
@@ -400,11 +428,11 @@ impl Log {
         let by_count = self
             .config
             .flush_messages
-            .is_some_and(|n| unflushed >= n.min(i64::MAX as u64) as i64);
+            .is_some_and(|n| unflushed >= clamp_i64(n));
         let by_time = self
             .config
             .flush_ms
-            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms.min(i64::MAX as u64) as i64);
+            .is_some_and(|ms| now_ms.saturating_sub(self.last_flush_ms) >= clamp_i64(ms));
         if unflushed > 0 && (by_count || by_time) {
             self.flush.flush()?;
             self.last_flush_ms = now_ms;
@@ -590,6 +618,25 @@ pub(crate) mod tests {
         stored.verify_crc().unwrap();
         assert_eq!(stored.timestamp_type(), TimestampType::LogAppendTime);
         assert_eq!(stored.max_timestamp(), T0 + 77);
+    }
+
+    #[test]
+    fn a_leader_stamps_its_epoch_outside_the_crc() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        log.append(&batch(1, 10, T0), T0).unwrap();
+        log.set_partition_leader_epoch(7);
+        log.append(&batch(1, 10, T0), T0).unwrap();
+        log.append(&batch(1, 100 * 1024, T0), T0).unwrap_err(); // too big for small_config
+        let first = log.read(0, 1).unwrap();
+        let second = log.read(1, 1).unwrap();
+        assert_eq!(
+            RecordBatch::parse(&first).unwrap().partition_leader_epoch(),
+            -1
+        );
+        let second = RecordBatch::parse(&second).unwrap();
+        assert_eq!(second.partition_leader_epoch(), 7);
+        second.verify_crc().unwrap();
     }
 
     #[test]
@@ -790,6 +837,50 @@ pub(crate) mod tests {
         let rounds = flusher.join().unwrap();
         assert!(rounds >= 1);
         assert_eq!(log.recovery_point(), 200);
+    }
+
+    #[test]
+    fn large_batches_take_the_write_path_and_read_back_stamped_and_recoverable() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            message_timestamp_type: TimestampType::LogAppendTime,
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config.clone(), T0).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..20 {
+            let b = batch(1 + i % 3, if i % 2 == 0 { 100 * 1024 } else { 300 }, T0);
+            assert_eq!(b.len() >= super::super::mmap::WRITE_SYSCALL_MIN, i % 2 == 0);
+            let info = log.append(&b, T0 + i as i64).unwrap();
+            let mut stored = b.clone();
+            records::set_base_offset(&mut stored, info.base_offset).unwrap();
+            records::set_log_append_time(&mut stored, T0 + i as i64).unwrap();
+            expected.push((info.base_offset, stored));
+        }
+        assert!(log.segment_count() > 1);
+        let check = |log: &Log| {
+            for (base, stored) in &expected {
+                let got = log.read(*base, 1).unwrap();
+                assert_eq!(&got[..], &stored[..]);
+                RecordBatch::parse(&got).unwrap().verify_crc().unwrap();
+            }
+        };
+        check(&log);
+        drop(log);
+        let log = Log::open(dir.path(), config, T0).unwrap();
+        assert!(log.open_stats().recovered);
+        check(&log);
+    }
+
+    #[test]
+    fn log_can_move_to_another_thread_and_flush_handles_and_reads_can_be_shared() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Log>();
+        send_sync::<FlushHandle>();
+        send_sync::<Bytes>();
+        send_sync::<RemovedSegment>();
     }
 
     #[test]

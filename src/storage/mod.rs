@@ -13,9 +13,11 @@
 //! - [`log`]: [`Log`], the ordered segments: append, read, roll, retention, delete-records.
 //! - `segment`: one mmap'd `.log` with its indexes (format documented on the type).
 //! - `index`: the sparse offset index and time index (formats documented on the types).
+//! - `truncate`: [`Log::truncate_to`], cutting the end of the log (follower divergence).
 //! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
 //! - [`producer_state`]: idempotent-producer sequences per partition, with snapshots.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
+//! - [`prepare`]: creating the next segment's files on another thread.
 //! - `mmap`: the memory-mapped file, the only `unsafe` code.
 //!
 //! # Threads
@@ -25,7 +27,8 @@
 //! `flush_up_to(offset)` runs on a blocking thread while the owner keeps appending (it
 //! holds `Arc`s of what it syncs); [`Log::apply_retention`] and [`Log::delete_records`]
 //! only rename files and return [`RemovedSegment`]s for [`delete_segments`] to delete
-//! elsewhere. Read results are `Bytes` that keep their mapping alive.
+//! elsewhere; [`Log::segment_preparer`] creates the next segment's files elsewhere so
+//! that a roll only renames them. Read results are `Bytes` that keep their mapping alive.
 
 pub mod config;
 pub mod error;
@@ -34,8 +37,10 @@ mod index;
 pub mod log;
 mod mmap;
 pub mod producer_state;
+pub mod prepare;
 pub mod recovery;
 mod segment;
+mod truncate;
 
 #[cfg(test)]
 mod model_tests;
@@ -47,4 +52,5 @@ pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
 pub use log::{delete_segments, AppendInfo, Log, RemovedSegment, TimestampOffset};
+pub use prepare::{PreparedSegment, SegmentPreparer};
 pub use recovery::LogOpenStats;

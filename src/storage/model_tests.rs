@@ -24,6 +24,9 @@ enum Op {
     DeleteRecords {
         at: prop::sample::Index,
     },
+    TruncateTo {
+        at: prop::sample::Index,
+    },
     Reopen {
         clean: bool,
     },
@@ -36,6 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Roll),
         1 => Just(Op::Retention),
         1 => any::<prop::sample::Index>().prop_map(|at| Op::DeleteRecords { at }),
+        1 => any::<prop::sample::Index>().prop_map(|at| Op::TruncateTo { at }),
         1 => any::<bool>().prop_map(|clean| Op::Reopen { clean }),
     ]
 }
@@ -163,6 +167,18 @@ proptest! {
                     super::delete_segments(&removed).unwrap();
                     model.start = model.start.max(offset);
                     model.drop_below(l.segment_base_offsets()[0]);
+                }
+                Op::TruncateTo { at } => {
+                    let offset = model.start + at.index((model.end - model.start + 1) as usize) as i64;
+                    let removed = l.truncate_to(offset, T0).unwrap();
+                    super::delete_segments(&removed).unwrap();
+                    if offset < model.end {
+                        let i = model.batches.iter().position(|(_, b)| Model::last_offset(b) >= offset).unwrap();
+                        let new_end = model.batches[i].0;
+                        model.batches.truncate(i);
+                        model.end = new_end;
+                        model.start = model.start.min(new_end);
+                    }
                 }
                 Op::Reopen { clean } => {
                     let l = log.take().unwrap();

@@ -88,20 +88,24 @@ fn take_clean_shutdown(dir: &Path) -> Result<Option<i64>> {
         .and_then(|v| v.parse().ok()))
 }
 
-/// Base offsets of the segments in `dir`, sorted; deletes leftover `*.deleted` files.
+/// Base offsets of the segments in `dir`, sorted; deletes leftover `*.deleted` and
+/// `.prepared-*` files.
 fn list_segments(dir: &Path) -> Result<Vec<i64>> {
     let mut bases = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".deleted") {
+        if name.ends_with(".deleted") || name.starts_with(super::prepare::PREPARED_PREFIX) {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
         } else if let Some(stem) = name.strip_suffix(".log") {
             if stem.len() == 20 {
-                if let Ok(base) = stem.parse::<i64>() {
-                    bases.push(base);
+                // Kafka's names are 20 digits: no sign, so never a negative offset.
+                if stem.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(base) = stem.parse::<i64>() {
+                        bases.push(base);
+                    }
                 }
             }
         }
@@ -185,6 +189,7 @@ impl LogSegment {
         }
         let must_rebuild = anchor.is_none() && (!sane || self.offset_index.entries() > 0);
         if must_rebuild {
+            tracing::warn!(segment = %self.log.path().display(), "index missing or inconsistent; rebuilding it from the log");
             stats.rebuilt_indexes += 1;
             self.reset_indexes(dir, config)?;
         }
@@ -263,6 +268,13 @@ impl LogSegment {
         let garbage = data[position..].iter().take(64 * 1024).any(|&b| b != 0);
         drop(data_owner);
         if position < file_len {
+            if garbage {
+                tracing::warn!(
+                    segment = %self.log.path().display(),
+                    valid_bytes = position,
+                    "cutting the log after its last complete, valid batch"
+                );
+            }
             stats.truncated_segments += usize::from(garbage);
             let path = self.log.path().to_path_buf();
             Arc::get_mut(&mut self.log)
@@ -284,7 +296,7 @@ impl LogSegment {
     }
 
     /// Replaces both index files with new, empty, preallocated ones.
-    fn reset_indexes(&mut self, dir: &Path, config: &LogConfig) -> Result<()> {
+    pub(crate) fn reset_indexes(&mut self, dir: &Path, config: &LogConfig) -> Result<()> {
         let [_, index_path, time_path] = Self::paths(dir, self.base_offset);
         for path in [&index_path, &time_path] {
             match std::fs::remove_file(path) {
@@ -533,6 +545,26 @@ mod tests {
             0,
             "the rebuilt index was kept"
         );
+    }
+
+    #[test]
+    fn hostile_segment_names_never_panic() {
+        for name in [
+            "09223372036854775807",
+            "09223372036854775000",
+            "-0000000000000000001",
+            "99999999999999999999",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = batch(3, 10, T0);
+            records::set_base_offset(&mut bytes, i64::MAX - 1).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.log")), &bytes).unwrap();
+            if let Ok(mut log) = Log::open(dir.path(), small_config(), T0) {
+                let _ = log.append(&batch(1, 1, T0), T0);
+                let _ = log.read(log.log_start_offset(), 100);
+                let _ = log.apply_retention(T0);
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub(crate) fn file_name(base_offset: i64, extension: &str) -> String {
     format!("{base_offset:020}.{extension}")
 }
 
+/// How far ahead of the write position the active `.log` mapping is prefaulted.
+const POPULATE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
+
 /// One segment: `<base offset>.log`, `.index` and `.timeindex`.
 ///
 /// # The `.log` format
@@ -139,7 +142,7 @@ impl LogSegment {
         ))
     }
 
-    fn assemble(
+    pub(super) fn assemble(
         base_offset: i64,
         log: MappedFile,
         offset_index: OffsetIndex,
@@ -147,6 +150,7 @@ impl LogSegment {
         created_ms: i64,
         config: &LogConfig,
     ) -> Self {
+        log.set_populate_ahead(POPULATE_AHEAD_BYTES);
         Self {
             base_offset,
             log: Arc::new(log),
@@ -213,8 +217,8 @@ impl LogSegment {
     /// How long this segment has been filling, as Kafka counts for `segment.ms`.
     pub(crate) fn time_waited_for_roll(&self, now_ms: i64, batch_max_timestamp: i64) -> i64 {
         match self.rolling_based_timestamp {
-            Some(ts) if ts >= 0 => batch_max_timestamp - ts,
-            _ => (now_ms - self.created_ms).max(0),
+            Some(ts) if ts >= 0 => batch_max_timestamp.saturating_sub(ts),
+            _ => now_ms.saturating_sub(self.created_ms).max(0),
         }
     }
 
@@ -232,25 +236,35 @@ impl LogSegment {
         batch: &[u8],
         offset: i64,
         log_append_time: Option<i64>,
+        leader_epoch: Option<i32>,
     ) -> Result<Option<SegmentAppend>> {
-        let Some(position) = self.log.append(batch, |dst| {
-            records::set_base_offset(dst, offset)?;
-            if let Some(ts) = log_append_time {
-                records::set_log_append_time(dst, ts)?;
-            }
-            Ok::<(), Error>(())
-        })?
-        else {
+        // The rewrite happens on a copy of the header, so the caller's bytes are copied
+        // once, into the page cache, and never patched in place there.
+        let mut header = [0u8; records::RECORD_BATCH_OVERHEAD];
+        let (head, body) =
+            batch
+                .split_at_checked(header.len())
+                .ok_or(records::RecordsError::Incomplete {
+                    needed: header.len(),
+                    available: batch.len(),
+                })?;
+        header.copy_from_slice(head);
+        records::rewrite_header(&mut header, body, offset, log_append_time)?;
+        if let Some(epoch) = leader_epoch {
+            // Outside the CRC, like the base offset.
+            let at = records::PARTITION_LEADER_EPOCH_OFFSET;
+            header[at..at + 4].copy_from_slice(&epoch.to_be_bytes());
+        }
+        let Some(position) = self.log.append_with_head(batch, &header)? else {
             return Ok(None);
         };
         let end = position + batch.len();
-        let written = RecordBatch::parse(&self.log.contents()[position..end])?;
-        let (size, last, max_ts) = (
-            written.total_size(),
-            written.last_offset(),
-            written.max_timestamp(),
-        );
-        self.track(position, size, last, max_ts)?;
+        // From the caller's bytes, not the mapping: touching a page written by pwrite
+        // through the mapping would cost a page fault.
+        let input = RecordBatch::parse(batch)?;
+        let last = offset.saturating_add(i64::from(input.last_offset_delta()));
+        let max_ts = log_append_time.unwrap_or(input.max_timestamp());
+        self.track(position, batch.len(), last, max_ts)?;
         Ok(Some(SegmentAppend { position, end }))
     }
 
@@ -280,7 +294,7 @@ impl LogSegment {
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += size;
-        self.next_offset = last_offset + 1;
+        self.next_offset = last_offset.saturating_add(1);
         Ok(())
     }
 
@@ -374,5 +388,104 @@ impl LogSegment {
             }
         }
         Ok(renamed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::log::tests::{batch, small_config, T0};
+
+    fn segment_with(dir: &Path, batches: usize) -> (LogSegment, Vec<(i64, usize)>) {
+        let config = LogConfig {
+            index_interval_bytes: 300,
+            ..small_config()
+        };
+        let mut segment = LogSegment::create(dir, 100, &config, T0).unwrap();
+        let mut at = Vec::new();
+        let mut offset = 100;
+        for i in 0..batches {
+            let b = batch(1 + i % 2, 100, T0 + i as i64);
+            let Some(appended) = segment.append(&b, offset, None, None).unwrap() else {
+                break;
+            };
+            at.push((offset, appended.position));
+            offset = segment.next_offset();
+        }
+        (segment, at)
+    }
+
+    #[test]
+    fn sparse_index_entries_lead_reads_to_the_batch_holding_each_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segment, at) = segment_with(dir.path(), 20);
+        assert!(
+            segment.offset_index.entries() >= 3,
+            "an entry about every 300 bytes"
+        );
+        assert!(segment.offset_index.entries() < at.len());
+        for (i, &(base, position)) in at.iter().enumerate() {
+            let last = at.get(i + 1).map_or(segment.next_offset(), |n| n.0) - 1;
+            for offset in base..=last {
+                assert_eq!(
+                    segment.find_batch(offset),
+                    Some(position),
+                    "offset {offset}"
+                );
+            }
+        }
+        assert_eq!(segment.find_batch(segment.next_offset()), None);
+    }
+
+    #[test]
+    fn append_that_does_not_fit_returns_none_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut segment, _) = segment_with(dir.path(), 1000);
+        let (size, next) = (segment.size(), segment.next_offset());
+        assert!(segment
+            .append(&batch(1, 100, T0), next, None, None)
+            .unwrap()
+            .is_none());
+        assert_eq!((segment.size(), segment.next_offset()), (size, next));
+    }
+
+    #[test]
+    fn seal_trims_all_three_files_and_refuses_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut segment, _) = segment_with(dir.path(), 10);
+        segment.seal().unwrap();
+        let [log, index, time] = LogSegment::paths(dir.path(), 100);
+        let len = |p: &Path| std::fs::metadata(p).unwrap().len() as usize;
+        assert_eq!(len(&log), segment.size());
+        assert_eq!(len(&index), segment.offset_index.entries() * 8);
+        assert_eq!(len(&time), segment.time_index.entries() * 12);
+        assert_eq!(
+            segment.time_index.last_entry().map(|e| e.0),
+            Some(T0 + 9),
+            "final entry"
+        );
+        let next = segment.next_offset();
+        assert!(segment
+            .append(&batch(1, 1, T0), next, None, None)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn find_offset_by_timestamp_uses_the_time_index_and_walks_to_the_first_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segment, at) = segment_with(dir.path(), 20);
+        for (i, &(base, _)) in at.iter().enumerate() {
+            assert_eq!(
+                segment.find_offset_by_timestamp(T0 + i as i64, 0),
+                Some((base, T0 + i as i64))
+            );
+        }
+        assert_eq!(segment.find_offset_by_timestamp(T0 + 100, 0), None);
+        let (third, _) = at[3];
+        assert_eq!(
+            segment.find_offset_by_timestamp(T0, third),
+            Some((third, T0 + 3))
+        );
     }
 }

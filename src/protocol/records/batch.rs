@@ -318,6 +318,43 @@ pub fn set_log_append_time(buf: &mut [u8], ts: i64) -> Result<(), RecordsError> 
     write_crc(buf)
 }
 
+/// The append-time rewrite on a copy of the 61-byte header, for writers that copy the
+/// header and the records separately: writes `base_offset` and, if `log_append_time`
+/// is given, stamps it as [`set_log_append_time`] does, computing the CRC over the
+/// patched header and `records` (the bytes after the header).
+pub fn rewrite_header(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    records: &[u8],
+    base_offset: i64,
+    log_append_time: Option<i64>,
+) -> Result<(), RecordsError> {
+    let total = RecordBatch::peek_total_size(header, i32::MAX as usize)?;
+    if total != RECORD_BATCH_OVERHEAD + records.len() {
+        return Err(RecordsError::Incomplete {
+            needed: total,
+            available: RECORD_BATCH_OVERHEAD + records.len(),
+        });
+    }
+    header[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+    let Some(ts) = log_append_time else {
+        return Ok(());
+    };
+    let attributes = read_i16(header, ATTRIBUTES_OFFSET);
+    if attributes & TIMESTAMP_TYPE_MASK != 0 && read_i64(header, MAX_TIMESTAMP_OFFSET) == ts {
+        return Ok(());
+    }
+    let kept = COMPRESSION_CODEC_MASK
+        | TRANSACTIONAL_FLAG_MASK
+        | CONTROL_FLAG_MASK
+        | DELETE_HORIZON_FLAG_MASK;
+    let attributes = (attributes & kept) | TIMESTAMP_TYPE_MASK;
+    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&ts.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]), records);
+    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// Recomputes the CRC-32C over bytes 21..end and stores it.
 pub fn write_crc(buf: &mut [u8]) -> Result<(), RecordsError> {
     let total = check_header(buf)?;
@@ -448,6 +485,25 @@ mod tests {
         assert_eq!(batch.max_timestamp(), 42);
         assert_eq!(batch.base_timestamp(), base_ts);
         batch.verify_crc().unwrap();
+    }
+
+    #[test]
+    fn rewrite_header_on_a_copy_matches_rewriting_the_whole_batch() {
+        let bytes = sample();
+        for lat in [None, Some(99)] {
+            let mut whole = bytes.clone();
+            set_base_offset(&mut whole, 500).unwrap();
+            if let Some(ts) = lat {
+                set_log_append_time(&mut whole, ts).unwrap();
+            }
+            let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+            header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
+            rewrite_header(&mut header, &bytes[RECORD_BATCH_OVERHEAD..], 500, lat).unwrap();
+            assert_eq!(&header[..], &whole[..RECORD_BATCH_OVERHEAD]);
+        }
+        let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+        header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
+        assert!(rewrite_header(&mut header, &[], 1, None).is_err());
     }
 
     #[test]

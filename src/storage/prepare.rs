@@ -1,0 +1,164 @@
+//! Making the next segment off the owner's thread.
+//!
+//! Rolling needs three new files, preallocated and mapped. That is quick on a sparse
+//! file but still blocking I/O, so the owner of a [`Log`] can have it done elsewhere:
+//! [`Log::segment_preparer`] gives a `Send` [`SegmentPreparer`] whose
+//! [`SegmentPreparer::prepare`] creates the files under temporary names
+//! (`.prepared-<uuid>.log|.index|.timeindex`) on a blocking thread, and
+//! [`Log::offer_prepared`] hands the result back. The next roll only renames them to
+//! their Kafka names. Without a prepared segment a roll creates the files itself.
+//! Leftover `.prepared-*` files are deleted when the log opens.
+
+use std::path::{Path, PathBuf};
+
+use super::config::LogConfig;
+use super::error::{io_err, Result};
+use super::index::{OffsetIndex, TimeIndex, OFFSET_ENTRY_SIZE, TIME_ENTRY_SIZE};
+use super::log::Log;
+use super::mmap::MappedFile;
+use super::segment::LogSegment;
+
+/// The file-name prefix of prepared, not yet installed segment files.
+pub(crate) const PREPARED_PREFIX: &str = ".prepared-";
+
+/// Creates empty segments for a log, on any thread.
+#[derive(Debug, Clone)]
+pub struct SegmentPreparer {
+    dir: PathBuf,
+    config: LogConfig,
+}
+
+/// An empty, preallocated, mapped segment waiting for a roll of the log it was made
+/// for. Drop it with [`PreparedSegment::discard`] to delete its files.
+#[derive(Debug)]
+pub struct PreparedSegment {
+    log: MappedFile,
+    index: MappedFile,
+    time_index: MappedFile,
+}
+
+impl SegmentPreparer {
+    /// Creates the three files (blocking).
+    pub fn prepare(&self) -> Result<PreparedSegment> {
+        let stem = format!("{PREPARED_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let path = |ext: &str| self.dir.join(format!("{stem}.{ext}"));
+        let index_bytes = self.config.segment_index_bytes as usize;
+        Ok(PreparedSegment {
+            log: MappedFile::create(&path("log"), self.config.segment_bytes as usize)?,
+            index: MappedFile::create(
+                &path("index"),
+                index_bytes / OFFSET_ENTRY_SIZE * OFFSET_ENTRY_SIZE,
+            )?,
+            time_index: MappedFile::create(
+                &path("timeindex"),
+                index_bytes / TIME_ENTRY_SIZE * TIME_ENTRY_SIZE,
+            )?,
+        })
+    }
+}
+
+impl PreparedSegment {
+    /// Deletes the files of a segment that will not be used (blocking).
+    pub fn discard(self) -> Result<()> {
+        for file in [&self.log, &self.index, &self.time_index] {
+            std::fs::remove_file(file.path())
+                .map_err(io_err("delete prepared segment", file.path()))?;
+        }
+        Ok(())
+    }
+
+    /// Renames the files to the segment at `base_offset` and makes it a segment.
+    pub(crate) fn install(
+        mut self,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<LogSegment> {
+        let [log_path, index_path, time_path] = LogSegment::paths(dir, base_offset);
+        self.log.rename(&log_path)?;
+        self.index.rename(&index_path)?;
+        self.time_index.rename(&time_path)?;
+        Ok(LogSegment::assemble(
+            base_offset,
+            self.log,
+            OffsetIndex::from_file(self.index, base_offset),
+            TimeIndex::from_file(self.time_index, base_offset),
+            now_ms,
+            config,
+        ))
+    }
+}
+
+impl Log {
+    /// A handle that creates the next segment's files on another thread.
+    pub fn segment_preparer(&self) -> SegmentPreparer {
+        SegmentPreparer {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+        }
+    }
+
+    /// Whether the log would use a prepared segment (it holds none yet).
+    pub fn wants_prepared_segment(&self) -> bool {
+        self.prepared.is_none()
+    }
+
+    /// Keeps `segment` for the next roll. Returns it back if one is already held;
+    /// discard that one off the owner's thread.
+    pub fn offer_prepared(&mut self, segment: PreparedSegment) -> Option<PreparedSegment> {
+        if self.prepared.is_some() {
+            return Some(segment);
+        }
+        self.prepared = Some(segment);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::log::tests::{batch, small_config, T0};
+    use crate::storage::Log;
+
+    #[test]
+    fn a_segment_prepared_on_another_thread_is_used_by_the_next_roll() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let preparer = log.segment_preparer();
+        let prepared = std::thread::spawn(move || preparer.prepare().unwrap())
+            .join()
+            .unwrap();
+        assert!(log.wants_prepared_segment());
+        assert!(log.offer_prepared(prepared).is_none());
+        assert!(!log.wants_prepared_segment());
+        let extra = log.segment_preparer().prepare().unwrap();
+        let extra = log.offer_prepared(extra).expect("one is enough");
+        extra.discard().unwrap();
+
+        let b = batch(1, 900, T0);
+        for _ in 0..5 {
+            log.append(&b, T0).unwrap();
+        }
+        assert!(log.segment_count() >= 2);
+        assert!(log.wants_prepared_segment(), "the roll used it");
+        let second = log.segment_base_offsets()[1];
+        assert!(dir.path().join(format!("{second:020}.log")).exists());
+        for offset in 0..5 {
+            assert_eq!(log.read(offset, 1).unwrap().len(), b.len());
+        }
+        // A leftover prepared segment is cleaned up at open.
+        let leftover = log.segment_preparer().prepare().unwrap();
+        log.offer_prepared(leftover);
+        log.close().unwrap();
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert_eq!(log.log_end_offset(), 5);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(".prepared-")),
+            "{names:?}"
+        );
+    }
+}
