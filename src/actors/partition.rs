@@ -172,6 +172,8 @@ pub struct PartitionActor {
     producers: ProducerState,
     /// Segments when the last producer snapshot was taken: a roll takes a new one.
     snapshot_segments: usize,
+    /// The next segment's files are being created on the blocking pool.
+    preparing: bool,
 }
 
 /// A log opened off the arbiters, with its producer state rebuilt.
@@ -206,6 +208,7 @@ impl PartitionActor {
             closed: false,
             snapshot_segments,
             producers,
+            preparing: false,
         };
         (actor, rx)
     }
@@ -259,6 +262,33 @@ impl PartitionActor {
     fn fail(&mut self, ctx: &mut Context<Self>, error: &storage::Error) {
         tracing::error!(partition = %self.name, %error, "partition failed; restarting it");
         ctx.stop();
+    }
+
+    /// Has the next segment's files made on the blocking pool, so a roll on this
+    /// arbiter only renames them. Only partitions that receive appends get one.
+    fn prepare_next_segment(&mut self, ctx: &mut Context<Self>) {
+        let Some(log) = &self.log else { return };
+        if self.preparing || !log.wants_prepared_segment() {
+            return;
+        }
+        self.preparing = true;
+        let preparer = log.segment_preparer();
+        let work = async move { tokio::task::spawn_blocking(move || preparer.prepare()).await };
+        ctx.spawn(work.into_actor(self).map(|res, act, _| {
+            act.preparing = false;
+            let segment = match res {
+                Ok(Ok(segment)) => segment,
+                Ok(Err(error)) => return tracing::warn!(partition = %act.name, %error, "preparing the next segment failed"),
+                Err(error) => return tracing::warn!(partition = %act.name, %error, "preparing the next segment failed"),
+            };
+            let unused = match act.log.as_mut() {
+                Some(log) => log.offer_prepared(segment),
+                None => Some(segment),
+            };
+            if let Some(unused) = unused {
+                tokio::task::spawn_blocking(move || unused.discard());
+            }
+        }));
     }
 
     /// A new segment means a new producer snapshot, so recovery after a crash scans at
@@ -431,6 +461,7 @@ impl Handler<Append> for PartitionActor {
                 .update(id, info.base_offset, info.last_offset);
         }
         self.snapshot_on_roll();
+        self.prepare_next_segment(ctx);
         self.publish_offsets();
         self.wake_waiters();
         match (msg.wait_for_fsync, &self.flush) {
