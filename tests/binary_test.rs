@@ -43,30 +43,23 @@ fn start_aeon(data_dir: &std::path::Path) -> (std::process::Child, String) {
 #[test]
 fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "\"log.segment.bites\" = 1000\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("log.segment.bites"), "stderr: {stderr}");
-
-    std::fs::write(&config, "num.partitions = \"many\"\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("num.partitions"), "stderr: {stderr}");
+    for (file, key) in [
+        ("\"log.segment.bites\" = 1000\n", "log.segment.bites"),
+        ("num.partitions = \"many\"\n", "num.partitions"),
+    ] {
+        let config = dir.path().join("bad.toml");
+        std::fs::write(&config, file).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{file}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "stderr: {stderr}");
+    }
 }
 
 #[test]

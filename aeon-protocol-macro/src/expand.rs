@@ -109,6 +109,20 @@ fn parse(input: &DeriveInput) -> syn::Result<Input> {
     })
 }
 
+/// A top-level message refuses versions outside its `versions` with `error`'s
+/// `UnsupportedVersion`.
+fn version_check(inp: &Input, error: TokenStream) -> Option<TokenStream> {
+    let name = inp.ident.to_string();
+    inp.attrs.versions.map(|v| {
+        let c = v.cond();
+        quote! {
+            if !#c {
+                return Err(#error::UnsupportedVersion { message: #name, version });
+            }
+        }
+    })
+}
+
 /// The tagged fields in tag order, which is also their wire order.
 fn tagged(fields: &[Field]) -> Vec<&Field> {
     let mut t: Vec<&Field> = fields.iter().filter(|f| f.attrs.tagged.is_some()).collect();
@@ -123,14 +137,7 @@ pub fn encode(input: &DeriveInput) -> syn::Result<TokenStream> {
     let flexible = inp.attrs.flexible.cond();
     let codec = quote!(crate::protocol::codec);
 
-    let version_check = inp.attrs.versions.map(|v| {
-        let c = v.cond();
-        quote! {
-            if !#c {
-                return Err(#codec::EncodeError::UnsupportedVersion { message: #name, version });
-            }
-        }
-    });
+    let version_check = version_check(&inp, quote!(#codec::EncodeError));
 
     let mut writes = Vec::new();
     let mut sizes = Vec::new();
@@ -232,14 +239,7 @@ pub fn decode(input: &DeriveInput) -> syn::Result<TokenStream> {
     let flexible = inp.attrs.flexible.cond();
     let codec = quote!(crate::protocol::codec);
 
-    let version_check = inp.attrs.versions.map(|v| {
-        let c = v.cond();
-        quote! {
-            if !#c {
-                return Err(#codec::DecodeError::UnsupportedVersion { message: #name, version });
-            }
-        }
-    });
+    let version_check = version_check(&inp, quote!(#codec::DecodeError));
 
     let mut reads = Vec::new();
     let mut idents = Vec::new();

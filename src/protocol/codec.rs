@@ -529,87 +529,94 @@ fn read_str(buf: &mut Bytes, len: usize) -> Result<String, DecodeError> {
     String::from_utf8(b.to_vec()).map_err(|_| DecodeError::InvalidUtf8)
 }
 
-impl WireField for String {
-    fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
-        write_len(w, Some(self.len()), ctx, LenKind::Short)?;
-        w.put(self.as_bytes());
-        Ok(())
+/// A length-prefixed value: a string (int16 length) or bytes (int32 length).
+trait Blob: Sized {
+    const KIND: LenKind;
+    fn blob_len(&self) -> usize;
+    fn put_into<W: WireWrite + ?Sized>(&self, w: &mut W);
+    fn read_body(buf: &mut Bytes, len: usize) -> Result<Self, DecodeError>;
+}
+
+impl Blob for String {
+    const KIND: LenKind = LenKind::Short;
+    fn blob_len(&self) -> usize {
+        self.len()
     }
-    fn wire_size(&self, ctx: FieldCtx) -> usize {
-        len_size(Some(self.len()), ctx, LenKind::Short) + self.len()
+    fn put_into<W: WireWrite + ?Sized>(&self, w: &mut W) {
+        w.put(self.as_bytes())
     }
-    fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
-        let ctx = FieldCtx {
-            nullable: false,
-            ..ctx
-        };
-        match read_len(buf, ctx, LenKind::Short)? {
-            Some(len) => read_str(buf, len),
-            None => Err(DecodeError::UnexpectedNull),
-        }
+    fn read_body(buf: &mut Bytes, len: usize) -> Result<Self, DecodeError> {
+        read_str(buf, len)
     }
 }
 
-impl WireField for Option<String> {
-    fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
-        write_len(w, self.as_ref().map(String::len), ctx, LenKind::Short)?;
-        if let Some(s) = self {
-            w.put(s.as_bytes());
-        }
-        Ok(())
+impl Blob for Bytes {
+    const KIND: LenKind = LenKind::Int;
+    fn blob_len(&self) -> usize {
+        self.len()
     }
-    fn wire_size(&self, ctx: FieldCtx) -> usize {
-        let len = self.as_ref().map(String::len);
-        len_size(len, ctx, LenKind::Short) + len.unwrap_or(0)
+    fn put_into<W: WireWrite + ?Sized>(&self, w: &mut W) {
+        w.put_shared(self)
     }
-    fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
-        match read_len(buf, ctx, LenKind::Short)? {
-            Some(len) => read_str(buf, len).map(Some),
-            None => Ok(None),
-        }
+    fn read_body(buf: &mut Bytes, len: usize) -> Result<Self, DecodeError> {
+        take(buf, len)
     }
 }
 
-impl WireField for Bytes {
-    fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
-        write_len(w, Some(self.len()), ctx, LenKind::Int)?;
-        w.put_shared(self);
-        Ok(())
+fn write_blob<T: Blob, W: WireWrite + ?Sized>(
+    v: Option<&T>,
+    w: &mut W,
+    ctx: FieldCtx,
+) -> Result<(), EncodeError> {
+    write_len(w, v.map(T::blob_len), ctx, T::KIND)?;
+    if let Some(v) = v {
+        v.put_into(w);
     }
-    fn wire_size(&self, ctx: FieldCtx) -> usize {
-        len_size(Some(self.len()), ctx, LenKind::Int) + self.len()
-    }
-    fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
-        let ctx = FieldCtx {
-            nullable: false,
-            ..ctx
-        };
-        match read_len(buf, ctx, LenKind::Int)? {
-            Some(len) => take(buf, len),
-            None => Err(DecodeError::UnexpectedNull),
-        }
+    Ok(())
+}
+
+fn blob_size<T: Blob>(v: Option<&T>, ctx: FieldCtx) -> usize {
+    let len = v.map(T::blob_len);
+    len_size(len, ctx, T::KIND) + len.unwrap_or(0)
+}
+
+fn read_blob<T: Blob>(buf: &mut Bytes, ctx: FieldCtx) -> Result<Option<T>, DecodeError> {
+    match read_len(buf, ctx, T::KIND)? {
+        Some(len) => T::read_body(buf, len).map(Some),
+        None => Ok(None),
     }
 }
 
-impl WireField for Option<Bytes> {
-    fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
-        write_len(w, self.as_ref().map(Bytes::len), ctx, LenKind::Int)?;
-        if let Some(b) = self {
-            w.put_shared(b);
+/// The WireField impls of a blob type and of its nullable form.
+macro_rules! blob_fields {
+    ($($t:ty),*) => {$(
+        impl WireField for $t {
+            fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
+                write_blob(Some(self), w, ctx)
+            }
+            fn wire_size(&self, ctx: FieldCtx) -> usize {
+                blob_size(Some(self), ctx)
+            }
+            fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
+                read_blob(buf, FieldCtx { nullable: false, ..ctx })?.ok_or(DecodeError::UnexpectedNull)
+            }
         }
-        Ok(())
-    }
-    fn wire_size(&self, ctx: FieldCtx) -> usize {
-        let len = self.as_ref().map(Bytes::len);
-        len_size(len, ctx, LenKind::Int) + len.unwrap_or(0)
-    }
-    fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
-        match read_len(buf, ctx, LenKind::Int)? {
-            Some(len) => take(buf, len).map(Some),
-            None => Ok(None),
+
+        impl WireField for Option<$t> {
+            fn write<W: WireWrite + ?Sized>(&self, w: &mut W, ctx: FieldCtx) -> Result<(), EncodeError> {
+                write_blob(self.as_ref(), w, ctx)
+            }
+            fn wire_size(&self, ctx: FieldCtx) -> usize {
+                blob_size(self.as_ref(), ctx)
+            }
+            fn read(buf: &mut Bytes, ctx: FieldCtx) -> Result<Self, DecodeError> {
+                read_blob(buf, ctx)
+            }
         }
-    }
+    )*};
 }
+
+blob_fields!(String, Bytes);
 
 /// Array elements are never null themselves.
 fn element_ctx(ctx: FieldCtx) -> FieldCtx {
