@@ -366,8 +366,6 @@ impl Actor for PartitionActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         ctx.run_interval(self.retention_check, |act, _| act.run_retention());
-        // Parked fetches whose wait ran out are answered within this tick.
-        ctx.run_interval(Duration::from_millis(10), |act, _| act.wake_waiters());
     }
 }
 
@@ -484,7 +482,7 @@ impl Handler<Append> for PartitionActor {
 impl Handler<Fetch> for PartitionActor {
     type Result = ResponseFuture<Result<FetchData, PartitionError>>;
 
-    fn handle(&mut self, msg: Fetch, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) -> Self::Result {
         let data = self.read(msg.offset, msg.max_bytes);
         match (data, msg.wait) {
             (Ok(d), Some(wait)) if d.records.is_empty() && !wait.is_zero() => {
@@ -495,6 +493,8 @@ impl Handler<Fetch> for PartitionActor {
                     deadline: Instant::now() + wait,
                     reply: tx,
                 });
+                // A timer only while fetches wait: an idle partition costs no wakeups.
+                ctx.run_later(wait, |act, _| act.wake_waiters());
                 Box::pin(async move { rx.await.unwrap_or(Err(PartitionError::Closed)) })
             }
             (res, _) => Box::pin(async move { res }),
