@@ -37,4 +37,8 @@ pub use entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 pub use error::ConfigError;
 pub use keys::config_reference_markdown;
 pub use sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
+/// The broker config as running code sees it: replaced as a whole when a dynamic
+/// broker config changes.
+pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
+
 pub use topic::{AlterOp, CleanupPolicy, EffectiveTopicConfig, TimestampType, TopicConfigs};

@@ -4,7 +4,7 @@
 use crate::actors::broker::{BrokerActor, Shutdown};
 use crate::actors::listener;
 use crate::actors::routing::RoutingHandle;
-use crate::config::Config;
+use crate::config::{Config, SharedConfig};
 use crate::handlers::Node;
 use actix::prelude::*;
 use std::net::SocketAddr;
@@ -94,9 +94,10 @@ fn run(
     let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
     system.block_on(async move {
         let config = Arc::new(config);
+        let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config.clone()));
         let routing = RoutingHandle::default();
         let (broker, cluster_id) =
-            match BrokerActor::load(config.clone(), handles.clone(), routing.clone()) {
+            match BrokerActor::load(shared.clone(), handles.clone(), routing.clone()) {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -121,7 +122,7 @@ fn run(
         };
         let node = Arc::new(Node {
             advertised: config.advertised_endpoint(addr),
-            config: config.clone(),
+            config: shared.clone(),
             routing,
             broker: broker.clone(),
             cluster_id: cluster_id.clone(),

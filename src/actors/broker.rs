@@ -13,7 +13,7 @@
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
 use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
-use crate::config::{AlterOp, Config, EffectiveTopicConfig, TopicConfigs};
+use crate::config::{AlterOp, Config, EffectiveTopicConfig, SharedConfig, TopicConfigs};
 use crate::group::Group;
 use crate::protocol::ErrorCode;
 use crate::storage::{Log, LogConfig};
@@ -26,9 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+mod dynamic;
 mod groups;
 mod producer_ids;
 
+pub use dynamic::AlterBrokerConfigs;
 pub use groups::{GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
@@ -134,6 +136,8 @@ struct TopicRecord {
 /// The supervisor of topics and partitions.
 pub struct BrokerActor {
     config: Arc<Config>,
+    /// The config handlers read; replaced when a dynamic broker config changes.
+    shared_config: SharedConfig,
     data_dir: PathBuf,
     topics: BTreeMap<String, TopicState>,
     arbiters: Vec<ArbiterHandle>,
@@ -182,16 +186,21 @@ impl BrokerActor {
     /// Loads (or creates) the node's metadata and opens every partition's log. Blocking:
     /// runs before the actor starts.
     pub fn load(
-        config: Arc<Config>,
+        shared_config: SharedConfig,
         arbiters: Vec<ArbiterHandle>,
         routing: RoutingHandle,
     ) -> anyhow::Result<(Self, String)> {
+        let config = shared_config.load_full();
         let data_dir = config.log_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| anyhow::anyhow!("creating data dir {}: {e}", data_dir.display()))?;
         let cluster_id = load_or_create_meta(&data_dir, config.node_id)?;
+        // Dynamic broker configs set on an earlier run apply before any topic opens.
+        let config = dynamic::load(&data_dir, &config)?;
+        shared_config.store(config.clone());
         let mut broker = BrokerActor {
             config,
+            shared_config,
             data_dir,
             topics: BTreeMap::new(),
             arbiters,
@@ -755,9 +764,12 @@ mod tests {
 
     fn start(dir: &Path) -> (Addr<BrokerActor>, RoutingHandle, String) {
         let routing = RoutingHandle::default();
-        let (actor, cluster_id) =
-            BrokerActor::load(config(dir), vec![Arbiter::current()], routing.clone())
-                .expect("load");
+        let (actor, cluster_id) = BrokerActor::load(
+            Arc::new(arc_swap::ArcSwap::new(config(dir))),
+            vec![Arbiter::current()],
+            routing.clone(),
+        )
+        .expect("load");
         (actor.start(), routing, cluster_id)
     }
 

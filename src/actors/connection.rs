@@ -86,8 +86,9 @@ impl ConnectionActor {
     /// Starts the actor for `stream` on the current arbiter.
     pub fn start_for(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) -> Addr<Self> {
         let _ = stream.set_nodelay(true);
-        let max_frame = node.config.socket_request_max_bytes;
-        let inflight = node.config.max_inflight_requests.max(1);
+        let config = node.config.load();
+        let max_frame = config.socket_request_max_bytes;
+        let inflight = config.max_inflight_requests.max(1);
         let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         actix_rt::spawn(async move {
@@ -163,7 +164,7 @@ impl Actor for ConnectionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection opened");
-        let idle = Duration::from_millis(self.node.config.connections_max_idle_ms);
+        let idle = Duration::from_millis(self.node.config.load().connections_max_idle_ms);
         let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(tick, move |act, ctx| {
             if act.next_out == act.next_seq && act.last_activity.elapsed() >= idle {

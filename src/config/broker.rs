@@ -22,6 +22,8 @@ pub enum ValueOrigin {
     Env,
     /// [`Config::set`], used for command-line flags.
     Override,
+    /// [`Config::set_dynamic`]: changed on the running broker (IncrementalAlterConfigs).
+    Dynamic,
 }
 
 impl ValueOrigin {
@@ -32,6 +34,7 @@ impl ValueOrigin {
             ValueOrigin::File | ValueOrigin::Env | ValueOrigin::Override => {
                 ConfigSource::StaticBroker
             }
+            ValueOrigin::Dynamic => ConfigSource::DynamicBroker,
         }
     }
 
@@ -41,6 +44,7 @@ impl ValueOrigin {
             ValueOrigin::File => "file",
             ValueOrigin::Env => "env",
             ValueOrigin::Override => "override",
+            ValueOrigin::Dynamic => "dynamic",
         }
     }
 }
@@ -126,7 +130,26 @@ pub struct Config {
     listener_host: String,
     /// Every key that was set, normalised, with its origin. The single source of truth.
     set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
+    /// The values changed on the running broker, over the static ones.
+    dynamic: BTreeMap<&'static str, String>,
 }
+
+/// The broker keys Aeon changes on a running broker (Kafka's cluster-wide dynamic
+/// configs that Aeon can apply live): the log defaults every topic without its own
+/// override follows, and the fetch cap.
+pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.index.interval.bytes",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.message.timestamp.type",
+    "log.cleanup.policy",
+    "message.max.bytes",
+    "fetch.max.bytes",
+];
 
 impl Default for Config {
     /// The built-in defaults.
@@ -225,7 +248,7 @@ impl Config {
         pairs: impl IntoIterator<Item = (&'a str, &'a str, String)>,
         origin: ValueOrigin,
     ) -> Result<(), ConfigError> {
-        let mut values = self.set_values.clone();
+        let mut values = self.static_values();
         for (key, value, from) in pairs {
             let def = keys::broker_key(key).ok_or_else(|| ConfigError::UnknownKey {
                 key: key.to_owned(),
@@ -233,8 +256,64 @@ impl Config {
             })?;
             values.insert(def.name, (def.validate(value)?, origin));
         }
-        *self = Config::from_values(values)?;
+        *self = Config::with_dynamic(values, self.dynamic.clone())?;
         Ok(())
+    }
+
+    /// The values set before start, without the dynamic ones.
+    fn static_values(&self) -> BTreeMap<&'static str, (String, ValueOrigin)> {
+        self.set_values
+            .iter()
+            .filter(|(_, (_, o))| *o != ValueOrigin::Dynamic)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    fn with_dynamic(
+        static_values: BTreeMap<&'static str, (String, ValueOrigin)>,
+        dynamic: BTreeMap<&'static str, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut values = static_values;
+        for (k, v) in &dynamic {
+            values.insert(k, (v.clone(), ValueOrigin::Dynamic));
+        }
+        let mut config = Config::from_values(values)?;
+        config.dynamic = dynamic;
+        Ok(config)
+    }
+
+    /// Changes broker keys on the running broker: `Some` sets, `None` removes the dynamic
+    /// value (the static one applies again). Only [`DYNAMIC_BROKER_KEYS`]; everything is
+    /// validated before anything changes.
+    pub fn set_dynamic(&mut self, changes: &[(String, Option<String>)]) -> Result<(), ConfigError> {
+        let mut dynamic = self.dynamic.clone();
+        for (key, value) in changes {
+            let def = keys::broker_key(key).ok_or_else(|| ConfigError::UnknownKey {
+                key: key.clone(),
+                origin: "a dynamic update".into(),
+            })?;
+            if !DYNAMIC_BROKER_KEYS.contains(&def.name) {
+                return Err(ConfigError::Unsupported {
+                    key: def.name.to_owned(),
+                    reason: format!("Cannot update these configs dynamically: {}", def.name),
+                });
+            }
+            match value {
+                Some(v) => {
+                    dynamic.insert(def.name, def.validate(v)?);
+                }
+                None => {
+                    dynamic.remove(def.name);
+                }
+            }
+        }
+        *self = Config::with_dynamic(self.static_values(), dynamic)?;
+        Ok(())
+    }
+
+    /// The values changed on the running broker, by key (to persist them).
+    pub fn dynamic_values(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.dynamic.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
     fn from_values(
@@ -318,6 +397,7 @@ impl Config {
             delete_topic_enable: v.flag("delete.topic.enable")?,
             listener_host: listener.host,
             set_values,
+            dynamic: BTreeMap::new(),
         })
     }
 
@@ -375,6 +455,16 @@ impl Config {
                     value: Some(value.clone()),
                     source: origin.source(),
                 });
+                // A dynamic value hides the static one, which Kafka still lists.
+                if *origin == ValueOrigin::Dynamic {
+                    if let Some((v, o)) = self.static_values().get(def.name) {
+                        synonyms.push(ConfigSynonym {
+                            name: def.name.to_owned(),
+                            value: Some(v.clone()),
+                            source: o.source(),
+                        });
+                    }
+                }
                 (Some(value.clone()), origin.source())
             }
             None => (default.clone(), ConfigSource::Default),
@@ -390,8 +480,7 @@ impl Config {
             name: def.name.to_owned(),
             value,
             source,
-            // Aeon has no dynamic broker configs yet: nothing changes without a restart.
-            read_only: true,
+            read_only: !DYNAMIC_BROKER_KEYS.contains(&def.name),
             sensitive: false,
             config_type: def.config_type,
             documentation: def.doc.to_owned(),
@@ -463,6 +552,44 @@ impl Values<'_> {
     fn num<T: TryFrom<i64>>(&self, key: &str) -> Result<T, ConfigError> {
         self.opt_num(key)?
             .ok_or_else(|| ConfigError::invalid(key, "an integer", ""))
+    }
+}
+
+#[cfg(test)]
+mod dynamic_tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_values_override_static_ones_and_removing_them_restores_the_static_value() {
+        let mut c = Config::default();
+        c.set("log.retention.hours", "24").expect("static");
+        c.set_dynamic(&[("log.retention.ms".into(), Some("60000".into()))])
+            .expect("dynamic");
+        assert_eq!(c.log_retention_ms, Some(60_000));
+        assert_eq!(c.origin("log.retention.ms"), Some(ValueOrigin::Dynamic));
+        let e = c
+            .describe()
+            .into_iter()
+            .find(|e| e.name == "log.retention.ms")
+            .expect("listed");
+        assert_eq!(e.source, ConfigSource::DynamicBroker);
+        assert!(!e.read_only);
+        // A later static change keeps the dynamic value on top.
+        c.set("num.partitions", "3").expect("static");
+        assert_eq!(c.log_retention_ms, Some(60_000));
+        c.set_dynamic(&[("log.retention.ms".into(), None)])
+            .expect("remove");
+        assert_eq!(c.log_retention_ms, Some(24 * 3_600_000));
+        assert!(
+            c.set_dynamic(&[("num.partitions".into(), Some("2".into()))])
+                .is_err(),
+            "not a dynamic key"
+        );
+        assert!(
+            c.set_dynamic(&[("log.retention.ms".into(), Some("soon".into()))])
+                .is_err(),
+            "validated"
+        );
     }
 }
 
@@ -800,7 +927,9 @@ mod tests {
         assert_eq!(flush.value, None);
         assert!(flush.synonyms.is_empty());
 
-        assert!(entries.iter().all(|e| e.read_only && !e.sensitive));
+        assert!(entries.iter().all(|e| e.read_only
+            != DYNAMIC_BROKER_KEYS.contains(&e.name.as_str())
+            && !e.sensitive));
         assert!(entries.iter().all(|e| !e.documentation.is_empty()));
         assert_eq!(
             entry(&entries, "auto.create.topics.enable")

@@ -1,9 +1,10 @@
 //! AlterConfigs and IncrementalAlterConfigs for topic configs: every value is validated
 //! before anything changes, validate_only is honoured, and changes take effect live.
-//! Broker configs are static in Aeon: altering one is an error that says so.
+//! Broker configs: the keys Aeon can change live (`config::DYNAMIC_BROKER_KEYS`), as
+//! dynamic broker configs; the others are refused.
 
 use super::Node;
-use crate::actors::broker::{AlterTopicConfigs, ConfigChange};
+use crate::actors::broker::{AlterBrokerConfigs, AlterTopicConfigs, ConfigChange};
 use crate::config::AlterOp;
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
@@ -26,31 +27,69 @@ async fn alter(
     change: Result<ConfigChange, (ErrorCode, String)>,
     validate_only: bool,
 ) -> (ErrorCode, Option<String>) {
-    let change = match (resource_type, change) {
-        (_, Err((code, msg))) => return (code, Some(msg)),
-        (TOPIC, Ok(change)) => change,
-        (BROKER, Ok(_)) => {
+    let change = match change {
+        Ok(c) => c,
+        Err((code, msg)) => return (code, Some(msg)),
+    };
+    let sent = match resource_type {
+        TOPIC => {
+            node.broker
+                .send(AlterTopicConfigs {
+                    name: name.to_owned(),
+                    change,
+                    validate_only,
+                })
+                .await
+        }
+        // The broker itself (its id) or the cluster-wide default (empty name).
+        BROKER if name.is_empty() || name == node.node_id.to_string() => {
+            let ops = match change {
+                ConfigChange::Incremental(ops) => ops,
+                // AlterConfigs replaces every dynamic value with the given set.
+                ConfigChange::Replace(pairs) => {
+                    let mut ops = Vec::new();
+                    for (k, v) in &pairs {
+                        match v {
+                            Some(v) => ops.push(AlterOp::Set(k.clone(), v.clone())),
+                            None => {
+                                return (
+                                    ErrorCode::InvalidRequest,
+                                    Some(format!("Null value not supported for : {k}")),
+                                )
+                            }
+                        }
+                    }
+                    let current = node.config.load();
+                    ops.extend(
+                        current
+                            .dynamic_values()
+                            .filter(|(k, _)| !pairs.iter().any(|(p, _)| p == k))
+                            .map(|(k, _)| AlterOp::Delete(k.to_owned())),
+                    );
+                    ops
+                }
+            };
+            node.broker
+                .send(AlterBrokerConfigs { ops, validate_only })
+                .await
+        }
+        BROKER => {
             return (
                 ErrorCode::InvalidRequest,
-                Some("Aeon has no dynamic broker configs; set them in the config file".into()),
-            );
+                Some(format!(
+                    "Unexpected broker id, expected {} or empty string, but received {name}",
+                    node.node_id
+                )),
+            )
         }
-        (other, Ok(_)) => {
+        other => {
             return (
                 ErrorCode::InvalidRequest,
                 Some(format!("Unsupported resource type {other}")),
             )
         }
     };
-    match node
-        .broker
-        .send(AlterTopicConfigs {
-            name: name.to_owned(),
-            change,
-            validate_only,
-        })
-        .await
-    {
+    match sent {
         Ok(Ok(())) => (ErrorCode::None, None),
         Ok(Err((code, msg))) => (code, Some(msg)),
         Err(e) => (ErrorCode::UnknownServerError, Some(e.to_string())),

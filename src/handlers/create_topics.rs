@@ -57,7 +57,7 @@ pub async fn handle(node: &Node, req: CreateTopicsRequest, version: i16) -> Crea
                 configs: (version >= 5).then(|| {
                     created
                         .configs
-                        .describe_topic(&node.config)
+                        .describe_topic(&node.config.load())
                         .into_iter()
                         .map(|e| CreatableTopicConfigs {
                             name: e.name,

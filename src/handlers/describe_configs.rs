@@ -50,7 +50,7 @@ pub fn handle(node: &Node, req: DescribeConfigsRequest, version: i16) -> Describ
         .map(|r| {
             let entries = match r.resource_type {
                 TOPIC => match routing.topic(&r.resource_name) {
-                    Some(t) => Ok(t.configs.describe_topic(&node.config)),
+                    Some(t) => Ok(t.configs.describe_topic(&node.config.load())),
                     None => Err((
                         ErrorCode::UnknownTopicOrPartition,
                         format!("Topic '{}' does not exist", r.resource_name),
@@ -60,7 +60,7 @@ pub fn handle(node: &Node, req: DescribeConfigsRequest, version: i16) -> Describ
                     if r.resource_name.is_empty()
                         || r.resource_name == node.node_id.to_string() =>
                 {
-                    Ok(node.config.describe())
+                    Ok(node.config.load().describe())
                 }
                 BROKER => Err((
                     ErrorCode::InvalidRequest,

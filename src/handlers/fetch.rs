@@ -101,7 +101,7 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
     drop(routing);
     let response_max = usize::try_from(req.max_bytes)
         .unwrap_or(0)
-        .min(node.config.fetch_max_bytes);
+        .min(node.config.load().fetch_max_bytes);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let deadline =
         Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));

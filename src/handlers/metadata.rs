@@ -76,7 +76,7 @@ pub async fn handle(node: &Node, req: MetadataRequest, version: i16) -> Metadata
                 }
             }
             drop(routing);
-            let auto_create = node.config.auto_create_topics_enable
+            let auto_create = node.config.load().auto_create_topics_enable
                 && (version < 4 || req.allow_auto_topic_creation);
             let (creatable, invalid): (Vec<String>, Vec<String>) = missing
                 .into_iter()

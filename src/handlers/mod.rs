@@ -32,7 +32,7 @@ mod sync_group;
 use crate::actors::broker::{BrokerActor, GetGroupCoordinator};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::actors::routing::RoutingHandle;
-use crate::config::Config;
+use crate::config::SharedConfig;
 use crate::protocol::{ApiKey, ErrorCode, Request, RequestFrame, Response};
 use actix::Addr;
 use std::net::SocketAddr;
@@ -42,7 +42,7 @@ pub use api_versions::unsupported_version_response;
 
 /// This broker node as the handlers see it.
 pub struct Node {
-    pub config: Arc<Config>,
+    pub config: SharedConfig,
     pub routing: RoutingHandle,
     pub broker: Addr<BrokerActor>,
     pub cluster_id: String,

@@ -71,7 +71,7 @@ fn validate(
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
-    let wait_for_fsync = acks == -1 && node.config.log_flush_before_ack;
+    let wait_for_fsync = acks == -1 && node.config.load().log_flush_before_ack;
     let routing = node.routing.load();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending = Vec::new();
