@@ -6,9 +6,8 @@
 //! system arbiter, which serves no connection and no partition: its blocking work
 //! (opening logs, writing the metadata file) stalls no request path.
 //!
-//! On disk, in the data directory: `meta.properties` (Kafka's file: cluster id and
-//! node id) and `aeon-topics.json` (every topic's name, id, partition count and config
-//! overrides), replaced atomically (write, fsync, rename, fsync the directory).
+//! What it keeps on disk is in `store`; the group registry in `groups`; dynamic broker
+//! configs in `dynamic`; producer ids in `producer_ids`.
 
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
@@ -18,10 +17,8 @@ use crate::group::Group;
 use crate::protocol::ErrorCode;
 use crate::storage::{Log, LogConfig};
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -29,14 +26,13 @@ use uuid::Uuid;
 mod dynamic;
 mod groups;
 mod producer_ids;
+mod store;
 
 pub use dynamic::AlterBrokerConfigs;
 pub use groups::{GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
-
-const TOPICS_FILE: &str = "aeon-topics.json";
-const META_FILE: &str = "meta.properties";
+use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
 
 /// A Kafka error code with its message, as admin responses carry them.
 pub type AdminError = (ErrorCode, String);
@@ -116,21 +112,6 @@ struct TopicState {
     id: Uuid,
     configs: TopicConfigs,
     partitions: Vec<PartitionRoute>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TopicsFile {
-    version: u32,
-    topics: Vec<TopicRecord>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TopicRecord {
-    name: String,
-    id: Uuid,
-    partitions: i32,
-    #[serde(default)]
-    configs: BTreeMap<String, String>,
 }
 
 /// The supervisor of topics and partitions.
@@ -291,30 +272,6 @@ impl BrokerActor {
         self.routing.store(Arc::new(routing));
     }
 
-    fn persist(&self) -> Result<(), AdminError> {
-        let file = TopicsFile {
-            version: 1,
-            topics: self
-                .topics
-                .iter()
-                .map(|(name, t)| TopicRecord {
-                    name: name.clone(),
-                    id: t.id,
-                    partitions: t.partitions.len() as i32,
-                    configs: t.configs.overrides().clone(),
-                })
-                .collect(),
-        };
-        let json = serde_json::to_vec_pretty(&file)
-            .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
-        write_atomically(&self.data_dir.join(TOPICS_FILE), &json).map_err(|e| {
-            (
-                ErrorCode::KafkaStorageError,
-                format!("persisting topic metadata: {e}"),
-            )
-        })
-    }
-
     fn check_new_topic(&self, msg: &CreateTopic) -> Result<(i32, i16, TopicConfigs), AdminError> {
         validate_topic_name(&msg.name)?;
         if self.topics.contains_key(&msg.name) {
@@ -455,72 +412,6 @@ fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
         message_timestamp_type: e.timestamp_type,
         max_message_bytes: e.max_message_bytes,
     }
-}
-
-fn load_or_create_meta(dir: &Path, node_id: i32) -> anyhow::Result<String> {
-    let path = dir.join(META_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let props: HashMap<&str, &str> = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .collect();
-        if let Some(stored) = props.get("node.id").and_then(|n| n.parse::<i32>().ok()) {
-            anyhow::ensure!(
-                stored == node_id,
-                "{} has node.id={stored} but the config says node.id={node_id}",
-                path.display()
-            );
-        }
-        let id = props
-            .get("cluster.id")
-            .ok_or_else(|| anyhow::anyhow!("{} has no cluster.id", path.display()))?;
-        return Ok(id.to_string());
-    }
-    let id = new_cluster_id();
-    let text =
-        format!("#Written by Aeon at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n");
-    write_atomically(&path, text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-    tracing::info!(cluster_id = %id, "new cluster id generated");
-    Ok(id)
-}
-
-/// Kafka's cluster id form: a random UUID in URL-safe base64, 22 characters.
-fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = Uuid::new_v4().into_bytes();
-    let mut out = String::with_capacity(22);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
-}
-
-/// Replaces `path` with `data`: a temp file, fsync, rename, fsync of the directory.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 impl Actor for BrokerActor {
@@ -754,7 +645,7 @@ impl Handler<Shutdown> for BrokerActor {
 mod tests {
     use super::*;
 
-    fn config(dir: &Path) -> Arc<Config> {
+    fn config(dir: &std::path::Path) -> Arc<Config> {
         let mut c = Config::default();
         c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
         c.set("log.segment.bytes", "1048576")
@@ -762,7 +653,7 @@ mod tests {
         Arc::new(c)
     }
 
-    fn start(dir: &Path) -> (Addr<BrokerActor>, RoutingHandle, String) {
+    fn start(dir: &std::path::Path) -> (Addr<BrokerActor>, RoutingHandle, String) {
         let routing = RoutingHandle::default();
         let (actor, cluster_id) = BrokerActor::load(
             Arc::new(arc_swap::ArcSwap::new(config(dir))),
