@@ -18,6 +18,7 @@
 //!     value              bytes
 //! ```
 
+use crate::protocol::codec;
 use super::RecordsError;
 
 /// One record header.
@@ -145,52 +146,28 @@ fn read_nullable_bytes<'a>(buf: &mut &'a [u8]) -> Result<Option<&'a [u8]>, Reaso
     take(buf, len as usize).map(Some)
 }
 
-/// Reads a zigzag varint of at most 5 bytes.
+/// Reads a zigzag varint of at most 5 bytes (the codec's, on a slice).
 pub(super) fn read_varint(buf: &mut &[u8]) -> Result<i32, Reason> {
-    let raw = read_unsigned(buf, 5)?;
-    let raw = u32::try_from(raw).map_err(|_| "varint overflows 32 bits")?;
-    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    let (value, n) = codec::read_varint_slice(buf).map_err(|_| "malformed varint")?;
+    *buf = &buf[n..];
+    Ok(value)
 }
 
 /// Reads a zigzag varlong of at most 10 bytes.
 pub(super) fn read_varlong(buf: &mut &[u8]) -> Result<i64, Reason> {
-    let raw = read_unsigned(buf, 10)?;
-    Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
-}
-
-fn read_unsigned(buf: &mut &[u8], max_bytes: usize) -> Result<u64, Reason> {
-    let mut value: u64 = 0;
-    for i in 0..max_bytes {
-        let (&byte, rest) = buf.split_first().ok_or("truncated varint")?;
-        *buf = rest;
-        let bits = u64::from(byte & 0x7f);
-        if i == 9 && bits > 1 {
-            return Err("varlong overflows 64 bits");
-        }
-        value |= bits << (7 * i);
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("varint too long")
+    let (value, n) = codec::read_varlong_slice(buf).map_err(|_| "malformed varlong")?;
+    *buf = &buf[n..];
+    Ok(value)
 }
 
 /// Appends a zigzag varint.
 pub(super) fn write_varint(out: &mut Vec<u8>, value: i32) {
-    write_unsigned(out, u64::from(((value << 1) ^ (value >> 31)) as u32));
+    codec::write_varint(out, value);
 }
 
 /// Appends a zigzag varlong.
 pub(super) fn write_varlong(out: &mut Vec<u8>, value: i64) {
-    write_unsigned(out, ((value << 1) ^ (value >> 63)) as u64);
-}
-
-fn write_unsigned(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+    codec::write_varlong(out, value);
 }
 
 #[cfg(test)]
