@@ -101,9 +101,11 @@ impl MappedFile {
         &self.path
     }
 
-    /// Prefaults `bytes` of the mapping ahead of the write position, in one
+    /// Prefaults up to `bytes` of the mapping ahead of the write position, in one
     /// `madvise(MADV_POPULATE_WRITE)` per chunk, instead of one page fault per 4 KiB
-    /// page during the copies. Costs that much page cache ahead of the data.
+    /// page during the copies. The distance grows with the data: never more ahead than
+    /// the file already holds, so a partition that sees little traffic does not pay
+    /// 4 MiB of page cache and disk (the prefaulted pages are dirty zeros) for it.
     pub(crate) fn set_populate_ahead(&self, bytes: usize) {
         self.populate_ahead.store(bytes, Ordering::Relaxed);
     }
@@ -114,7 +116,7 @@ impl MappedFile {
         if ahead == 0 || end <= populated {
             return;
         }
-        let to = (end + ahead).min(self.capacity);
+        let to = (end + ahead.min(end)).min(self.capacity);
         // Best effort: on kernels without MADV_POPULATE_WRITE the copy faults pages in.
         #[cfg(target_os = "linux")]
         let _ = self

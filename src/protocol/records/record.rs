@@ -18,8 +18,8 @@
 //!     value              bytes
 //! ```
 
-use crate::protocol::codec;
 use super::RecordsError;
+use crate::protocol::codec;
 
 /// One record header.
 #[derive(Debug, Clone, PartialEq, Eq)]
