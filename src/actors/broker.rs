@@ -433,12 +433,18 @@ fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
         segment_ms: e.segment_ms.unwrap_or(u64::MAX),
         segment_index_bytes: e.segment_index_bytes,
         index_interval_bytes: e.index_interval_bytes,
-        retention_ms: e.retention_ms,
-        retention_bytes: e.retention_bytes,
+        // A compact-only topic deletes nothing by age or size (Kafka's cleanup.policy).
+        retention_ms: e.retention_ms.filter(|_| e.cleanup_policy.delete),
+        retention_bytes: e.retention_bytes.filter(|_| e.cleanup_policy.delete),
         flush_messages: e.flush_messages,
         flush_ms: e.flush_ms,
         message_timestamp_type: e.timestamp_type,
         max_message_bytes: e.max_message_bytes,
+        compact: e.cleanup_policy.compact,
+        delete_retention_ms: e.delete_retention_ms,
+        min_compaction_lag_ms: e.min_compaction_lag_ms,
+        max_compaction_lag_ms: e.max_compaction_lag_ms,
+        min_cleanable_dirty_ratio: e.min_cleanable_dirty_ratio,
     }
 }
 

@@ -12,6 +12,9 @@ use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
 use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
 
+mod compaction;
+pub use compaction::CleanableStats;
+
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
@@ -78,6 +81,13 @@ pub struct Log {
     flush: FlushHandle,
     last_flush_ms: i64,
     open_stats: LogOpenStats,
+    cleaner: compaction::CleanerState,
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.cleaner.cancel();
+    }
 }
 
 impl Log {
@@ -90,6 +100,8 @@ impl Log {
     /// costs. `now_ms` is the wall clock, used for new segments.
     pub fn open(dir: impl Into<PathBuf>, config: LogConfig, now_ms: i64) -> Result<Self> {
         let dir = dir.into();
+        // A cleaning of this directory by a previous owner finishes its swap first.
+        super::cleaner::wait_until_idle(&dir);
         let loaded = recovery::load_log(&dir, &config, now_ms)?;
         let end = loaded
             .segments
@@ -111,6 +123,7 @@ impl Log {
         } else {
             FlushHandle::new(end, end, Vec::new())
         };
+        let checkpoint = super::cleaner::CleanerCheckpoint::read(&dir);
         Ok(Self {
             dir,
             config,
@@ -119,6 +132,10 @@ impl Log {
             flush,
             last_flush_ms: now_ms,
             open_stats: loaded.stats,
+            cleaner: compaction::CleanerState {
+                checkpoint,
+                in_flight: None,
+            },
         })
     }
 
@@ -345,14 +362,22 @@ impl Log {
             });
         }
         self.log_start_offset = self.log_start_offset.max(offset);
+        if self.is_cleaning() {
+            // The segments below go at the next retention check.
+            return Ok(Vec::new());
+        }
         self.remove_below_start()
     }
 
     /// Applies `retention.ms` (segments whose newest timestamp is older than `now_ms
     /// - retention.ms`) and `retention.bytes`, oldest first, never the active segment.
     /// The files are renamed to `*.deleted`; delete them off the append path.
+    /// While a cleaning runs, nothing is removed (the next check catches up).
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<RemovedSegment>> {
         let mut removed = Vec::new();
+        if self.is_cleaning() {
+            return Ok(removed);
+        }
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1
                 && now_ms - self.segments[0].largest_timestamp() > retention_ms as i64
@@ -415,6 +440,7 @@ impl Log {
     /// Clean shutdown: trims the active segment and its indexes to their content,
     /// flushes everything, and writes the marker that lets the next open skip recovery.
     pub fn close(mut self) -> Result<()> {
+        self.cleaner.cancel();
         for item in self.active_mut().seal()? {
             self.flush.note(item);
         }
@@ -427,6 +453,7 @@ impl Log {
     pub fn delete(self) -> Result<()> {
         let dir = self.dir.clone();
         drop(self);
+        super::cleaner::wait_until_idle(&dir);
         std::fs::remove_dir_all(&dir).map_err(io_err("remove directory", &dir))
     }
 }

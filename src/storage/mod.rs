@@ -1,8 +1,9 @@
 //! The on-disk log of a partition: synchronous plain Rust, no actors, no async.
 //!
 //! It knows files and nothing of the broker; it reads batch headers only through
-//! [`crate::protocol::records`]. It must never decompress, never trust a length it read
-//! from disk without checking it against the file, and never panic on a corrupt file.
+//! [`crate::protocol::records`]. It must never decompress outside the cleaner (which
+//! reads keys), never trust a length it read from disk without checking it against the
+//! file, and never panic on a corrupt file.
 //!
 //! # Layout
 //!
@@ -15,6 +16,8 @@
 //! - `index`: the sparse offset index and time index (formats documented on the types).
 //! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
+//! - [`cleaner`]: log compaction (keep the latest record per key), its swap protocol
+//!   and checkpoint; [`Log::prepare_cleaning`] / [`Log::finish_cleaning`] drive it.
 //! - `mmap`: the memory-mapped file, the only `unsafe` code.
 //!
 //! # Threads
@@ -26,6 +29,7 @@
 //! only rename files and return [`RemovedSegment`]s for [`delete_segments`] to delete
 //! elsewhere. Read results are `Bytes` that keep their mapping alive.
 
+pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod flush;
@@ -41,8 +45,9 @@ mod model_tests;
 #[cfg(test)]
 mod crash_tests;
 
+pub use cleaner::{CleanedLog, CleanerConfig, CleanerError, CleaningJob};
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
-pub use log::{delete_segments, AppendInfo, Log, RemovedSegment, TimestampOffset};
+pub use log::{delete_segments, AppendInfo, CleanableStats, Log, RemovedSegment, TimestampOffset};
 pub use recovery::LogOpenStats;

@@ -82,15 +82,31 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        let [log_path, index_path, time_path] = Self::paths(dir, base_offset);
-        let log = MappedFile::create(&log_path, config.segment_bytes as usize)?;
-        let mut offset_index = OffsetIndex::open(
-            &index_path,
+        Self::create_at(
+            &Self::paths(dir, base_offset),
             base_offset,
-            config.segment_index_bytes as usize,
-        )?;
+            config.segment_bytes as usize,
+            config,
+            now_ms,
+        )
+    }
+
+    /// Creates an empty segment in the given files (`.log`, `.index`, `.timeindex`
+    /// paths, which may carry a suffix such as the cleaner's `.cleaned`), its log
+    /// preallocated to `log_capacity`.
+    pub(crate) fn create_at(
+        paths: &[PathBuf; 3],
+        base_offset: i64,
+        log_capacity: usize,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        let [log_path, index_path, time_path] = paths;
+        let log = MappedFile::create(log_path, log_capacity)?;
+        let mut offset_index =
+            OffsetIndex::open(index_path, base_offset, config.segment_index_bytes as usize)?;
         let mut time_index =
-            TimeIndex::open(&time_path, base_offset, config.segment_index_bytes as usize)?;
+            TimeIndex::open(time_path, base_offset, config.segment_index_bytes as usize)?;
         // Index files left over without their log would otherwise resurface.
         offset_index.truncate_entries(0)?;
         time_index.truncate_entries(0)?;
