@@ -16,7 +16,7 @@ use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
 use crate::config::{AlterOp, Config, EffectiveTopicConfig, TopicConfigs};
 use crate::group::Group;
 use crate::protocol::ErrorCode;
-use crate::storage::{Log, LogConfig};
+use crate::storage::{CleanerConfig, Log, LogConfig};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -245,6 +245,18 @@ impl BrokerActor {
         let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
         let (addr, offsets) =
             partition::start(&arbiter, format!("{topic}-{partition}"), log, check);
+        if self.config.log_cleaner_enable {
+            addr.do_send(partition::StartCleaner {
+                config: CleanerConfig {
+                    io_max_bytes_per_second: self.config.log_cleaner_io_max_bytes_per_second,
+                    dedupe_buffer_bytes: usize::try_from(
+                        self.config.log_cleaner_dedupe_buffer_size,
+                    )
+                    .unwrap_or(usize::MAX),
+                },
+                backoff: Duration::from_millis(self.config.log_cleaner_backoff_ms.max(1)),
+            });
+        }
         Ok(PartitionRoute { addr, offsets })
     }
 

@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
+mod cleaning;
+pub use cleaning::StartCleaner;
+
 /// What a partition reports after every change: read by metadata and list-offsets
 /// without a round trip through the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,6 +153,8 @@ pub struct PartitionActor {
     offsets: watch::Sender<PartitionOffsets>,
     retention_check: Duration,
     closed: bool,
+    /// The log cleaner's settings once the broker turned it on.
+    cleaner: Option<StartCleaner>,
 }
 
 impl PartitionActor {
@@ -174,6 +179,7 @@ impl PartitionActor {
             offsets: tx,
             retention_check,
             closed: false,
+            cleaner: None,
         };
         (actor, rx)
     }
@@ -284,6 +290,7 @@ impl Actor for PartitionActor {
         ctx.run_interval(self.retention_check, |act, _| act.run_retention());
         // Parked fetches whose wait ran out are answered within this tick.
         ctx.run_interval(Duration::from_millis(10), |act, _| act.wake_waiters());
+        self.start_cleaner_timer(ctx);
     }
 }
 

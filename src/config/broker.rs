@@ -101,6 +101,15 @@ pub struct Config {
     pub log_cleanup_policy: CleanupPolicy,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`.
+    pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`; `None` = unlimited (Kafka's default,
+    /// `Double.MAX_VALUE`).
+    pub log_cleaner_io_max_bytes_per_second: Option<u64>,
+    /// `log.cleaner.dedupe.buffer.size`.
+    pub log_cleaner_dedupe_buffer_size: u64,
     /// `log.flush.before.ack` (Aeon only).
     pub log_flush_before_ack: bool,
     /// `group.initial.rebalance.delay.ms`.
@@ -306,6 +315,17 @@ impl Config {
                 &v.string("log.cleanup.policy")?,
             )?,
             log_retention_check_interval_ms: v.num("log.retention.check.interval.ms")?,
+            log_cleaner_enable: v.flag("log.cleaner.enable")?,
+            log_cleaner_backoff_ms: v.num("log.cleaner.backoff.ms")?,
+            log_cleaner_io_max_bytes_per_second: {
+                let key = "log.cleaner.io.max.bytes.per.second";
+                let rate: f64 = v
+                    .string(key)?
+                    .parse()
+                    .map_err(|_| ConfigError::invalid(key, "a number", ""))?;
+                (rate < u64::MAX as f64).then_some(rate as u64)
+            },
+            log_cleaner_dedupe_buffer_size: v.num("log.cleaner.dedupe.buffer.size")?,
             log_flush_before_ack: v.flag("log.flush.before.ack")?,
             group_initial_rebalance_delay_ms: v.num("group.initial.rebalance.delay.ms")?,
             group_min_session_timeout_ms,

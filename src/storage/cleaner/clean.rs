@@ -110,6 +110,7 @@ pub(crate) fn run_with(
         checkpoint.write(&job.dir)?;
     }
     Ok(CleanedLog {
+        token: job.token(),
         groups,
         checkpoint,
         stats,

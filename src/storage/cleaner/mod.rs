@@ -98,9 +98,21 @@ pub struct CleaningJob {
     pub(crate) _guard: DirGuard,
 }
 
+/// Names one cleaning, so a log applies or aborts only the cleaning it started (a
+/// reopened log may see a previous owner's result arrive late).
+#[derive(Debug, Clone)]
+pub struct CleaningToken(pub(crate) Arc<AtomicBool>);
+
+impl CleaningToken {
+    pub(crate) fn is(&self, flag: &Arc<AtomicBool>) -> bool {
+        Arc::ptr_eq(&self.0, flag)
+    }
+}
+
 /// The outcome of a cleaning, already on disk: what the log owner swaps in.
 #[derive(Debug)]
 pub struct CleanedLog {
+    pub(crate) token: CleaningToken,
     pub(crate) groups: Vec<CleanedGroup>,
     pub(crate) checkpoint: CleanerCheckpoint,
     pub stats: CleanerStats,
@@ -131,6 +143,11 @@ pub struct CleanerStats {
 impl CleaningJob {
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The token to give [`crate::storage::Log::abort_cleaning`] if the job fails.
+    pub fn token(&self) -> CleaningToken {
+        CleaningToken(Arc::clone(&self.cancel))
     }
 
     /// Runs the cleaning: map, rewrite, swap. Blocking; meant for a blocking thread.

@@ -334,9 +334,12 @@ fn the_dirty_ratio_and_the_max_lag_decide_when_a_cleaning_is_due() {
         ..cfg
     });
     assert!(log.prepare_cleaning(T0 + 500, &none).is_none());
-    assert!(log.prepare_cleaning(T0 + 1001, &none).is_some());
+    let job = log
+        .prepare_cleaning(T0 + 1001, &none)
+        .expect("overdue by max.compaction.lag.ms");
+    log.abort_cleaning(&job.token());
+    assert!(!log.is_cleaning());
     // A log that is not compacted is never cleaned.
-    log.abort_cleaning();
     log.set_config(LogConfig {
         compact: false,
         ..config()

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::{Log, RemovedSegment};
 use crate::storage::cleaner::{
-    CleanedLog, CleanerCheckpoint, CleanerConfig, CleaningJob, DirGuard, SegmentSource,
+    CleanedLog, CleanerCheckpoint, CleanerConfig, CleaningJob, CleaningToken, DirGuard,
+    SegmentSource,
 };
 use crate::storage::segment::LogSegment;
 
@@ -182,8 +183,10 @@ impl Log {
 
     /// Forgets a failed or cancelled cleaning; its `.cleaned` files are deleted at the
     /// next open or overwritten by the next cleaning.
-    pub fn abort_cleaning(&mut self) {
-        self.cleaner.in_flight = None;
+    pub fn abort_cleaning(&mut self, token: &CleaningToken) {
+        if self.cleaner.in_flight.as_ref().is_some_and(|f| token.is(f)) {
+            self.cleaner.in_flight = None;
+        }
     }
 
     /// Swaps a finished cleaning's segments in for the old ones (the files are
@@ -191,8 +194,18 @@ impl Log {
     /// segments, whose files are renamed to `*.deleted`, for deletion off this thread.
     /// Readers holding `Bytes` of old segments keep their mappings alive.
     pub fn finish_cleaning(&mut self, cleaned: CleanedLog) -> Vec<RemovedSegment> {
-        self.cleaner.in_flight = None;
         let mut removed = Vec::new();
+        if !self
+            .cleaner
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| cleaned.token.is(f))
+        {
+            // A previous owner's cleaning: this log was opened after it, from its files.
+            self.cleaner.checkpoint = CleanerCheckpoint::read(&self.dir);
+            return removed;
+        }
+        self.cleaner.in_flight = None;
         for group in cleaned.groups {
             let Some(first) = group.old.first() else {
                 continue;
