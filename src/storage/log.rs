@@ -372,6 +372,7 @@ impl Log {
     /// Applies `retention.ms` (segments whose newest timestamp is older than `now_ms
     /// - retention.ms`) and `retention.bytes`, oldest first, never the active segment.
     /// The files are renamed to `*.deleted`; delete them off the append path.
+    ///
     /// While a cleaning runs, nothing is removed (the next check catches up).
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<RemovedSegment>> {
         let mut removed = Vec::new();
