@@ -319,11 +319,16 @@ impl Config {
             log_cleaner_backoff_ms: v.num("log.cleaner.backoff.ms")?,
             log_cleaner_io_max_bytes_per_second: {
                 let key = "log.cleaner.io.max.bytes.per.second";
-                let rate: f64 = v
-                    .string(key)?
-                    .parse()
-                    .map_err(|_| ConfigError::invalid(key, "a number", ""))?;
-                (rate < u64::MAX as f64).then_some(rate as u64)
+                match v.get(key) {
+                    None => None,
+                    Some(_) => {
+                        let rate: f64 = v
+                            .string(key)?
+                            .parse()
+                            .map_err(|_| ConfigError::invalid(key, "a number", ""))?;
+                        (rate < u64::MAX as f64).then_some(rate as u64)
+                    }
+                }
             },
             log_cleaner_dedupe_buffer_size: v.num("log.cleaner.dedupe.buffer.size")?,
             log_flush_before_ack: v.flag("log.flush.before.ack")?,
@@ -845,6 +850,21 @@ mod tests {
 
     fn aeon_toml_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aeon.toml")
+    }
+
+    #[test]
+    fn log_cleaner_keys_default_to_kafka_and_an_io_limit_is_bytes_per_second() {
+        let c = Config::default();
+        assert!(c.log_cleaner_enable);
+        assert_eq!(c.log_cleaner_backoff_ms, 15_000);
+        assert_eq!(c.log_cleaner_io_max_bytes_per_second, None);
+        assert_eq!(c.log_cleaner_dedupe_buffer_size, 128 * 1024 * 1024);
+        let mut c = Config::default();
+        c.set("log.cleaner.io.max.bytes.per.second", "1048576.0")
+            .expect("set");
+        assert_eq!(c.log_cleaner_io_max_bytes_per_second, Some(1_048_576));
+        assert!(c.set("log.cleaner.io.max.bytes.per.second", "0").is_err());
+        assert!(c.set("log.cleaner.backoff.ms", "-1").is_err());
     }
 
     #[test]
