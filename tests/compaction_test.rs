@@ -375,3 +375,88 @@ fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
+
+fn small_offsets_log(c: &mut aeon::config::Config) {
+    fast_cleaner(c);
+    c.set("offsets.topic.num.partitions", "1")
+        .expect("partitions");
+    c.set("offsets.topic.segment.bytes", "1048576")
+        .expect("segment bytes");
+    c.set("log.roll.ms", "500").expect("roll");
+}
+
+#[test]
+fn the_consumer_offsets_log_stays_bounded_under_repeated_commits() {
+    use rdkafka::consumer::CommitMode;
+    let mut broker = TestBroker::start_with(small_offsets_log);
+    broker.create_topic("committed", 4);
+    let consumer: BaseConsumer = broker
+        .client_config()
+        .set("group.id", "busy-committer")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = "m".repeat(2000);
+    let dir = partition_dir(broker.dir.path(), "__consumer_offsets");
+    let commits = 3_000;
+    let mut sizes = Vec::new();
+    for i in 0..commits {
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..4 {
+            tpl.add_partition_offset("committed", p, Offset::Offset(i))
+                .expect("tpl");
+        }
+        for mut e in tpl.elements() {
+            e.set_metadata(&metadata);
+        }
+        consumer.commit(&tpl, CommitMode::Sync).expect("commit");
+        if i % 500 == 499 {
+            sizes.push(disk_bytes(&dir));
+        }
+    }
+    // Let the last segment roll (log.roll.ms) and the cleaner catch up.
+    std::thread::sleep(Duration::from_millis(600));
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("committed", 0, Offset::Offset(commits))
+        .expect("tpl");
+    consumer.commit(&tpl, CommitMode::Sync).expect("commit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while disk_bytes(&dir) > 2 * 1024 * 1024 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let written = commits as u64 * 4 * 2100;
+    let end = disk_bytes(&dir);
+    eprintln!(
+        "__consumer_offsets: ~{written} bytes of commits; on disk every 500 commits (KiB): {:?}; final {} KiB",
+        sizes.iter().map(|s| s / 1024).collect::<Vec<_>>(),
+        end / 1024
+    );
+    assert!(end <= 2 * 1024 * 1024, "bounded: {end} bytes");
+    // The latest commits are what the group reads back after a restart, which
+    // replays the compacted log.
+    drop(consumer);
+    broker.restart();
+    let consumer: BaseConsumer = broker
+        .client_config()
+        .set("group.id", "busy-committer")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut query = TopicPartitionList::new();
+    for p in 0..4 {
+        query.add_partition("committed", p);
+    }
+    let committed = consumer
+        .committed_offsets(query, Duration::from_secs(10))
+        .expect("committed");
+    let offsets: Vec<_> = committed.elements().iter().map(|e| e.offset()).collect();
+    assert_eq!(
+        offsets,
+        vec![
+            Offset::Offset(commits),
+            Offset::Offset(commits - 1),
+            Offset::Offset(commits - 1),
+            Offset::Offset(commits - 1)
+        ]
+    );
+}
