@@ -47,6 +47,9 @@ impl PartitionActor {
             match outcome {
                 Ok(cleaned) => {
                     let stats = cleaned.stats.clone();
+                    if let Some(reason) = &cleaned.failure {
+                        tracing::warn!(partition = %act.name, %reason, "log cleaning stopped part way");
+                    }
                     let removed = log.finish_cleaning(cleaned);
                     tracing::info!(
                         partition = %act.name,

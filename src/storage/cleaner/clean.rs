@@ -63,6 +63,23 @@ fn corrupt(source: &SegmentSource, e: RecordsError) -> Error {
     }
 }
 
+/// A rolled segment must be whole batches to its end: anything else is corruption, and
+/// cleaning past it would silently drop the batches after it.
+fn check_consumed(source: &SegmentSource, iter: &BatchIter<'_>) -> Result<()> {
+    if iter.valid_bytes() == source.size() {
+        return Ok(());
+    }
+    Err(Error::Corrupt {
+        path: source.log.path().to_path_buf(),
+        reason: format!(
+            "while cleaning: no whole batch at position {} ({})",
+            iter.valid_bytes(),
+            iter.stop_reason()
+                .map_or_else(|| "unknown".to_owned(), ToString::to_string)
+        ),
+    })
+}
+
 pub(super) fn run(job: CleaningJob) -> Result<CleanedLog, CleanerError> {
     run_with(job, None)
 }
@@ -91,22 +108,34 @@ pub(crate) fn run_with(
         .cloned()
         .collect();
     let mut groups = Vec::new();
+    let mut failure = None;
     for group in group_by_size(&to_clean, job.config.segment_bytes as usize) {
-        groups.push(pass.clean_group(group)?);
+        match pass.clean_group(group) {
+            Ok(done) => groups.push(done),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
         if pass.stop_after.is_some() {
             break;
         }
     }
+    // Groups already swapped on disk must reach the log even if a later one failed.
+    let failure = match failure {
+        Some(e) if groups.is_empty() => return Err(e),
+        other => other.map(|e| e.to_string()),
+    };
     let mut stats = pass.stats;
     stats.keys_mapped = pass.map.len() as u64;
     stats.throttled_ms = pass.throttler.slept().as_millis() as u64;
     stats.segments_after = job.segments.len() - groups.iter().map(|g| g.old.len()).sum::<usize>()
         + groups.iter().filter(|g| g.new.is_some()).count();
-    let checkpoint = CleanerCheckpoint {
+    let checkpoint = (failure.is_none() && stop_after.is_none()).then_some(CleanerCheckpoint {
         first_dirty_offset: map_end,
         delete_horizon_ms: pass.min_horizon,
-    };
-    if stop_after.is_none() {
+    });
+    if let Some(checkpoint) = &checkpoint {
         checkpoint.write(&job.dir)?;
     }
     Ok(CleanedLog {
@@ -114,6 +143,7 @@ pub(crate) fn run_with(
         groups,
         checkpoint,
         stats,
+        failure,
     })
 }
 
@@ -152,7 +182,8 @@ impl Pass<'_> {
             if self.map.is_full() {
                 break;
             }
-            for batch in BatchIter::new(source.log.contents()) {
+            let mut batches = BatchIter::new(source.log.contents());
+            for batch in batches.by_ref() {
                 job.check_cancelled()?;
                 self.throttler.maybe_throttle(batch.total_size() as u64);
                 self.stats.bytes_read += batch.total_size() as u64;
@@ -172,6 +203,7 @@ impl Pass<'_> {
                     }
                 }
             }
+            check_consumed(source, &batches)?;
             end = job
                 .segments
                 .get(i + 1)
@@ -195,8 +227,10 @@ impl Pass<'_> {
         let mut cleaned = LogSegment::create_at(&paths, base, capacity, &job.config, job.now_ms)?;
         let mut written = 0usize;
         for source in group {
-            for batch in BatchIter::new(source.log.contents()) {
+            let mut batches = BatchIter::new(source.log.contents());
+            for batch in batches.by_ref() {
                 job.check_cancelled()?;
+                batch.verify_crc().map_err(|e| corrupt(source, e))?;
                 let size = batch.total_size();
                 self.throttler.maybe_throttle(size as u64);
                 self.stats.bytes_read += size as u64;
@@ -215,6 +249,7 @@ impl Pass<'_> {
                 self.stats.bytes_written += out.len() as u64;
                 written += 1;
             }
+            check_consumed(source, &batches)?;
         }
         job.check_cancelled()?;
         if written == 0 {

@@ -114,8 +114,11 @@ impl CleaningToken {
 pub struct CleanedLog {
     pub(crate) token: CleaningToken,
     pub(crate) groups: Vec<CleanedGroup>,
-    pub(crate) checkpoint: CleanerCheckpoint,
+    /// The new checkpoint; `None` when the cleaning stopped part way.
+    pub(crate) checkpoint: Option<CleanerCheckpoint>,
     pub stats: CleanerStats,
+    /// Why the cleaning stopped after swapping some groups (they still apply).
+    pub failure: Option<String>,
 }
 
 /// One group of old segments and the segment that replaced it (none if empty).

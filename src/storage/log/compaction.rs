@@ -240,7 +240,9 @@ impl Log {
             drop(replaced);
         }
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
-        self.cleaner.checkpoint = cleaned.checkpoint;
+        if let Some(checkpoint) = cleaned.checkpoint {
+            self.cleaner.checkpoint = checkpoint;
+        }
         removed
     }
 }
