@@ -14,8 +14,8 @@
 //!
 //! # Recovery ([`recover`], run first when a log opens; Kafka's `LogLoader`)
 //!
-//! - `*.cleaned` files are deleted: that cleaning never committed; the old segments
-//!   are intact.
+//! - `*.cleaned` files are deleted, and so are index `.swap` files without a
+//!   `.log.swap`: that cleaning never committed; the old segments are intact.
 //! - For each `B.log.swap`: its batches are walked to find its last offset `L`; every
 //!   segment `X.log` with `B <= X <= L` is an old segment it replaces and is renamed
 //!   to `*.deleted` (for `X == B`, an index is replaced only if its `.swap` exists:
@@ -172,6 +172,16 @@ pub(crate) fn recover(dir: &Path) -> Result<usize> {
         }
     }
     let swaps = bases_with(dir, "log", SWAP_SUFFIX)?;
+    // Index `.swap` files without their `.log.swap`: a crash inside step 1, before the
+    // commit point; the old segment is intact.
+    for ext in ["index", "timeindex"] {
+        for base in bases_with(dir, ext, SWAP_SUFFIX)? {
+            if !swaps.contains(&base) {
+                let [_, index, time] = paths_with_suffix(dir, base, SWAP_SUFFIX);
+                remove_if_exists(if ext == "index" { &index } else { &time })?;
+            }
+        }
+    }
     let segments = bases_with_plain_log(dir)?;
     for &base in &swaps {
         let swap = paths_with_suffix(dir, base, SWAP_SUFFIX);

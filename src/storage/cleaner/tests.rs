@@ -476,12 +476,16 @@ fn a_crash_while_writing_cleaned_files_or_renaming_swaps_is_recovered() {
         b"torn",
     )
     .unwrap();
+    // Index swaps renamed before a crash, the log's rename not done: rolled back.
+    let orphan = dir.path().join(format!("{:020}.index.swap", bases[1]));
+    std::fs::write(&orphan, b"x").unwrap();
     let log = Log::open(dir.path(), config(), T0).unwrap();
     assert_eq!(read_all(&log), before);
     assert!(!dir
         .path()
         .join(format!("{:020}.log.cleaned", bases[0]))
         .exists());
+    assert!(!orphan.exists());
     // A swap whose index was already renamed into place (step 3 half done).
     let mut log = log;
     let job = log
