@@ -86,3 +86,93 @@ impl Handler<StartCleaner> for PartitionActor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open_log, start, Append, Fetch};
+    use super::*;
+    use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
+    use crate::storage::LogConfig;
+    use bytes::Bytes;
+
+    fn update(key: usize, ts: i64) -> Bytes {
+        let k = format!("k{key}");
+        Bytes::from(
+            RecordBatchBuilder::new(0, ts)
+                .record(RecordSpec::new(Some(k.as_bytes()), Some(b"value")))
+                .build(),
+        )
+    }
+
+    #[actix::test]
+    async fn the_cleaner_timer_compacts_rolled_segments_while_appends_go_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            segment_ms: 1000,
+            compact: true,
+            min_cleanable_dirty_ratio: 0.01,
+            ..LogConfig::default()
+        };
+        let log = open_log(dir.path().join("c-0"), config).expect("open");
+        let (p, _) = start(
+            &actix::Arbiter::current(),
+            "c-0".into(),
+            log,
+            Duration::from_secs(60),
+        );
+        let t0 = now_ms();
+        // 200 updates of 10 keys, then one far enough in time to roll the segment.
+        for i in 0..200 {
+            let batch = update(i % 10, t0);
+            p.send(Append {
+                batch,
+                wait_for_fsync: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append");
+        }
+        let batch = update(99, t0 + 5000);
+        p.send(Append {
+            batch,
+            wait_for_fsync: false,
+        })
+        .await
+        .expect("mailbox")
+        .expect("append");
+        p.send(StartCleaner {
+            config: CleanerConfig::default(),
+            backoff: Duration::from_millis(20),
+        })
+        .await
+        .expect("mailbox");
+        let mut batches = 0;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let data = p
+                .send(Fetch {
+                    offset: 0,
+                    max_bytes: 1 << 20,
+                    wait: None,
+                })
+                .await
+                .expect("mailbox")
+                .expect("fetch");
+            batches = BatchIter::new(&data.records).count();
+            if batches == 10 {
+                break;
+            }
+        }
+        assert_eq!(batches, 10, "one batch per key left in the rolled segment");
+        let after = p
+            .send(Append {
+                batch: update(1, t0 + 5000),
+                wait_for_fsync: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append after a cleaning");
+        assert_eq!(after.base_offset, 201, "offsets unchanged by the cleaning");
+    }
+}
