@@ -40,6 +40,12 @@ pub(crate) fn file_name(base_offset: i64, extension: &str) -> String {
 /// Recovery (see [`super::recovery`]) walks the last segment from its last sound index
 /// entry, checks each batch's length, magic and CRC-32C, cuts the file at the first bad
 /// byte (back to zeros up to the preallocated size) and rebuilds the indexes to match.
+///
+/// # Compacted segments
+///
+/// The log cleaner replaces rolled segments with rewritten ones in the same format,
+/// whose batches keep their offsets, so offsets in a segment may have gaps; the files
+/// pass through `.cleaned` and `.swap` names first (see `super::cleaner::swap`).
 #[derive(Debug)]
 pub(crate) struct LogSegment {
     pub(super) base_offset: i64,
