@@ -15,7 +15,7 @@ use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
 use crate::config::{AlterOp, Config, EffectiveTopicConfig, SharedConfig, TopicConfigs};
 use crate::group::Group;
 use crate::protocol::ErrorCode;
-use crate::storage::{Log, LogConfig};
+use crate::storage::{CleanerConfig, Log, LogConfig};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -241,6 +241,18 @@ impl BrokerActor {
         let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
         let (addr, offsets) =
             partition::start(&arbiter, format!("{topic}-{partition}"), log, check);
+        if self.config.log_cleaner_enable {
+            addr.do_send(partition::StartCleaner {
+                config: CleanerConfig {
+                    io_max_bytes_per_second: self.config.log_cleaner_io_max_bytes_per_second,
+                    dedupe_buffer_bytes: usize::try_from(
+                        self.config.log_cleaner_dedupe_buffer_size,
+                    )
+                    .unwrap_or(usize::MAX),
+                },
+                backoff: Duration::from_millis(self.config.log_cleaner_backoff_ms.max(1)),
+            });
+        }
         Ok(PartitionRoute { addr, offsets })
     }
 
@@ -405,12 +417,18 @@ fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
         segment_ms: e.segment_ms.unwrap_or(u64::MAX),
         segment_index_bytes: e.segment_index_bytes,
         index_interval_bytes: e.index_interval_bytes,
-        retention_ms: e.retention_ms,
-        retention_bytes: e.retention_bytes,
+        // A compact-only topic deletes nothing by age or size (Kafka's cleanup.policy).
+        retention_ms: e.retention_ms.filter(|_| e.cleanup_policy.delete),
+        retention_bytes: e.retention_bytes.filter(|_| e.cleanup_policy.delete),
         flush_messages: e.flush_messages,
         flush_ms: e.flush_ms,
         message_timestamp_type: e.timestamp_type,
         max_message_bytes: e.max_message_bytes,
+        compact: e.cleanup_policy.compact,
+        delete_retention_ms: e.delete_retention_ms,
+        min_compaction_lag_ms: e.min_compaction_lag_ms,
+        max_compaction_lag_ms: e.max_compaction_lag_ms,
+        min_cleanable_dirty_ratio: e.min_cleanable_dirty_ratio,
     }
 }
 

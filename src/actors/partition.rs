@@ -19,6 +19,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
+mod cleaning;
+pub use cleaning::StartCleaner;
+
 /// What a partition reports after every change: read by metadata and list-offsets
 /// without a round trip through the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,6 +177,8 @@ pub struct PartitionActor {
     snapshot_segments: usize,
     /// The next segment's files are being created on the blocking pool.
     preparing: bool,
+    /// The log cleaner's settings once the broker turned it on.
+    cleaner: Option<StartCleaner>,
 }
 
 /// A log opened off the arbiters, with its producer state rebuilt.
@@ -209,6 +214,7 @@ impl PartitionActor {
             snapshot_segments,
             producers,
             preparing: false,
+            cleaner: None,
         };
         (actor, rx)
     }
@@ -366,6 +372,7 @@ impl Actor for PartitionActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         ctx.run_interval(self.retention_check, |act, _| act.run_retention());
+        self.start_cleaner_timer(ctx);
     }
 }
 

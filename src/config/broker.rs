@@ -105,6 +105,15 @@ pub struct Config {
     pub log_cleanup_policy: CleanupPolicy,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`.
+    pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`; `None` = unlimited (Kafka's default,
+    /// `Double.MAX_VALUE`).
+    pub log_cleaner_io_max_bytes_per_second: Option<u64>,
+    /// `log.cleaner.dedupe.buffer.size`.
+    pub log_cleaner_dedupe_buffer_size: u64,
     /// `log.flush.before.ack` (Aeon only).
     pub log_flush_before_ack: bool,
     /// `group.initial.rebalance.delay.ms`.
@@ -385,6 +394,22 @@ impl Config {
                 &v.string("log.cleanup.policy")?,
             )?,
             log_retention_check_interval_ms: v.num("log.retention.check.interval.ms")?,
+            log_cleaner_enable: v.flag("log.cleaner.enable")?,
+            log_cleaner_backoff_ms: v.num("log.cleaner.backoff.ms")?,
+            log_cleaner_io_max_bytes_per_second: {
+                let key = "log.cleaner.io.max.bytes.per.second";
+                match v.get(key) {
+                    None => None,
+                    Some(_) => {
+                        let rate: f64 = v
+                            .string(key)?
+                            .parse()
+                            .map_err(|_| ConfigError::invalid(key, "a number", ""))?;
+                        (rate < u64::MAX as f64).then_some(rate as u64)
+                    }
+                }
+            },
+            log_cleaner_dedupe_buffer_size: v.num("log.cleaner.dedupe.buffer.size")?,
             log_flush_before_ack: v.flag("log.flush.before.ack")?,
             group_initial_rebalance_delay_ms: v.num("group.initial.rebalance.delay.ms")?,
             group_min_session_timeout_ms,
@@ -954,6 +979,21 @@ mod tests {
 
     fn aeon_toml_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aeon.toml")
+    }
+
+    #[test]
+    fn log_cleaner_keys_default_to_kafka_and_an_io_limit_is_bytes_per_second() {
+        let c = Config::default();
+        assert!(c.log_cleaner_enable);
+        assert_eq!(c.log_cleaner_backoff_ms, 15_000);
+        assert_eq!(c.log_cleaner_io_max_bytes_per_second, None);
+        assert_eq!(c.log_cleaner_dedupe_buffer_size, 128 * 1024 * 1024);
+        let mut c = Config::default();
+        c.set("log.cleaner.io.max.bytes.per.second", "1048576.0")
+            .expect("set");
+        assert_eq!(c.log_cleaner_io_max_bytes_per_second, Some(1_048_576));
+        assert!(c.set("log.cleaner.io.max.bytes.per.second", "0").is_err());
+        assert!(c.set("log.cleaner.backoff.ms", "-1").is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Produce (v3+, record batch magic 2): each partition's batch is checked here, on the
 //! connection's arbiter (bounds, magic, CRC-32C, size), then sent to its
 //! `PartitionActor` as one message; all partitions are appended concurrently. Batches
-//! are stored as received: compressed ones are never decompressed.
+//! are stored as received; compressed ones are decompressed only to check that every
+//! record has a key on a compacted topic.
 
 use super::Node;
 use crate::actors::partition::Append;
@@ -9,7 +10,7 @@ use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
-use crate::protocol::records::{RecordBatch, RecordsError};
+use crate::protocol::records::{compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
 use bytes::Bytes;
 
@@ -29,6 +30,7 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
 fn validate(
     records: Option<&Bytes>,
     max_message_bytes: usize,
+    compacted: bool,
 ) -> Result<Bytes, (ErrorCode, String)> {
     let Some(bytes) = records.filter(|b| !b.is_empty()) else {
         return Err((
@@ -65,7 +67,32 @@ fn validate(
     batch
         .verify_crc()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    if compacted {
+        check_keys(&batch)?;
+    }
     Ok(bytes.clone())
+}
+
+/// Kafka's check for compacted topics: every record has a key (compressed batches are
+/// decompressed for it; control batches are exempt).
+fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
+    const MAX_DECOMPRESSED_BYTES: usize = 256 * 1024 * 1024;
+    if batch.is_control() {
+        return Ok(());
+    }
+    let corrupt = |e: RecordsError| (ErrorCode::CorruptMessage, e.to_string());
+    let section = batch
+        .decompressed_records(MAX_DECOMPRESSED_BYTES)
+        .map_err(corrupt)?;
+    for record in compression::records_of(&section, batch.record_count()).map_err(corrupt)? {
+        if record.map_err(corrupt)?.key.is_none() {
+            return Err((
+                ErrorCode::InvalidRecord,
+                "Compacted topic cannot accept message without key.".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
@@ -98,7 +125,11 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                 (false, _) => error(p.index, ErrorCode::InvalidRequiredAcks, None),
                 (true, None) => error(p.index, unknown, None),
                 (true, Some((t, r))) => {
-                    match validate(p.records.as_ref(), t.effective.max_message_bytes as usize) {
+                    match validate(
+                        p.records.as_ref(),
+                        t.effective.max_message_bytes as usize,
+                        t.effective.cleanup_policy.compact,
+                    ) {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
                             error(p.index, code, Some(msg))

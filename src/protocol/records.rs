@@ -28,10 +28,13 @@
 //! changes the attributes and maxTimestamp and therefore the CRC.
 //!
 //! This module never panics on input bytes, never allocates from a length it has not
-//! checked against the bytes that are present, never decompresses, and does no I/O.
+//! checked against the bytes that are present, and does no I/O. The batch view never
+//! decompresses; [`compression`] does, on request only (the log cleaner and the produce
+//! check of compacted topics), bounded by a size limit.
 
 mod batch;
 mod builder;
+pub mod compression;
 mod record;
 
 #[cfg(test)]
@@ -122,6 +125,9 @@ pub enum RecordsError {
     /// Records of a compressed batch: the broker passes them through, it never decodes them.
     #[error("records are compressed with {0:?}; they are not decoded here")]
     Compressed(Compression),
+    /// A compressed records section could not be decoded (or encoded).
+    #[error("{codec:?} records: {reason}")]
+    Codec { codec: Compression, reason: String },
     /// A header field holds a value that no valid batch has.
     #[error("invalid batch header: {0}")]
     InvalidHeader(&'static str),

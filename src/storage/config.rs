@@ -5,7 +5,7 @@ use crate::protocol::records::TimestampType;
 /// Log settings, one field per Kafka topic config (`segment.bytes` ->
 /// `segment_bytes`), with Kafka's defaults. `None` stands for Kafka's `-1`
 /// (unlimited) and for Kafka's `Long.MAX_VALUE` defaults of the flush settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: the size of a segment file, preallocated (default 1 GiB).
     pub segment_bytes: u32,
@@ -27,6 +27,20 @@ pub struct LogConfig {
     pub message_timestamp_type: TimestampType,
     /// `max.message.bytes`: the largest batch accepted (default 1048588).
     pub max_message_bytes: u32,
+    /// `cleanup.policy` includes `compact`: the log cleaner keeps the latest record
+    /// per key (default false).
+    pub compact: bool,
+    /// `delete.retention.ms`: how long a compacted log keeps tombstones after their
+    /// first cleaning (default 1 day).
+    pub delete_retention_ms: u64,
+    /// `min.compaction.lag.ms`: records younger than this are not compacted (default 0).
+    pub min_compaction_lag_ms: u64,
+    /// `max.compaction.lag.ms`: a dirty record older than this forces a cleaning,
+    /// whatever the dirty ratio (default unlimited).
+    pub max_compaction_lag_ms: u64,
+    /// `min.cleanable.dirty.ratio`: clean once dirty bytes / all cleanable bytes
+    /// reach this (default 0.5).
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl Default for LogConfig {
@@ -42,6 +56,11 @@ impl Default for LogConfig {
             flush_ms: None,
             message_timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1024 * 1024 + 12,
+            compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX as u64,
+            min_cleanable_dirty_ratio: 0.5,
         }
     }
 }

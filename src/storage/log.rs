@@ -17,6 +17,8 @@ use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
 fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+mod compaction;
+pub use compaction::CleanableStats;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,13 @@ pub struct Log {
     open_stats: LogOpenStats,
     pub(super) prepared: Option<PreparedSegment>,
     leader_epoch: Option<i32>,
+    cleaner: compaction::CleanerState,
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.cleaner.cancel();
+    }
 }
 
 impl Log {
@@ -98,6 +107,8 @@ impl Log {
     /// costs. `now_ms` is the wall clock, used for new segments.
     pub fn open(dir: impl Into<PathBuf>, config: LogConfig, now_ms: i64) -> Result<Self> {
         let dir = dir.into();
+        // A cleaning of this directory by a previous owner finishes its swap first.
+        super::cleaner::wait_until_idle(&dir);
         let loaded = recovery::load_log(&dir, &config, now_ms)?;
         let end = loaded
             .segments
@@ -119,6 +130,7 @@ impl Log {
         } else {
             FlushHandle::new(end, end, Vec::new())
         };
+        let checkpoint = super::cleaner::CleanerCheckpoint::read(&dir);
         Ok(Self {
             dir,
             config,
@@ -129,6 +141,10 @@ impl Log {
             open_stats: loaded.stats,
             prepared: None,
             leader_epoch: None,
+            cleaner: compaction::CleanerState {
+                checkpoint,
+                in_flight: None,
+            },
         })
     }
 
@@ -372,14 +388,23 @@ impl Log {
             });
         }
         self.log_start_offset = self.log_start_offset.max(offset);
+        if self.is_cleaning() {
+            // The segments below go at the next retention check.
+            return Ok(Vec::new());
+        }
         self.remove_below_start()
     }
 
     /// Applies `retention.ms` (segments whose newest timestamp is older than `now_ms
     /// - retention.ms`) and `retention.bytes`, oldest first, never the active segment.
     /// The files are renamed to `*.deleted`; delete them off the append path.
+    ///
+    /// While a cleaning runs, nothing is removed (the next check catches up).
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<Vec<RemovedSegment>> {
         let mut removed = Vec::new();
+        if self.is_cleaning() {
+            return Ok(removed);
+        }
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1
                 && now_ms.saturating_sub(self.segments[0].largest_timestamp())
@@ -443,6 +468,7 @@ impl Log {
     /// Clean shutdown: trims the active segment and its indexes to their content,
     /// flushes everything, and writes the marker that lets the next open skip recovery.
     pub fn close(mut self) -> Result<()> {
+        self.cleaner.cancel();
         for item in self.active_mut().seal()? {
             self.flush.note(item);
         }
@@ -455,6 +481,7 @@ impl Log {
     pub fn delete(self) -> Result<()> {
         let dir = self.dir.clone();
         drop(self);
+        super::cleaner::wait_until_idle(&dir);
         std::fs::remove_dir_all(&dir).map_err(io_err("remove directory", &dir))
     }
 }

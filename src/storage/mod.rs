@@ -1,8 +1,9 @@
 //! The on-disk log of a partition: synchronous plain Rust, no actors, no async.
 //!
 //! It knows files and nothing of the broker; it reads batch headers only through
-//! [`crate::protocol::records`]. It must never decompress, never trust a length it read
-//! from disk without checking it against the file, and never panic on a corrupt file.
+//! [`crate::protocol::records`]. It must never decompress outside the cleaner (which
+//! reads keys), never trust a length it read from disk without checking it against the
+//! file, and never panic on a corrupt file.
 //!
 //! # Layout
 //!
@@ -18,6 +19,8 @@
 //! - [`producer_state`]: idempotent-producer sequences per partition, with snapshots.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
 //! - [`prepare`]: creating the next segment's files on another thread.
+//! - [`cleaner`]: log compaction (keep the latest record per key), its swap protocol
+//!   and checkpoint; [`Log::prepare_cleaning`] / [`Log::finish_cleaning`] drive it.
 //! - `mmap`: the memory-mapped file, the only `unsafe` code.
 //!
 //! # Threads
@@ -30,6 +33,7 @@
 //! elsewhere; [`Log::segment_preparer`] creates the next segment's files elsewhere so
 //! that a roll only renames them. Read results are `Bytes` that keep their mapping alive.
 
+pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod flush;
@@ -48,9 +52,10 @@ mod model_tests;
 #[cfg(test)]
 mod crash_tests;
 
+pub use cleaner::{CleanedLog, CleanerConfig, CleanerError, CleaningJob};
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
-pub use log::{delete_segments, AppendInfo, Log, RemovedSegment, TimestampOffset};
+pub use log::{delete_segments, AppendInfo, CleanableStats, Log, RemovedSegment, TimestampOffset};
 pub use prepare::{PreparedSegment, SegmentPreparer};
 pub use recovery::LogOpenStats;

@@ -118,6 +118,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>> {
 /// segment if needed), recovering the last one unless the log was closed cleanly.
 pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Loaded> {
     std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+    super::cleaner::swap::recover(dir)?;
     let clean = take_clean_shutdown(dir)?;
     let bases = list_segments(dir)?;
     let mut stats = LogOpenStats {

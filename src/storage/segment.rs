@@ -43,6 +43,12 @@ const POPULATE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
 /// Recovery (see [`super::recovery`]) walks the last segment from its last sound index
 /// entry, checks each batch's length, magic and CRC-32C, cuts the file at the first bad
 /// byte (back to zeros up to the preallocated size) and rebuilds the indexes to match.
+///
+/// # Compacted segments
+///
+/// The log cleaner replaces rolled segments with rewritten ones in the same format,
+/// whose batches keep their offsets, so offsets in a segment may have gaps; the files
+/// pass through `.cleaned` and `.swap` names first (see `super::cleaner::swap`).
 #[derive(Debug)]
 pub(crate) struct LogSegment {
     pub(super) base_offset: i64,
@@ -85,15 +91,31 @@ impl LogSegment {
         config: &LogConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        let [log_path, index_path, time_path] = Self::paths(dir, base_offset);
-        let log = MappedFile::create(&log_path, config.segment_bytes as usize)?;
-        let mut offset_index = OffsetIndex::open(
-            &index_path,
+        Self::create_at(
+            &Self::paths(dir, base_offset),
             base_offset,
-            config.segment_index_bytes as usize,
-        )?;
+            config.segment_bytes as usize,
+            config,
+            now_ms,
+        )
+    }
+
+    /// Creates an empty segment in the given files (`.log`, `.index`, `.timeindex`
+    /// paths, which may carry a suffix such as the cleaner's `.cleaned`), its log
+    /// preallocated to `log_capacity`.
+    pub(crate) fn create_at(
+        paths: &[PathBuf; 3],
+        base_offset: i64,
+        log_capacity: usize,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        let [log_path, index_path, time_path] = paths;
+        let log = MappedFile::create(log_path, log_capacity)?;
+        let mut offset_index =
+            OffsetIndex::open(index_path, base_offset, config.segment_index_bytes as usize)?;
         let mut time_index =
-            TimeIndex::open(&time_path, base_offset, config.segment_index_bytes as usize)?;
+            TimeIndex::open(time_path, base_offset, config.segment_index_bytes as usize)?;
         // Index files left over without their log would otherwise resurface.
         offset_index.truncate_entries(0)?;
         time_index.truncate_entries(0)?;
