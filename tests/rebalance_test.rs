@@ -86,7 +86,11 @@ impl Member {
                         tpl.elements().iter().map(|e| e.partition()).collect();
                 }
             }
-            let _ = consumer.commit_consumer_state(CommitMode::Sync);
+            // Commit the positions synchronously: async commits still in flight would
+            // be lost with the consumer.
+            if let Ok(positions) = consumer.position() {
+                let _ = consumer.commit(&positions, CommitMode::Sync);
+            }
             drop(consumer);
         });
         Member {
