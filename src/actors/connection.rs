@@ -11,6 +11,7 @@
 //! Malformed bytes, an unknown API, or an unsupported version (other than ApiVersions,
 //! which gets its v0 error response) close this connection only, with a log line.
 
+use super::listener::ConnectionSlot;
 use crate::handlers::{self, unsupported_version_response, Node};
 use crate::protocol::frame::{decode_request, encode_response, FrameError};
 use crate::protocol::ApiKey;
@@ -40,11 +41,18 @@ pub struct ConnectionActor {
     next_out: u64,
     done: BTreeMap<u64, (Option<BytesMut>, OwnedSemaphorePermit)>,
     last_activity: Instant,
+    /// This connection's place under `max.connections`; freed when the actor drops.
+    _slot: ConnectionSlot,
 }
 
 impl ConnectionActor {
     /// Starts the actor for `stream` on the current arbiter.
-    pub fn start_for(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) -> Addr<Self> {
+    pub fn start_for(
+        node: Arc<Node>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: ConnectionSlot,
+    ) -> Addr<Self> {
         let _ = stream.set_nodelay(true);
         let max_frame = node.config.socket_request_max_bytes;
         let inflight = node.config.max_inflight_requests.max(1);
@@ -82,6 +90,7 @@ impl ConnectionActor {
                 next_out: 0,
                 done: BTreeMap::new(),
                 last_activity: Instant::now(),
+                _slot: slot,
             }
         })
     }

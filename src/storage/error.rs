@@ -32,6 +32,10 @@ pub enum Error {
     },
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    /// The filesystem is full: nothing of the append was written, the log is as it
+    /// was and stays readable (ENOSPC while allocating blocks ahead of a write).
+    #[error("no space left on device for {}", path.display())]
+    NoSpace { path: PathBuf },
 }
 
 /// The storage result type.

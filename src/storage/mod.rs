@@ -41,6 +41,9 @@ mod model_tests;
 #[cfg(test)]
 mod crash_tests;
 
+#[cfg(test)]
+mod no_space_tests;
+
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;

@@ -233,6 +233,15 @@ impl LogSegment {
         offset: i64,
         log_append_time: Option<i64>,
     ) -> Result<Option<SegmentAppend>> {
+        // Disk blocks for the batch and for one entry in each index first: on a full
+        // disk this fails with nothing written, and nothing below can fault.
+        self.log.reserve(batch.len())?;
+        self.offset_index
+            .file()
+            .reserve(super::index::OFFSET_ENTRY_SIZE)?;
+        self.time_index
+            .file()
+            .reserve(super::index::TIME_ENTRY_SIZE)?;
         let Some(position) = self.log.append(batch, |dst| {
             records::set_base_offset(dst, offset)?;
             if let Some(ts) = log_append_time {
