@@ -246,7 +246,7 @@ pub fn storage_recovery(data: &[u8]) {
     let first_damaged = damages
         .iter()
         .map(|d| match *d {
-            Damage::Overwrite { bytes, .. } if bytes.is_empty() => usize::MAX,
+            Damage::Overwrite { bytes: [], .. } => usize::MAX,
             Damage::Overwrite { at, .. } => at,
             Damage::Truncate { len, .. } => len,
             Damage::Remove { .. } => 0,

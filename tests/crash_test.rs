@@ -155,7 +155,11 @@ fn payload(partition: i32, seq: u64) -> String {
 fn parse_payload(partition: i32, bytes: &[u8]) -> u64 {
     let text = std::str::from_utf8(bytes).expect("payload is UTF-8");
     let mut parts = text.splitn(3, '-');
-    assert_eq!(parts.next(), Some(format!("p{partition}").as_str()), "{text}");
+    assert_eq!(
+        parts.next(),
+        Some(format!("p{partition}").as_str()),
+        "{text}"
+    );
     let seq: u64 = parts.next().and_then(|s| s.parse().ok()).expect("seq");
     assert_eq!(text, payload(partition, seq), "payload intact");
     seq
@@ -323,8 +327,12 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
         std::thread::scope(|s| {
             let producers: Vec<_> = (0..PARTITIONS)
                 .map(|p| {
-                    let (addr, acks, seq, stop) =
-                        (&aeon.addr, acks[p as usize].clone(), next_seq[p as usize], &stop);
+                    let (addr, acks, seq, stop) = (
+                        &aeon.addr,
+                        acks[p as usize].clone(),
+                        next_seq[p as usize],
+                        &stop,
+                    );
                     s.spawn(move || produce_until(addr, p, seq, acks, stop))
                 })
                 .collect();
@@ -375,7 +383,11 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
                 None => {}
             }
         }
-        assert_eq!(stored.len() as i64, high, "partition {p}: every offset readable");
+        assert_eq!(
+            stored.len() as i64,
+            high,
+            "partition {p}: every offset readable"
+        );
         let seqs: Vec<u64> = stored.values().copied().collect();
         assert!(
             seqs.windows(2).all(|w| w[0] < w[1]),
@@ -415,7 +427,10 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
             let (_, high) = consumer
                 .fetch_watermarks(TOPIC, e.partition(), Duration::from_secs(30))
                 .expect("watermarks");
-            assert!(o <= high, "the group's committed offset {o} is past the data {high}");
+            assert!(
+                o <= high,
+                "the group's committed offset {o} is past the data {high}"
+            );
         }
     }
     eprintln!(

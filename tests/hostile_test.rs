@@ -186,7 +186,10 @@ fn under_attack(broker: &TestBroker, attack: impl FnOnce(&str)) {
     let after = rss_kb();
     eprintln!("RSS: {before} KiB before, {during} KiB after the attack, {after} KiB at the end");
     for rss in [during, after] {
-        assert!(rss < RSS_CAP_KB, "RSS {rss} KiB over the {RSS_CAP_KB} KiB cap");
+        assert!(
+            rss < RSS_CAP_KB,
+            "RSS {rss} KiB over the {RSS_CAP_KB} KiB cap"
+        );
     }
 }
 
@@ -203,8 +206,8 @@ fn connect(addr: &str) -> TcpStream {
 fn assert_broker_answers(broker: &TestBroker) {
     let mut s = connect(&broker.bootstrap());
     write_request(&mut s, 3, 7, ApiVersionsRequest::default().into());
-    let (header, body) = decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s))
-        .expect("ApiVersions response");
+    let (header, body) =
+        decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s)).expect("ApiVersions response");
     assert_eq!(header.correlation_id, 7);
     assert!(matches!(body, Response::ApiVersions(r) if r.error_code == 0));
 }

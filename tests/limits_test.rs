@@ -139,7 +139,9 @@ fn a_full_disk_fails_appends_with_kafka_storage_error_and_the_log_stays_readable
     };
     let mut config = common::test_config(fs.dir.path());
     config.set("log.segment.bytes", "1048576").expect("set");
-    config.set("log.index.size.max.bytes", "65536").expect("set");
+    config
+        .set("log.index.size.max.bytes", "65536")
+        .expect("set");
     let broker = aeon::Broker::start(config).expect("broker starts");
     let bootstrap = broker.local_addr().to_string();
     let client = |extra: &[(&str, &str)]| {
@@ -152,13 +154,10 @@ fn a_full_disk_fails_appends_with_kafka_storage_error_and_the_log_stays_readable
         }
         c
     };
-    let producer: rdkafka::producer::BaseProducer<common::Deliveries> = client(&[
-        ("acks", "all"),
-        ("retries", "0"),
-        ("linger.ms", "0"),
-    ])
-    .create_with_context(common::Deliveries::default())
-    .expect("producer");
+    let producer: rdkafka::producer::BaseProducer<common::Deliveries> =
+        client(&[("acks", "all"), ("retries", "0"), ("linger.ms", "0")])
+            .create_with_context(common::Deliveries::default())
+            .expect("producer");
     let value = vec![b'v'; 16 * 1024];
     common::produce_all(
         &producer,
@@ -173,13 +172,10 @@ fn a_full_disk_fails_appends_with_kafka_storage_error_and_the_log_stays_readable
     let error = loop {
         assert!(acked < 1000, "the disk never filled up");
         let (tx, rx) = std::sync::mpsc::channel();
-        let p: rdkafka::producer::FutureProducer = client(&[
-            ("acks", "all"),
-            ("retries", "0"),
-            ("linger.ms", "0"),
-        ])
-        .create()
-        .expect("producer");
+        let p: rdkafka::producer::FutureProducer =
+            client(&[("acks", "all"), ("retries", "0"), ("linger.ms", "0")])
+                .create()
+                .expect("producer");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -38,7 +38,11 @@ fn assert_no_space_keeps_the_log(dir: &std::path::Path, failing_file: &str) {
         other => panic!("expected NoSpace, got {other:?}"),
     }
     assert_eq!(log.log_end_offset(), end, "nothing was appended");
-    assert_eq!(read_all(&log), before, "the log stays readable and unchanged");
+    assert_eq!(
+        read_all(&log),
+        before,
+        "the log stays readable and unchanged"
+    );
     let info = log.append(&big, T0).unwrap();
     assert_eq!(info.base_offset, end, "appends resume at the same offset");
     let after = read_all(&log);
