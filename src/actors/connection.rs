@@ -161,8 +161,23 @@ impl StreamHandler<Incoming> for ConnectionActor {
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
         let node = self.node.clone();
+        // The first poll happens here, in arrival order: handlers send their actor
+        // messages (a produce's Appends) before their first await, so pipelined
+        // requests reach each partition in request order. actix would not keep that
+        // order: it polls spawned futures in a list it reorders with swap_remove.
+        let mut dispatch = Box::pin(handlers::dispatch(node, request, self.peer));
+        let first = std::future::Future::poll(
+            dispatch.as_mut(),
+            &mut std::task::Context::from_waker(futures::task::noop_waker_ref()),
+        );
+        let dispatch = async move {
+            match first {
+                std::task::Poll::Ready(result) => result,
+                std::task::Poll::Pending => dispatch.await,
+            }
+        };
         ctx.spawn(
-            handlers::dispatch(node, request, self.peer)
+            dispatch
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
                     Ok(Some(response)) => match encode_response(correlation_id, version, &response)
