@@ -17,6 +17,8 @@
 
 pub mod actors;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod group;
 pub mod handlers;
 pub mod protocol;

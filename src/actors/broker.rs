@@ -233,6 +233,18 @@ impl BrokerActor {
         let log_config = log_config(&configs.effective(&self.config));
         let log = partition::open_log(dir, log_config)
             .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
+        let stats = log.log.open_stats();
+        if stats.recovered {
+            tracing::warn!(
+                partition = %format_args!("{topic}-{partition}"),
+                scanned_bytes = stats.scanned_bytes,
+                truncated_segments = stats.truncated_segments,
+                rebuilt_indexes = stats.rebuilt_indexes,
+                "log recovered after an unclean shutdown"
+            );
+        } else {
+            tracing::debug!(partition = %format_args!("{topic}-{partition}"), walked_bytes = stats.walked_bytes, "log opened");
+        }
         if topic == OFFSETS_TOPIC {
             let config = self.group_config();
             groups::replay(&log.log, &mut self.replayed_groups, &config);

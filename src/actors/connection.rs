@@ -11,6 +11,7 @@
 //! Malformed bytes, an unknown API, or an unsupported version (other than ApiVersions,
 //! which gets its v0 error response) close this connection only, with a log line.
 
+use super::listener::ConnectionSlot;
 use crate::handlers::{self, unsupported_version_response, Node};
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
@@ -80,11 +81,18 @@ pub struct ConnectionActor {
     next_out: u64,
     done: BTreeMap<u64, (Option<Vec<Bytes>>, OwnedSemaphorePermit)>,
     last_activity: Instant,
+    /// This connection's place under `max.connections`; freed when the actor drops.
+    _slot: ConnectionSlot,
 }
 
 impl ConnectionActor {
     /// Starts the actor for `stream` on the current arbiter.
-    pub fn start_for(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) -> Addr<Self> {
+    pub fn start_for(
+        node: Arc<Node>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: ConnectionSlot,
+    ) -> Addr<Self> {
         let _ = stream.set_nodelay(true);
         let config = node.config.load();
         let max_frame = config.socket_request_max_bytes;
@@ -135,6 +143,7 @@ impl ConnectionActor {
                 next_out: 0,
                 done: BTreeMap::new(),
                 last_activity: Instant::now(),
+                _slot: slot,
             }
         })
     }
@@ -205,8 +214,23 @@ impl StreamHandler<Incoming> for ConnectionActor {
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
         let node = self.node.clone();
+        // The first poll happens here, in arrival order: handlers send their actor
+        // messages (a produce's Appends) before their first await, so pipelined
+        // requests reach each partition in request order. actix would not keep that
+        // order: it polls spawned futures in a list it reorders with swap_remove.
+        let mut dispatch = Box::pin(handlers::dispatch(node, request, self.peer));
+        let first = std::future::Future::poll(
+            dispatch.as_mut(),
+            &mut std::task::Context::from_waker(futures::task::noop_waker_ref()),
+        );
+        let dispatch = async move {
+            match first {
+                std::task::Poll::Ready(result) => result,
+                std::task::Poll::Pending => dispatch.await,
+            }
+        };
         ctx.spawn(
-            handlers::dispatch(node, request, self.peer)
+            dispatch
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
                     Ok(Some(response)) => {

@@ -81,6 +81,10 @@ pub struct Config {
     /// `queued.max.requests`: per connection, the most requests in flight; the
     /// connection stops reading its socket past it.
     pub max_inflight_requests: usize,
+    /// `max.connections`: the most client connections open at once.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: the most connections open at once from one address.
+    pub max_connections_per_ip: usize,
     /// `message.max.bytes`.
     pub message_max_bytes: u32,
     /// `log.segment.bytes`.
@@ -376,6 +380,8 @@ impl Config {
             fetch_max_bytes: v.num("fetch.max.bytes")?,
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
             max_inflight_requests: v.num("queued.max.requests")?,
+            max_connections: v.num("max.connections")?,
+            max_connections_per_ip: v.num("max.connections.per.ip")?,
             message_max_bytes: v.num("message.max.bytes")?,
             log_segment_bytes: v.num("log.segment.bytes")?,
             log_roll_ms,

@@ -35,6 +35,10 @@ pub enum Error {
     /// Truncation would cut bytes that a live read result still shares; retry later.
     #[error("{}: cannot truncate while read results of it are alive", path.display())]
     SegmentInUse { path: PathBuf },
+    /// The filesystem is full: nothing of the append was written, the log is as it
+    /// was and stays readable (ENOSPC while allocating blocks ahead of a write).
+    #[error("no space left on device for {}", path.display())]
+    NoSpace { path: PathBuf },
 }
 
 /// The storage result type.

@@ -6,7 +6,15 @@
 //! handed out as slices. Appends write above `len` under a lock and publish the new
 //! length with release ordering afterwards. Shrinking (`cut`) needs `&mut self`, so no
 //! slice and no other `Arc` can exist then. `trim` shortens the file (not the mapping)
-//! to `len`, so no slice ever touches a page past the end of the file.
+//! to `len`, so no slice ever touches a page past the end of the file.//!
+//! # A full disk
+//!
+//! The file is preallocated sparse, so a write into the mapping may need a new disk
+//! block, and a store into a shared mapping that the filesystem cannot back is a
+//! SIGBUS, which kills the whole broker. So no byte is copied into the mapping before
+//! its blocks exist: [`MappedFile::reserve`] allocates them ahead (`fallocate`, or
+//! zeros written with `pwrite` where the filesystem has no `fallocate`), in chunks,
+//! and reports ENOSPC as [`Error::NoSpace`] with nothing written.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -37,7 +45,9 @@ pub(crate) struct MappedFile {
     populate_ahead: AtomicUsize,
     /// The end of what was prefaulted.
     populated: AtomicUsize,
-    write_lock: Mutex<()>,
+    /// Held by writers; holds the end of the bytes known to have disk blocks (from
+    /// `len` on, everything below it is allocated).
+    write_lock: Mutex<usize>,
 }
 
 impl MappedFile {
@@ -93,7 +103,7 @@ impl MappedFile {
             sealed: AtomicBool::new(false),
             populate_ahead: AtomicUsize::new(0),
             populated: AtomicUsize::new(len),
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(len),
         })
     }
 
@@ -158,8 +168,11 @@ impl MappedFile {
         &self,
         data: &[u8],
         patch: impl FnOnce(&mut [u8]) -> Result<(), E>,
-    ) -> Result<Option<usize>, E> {
-        let _guard = self
+    ) -> Result<Option<usize>, E>
+    where
+        E: From<Error>,
+    {
+        let mut allocated = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -167,6 +180,8 @@ impl MappedFile {
         if self.sealed.load(Ordering::Acquire) || data.len() > self.capacity - start {
             return Ok(None);
         }
+        self.allocate(&mut allocated, start, data.len())
+            .map_err(E::from)?;
         self.populate(start + data.len());
         // SAFETY: `start..start + data.len()` lies inside the mapping (checked above)
         // and above the committed length, so no slice handed out covers it, and the
@@ -195,7 +210,7 @@ impl MappedFile {
         let Some(body) = data.get(head.len()..) else {
             return Ok(None);
         };
-        let _guard = self
+        let mut allocated = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -203,6 +218,9 @@ impl MappedFile {
         if self.sealed.load(Ordering::Acquire) || total > self.capacity - start {
             return Ok(None);
         }
+        // Blocks first, for both paths: a copy into the mapping must never fault on a
+        // full disk, and a failed `pwrite` must leave nothing half-allocated behind.
+        self.allocate(&mut allocated, start, total)?;
         if total < WRITE_SYSCALL_MIN {
             self.populate(start + total);
             // SAFETY: as in `append`: inside the mapping, above the committed length,
@@ -220,6 +238,80 @@ impl MappedFile {
         Ok(Some(start))
     }
 
+    /// Makes sure the next `additional` bytes after the committed ones (up to the
+    /// capacity) have disk blocks, so that writing them into the mapping cannot fault.
+    /// [`Error::NoSpace`] when the filesystem is full; nothing is written then.
+    pub(crate) fn reserve(&self, additional: usize) -> Result<()> {
+        let mut allocated = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let start = self.len.load(Ordering::Acquire);
+        if self.sealed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.allocate(&mut allocated, start, additional)
+    }
+
+    /// Allocates blocks for `start..start + n` (clamped to the capacity) if
+    /// `allocated` does not reach there yet, a chunk ahead so that small appends
+    /// rarely pay a system call. Called with the write lock held.
+    fn allocate(&self, allocated: &mut usize, start: usize, n: usize) -> Result<()> {
+        #[cfg(test)]
+        if fault::take(&self.path) {
+            return Err(Error::NoSpace {
+                path: self.path.clone(),
+            });
+        }
+        let need = start.saturating_add(n).min(self.capacity);
+        let from = (*allocated).max(start);
+        if need <= from {
+            return Ok(());
+        }
+        let chunk = (self.capacity / 64).clamp(4096, 1 << 20);
+        let to = need.max(from.saturating_add(chunk)).min(self.capacity);
+        let no_space = |source: std::io::Error| {
+            if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
+                || source.kind() == std::io::ErrorKind::StorageFull
+            {
+                Error::NoSpace {
+                    path: self.path.clone(),
+                }
+            } else {
+                Error::Io {
+                    op: "allocate",
+                    path: self.path.clone(),
+                    source,
+                }
+            }
+        };
+        match rustix::fs::fallocate(
+            &self.file,
+            rustix::fs::FallocateFlags::empty(),
+            from as u64,
+            (to - from) as u64,
+        ) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
+                // No fallocate here: zeros written through the file allocate as well.
+                // Nothing else reads or writes above the committed length.
+                use std::os::unix::fs::FileExt;
+                let zeros = vec![0u8; (to - from).min(1 << 20)];
+                let mut at = from;
+                while at < to {
+                    let n = zeros.len().min(to - at);
+                    self.file
+                        .write_all_at(&zeros[..n], at as u64)
+                        .map_err(no_space)?;
+                    at += n;
+                }
+            }
+            Err(e) => return Err(no_space(e.into())),
+        }
+        *allocated = to;
+        Ok(())
+    }
+
     /// Committed bytes `start..end` as `Bytes` that keep the mapping alive (zero copy).
     pub(crate) fn slice(self: &Arc<Self>, start: usize, end: usize) -> Bytes {
         let end = end.min(self.len());
@@ -235,6 +327,12 @@ impl MappedFile {
     /// (truncate, then extend back to the capacity).
     pub(crate) fn cut(&mut self, len: usize) -> Result<()> {
         let len = len.min(self.len());
+        // The cut-off tail becomes a hole again.
+        let allocated = self
+            .write_lock
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        *allocated = (*allocated).min(len);
         self.file
             .set_len(len as u64)
             .map_err(io_err("truncate", &self.path))?;
@@ -311,6 +409,33 @@ fn pwrite_all(
         body = &body[written - from_head..];
     }
     Ok(())
+}
+
+/// Test-only fault injection: the next allocation for a file whose path ends with a
+/// registered suffix fails as a full disk would.
+#[cfg(test)]
+pub(crate) mod fault {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    static NO_SPACE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// The next allocation for a path ending in `suffix` fails with ENOSPC.
+    pub(crate) fn no_space_once(suffix: &str) {
+        NO_SPACE.lock().unwrap().push(suffix.to_string());
+    }
+
+    pub(super) fn take(path: &Path) -> bool {
+        let mut pending = NO_SPACE.lock().unwrap();
+        let path = path.to_string_lossy();
+        match pending.iter().position(|s| path.ends_with(s.as_str())) {
+            Some(i) => {
+                pending.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The owner behind a `Bytes` read from a [`MappedFile`].

@@ -53,6 +53,9 @@ mod model_tests;
 mod crash_tests;
 
 pub use cleaner::{CleanedLog, CleanerConfig, CleanerError, CleaningJob};
+#[cfg(test)]
+mod no_space_tests;
+
 pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;

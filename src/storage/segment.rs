@@ -260,6 +260,15 @@ impl LogSegment {
         log_append_time: Option<i64>,
         leader_epoch: Option<i32>,
     ) -> Result<Option<SegmentAppend>> {
+        // Disk blocks for the batch and for one entry in each index first: on a full
+        // disk this fails with nothing written, and nothing below can fault.
+        self.log.reserve(batch.len())?;
+        self.offset_index
+            .file()
+            .reserve(super::index::OFFSET_ENTRY_SIZE)?;
+        self.time_index
+            .file()
+            .reserve(super::index::TIME_ENTRY_SIZE)?;
         // The rewrite happens on a copy of the header, so the caller's bytes are copied
         // once, into the page cache, and never patched in place there.
         let mut header = [0u8; records::RECORD_BATCH_OVERHEAD];

@@ -1,0 +1,556 @@
+//! Hostile clients against a running broker. Each attack runs while a normal rdkafka
+//! producer and consumer on other connections keep producing and consuming
+//! ([`under_attack`]); after each, the broker still serves, the process's resident
+//! memory (the broker runs in this process) stays under [`RSS_CAP_KB`], and the
+//! rdkafka client lost nothing: every message acknowledged, consumed once, in order.
+//!
+//! The tests share one lock: RSS is per process, so they run one at a time.
+
+mod common;
+
+use aeon::protocol::frame::decode_response;
+use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
+use aeon::protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
+use aeon::protocol::{ApiKey, ErrorCode, Response};
+use common::{consume, produce_all, read_frame, write_request, TestBroker};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::Message;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Resident memory of the whole test process (broker, clients, attackers), in KiB.
+const RSS_CAP_KB: u64 = 400 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn exclusive() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// VmRSS of this process, from `/proc/self/status`, in KiB.
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+/// What the steady client saw.
+#[derive(Debug, Default)]
+struct SteadyReport {
+    sent: usize,
+    received: Vec<usize>,
+    consumer_errors: Vec<String>,
+}
+
+/// An rdkafka producer and consumer on topic `steady`, producing and consuming
+/// without pause until stopped.
+struct Steady {
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicUsize>,
+    received: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<SteadyReport>>,
+}
+
+impl Steady {
+    fn start(broker: &TestBroker) -> Steady {
+        broker.create_topic("steady", 1);
+        let producer = broker.producer(&[("linger.ms", "0")]);
+        let consumer = broker.consumer("steady", 1);
+        let acked = producer.context().acked.clone();
+        let failed = producer.context().failed.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicUsize::new(0));
+        let (stop2, received2) = (stop.clone(), received.clone());
+        let thread = std::thread::spawn(move || {
+            let mut report = SteadyReport::default();
+            let poll = |consumer: &BaseConsumer, report: &mut SteadyReport| match consumer
+                .poll(Duration::from_millis(20))
+            {
+                Some(Ok(m)) => {
+                    let v = std::str::from_utf8(m.payload().unwrap_or_default())
+                        .ok()
+                        .and_then(|s| s.strip_prefix("steady-"))
+                        .and_then(|s| s.parse().ok())
+                        .expect("a steady payload");
+                    report.received.push(v);
+                    received2.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(Err(e)) => report.consumer_errors.push(e.to_string()),
+                None => {}
+            };
+            let mut last_send = Instant::now() - Duration::from_secs(1);
+            while !stop2.load(Ordering::Relaxed) {
+                // A message every 5 ms: steady traffic, not a flood.
+                if last_send.elapsed() >= Duration::from_millis(5) {
+                    last_send = Instant::now();
+                    let payload = format!("steady-{}", report.sent);
+                    if producer
+                        .send(BaseRecord::<[u8], [u8]>::to("steady").payload(payload.as_bytes()))
+                        .is_ok()
+                    {
+                        report.sent += 1;
+                    }
+                }
+                producer.poll(Duration::ZERO);
+                poll(&consumer, &mut report);
+            }
+            producer
+                .flush(Duration::from_secs(60))
+                .expect("the steady producer flushes");
+            let deadline = Instant::now() + TIMEOUT;
+            while report.received.len() < report.sent && Instant::now() < deadline {
+                poll(&consumer, &mut report);
+            }
+            report
+        });
+        Steady {
+            stop,
+            acked,
+            received,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits until `n` more messages than now were acknowledged and consumed.
+    fn wait_for_progress(&self, n: usize, what: &str) {
+        let (a0, r0) = (
+            self.acked.load(Ordering::Relaxed),
+            self.received.load(Ordering::Relaxed),
+        );
+        let deadline = Instant::now() + TIMEOUT;
+        while self.acked.load(Ordering::Relaxed) < a0 + n
+            || self.received.load(Ordering::Relaxed) < r0 + n
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the steady client made no progress {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let report = self
+            .thread
+            .take()
+            .expect("running")
+            .join()
+            .expect("steady thread");
+        assert_eq!(
+            self.failed.load(Ordering::Relaxed),
+            0,
+            "steady deliveries failed"
+        );
+        assert_eq!(self.acked.load(Ordering::Relaxed), report.sent);
+        assert!(
+            report.consumer_errors.is_empty(),
+            "steady consumer errors: {:?}",
+            report.consumer_errors
+        );
+        assert_eq!(
+            report.received.len(),
+            report.sent,
+            "every acknowledged message consumed"
+        );
+        let out_of_order = report.received.iter().enumerate().find(|(i, v)| *i != **v);
+        assert_eq!(out_of_order, None, "consumed once each, in order");
+    }
+}
+
+/// Runs `attack` while the steady client works; then checks that the broker still
+/// answers a new connection, that resident memory stayed under the cap, and that the
+/// steady client kept working during and after the attack and lost nothing.
+fn under_attack(broker: &TestBroker, attack: impl FnOnce(&str)) {
+    let steady = Steady::start(broker);
+    steady.wait_for_progress(5, "before the attack");
+    let before = rss_kb();
+    attack(&broker.bootstrap());
+    let during = rss_kb();
+    steady.wait_for_progress(20, "after the attack");
+    assert_broker_answers(broker);
+    steady.finish();
+    let after = rss_kb();
+    eprintln!("RSS: {before} KiB before, {during} KiB after the attack, {after} KiB at the end");
+    for rss in [during, after] {
+        assert!(
+            rss < RSS_CAP_KB,
+            "RSS {rss} KiB over the {RSS_CAP_KB} KiB cap"
+        );
+    }
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
+    s
+}
+
+/// A new connection gets an ApiVersions answer.
+fn assert_broker_answers(broker: &TestBroker) {
+    let mut s = connect(&broker.bootstrap());
+    write_request(&mut s, 3, 7, ApiVersionsRequest::default().into());
+    let (header, body) =
+        decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s)).expect("ApiVersions response");
+    assert_eq!(header.correlation_id, 7);
+    assert!(matches!(body, Response::ApiVersions(r) if r.error_code == 0));
+}
+
+/// Reads until the broker closes the connection (EOF or reset); panics if it stays
+/// open past the read timeout.
+fn assert_closed_by_broker(s: &mut TcpStream, what: &str) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                return
+            }
+            Err(e) => panic!("{what}: the broker kept the connection open ({e})"),
+        }
+    }
+}
+
+/// Writes what it can: a closed or full socket ends the write, which is what a
+/// hostile client gets.
+fn write_some(s: &mut TcpStream, bytes: &[u8]) {
+    let _ = s.write_all(bytes);
+}
+
+/// A deterministic pseudo-random byte stream (xorshift64).
+fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A request header (v1: api key, version, correlation id, client id) in bytes.
+fn header_v1(api_key: i16, version: i16, correlation_id: i32) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&api_key.to_be_bytes());
+    h.extend_from_slice(&version.to_be_bytes());
+    h.extend_from_slice(&correlation_id.to_be_bytes());
+    h.extend_from_slice(&4i16.to_be_bytes());
+    h.extend_from_slice(b"evil");
+    h
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+fn hostile_config(c: &mut aeon::config::Config) {
+    c.set("group.initial.rebalance.delay.ms", "0").expect("set");
+    c.set("max.connections.per.ip", "5000").expect("set");
+}
+
+#[test]
+fn random_bytes_close_only_their_own_connections() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        for seed in 1..=50u64 {
+            let mut s = connect(addr);
+            // A first size below the cap, so the broker reads a "frame" of garbage.
+            let mut bytes = framed(&random_bytes(seed, 200));
+            bytes.extend(random_bytes(seed * 7919, 64 * 1024));
+            write_some(&mut s, &bytes);
+            assert_closed_by_broker(&mut s, "random bytes");
+        }
+        for seed in 51..=60u64 {
+            // Random from the first byte: usually an oversized size prefix.
+            let mut s = connect(addr);
+            write_some(&mut s, &random_bytes(seed, 64 * 1024));
+            assert_closed_by_broker(&mut s, "random bytes");
+        }
+    });
+}
+
+#[test]
+fn a_two_gib_length_prefix_is_refused_without_allocating() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        for prefix in [0x8000_0000u32, 0x7fff_ffff, 0xffff_ffff, 0x7000_0000] {
+            let mut s = connect(addr);
+            write_some(&mut s, &prefix.to_be_bytes());
+            write_some(&mut s, &header_v1(3, 1, 1));
+            write_some(&mut s, &[0u8; 16 * 1024]);
+            assert_closed_by_broker(&mut s, "2 GiB size prefix");
+        }
+    });
+}
+
+#[test]
+fn a_frame_cut_off_mid_way_then_silence_is_closed_when_idle() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(|c| {
+        hostile_config(c);
+        c.set("connections.max.idle.ms", "3000").expect("set");
+    });
+    under_attack(&broker, |addr| {
+        let mut sockets: Vec<TcpStream> = (0..50)
+            .map(|_| {
+                let mut s = connect(addr);
+                let body = header_v1(18, 3, 1);
+                // Announces 1000 bytes, sends a few, then nothing.
+                write_some(&mut s, &1000u32.to_be_bytes());
+                write_some(&mut s, &body);
+                s
+            })
+            .collect();
+        for s in &mut sockets {
+            assert_closed_by_broker(s, "a silent half frame (connections.max.idle.ms)");
+        }
+    });
+}
+
+#[test]
+fn huge_array_counts_inside_valid_frames_close_the_connection_without_allocating() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        let mut frames = Vec::new();
+        // Metadata v1: topics array of i32::MAX entries, none present.
+        let mut m = header_v1(3, 1, 1);
+        m.extend_from_slice(&i32::MAX.to_be_bytes());
+        frames.push(m);
+        // Metadata v12 (flexible): compact array count u32::MAX - 1.
+        let mut m = header_v1(3, 12, 2);
+        m.push(0); // header tagged fields
+        m.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        frames.push(m);
+        // Produce v3: topics array of i32::MAX entries.
+        let mut p = header_v1(0, 3, 3);
+        p.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id: null
+        p.extend_from_slice(&1i16.to_be_bytes()); // acks
+        p.extend_from_slice(&30_000i32.to_be_bytes()); // timeout
+        p.extend_from_slice(&i32::MAX.to_be_bytes());
+        frames.push(p);
+        // Produce v3 with one topic of one partition whose records claim 2 GiB.
+        let mut p = header_v1(0, 3, 4);
+        p.extend_from_slice(&(-1i16).to_be_bytes());
+        p.extend_from_slice(&1i16.to_be_bytes());
+        p.extend_from_slice(&30_000i32.to_be_bytes());
+        p.extend_from_slice(&1i32.to_be_bytes());
+        p.extend_from_slice(&6i16.to_be_bytes());
+        p.extend_from_slice(b"steady");
+        p.extend_from_slice(&1i32.to_be_bytes());
+        p.extend_from_slice(&0i32.to_be_bytes());
+        p.extend_from_slice(&i32::MAX.to_be_bytes());
+        frames.push(p);
+        // JoinGroup v5: a protocols array of i32::MAX entries.
+        let mut j = header_v1(11, 5, 5);
+        for s in ["g", "", "consumer"] {
+            j.extend_from_slice(&(s.len() as i16).to_be_bytes());
+            j.extend_from_slice(s.as_bytes());
+            if s == "g" {
+                j.extend_from_slice(&6000i32.to_be_bytes());
+                j.extend_from_slice(&6000i32.to_be_bytes());
+            }
+            if s.is_empty() {
+                j.extend_from_slice(&(-1i16).to_be_bytes()); // group instance id
+            }
+        }
+        j.extend_from_slice(&i32::MAX.to_be_bytes());
+        frames.push(j);
+        for f in frames {
+            let mut s = connect(addr);
+            write_some(&mut s, &framed(&f));
+            assert_closed_by_broker(&mut s, "a huge array count");
+        }
+    });
+}
+
+#[test]
+fn unknown_api_keys_and_versions_get_an_error_or_a_close() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        for (key, version) in [(999i16, 0i16), (-1, 0), (i16::MAX, 3), (3, 99), (0, -1)] {
+            let mut s = connect(addr);
+            write_some(&mut s, &framed(&header_v1(key, version, 1)));
+            assert_closed_by_broker(&mut s, "an unknown API key or version");
+        }
+        // ApiVersions of a version the broker does not know: UNSUPPORTED_VERSION in v0.
+        for version in [99i16, i16::MAX] {
+            let mut s = connect(addr);
+            write_some(&mut s, &framed(&header_v1(18, version, 42)));
+            let (header, body) = decode_response(ApiKey::ApiVersions, 0, read_frame(&mut s))
+                .expect("a v0 ApiVersions response");
+            assert_eq!(header.correlation_id, 42);
+            assert!(
+                matches!(body, Response::ApiVersions(r) if r.error_code == ErrorCode::UnsupportedVersion.code())
+            );
+        }
+    });
+}
+
+fn api_versions_frames(n: i32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for correlation_id in 0..n {
+        let header = aeon::protocol::messages::RequestHeader {
+            request_api_key: ApiKey::ApiVersions.code(),
+            request_api_version: 3,
+            correlation_id,
+            client_id: Some("pipeline".into()),
+            ..Default::default()
+        };
+        let body = ApiVersionsRequest {
+            client_software_name: "hostile".into(),
+            client_software_version: "1".into(),
+            ..Default::default()
+        };
+        out.extend_from_slice(
+            &aeon::protocol::frame::encode_request(&header, &body.into()).expect("encode"),
+        );
+    }
+    out
+}
+
+#[test]
+fn ten_thousand_pipelined_requests_without_reading_are_held_back_not_buffered() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        let frames = api_versions_frames(10_000);
+        // Never reads: the broker stops reading at queued.max.requests in flight, so
+        // this write stalls once the socket buffers are full.
+        let mut s = connect(addr);
+        s.set_write_timeout(Some(Duration::from_secs(5)))
+            .expect("write timeout");
+        let _ = s.write_all(&frames);
+        drop(s);
+        // The same, read back: every response, in request order.
+        let mut s = connect(addr);
+        let mut writer = s.try_clone().expect("clone");
+        let w = std::thread::spawn(move || writer.write_all(&frames).expect("write all"));
+        for correlation_id in 0..10_000 {
+            let (header, _) = decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s))
+                .expect("ApiVersions response");
+            assert_eq!(header.correlation_id, correlation_id, "in request order");
+        }
+        w.join().expect("writer");
+    });
+}
+
+#[test]
+fn two_thousand_idle_connections_do_not_disturb_a_working_client() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        let mut idle: Vec<TcpStream> = (0..2000).map(|_| connect(addr)).collect();
+        // All of them were admitted and are served: the last and the first answer.
+        for i in [0, 999, 1999] {
+            let s = &mut idle[i];
+            write_request(s, 3, i as i32, ApiVersionsRequest::default().into());
+            let (header, _) =
+                decode_response(ApiKey::ApiVersions, 3, read_frame(s)).expect("response");
+            assert_eq!(header.correlation_id, i as i32);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+}
+
+/// The subscription a consumer sends in JoinGroup (ConsumerProtocolSubscription v0).
+fn subscription(topic: &str) -> Vec<u8> {
+    let mut m = 0i16.to_be_bytes().to_vec();
+    m.extend_from_slice(&1i32.to_be_bytes());
+    m.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    m.extend_from_slice(topic.as_bytes());
+    m.extend_from_slice(&(-1i32).to_be_bytes());
+    m
+}
+
+#[test]
+fn a_group_member_that_joins_and_never_heartbeats_is_evicted_and_the_group_moves_on() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    broker.create_topic("grouped", 2);
+    let producer = broker.producer(&[]);
+    produce_all(
+        &producer,
+        (0..100).map(|i| {
+            BaseRecord::<[u8], [u8]>::to("grouped")
+                .partition(i % 2)
+                .payload(b"for the group")
+        }),
+    );
+    under_attack(&broker, |addr| {
+        let mut s = connect(addr);
+        let join = |member_id: &str| JoinGroupRequest {
+            group_id: "hostile-group".into(),
+            session_timeout_ms: 6000,
+            rebalance_timeout_ms: 6000,
+            member_id: member_id.into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: subscription("grouped").into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        write_request(&mut s, 5, 1, join("").into());
+        let (_, body) =
+            decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
+        let Response::JoinGroup(first) = body else {
+            panic!("not a JoinGroup response")
+        };
+        let member_id = if first.error_code == ErrorCode::MemberIdRequired.code() {
+            write_request(&mut s, 5, 2, join(&first.member_id).into());
+            let (_, body) =
+                decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
+            let Response::JoinGroup(second) = body else {
+                panic!("not a JoinGroup response")
+            };
+            assert_eq!(second.error_code, 0, "joined");
+            second.member_id
+        } else {
+            assert_eq!(first.error_code, 0, "joined");
+            first.member_id
+        };
+        assert!(!member_id.is_empty());
+        // Now silence: no SyncGroup, no heartbeat, the socket left open. A real
+        // consumer of the same group must get every partition once the silent member's
+        // session runs out.
+        let consumer = common::group_consumer(&broker, "hostile-group", &["grouped"], &[]);
+        let got = consume(&consumer, 100, Duration::from_secs(90));
+        assert_eq!(
+            got.len(),
+            100,
+            "the group moved on without the silent member"
+        );
+        drop(s);
+    });
+}
