@@ -39,6 +39,17 @@ pub struct Append {
     pub wait_for_fsync: bool,
 }
 
+/// An [`Append`] that is queued the moment it is sent (`do_send`, never held back by a
+/// full mailbox) and answers through `reply`: the appends of one connection's pipelined
+/// produce requests reach the partition in request order. The connection's in-flight
+/// cap (`queued.max.requests`) bounds what can be queued.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AppendInOrder {
+    pub append: Append,
+    pub reply: oneshot::Sender<Result<Appended, PartitionError>>,
+}
+
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -408,6 +419,18 @@ impl Supervised for PartitionActor {
                 tracing::error!(partition = %name, %error, "reopen task failed");
                 ctx.stop();
             }
+        }));
+    }
+}
+
+impl Handler<AppendInOrder> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
+        let result = <Self as Handler<Append>>::handle(self, msg.append, ctx);
+        let reply = msg.reply;
+        ctx.spawn(actix::fut::wrap_future(async move {
+            let _ = reply.send(result.await);
         }));
     }
 }

@@ -5,7 +5,7 @@
 //! record has a key on a compacted topic.
 
 use super::Node;
-use crate::actors::partition::Append;
+use crate::actors::partition::{Append, AppendInOrder};
 use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
@@ -135,14 +135,15 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                             error(p.index, code, Some(msg))
                         }
                         Ok(batch) => {
-                            pending.push((
-                                ti,
-                                pi,
-                                r.addr.send(Append {
+                            let (reply, answer) = tokio::sync::oneshot::channel();
+                            r.addr.do_send(AppendInOrder {
+                                append: Append {
                                     batch,
                                     wait_for_fsync,
-                                }),
-                            ));
+                                },
+                                reply,
+                            });
+                            pending.push((ti, pi, answer));
                             error(p.index, ErrorCode::None, None)
                         }
                     }
