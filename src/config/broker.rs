@@ -147,6 +147,24 @@ pub struct Config {
     dynamic: BTreeMap<&'static str, String>,
 }
 
+/// Broker keys that set the same thing, highest precedence first.
+const SYNONYM_FAMILIES: &[&[&str]] = &[
+    &[
+        "log.retention.ms",
+        "log.retention.minutes",
+        "log.retention.hours",
+    ],
+    &["log.roll.ms", "log.roll.hours"],
+];
+
+/// The keys after `name` in its family.
+fn lower_precedence_synonyms(name: &str) -> &'static [&'static str] {
+    SYNONYM_FAMILIES
+        .iter()
+        .find_map(|f| f.iter().position(|k| *k == name).map(|i| &f[i + 1..]))
+        .unwrap_or(&[])
+}
+
 /// The broker keys Aeon changes on a running broker (Kafka's cluster-wide dynamic
 /// configs that Aeon can apply live): the log defaults every topic without its own
 /// override follows, and the fetch cap.
@@ -506,6 +524,25 @@ impl Config {
                 value: default,
                 source: ConfigSource::Default,
             });
+        }
+        // Kafka also lists the keys of lower precedence that mean the same setting
+        // (`log.retention.minutes`, `log.retention.hours` for `log.retention.ms`).
+        for other in lower_precedence_synonyms(def.name) {
+            if let Some((v, o)) = self.set_values.get(other) {
+                synonyms.push(ConfigSynonym {
+                    name: (*other).to_owned(),
+                    value: Some(v.clone()),
+                    source: o.source(),
+                });
+            }
+            let other_default = keys::broker_key(other).and_then(|d| d.default.resolve());
+            if other_default.is_some() {
+                synonyms.push(ConfigSynonym {
+                    name: (*other).to_owned(),
+                    value: other_default,
+                    source: ConfigSource::Default,
+                });
+            }
         }
         ConfigEntry {
             name: def.name.to_owned(),
