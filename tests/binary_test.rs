@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// the rest of its log is drained in the background.
 fn start_aeon(data_dir: &std::path::Path) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aeon"))
+    let mut child = common::aeon_command()
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
@@ -49,7 +49,7 @@ fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
     ] {
         let config = dir.path().join("bad.toml");
         std::fs::write(&config, file).expect("write");
-        let out = Command::new(env!("CARGO_BIN_EXE_aeon"))
+        let out = common::aeon_command()
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")

@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -284,7 +284,7 @@ fn disk_use_of_a_compacted_topic_stays_flat_under_updates() {
 /// Starts the `aeon` binary with extra environment; returns it and its address.
 fn start_aeon(data_dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aeon"));
+    let mut cmd = common::aeon_command();
     cmd.arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")

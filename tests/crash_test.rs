@@ -39,7 +39,7 @@ struct Aeon {
 }
 
 fn start_aeon(data_dir: &Path, config: &Path) -> Aeon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aeon"))
+    let mut child = common::aeon_command()
         .arg("--config")
         .arg(config)
         .arg("--listen")

@@ -276,3 +276,16 @@ pub fn group_consumer(
     consumer.subscribe(topics).expect("subscribe");
     consumer
 }
+
+/// The `aeon` binary as a command, without the test harness's own `AEON_*` variables
+/// (`AEON_REQUIRE_SHARED`, ...): the broker reads every `AEON_*` variable as a config
+/// key and refuses the ones it does not know.
+pub fn aeon_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aeon"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AEON_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
