@@ -6,38 +6,19 @@ mod common;
 use common::{produce_all, Deliveries};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Starts `aeon` on 127.0.0.1:0 and reads the bound address from its log (stderr);
-/// the rest of its log is drained in the background.
+/// Starts `aeon` on 127.0.0.1:0 with its data in `data_dir`.
 fn start_aeon(data_dir: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = common::aeon_command()
+    let mut command = common::aeon_command();
+    command
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aeon");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.split("listening addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("aeon logs the address it listens on");
-    (child, addr)
+        .arg(data_dir);
+    let aeon = common::spawn_aeon(command);
+    (aeon.child, aeon.addr)
 }
 
 #[test]

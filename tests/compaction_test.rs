@@ -11,7 +11,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -283,34 +282,17 @@ fn disk_use_of_a_compacted_topic_stays_flat_under_updates() {
 
 /// Starts the `aeon` binary with extra environment; returns it and its address.
 fn start_aeon(data_dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut cmd = common::aeon_command();
-    cmd.arg("--listen")
+    let mut command = common::aeon_command();
+    command
+        .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .arg(data_dir);
     for (k, v) in env {
-        cmd.env(k, v);
+        command.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start aeon");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.split("listening addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("aeon logs the address it listens on");
-    (child, addr)
+    let aeon = common::spawn_aeon(command);
+    (aeon.child, aeon.addr)
 }
 
 #[test]

@@ -18,9 +18,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,36 +39,16 @@ struct Aeon {
 }
 
 fn start_aeon(data_dir: &Path, config: &Path) -> Aeon {
-    let mut child = common::aeon_command()
+    let mut command = common::aeon_command();
+    command
         .arg("--config")
         .arg(config)
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data_dir)
-        .env("RUST_LOG", "aeon=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aeon");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.split("listening addr=").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-            }
-            lines.lock().expect("log lines").push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("aeon logs the address it listens on");
+        .env("RUST_LOG", "aeon=info");
+    let common::SpawnedAeon { child, addr, log } = common::spawn_aeon(command);
     Aeon { child, addr, log }
 }
 
