@@ -298,42 +298,36 @@ pub fn read_uvarint(buf: &mut Bytes) -> Result<u32, DecodeError> {
     })
 }
 
-/// Reads an unsigned varint from the front of a slice: the value and its length.
-pub fn read_uvarint_slice(buf: &[u8]) -> Result<(u32, usize), DecodeError> {
-    let mut v: u32 = 0;
-    for i in 0..5 {
-        let b = *buf.get(i).ok_or(DecodeError::Truncated {
-            needed: i + 1,
-            remaining: buf.len(),
-        })?;
-        if i == 4 && b > 0x0f {
-            return Err(DecodeError::VarintTooLong(5));
-        }
-        v |= u32::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((v, i + 1));
-        }
-    }
-    Err(DecodeError::VarintTooLong(5))
-}
-
-/// Reads an unsigned varlong (up to 10 bytes) from the front of a slice.
-pub fn read_uvarlong_slice(buf: &[u8]) -> Result<(u64, usize), DecodeError> {
+/// Reads an unsigned base-128 number of at most `max_bytes` bytes whose value fits
+/// `max_last` in the last byte's 7 bits: the value and its length.
+fn read_unsigned(buf: &[u8], max_bytes: usize, max_last: u8) -> Result<(u64, usize), DecodeError> {
     let mut v: u64 = 0;
-    for i in 0..10 {
+    for i in 0..max_bytes {
         let b = *buf.get(i).ok_or(DecodeError::Truncated {
             needed: i + 1,
             remaining: buf.len(),
         })?;
-        if i == 9 && b > 0x01 {
-            return Err(DecodeError::VarintTooLong(10));
+        if i == max_bytes - 1 && b > max_last {
+            return Err(DecodeError::VarintTooLong(max_bytes));
         }
         v |= u64::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
             return Ok((v, i + 1));
         }
     }
-    Err(DecodeError::VarintTooLong(10))
+    Err(DecodeError::VarintTooLong(max_bytes))
+}
+
+/// Reads an unsigned varint from the front of a slice: the value and its length.
+pub fn read_uvarint_slice(buf: &[u8]) -> Result<(u32, usize), DecodeError> {
+    // 5 bytes carry 35 bits: the last one may hold 4 of them.
+    read_unsigned(buf, 5, 0x0f).map(|(v, n)| (v as u32, n))
+}
+
+/// Reads an unsigned varlong (up to 10 bytes) from the front of a slice.
+pub fn read_uvarlong_slice(buf: &[u8]) -> Result<(u64, usize), DecodeError> {
+    // 10 bytes carry 70 bits: the last one may hold 1 of them.
+    read_unsigned(buf, 10, 0x01)
 }
 
 /// Zigzag varint (records): the value and its length.
