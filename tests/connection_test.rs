@@ -164,3 +164,36 @@ fn every_handled_api_answers_at_every_advertised_version() {
         }
     }
 }
+
+/// Kafka answers a fetch with `min_bytes` 0 at once, data or not; only `min_bytes` >= 1
+/// waits for data up to `max_wait_ms`.
+#[test]
+fn a_fetch_with_min_bytes_zero_is_answered_without_waiting() {
+    let broker = TestBroker::start();
+    broker.create_topic("empty", 1);
+    let mut s = connect(&broker);
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let fetch = FetchRequest {
+        replica_id: -1,
+        // Far longer than the read timeout: a broker that waited would fail the read.
+        max_wait_ms: 120_000,
+        min_bytes: 0,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: "empty".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(&mut s, 11, 5, fetch.into());
+    let (header, _) =
+        decode_response(ApiKey::Fetch, 11, read_frame(&mut s)).expect("fetch answered");
+    assert_eq!(header.correlation_id, 5);
+}

@@ -110,7 +110,7 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
         let bytes: usize = results.iter().flatten().map(|d| d.records.len()).sum();
         let failed = results.iter().any(Result::is_err);
         let now = Instant::now();
-        if bytes >= min_bytes.max(1) || failed || now >= deadline || plan.is_empty() {
+        if bytes >= min_bytes || failed || now >= deadline || plan.is_empty() {
             break results;
         }
         // Park in every partition until one has data or the wait runs out.

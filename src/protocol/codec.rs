@@ -269,16 +269,8 @@ pub fn read_nullable_struct<T: Decode>(
 
 // ---- varints -------------------------------------------------------------------------
 
-pub fn write_uvarint<W: WireWrite + ?Sized>(w: &mut W, mut v: u32) {
-    let mut out = [0u8; 5];
-    let mut i = 0;
-    while v >= 0x80 {
-        out[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    out[i] = v as u8;
-    w.put(&out[..=i]);
+pub fn write_uvarint<W: WireWrite + ?Sized>(w: &mut W, v: u32) {
+    write_uvarlong(w, u64::from(v))
 }
 
 pub fn uvarint_size(v: u32) -> usize {
