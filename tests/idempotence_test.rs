@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{consume, produce_all, TestBroker};
-use rdkafka::producer::BaseRecord;
+use common::{consume, send_all, TestBroker};
+use rdkafka::producer::{BaseRecord, Producer};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -131,35 +131,34 @@ fn an_idempotent_producer_whose_connections_are_cut_leaves_no_duplicates_and_no_
         .create_with_context(common::Deliveries::default())
         .expect("producer");
 
-    let cutting = Arc::new(AtomicBool::new(true));
-    let cutter = {
-        let (cutting, generation) = (cutting.clone(), proxy.generation.clone());
-        std::thread::spawn(move || {
-            let mut cuts = 0;
-            while cutting.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(150));
-                generation.fetch_add(1, Ordering::Relaxed);
-                cuts += 1;
-            }
-            cuts
-        })
-    };
+    // The connections are cut right after each chunk is handed to the producer, while
+    // that chunk is still unacknowledged: the cuts land mid-flight however fast the
+    // machine is, so retries (and the duplicates they would cause) are certain.
     let n = 15_000usize;
     let values: Vec<String> = (0..n).map(|i| format!("{i}")).collect();
-    produce_all(
-        &producer,
-        values.iter().enumerate().map(|(i, v)| {
-            BaseRecord::<[u8], [u8]>::to("exactly")
-                .partition((i % 3) as i32)
-                .payload(v.as_bytes())
-        }),
-    );
-    cutting.store(false, Ordering::Relaxed);
-    let cuts = cutter.join().expect("cutter");
-    proxy.cut();
+    let mut cuts = 0;
+    for (c, chunk) in values.chunks(500).enumerate() {
+        send_all(
+            &producer,
+            chunk.iter().enumerate().map(|(i, v)| {
+                BaseRecord::<[u8], [u8]>::to("exactly")
+                    .partition(((c * 500 + i) % 3) as i32)
+                    .payload(v.as_bytes())
+            }),
+        );
+        producer.poll(Duration::from_millis(2));
+        if producer.context().acked.load(Ordering::Relaxed) < (c + 1) * 500 {
+            proxy.cut();
+            cuts += 1;
+        }
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("all messages acknowledged");
+    assert_eq!(producer.context().failed.load(Ordering::Relaxed), 0);
     assert!(
-        cuts >= 3,
-        "the connections were cut while producing ({cuts} cuts)"
+        cuts >= 10,
+        "the connections were cut while messages were in flight ({cuts} cuts)"
     );
 
     let consumer = broker.consumer("exactly", 3);

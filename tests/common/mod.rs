@@ -198,6 +198,23 @@ pub fn produce_all<'a>(
     producer: &BaseProducer<Deliveries>,
     records: impl IntoIterator<Item = BaseRecord<'a, [u8], [u8]>>,
 ) {
+    send_all(producer, records);
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("all messages acknowledged");
+    assert_eq!(
+        producer.context().failed.load(Ordering::Relaxed),
+        0,
+        "deliveries failed"
+    );
+}
+
+/// Hands every record to the producer (waiting while its queue is full) without waiting
+/// for acknowledgements.
+pub fn send_all<'a>(
+    producer: &BaseProducer<Deliveries>,
+    records: impl IntoIterator<Item = BaseRecord<'a, [u8], [u8]>>,
+) {
     for mut r in records {
         loop {
             match producer.send(r) {
@@ -216,14 +233,6 @@ pub fn produce_all<'a>(
         }
         producer.poll(Duration::ZERO);
     }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("all messages acknowledged");
-    assert_eq!(
-        producer.context().failed.load(Ordering::Relaxed),
-        0,
-        "deliveries failed"
-    );
 }
 
 /// Raw protocol access for tests that go below the client: writes one request frame.
