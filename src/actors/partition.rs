@@ -60,6 +60,18 @@ pub struct Appended {
     pub log_start_offset: i64,
 }
 
+/// Writes the control batch (commit or abort marker) that ends a producer's
+/// transaction on this partition. Sent by the transaction coordinator.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<Appended, PartitionError>")]
+pub struct WriteTxnMarker {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub coordinator_epoch: i32,
+    pub commit: bool,
+    pub wait_for_fsync: bool,
+}
+
 /// Reads whole batches from `offset`. With `wait`, an empty read parks until an
 /// append or until the wait ends.
 #[derive(Message)]
@@ -506,6 +518,31 @@ impl Handler<Append> for PartitionActor {
             }
             _ => Box::pin(async move { Ok(info) }),
         }
+    }
+}
+
+impl Handler<WriteTxnMarker> for PartitionActor {
+    type Result = ResponseFuture<Result<Appended, PartitionError>>;
+
+    fn handle(&mut self, msg: WriteTxnMarker, ctx: &mut Context<Self>) -> Self::Result {
+        let marker = crate::protocol::records::control::ControlMarker {
+            commit: msg.commit,
+            coordinator_epoch: msg.coordinator_epoch,
+        };
+        let batch = crate::protocol::records::control::marker_batch(
+            msg.producer_id,
+            msg.producer_epoch,
+            marker,
+            now_ms(),
+        );
+        <Self as Handler<Append>>::handle(
+            self,
+            Append {
+                batch: Bytes::from(batch),
+                wait_for_fsync: msg.wait_for_fsync,
+            },
+            ctx,
+        )
     }
 }
 

@@ -35,6 +35,7 @@
 mod batch;
 mod builder;
 pub mod compression;
+pub mod control;
 mod record;
 
 #[cfg(test)]
