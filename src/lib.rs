@@ -10,6 +10,7 @@
 //! - [`actors`]: everything that runs concurrently: `BrokerActor`, the listener,
 //!   `ConnectionActor`s and `PartitionActor`s.
 //! - [`group`]: the consumer-group protocol as a pure state machine (no actix, no clock).
+//! - [`txn`]: a transactional id's metadata and transitions, likewise pure.
 //! - [`handlers`]: one file per Kafka API, from typed request to typed response.
 //! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
 //!
@@ -24,5 +25,6 @@ pub mod handlers;
 pub mod protocol;
 pub mod server;
 pub mod storage;
+pub mod txn;
 
 pub use server::Broker;

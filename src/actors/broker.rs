@@ -12,6 +12,7 @@
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
 use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
+use super::txn_coordinator::TxnCoordinatorActor;
 use crate::config::{AlterOp, Config, EffectiveTopicConfig, SharedConfig, TopicConfigs};
 use crate::group::Group;
 use crate::protocol::ErrorCode;
@@ -27,12 +28,14 @@ mod dynamic;
 mod groups;
 mod producer_ids;
 mod store;
+mod transactions;
 
 pub use dynamic::AlterBrokerConfigs;
-pub use groups::{GetGroupCoordinator, OFFSETS_TOPIC};
+pub use groups::{offsets_partition, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
+pub use transactions::{GetTxnCoordinator, TXN_TOPIC};
 
 /// A Kafka error code with its message, as admin responses carry them.
 pub type AdminError = (ErrorCode, String);
@@ -128,6 +131,10 @@ pub struct BrokerActor {
     groups: HashMap<String, Addr<GroupCoordinatorActor>>,
     /// Groups rebuilt from `__consumer_offsets` while loading, before their actors start.
     replayed_groups: BTreeMap<String, Group>,
+    /// A coordinator per known transactional id.
+    txns: HashMap<String, Addr<TxnCoordinatorActor>>,
+    /// Transactional ids rebuilt from `__transaction_state` while loading.
+    replayed_txns: BTreeMap<String, crate::txn::TxnMetadata>,
     producer_ids: ProducerIds,
 }
 
@@ -189,6 +196,8 @@ impl BrokerActor {
             routing,
             groups: HashMap::new(),
             replayed_groups: BTreeMap::new(),
+            txns: HashMap::new(),
+            replayed_txns: BTreeMap::new(),
             producer_ids: ProducerIds::default(),
         };
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
@@ -249,6 +258,9 @@ impl BrokerActor {
             let config = self.group_config();
             groups::replay(&log.log, &mut self.replayed_groups, &config);
         }
+        if topic == TXN_TOPIC {
+            transactions::replay(&log.log, &mut self.replayed_txns);
+        }
         let arbiter = self.next_arbiter();
         let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
         let (addr, offsets) =
@@ -279,6 +291,7 @@ impl BrokerActor {
     fn publish(&self) {
         let mut routing = Routing {
             groups: self.groups.clone(),
+            txns: self.txns.clone(),
             ..Routing::default()
         };
         for (name, t) in &self.topics {
@@ -449,6 +462,12 @@ impl Actor for BrokerActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
+        // Transaction coordinators need the broker's address, so they start here rather
+        // than in `load`.
+        if !self.replayed_txns.is_empty() {
+            self.start_replayed_txns(ctx);
+            self.publish();
+        }
     }
 }
 

@@ -59,6 +59,28 @@ pub struct CommitOffsets {
     pub offsets: Vec<OffsetCommit>,
 }
 
+/// TxnOffsetCommit; answered once the offsets are in the offsets log, inside the
+/// producer's transaction. They count as committed when the transaction commits.
+#[derive(Message)]
+#[rtype(result = "Result<(), ErrorCode>")]
+pub struct TxnCommitOffsets {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub member_id: String,
+    pub generation_id: i32,
+    pub group_instance_id: Option<String>,
+    pub offsets: Vec<OffsetCommit>,
+}
+
+/// A transaction with offsets of this group ended (sent by its transaction
+/// coordinator once the markers are written).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CompleteTxn {
+    pub producer_id: i64,
+    pub commit: bool,
+}
+
 /// OffsetFetch; `None` = every committed offset.
 #[derive(Message)]
 #[rtype(result = "Vec<CommittedOffset>")]
@@ -140,7 +162,7 @@ impl GroupCoordinatorActor {
         self.schedule(ctx);
         (!records.is_empty()).then(|| {
             self.offsets_log.send(Append {
-                batch: encode_records(&records),
+                batch: encode_records(&records, None),
                 wait_for_fsync: self.wait_for_fsync,
             })
         })
@@ -195,10 +217,16 @@ impl GroupCoordinatorActor {
 }
 
 /// The records of one persist as one uncompressed batch: key = the record key,
-/// value = its value (null for a tombstone).
-fn encode_records(records: &[GroupRecord]) -> Bytes {
+/// value = its value (null for a tombstone). With a producer, the batch is part of its
+/// transaction (no sequence, as Kafka writes TxnOffsetCommit records).
+fn encode_records(records: &[GroupRecord], txn: Option<(i64, i16)>) -> Bytes {
     let now = now_ms() as i64;
     let mut builder = RecordBatchBuilder::new(0, now);
+    if let Some((producer_id, epoch)) = txn {
+        builder = builder
+            .producer(producer_id, epoch, crate::protocol::records::NO_SEQUENCE)
+            .transactional(true);
+    }
     for r in records {
         let key = r.key_bytes();
         let value = r.value_bytes();
@@ -291,6 +319,55 @@ impl Handler<CommitOffsets> for GroupCoordinatorActor {
                 None => Ok(()),
             }
         })
+    }
+}
+
+impl Handler<TxnCommitOffsets> for GroupCoordinatorActor {
+    type Result = ResponseActFuture<Self, Result<(), ErrorCode>>;
+
+    fn handle(&mut self, msg: TxnCommitOffsets, _: &mut Context<Self>) -> Self::Result {
+        let staged = self.group.txn_offset_records(
+            &msg.member_id,
+            msg.generation_id,
+            msg.group_instance_id.as_deref(),
+            &msg.offsets,
+            now_ms(),
+        );
+        let (records, values): (Vec<GroupRecord>, Vec<_>) = match staged {
+            Ok(s) => s.into_iter().unzip(),
+            Err(e) => return Box::pin(actix::fut::ready(Err(e))),
+        };
+        let producer_id = msg.producer_id;
+        let append = (!records.is_empty()).then(|| {
+            self.offsets_log.send(Append {
+                batch: encode_records(&records, Some((producer_id, msg.producer_epoch))),
+                wait_for_fsync: self.wait_for_fsync,
+            })
+        });
+        let work = async move {
+            match append {
+                Some(append) => match append.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.code()),
+                    Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+                },
+                None => Ok(()),
+            }
+        };
+        Box::pin(work.into_actor(self).map(move |result, act, _| {
+            if result.is_ok() {
+                act.group.stage_txn_offsets(producer_id, values);
+            }
+            result
+        }))
+    }
+}
+
+impl Handler<CompleteTxn> for GroupCoordinatorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CompleteTxn, _: &mut Context<Self>) {
+        self.group.complete_txn(msg.producer_id, msg.commit);
     }
 }
 

@@ -7,3 +7,4 @@ pub mod group_coordinator;
 pub mod listener;
 pub mod partition;
 pub mod routing;
+pub mod txn_coordinator;

@@ -4,6 +4,7 @@
 
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{PartitionActor, PartitionOffsets};
+use super::txn_coordinator::TxnCoordinatorActor;
 use crate::config::{EffectiveTopicConfig, TopicConfigs};
 use actix::Addr;
 use arc_swap::ArcSwap;
@@ -36,12 +37,14 @@ pub struct TopicRoute {
     pub internal: bool,
 }
 
-/// Every topic, by name and by id, and every group's coordinator.
+/// Every topic, by name and by id, and the coordinator of every group and transactional
+/// id.
 #[derive(Default)]
 pub struct Routing {
     pub topics: HashMap<String, Arc<TopicRoute>>,
     pub by_id: HashMap<Uuid, Arc<TopicRoute>>,
     pub groups: HashMap<String, Addr<GroupCoordinatorActor>>,
+    pub txns: HashMap<String, Addr<TxnCoordinatorActor>>,
 }
 
 impl Routing {

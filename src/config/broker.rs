@@ -134,6 +134,10 @@ pub struct Config {
     pub offsets_topic_segment_bytes: u64,
     /// `transaction.max.timeout.ms`.
     pub transaction_max_timeout_ms: u32,
+    /// `transaction.state.log.num.partitions`.
+    pub transaction_state_log_num_partitions: i32,
+    /// `transaction.state.log.segment.bytes`.
+    pub transaction_state_log_segment_bytes: u64,
     /// `compression.type`.
     pub compression_type: String,
     /// `delete.topic.enable`.
@@ -442,6 +446,8 @@ impl Config {
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
             offsets_topic_segment_bytes: v.num("offsets.topic.segment.bytes")?,
             transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,
+            transaction_state_log_num_partitions: v.num("transaction.state.log.num.partitions")?,
+            transaction_state_log_segment_bytes: v.num("transaction.state.log.segment.bytes")?,
             compression_type: v.string("compression.type")?,
             delete_topic_enable: v.flag("delete.topic.enable")?,
             listener_host: listener.host,

@@ -188,6 +188,9 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     pub metadata: Option<String>,
     pub commit_timestamp_ms: u64,
+    /// A transaction holds an offset for this partition that is not yet committed or
+    /// aborted: OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT.
+    pub pending_txn: bool,
 }
 
 /// DescribeGroups data of one group.

@@ -20,6 +20,9 @@ pub fn check_offset_commit(offset: &OffsetCommit) -> ErrorCode {
     }
 }
 
+/// A partition's offset held in a transaction.
+pub type StagedOffset = ((String, i32), OffsetValue);
+
 impl Group {
     /// OffsetCommit. Generation < 0 with an empty member id and no instance id is a
     /// standalone commit, accepted while the group is Empty; otherwise the member and
@@ -99,6 +102,7 @@ impl Group {
             leader_epoch: v.leader_epoch,
             metadata: v.metadata.clone(),
             commit_timestamp_ms: v.commit_timestamp_ms,
+            pending_txn: self.has_pending_txn_offset(topic, partition),
         };
         match topics {
             None => self
@@ -118,10 +122,84 @@ impl Group {
                         leader_epoch: -1,
                         metadata: None,
                         commit_timestamp_ms: 0,
+                        pending_txn: self.has_pending_txn_offset(t, p),
                     },
                 })
                 .collect(),
         }
+    }
+
+    /// TxnOffsetCommit: checked as OffsetCommit is when it names a member (v3+); a
+    /// commit without member and generation (v0-2, or a producer outside the group) is
+    /// taken as Kafka takes it. Returns what to append to the offsets log, in the
+    /// producer's transaction; once appended, [`Group::stage_txn_offsets`] holds the
+    /// offsets until the transaction ends.
+    pub fn txn_offset_records(
+        &mut self,
+        member_id: &str,
+        generation_id: i32,
+        group_instance_id: Option<&str>,
+        offsets: &[OffsetCommit],
+        now_ms: u64,
+    ) -> Result<Vec<(GroupRecord, StagedOffset)>, ErrorCode> {
+        self.revive_if_dead();
+        if self.group_id.is_empty() {
+            return Err(ErrorCode::InvalidGroupId);
+        }
+        if generation_id >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
+            self.validate_member(member_id, group_instance_id)?;
+            if generation_id != self.generation_id {
+                return Err(ErrorCode::IllegalGeneration);
+            }
+        }
+        Ok(offsets
+            .iter()
+            .filter(|o| check_offset_commit(o) == ErrorCode::None)
+            .map(|o| {
+                let value = OffsetValue {
+                    offset: o.offset,
+                    leader_epoch: o.leader_epoch,
+                    metadata: o.metadata.clone(),
+                    commit_timestamp_ms: now_ms,
+                };
+                let record = GroupRecord::Offset {
+                    group: self.group_id.clone(),
+                    topic: o.topic.clone(),
+                    partition: o.partition,
+                    value: Some(value.clone()),
+                };
+                (record, ((o.topic.clone(), o.partition), value))
+            })
+            .collect())
+    }
+
+    /// Holds transactional offsets (appended, or replayed from the log) until the
+    /// producer's transaction ends.
+    pub fn stage_txn_offsets(
+        &mut self,
+        producer_id: i64,
+        offsets: impl IntoIterator<Item = ((String, i32), OffsetValue)>,
+    ) {
+        self.pending_txn_offsets
+            .entry(producer_id)
+            .or_default()
+            .extend(offsets);
+    }
+
+    /// The producer's transaction ended: its offsets become committed, or are dropped.
+    pub fn complete_txn(&mut self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.pending_txn_offsets.remove(&producer_id) else {
+            return;
+        };
+        if commit {
+            self.offsets.extend(pending);
+        }
+    }
+
+    fn has_pending_txn_offset(&self, topic: &str, partition: i32) -> bool {
+        self.pending_txn_offsets
+            .values()
+            .any(|p| p.contains_key(&(topic.to_string(), partition)))
     }
 
     /// OffsetDelete. Per partition: GROUP_ID_NOT_FOUND for a Dead group; while the group

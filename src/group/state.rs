@@ -34,6 +34,8 @@ pub struct Group {
     /// Topics the members subscribe to, when every subscription decodes.
     pub(crate) subscribed_topics: Option<BTreeSet<String>>,
     pub(crate) offsets: BTreeMap<(String, i32), OffsetValue>,
+    /// TxnOffsetCommit offsets by producer id, until the transaction ends.
+    pub(crate) pending_txn_offsets: BTreeMap<i64, BTreeMap<(String, i32), OffsetValue>>,
 }
 
 impl Group {
@@ -55,6 +57,7 @@ impl Group {
             sync_deadline_ms: None,
             subscribed_topics: None,
             offsets: BTreeMap::new(),
+            pending_txn_offsets: BTreeMap::new(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Group {
             && self.offsets.is_empty()
             && self.members.is_empty()
             && self.pending_members.is_empty()
+            && self.pending_txn_offsets.is_empty()
     }
 
     /// DescribeGroups data.

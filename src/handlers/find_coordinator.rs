@@ -1,4 +1,5 @@
-//! FindCoordinator: this broker coordinates every group. v0-3 carry one key, v4+ a batch.
+//! FindCoordinator: this broker coordinates every group (key type 0) and every
+//! transactional id (key type 1). v0-3 carry one key, v4+ a batch.
 
 use super::Node;
 use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
@@ -7,12 +8,13 @@ use crate::protocol::ErrorCode;
 
 /// FindCoordinator key types.
 const GROUP: i8 = 0;
+const TRANSACTION: i8 = 1;
 
 fn answer(node: &Node, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
-    if key_type != GROUP {
+    if key_type != GROUP && key_type != TRANSACTION {
         return (
-            ErrorCode::CoordinatorNotAvailable,
-            Some("Aeon does not coordinate transactions yet".into()),
+            ErrorCode::InvalidRequest,
+            Some(format!("unknown coordinator key type {key_type}")),
             -1,
             String::new(),
             -1,

@@ -4,6 +4,8 @@
 //! connection's arbiter, concurrently for the requests of one connection; they read the
 //! routing snapshot rather than asking the `BrokerActor`, except for metadata changes.
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
 mod create_partitions;
@@ -14,6 +16,8 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_transactions;
+mod end_txn;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -22,16 +26,19 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod sync_group;
+mod txn_offset_commit;
 
-use crate::actors::broker::{BrokerActor, GetGroupCoordinator};
+use crate::actors::broker::{BrokerActor, GetGroupCoordinator, GetTxnCoordinator};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::actors::routing::RoutingHandle;
+use crate::actors::txn_coordinator::TxnCoordinatorActor;
 use crate::config::SharedConfig;
 use crate::protocol::{ApiKey, ErrorCode, Request, RequestFrame, Response};
 use actix::Addr;
@@ -79,6 +86,12 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::ListGroups,
     ApiKey::DeleteGroups,
     ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeTransactions,
+    ApiKey::ListTransactions,
 ];
 
 /// Who sent a request.
@@ -119,6 +132,33 @@ async fn coordinator(
 /// The coordinator of a group that exists, from the routing snapshot.
 fn existing_coordinator(node: &Node, group_id: &str) -> Option<Addr<GroupCoordinatorActor>> {
     node.routing.load().groups.get(group_id).cloned()
+}
+
+/// The coordinator of a transactional id, from the routing snapshot or the broker; with
+/// `create`, started if the id is new.
+async fn txn_coordinator(
+    node: &Node,
+    transactional_id: &str,
+    create: bool,
+) -> Result<Option<Addr<TxnCoordinatorActor>>, ErrorCode> {
+    if let Some(addr) = node.routing.load().txns.get(transactional_id) {
+        return Ok(Some(addr.clone()));
+    }
+    match node
+        .broker
+        .send(GetTxnCoordinator {
+            transactional_id: transactional_id.to_string(),
+            create,
+        })
+        .await
+    {
+        Ok(Ok(addr)) => Ok(addr),
+        Ok(Err((code, message))) => {
+            tracing::warn!(%transactional_id, %message, "no coordinator for transactional id");
+            Err(code)
+        }
+        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+    }
 }
 
 /// Why a request got no response and its connection must close.
@@ -166,7 +206,15 @@ pub async fn dispatch(
         Request::DescribeGroups(r) => describe_groups::handle(&node, r, version).await.into(),
         Request::ListGroups(r) => list_groups::handle(&node, r, version).await.into(),
         Request::DeleteGroups(r) => delete_groups::handle(&node, r).await.into(),
-        Request::InitProducerId(r) => init_producer_id::handle(&node, r).await.into(),
+        Request::InitProducerId(r) => init_producer_id::handle(&node, r, version).await.into(),
+        Request::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(&node, r, version)
+            .await
+            .into(),
+        Request::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(&node, r, version).await.into(),
+        Request::EndTxn(r) => end_txn::handle(&node, r, version).await.into(),
+        Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&node, r, version).await.into(),
+        Request::DescribeTransactions(r) => describe_transactions::handle(&node, r).await.into(),
+        Request::ListTransactions(r) => list_transactions::handle(&node, r).await.into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

@@ -50,6 +50,7 @@ async fn offsets(
                             leader_epoch: -1,
                             metadata: Some(String::new()),
                             commit_timestamp_ms: 0,
+                            pending_txn: false,
                         },
                     })
                     .collect();

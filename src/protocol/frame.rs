@@ -53,11 +53,17 @@ impl ApiKey {
 
     /// The range ApiVersions advertises. It is [`ApiKey::versions`] except for Produce,
     /// which Kafka 4.x advertises from v0 although v0-2 are rejected (KAFKA-18659):
-    /// librdkafka before 2.11 reads a Produce minimum above 0 as "no compression".
+    /// librdkafka before 2.11 reads a Produce minimum above 0 as "no compression"; and
+    /// for the transaction APIs whose newest versions mean Transactions V2.
     pub fn advertised_versions(self) -> VersionRange {
         let served = self.versions();
         match self {
             ApiKey::Produce => VersionRange::new(0, served.max),
+            // Transactions V2 (KIP-890 part 2: an epoch bump on every transaction) is not
+            // implemented, so the versions that mean it are neither offered nor taken.
+            ApiKey::EndTxn | ApiKey::TxnOffsetCommit => {
+                VersionRange::new(served.min, served.max.min(4))
+            }
             _ => served,
         }
     }
@@ -123,7 +129,7 @@ pub fn decode_request(mut frame: Bytes) -> Result<RequestFrame, FrameError> {
         api_key: code,
         correlation_id,
     })?;
-    if !api_key.versions().contains(version) {
+    if !api_key.versions().contains(version) || version > api_key.advertised_versions().max {
         return Err(FrameError::UnsupportedVersion {
             api_key,
             version,

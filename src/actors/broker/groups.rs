@@ -5,11 +5,11 @@
 use super::{AdminError, BrokerActor, CreateTopic};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::group::{Group, GroupConfig, GroupRecord};
-use crate::protocol::records::BatchIter;
+use crate::protocol::records::{control, BatchIter};
 use crate::protocol::ErrorCode;
 use crate::storage::Log;
 use actix::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Kafka's name for the internal offsets topic.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -118,11 +118,14 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
 }
 
 /// Rebuilds groups from one `__consumer_offsets` partition, in log order. A record that
-/// does not decode is logged and skipped.
+/// does not decode is logged and skipped. Records in a transaction (TxnOffsetCommit) are
+/// held per producer until the partition's commit or abort marker for that producer.
 pub(super) fn replay(log: &Log, groups: &mut BTreeMap<String, Group>, config: &GroupConfig) {
     let mut offset = log.log_start_offset();
     let end = log.log_end_offset();
     let mut applied = 0usize;
+    // The groups of this partition with offsets in a producer's open transaction.
+    let mut in_txn: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     while offset < end {
         let chunk = match log.read(offset, 1 << 20) {
             Ok(b) if !b.is_empty() => b,
@@ -131,9 +134,18 @@ pub(super) fn replay(log: &Log, groups: &mut BTreeMap<String, Group>, config: &G
         let mut next = offset;
         for batch in BatchIter::new(&chunk) {
             next = batch.next_offset();
+            if let Some(marker) = control::parse_marker(&batch) {
+                for id in in_txn.remove(&batch.producer_id()).unwrap_or_default() {
+                    if let Some(group) = groups.get_mut(&id) {
+                        group.complete_txn(batch.producer_id(), marker.commit);
+                    }
+                }
+                continue;
+            }
             if batch.is_control() {
                 continue;
             }
+            let txn_producer = batch.is_transactional().then(|| batch.producer_id());
             let records = match batch.records() {
                 Ok(r) => r,
                 Err(e) => {
@@ -146,17 +158,33 @@ pub(super) fn replay(log: &Log, groups: &mut BTreeMap<String, Group>, config: &G
                     GroupRecord::decode(r.key.unwrap_or_default(), r.value)
                         .map_err(|e| e.to_string())
                 });
-                match decoded {
-                    Ok(rec) => {
-                        let id = rec.group().to_string();
-                        groups
-                            .entry(id.clone())
-                            .or_insert_with(|| Group::new(id, config.clone()))
-                            .replay(&rec);
-                        applied += 1;
+                let rec = match decoded {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "skipping an unreadable offsets record");
+                        continue;
                     }
-                    Err(e) => tracing::warn!(error = %e, "skipping an unreadable offsets record"),
+                };
+                let id = rec.group().to_string();
+                let group = groups
+                    .entry(id.clone())
+                    .or_insert_with(|| Group::new(id.clone(), config.clone()));
+                match (txn_producer, rec) {
+                    (
+                        Some(pid),
+                        GroupRecord::Offset {
+                            topic,
+                            partition,
+                            value: Some(value),
+                            ..
+                        },
+                    ) => {
+                        group.stage_txn_offsets(pid, [((topic, partition), value)]);
+                        in_txn.entry(pid).or_default().insert(id);
+                    }
+                    (_, rec) => group.replay(&rec),
                 }
+                applied += 1;
             }
         }
         if next <= offset {

@@ -1,0 +1,156 @@
+//! The `BrokerActor`'s transaction registry: a `TxnCoordinatorActor` per transactional
+//! id, started on demand; the internal `__transaction_state` topic, created with the
+//! first id; and every id rebuilt from that topic when the broker starts, with the
+//! transactions that were in flight carried on (Prepare* completed, Ongoing timed).
+
+use super::groups::offsets_partition;
+use super::{AdminError, BrokerActor, CreateTopic};
+use crate::actors::txn_coordinator::{TxnCoordinatorActor, TxnIo};
+use crate::protocol::records::BatchIter;
+use crate::protocol::ErrorCode;
+use crate::storage::Log;
+use crate::txn::{record, TxnMetadata};
+use actix::prelude::*;
+use std::collections::BTreeMap;
+
+/// Kafka's name for the internal transaction log.
+pub const TXN_TOPIC: &str = "__transaction_state";
+
+/// The coordinator of a transactional id; with `create`, started if the id is new
+/// (InitProducerId), else `None` for an unknown id.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<Addr<TxnCoordinatorActor>>, AdminError>")]
+pub struct GetTxnCoordinator {
+    pub transactional_id: String,
+    pub create: bool,
+}
+
+impl BrokerActor {
+    fn ensure_txn_topic(&mut self) -> Result<(), AdminError> {
+        if self.topics.contains_key(TXN_TOPIC) {
+            return Ok(());
+        }
+        self.create(CreateTopic {
+            name: TXN_TOPIC.into(),
+            num_partitions: self.config.transaction_state_log_num_partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                (
+                    "segment.bytes".into(),
+                    Some(self.config.transaction_state_log_segment_bytes.to_string()),
+                ),
+            ],
+            validate_only: false,
+        })
+        .map(|_| ())
+    }
+
+    fn start_txn(
+        &mut self,
+        ctx: &Context<Self>,
+        id: String,
+        meta: Option<TxnMetadata>,
+    ) -> Result<Addr<TxnCoordinatorActor>, AdminError> {
+        self.ensure_txn_topic()?;
+        let partitions = self
+            .topics
+            .get(TXN_TOPIC)
+            .map(|t| t.partitions.clone())
+            .unwrap_or_default();
+        let log = partitions
+            .get(offsets_partition(&id, partitions.len()))
+            .map(|p| p.addr.clone())
+            .ok_or((
+                ErrorCode::CoordinatorNotAvailable,
+                "the transaction log has no partitions".to_string(),
+            ))?;
+        let io = TxnIo {
+            log,
+            broker: ctx.address(),
+            routing: self.routing.clone(),
+            wait_for_fsync: self.config.log_flush_before_ack,
+            max_timeout_ms: self.config.transaction_max_timeout_ms,
+        };
+        let arbiter = self.next_arbiter();
+        let name = id.clone();
+        let addr = TxnCoordinatorActor::start_in_arbiter(&arbiter, move |_| {
+            TxnCoordinatorActor::new(name, meta, io)
+        });
+        self.txns.insert(id, addr.clone());
+        Ok(addr)
+    }
+
+    /// Starts the coordinators of the ids replayed while loading.
+    pub(super) fn start_replayed_txns(&mut self, ctx: &Context<Self>) {
+        for (id, meta) in std::mem::take(&mut self.replayed_txns) {
+            let state = meta.state;
+            match self.start_txn(ctx, id.clone(), Some(meta)) {
+                Ok(_) => {
+                    tracing::debug!(transactional_id = %id, state = state.name(), "transactional id restored")
+                }
+                Err((_, e)) => {
+                    tracing::error!(transactional_id = %id, error = %e, "restoring a transactional id failed")
+                }
+            }
+        }
+    }
+}
+
+impl Handler<GetTxnCoordinator> for BrokerActor {
+    type Result = Result<Option<Addr<TxnCoordinatorActor>>, AdminError>;
+
+    fn handle(&mut self, msg: GetTxnCoordinator, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(addr) = self.txns.get(&msg.transactional_id) {
+            return Ok(Some(addr.clone()));
+        }
+        if !msg.create {
+            return Ok(None);
+        }
+        let addr = self.start_txn(ctx, msg.transactional_id, None)?;
+        self.publish();
+        Ok(Some(addr))
+    }
+}
+
+/// Rebuilds transactional ids from one `__transaction_state` partition: the last record
+/// of each id wins. A record that does not decode is logged and skipped.
+pub(super) fn replay(log: &Log, txns: &mut BTreeMap<String, TxnMetadata>) {
+    let mut offset = log.log_start_offset();
+    let end = log.log_end_offset();
+    while offset < end {
+        let chunk = match log.read(offset, 1 << 20) {
+            Ok(b) if !b.is_empty() => b,
+            _ => break,
+        };
+        let mut next = offset;
+        for batch in BatchIter::new(&chunk) {
+            next = batch.next_offset();
+            if batch.is_control() {
+                continue;
+            }
+            let Ok(records) = batch.records() else {
+                tracing::warn!("skipping an unreadable transaction log batch");
+                continue;
+            };
+            for r in records {
+                let decoded = r.map_err(|e| e.to_string()).and_then(|r| {
+                    record::decode(r.key.unwrap_or_default(), r.value).map_err(|e| e.to_string())
+                });
+                match decoded {
+                    Ok((id, meta)) => {
+                        txns.insert(id, meta);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "skipping an unreadable transaction record")
+                    }
+                }
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+}

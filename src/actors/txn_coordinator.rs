@@ -1,0 +1,469 @@
+//! `TxnCoordinatorActor`: the transaction coordinator of one transactional id, a thin
+//! shell around its state machine ([`crate::txn::TxnMetadata`]).
+//!
+//! # Why an actor per transactional id
+//!
+//! A transactional id is used by one producer at a time, and every one of its requests
+//! must see the effect of the one before (a fence must land before the next
+//! AddPartitions; EndTxn must finish its markers before the id moves on). An actor per id
+//! serialises exactly that and nothing more: ids never wait for each other, a slow marker
+//! write stalls only its own id, and the actors spread over the worker arbiters as the
+//! group coordinators do. Each runs its own timeout timer, so no scan of every id is
+//! needed. One coordinator actor holding every id would serialise all transactions of
+//! the broker behind one mailbox for no gain.
+//!
+//! # How a change is made
+//!
+//! Every handler that changes the metadata runs atomically (`AtomicResponse`: the actor
+//! takes no other message until it finishes): it computes the next metadata, appends it
+//! to the id's partition of `__transaction_state`, and adopts it only once it is
+//! written. Ending a transaction persists PrepareCommit/PrepareAbort, writes the markers
+//! to every partition of the transaction and tells the groups in it to settle their
+//! pending offsets, then persists CompleteCommit/CompleteAbort. If markers cannot be
+//! written the decision stays persisted as Prepare*, the client is answered (the outcome
+//! is decided), and the actor retries until they are written; a restarted broker finds
+//! Prepare* in the log and completes it the same way.
+
+use super::broker::{AllocateProducerId, BrokerActor, GetGroupCoordinator};
+use super::group_coordinator::CompleteTxn;
+use super::partition::{Append, PartitionActor, WriteTxnMarker};
+use super::routing::RoutingHandle;
+use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+use crate::protocol::ErrorCode;
+use crate::txn::{record, EndStep, InitStep, TxnMetadata, TxnState};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// The coordinator epoch written into markers: one node, never a failover.
+const COORDINATOR_EPOCH: i32 = 0;
+/// How long to wait before retrying markers that could not be written.
+const MARKER_RETRY: Duration = Duration::from_millis(500);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// InitProducerId with this transactional id: the producer id and its new epoch.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(i64, i16), ErrorCode>")]
+pub struct InitTxnProducer {
+    pub timeout_ms: i32,
+    /// The producer id and epoch a producer names to bump its own epoch (KIP-360).
+    pub expected: Option<(i64, i16)>,
+}
+
+/// AddPartitionsToTxn (`group` None) and AddOffsetsToTxn (the group's offsets partition
+/// and the group).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), ErrorCode>")]
+pub struct AddToTxn {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub partitions: Vec<(String, i32)>,
+    pub group: Option<String>,
+    /// What a wrong epoch is answered with for this request's version.
+    pub fenced: ErrorCode,
+}
+
+/// AddPartitionsToTxn v4+ with `verify_only`: whether each partition is in the open
+/// transaction.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Vec<bool>, ErrorCode>")]
+pub struct VerifyInTxn {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub partitions: Vec<(String, i32)>,
+}
+
+/// EndTxn.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), ErrorCode>")]
+pub struct EndTxn {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub commit: bool,
+    pub fenced: ErrorCode,
+}
+
+/// The metadata, for DescribeTransactions and ListTransactions; `None` before the
+/// first InitProducerId.
+#[derive(Message, Debug)]
+#[rtype(result = "Option<TxnMetadata>")]
+pub struct DescribeTxn;
+
+/// What the actor needs to reach the rest of the broker; cloned into its futures.
+#[derive(Clone)]
+pub struct TxnIo {
+    pub log: Addr<PartitionActor>,
+    pub broker: Addr<BrokerActor>,
+    pub routing: RoutingHandle,
+    pub wait_for_fsync: bool,
+    pub max_timeout_ms: u32,
+}
+
+impl TxnIo {
+    /// Appends the id's metadata to `__transaction_state`.
+    async fn persist(&self, id: &str, m: &TxnMetadata) -> Result<(), ErrorCode> {
+        let batch = RecordBatchBuilder::new(0, now_ms())
+            .record(RecordSpec::new(
+                Some(&record::key_bytes(id)),
+                Some(&record::value_bytes(m)),
+            ))
+            .build();
+        match self
+            .log
+            .send(Append {
+                batch: Bytes::from(batch),
+                wait_for_fsync: self.wait_for_fsync,
+            })
+            .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(transactional_id = %id, error = %e, "persisting transaction state failed");
+                Err(ErrorCode::CoordinatorNotAvailable)
+            }
+            Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    async fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
+        match self.broker.send(AllocateProducerId).await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err((code, message))) => {
+                tracing::warn!(%message, "no producer id");
+                Err(code)
+            }
+            Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    /// Writes the markers of a prepared transaction to each of its partitions, then
+    /// settles the offsets of its groups. A deleted partition needs no marker.
+    async fn write_markers(&self, id: &str, m: &TxnMetadata) -> Result<(), String> {
+        let commit = m.state == TxnState::PrepareCommit;
+        let writes = {
+            let routing = self.routing.load();
+            m.partitions
+                .iter()
+                .filter_map(|(topic, p)| routing.partition(topic, *p).map(|r| r.addr.clone()))
+                .map(|addr| {
+                    addr.send(WriteTxnMarker {
+                        producer_id: m.producer_id,
+                        producer_epoch: m.producer_epoch,
+                        coordinator_epoch: COORDINATOR_EPOCH,
+                        commit,
+                        wait_for_fsync: self.wait_for_fsync,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        for result in futures::future::join_all(writes).await {
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(format!("marker: {e}")),
+                Err(e) => return Err(format!("marker: {e}")),
+            }
+        }
+        for group in &m.groups {
+            let coordinator = match self.broker.send(GetGroupCoordinator(group.clone())).await {
+                Ok(Ok(addr)) => addr,
+                Ok(Err((_, message))) => return Err(format!("group {group}: {message}")),
+                Err(e) => return Err(format!("group {group}: {e}")),
+            };
+            coordinator
+                .send(CompleteTxn {
+                    producer_id: m.producer_id,
+                    commit,
+                })
+                .await
+                .map_err(|e| format!("group {group}: {e}"))?;
+        }
+        tracing::debug!(transactional_id = %id, commit, partitions = m.partitions.len(), "transaction markers written");
+        Ok(())
+    }
+
+    /// Carries out a prepared decision: markers, then the Complete* state. Returns the
+    /// newest metadata that is persisted and whether the transaction is complete.
+    async fn complete(&self, id: &str, prepared: TxnMetadata) -> (TxnMetadata, bool) {
+        if let Err(error) = self.write_markers(id, &prepared).await {
+            tracing::warn!(transactional_id = %id, %error, "transaction markers not written yet; retrying");
+            return (prepared, false);
+        }
+        let done = prepared.complete(now_ms());
+        match self.persist(id, &done).await {
+            Ok(()) => (done, true),
+            Err(_) => (prepared, false),
+        }
+    }
+
+    /// Persists a Prepare* decision and carries it out. `Err` if the decision itself
+    /// could not be persisted (nothing changed); else the newest persisted metadata.
+    async fn end(&self, id: &str, prepared: TxnMetadata) -> Result<(TxnMetadata, bool), ErrorCode> {
+        self.persist(id, &prepared).await?;
+        Ok(self.complete(id, prepared).await)
+    }
+
+    /// InitProducerId: aborts an open transaction first, then bumps the epoch (or gives
+    /// a new id its first producer id).
+    async fn init(
+        &self,
+        id: &str,
+        current: Option<TxnMetadata>,
+        msg: &InitTxnProducer,
+    ) -> (Option<TxnMetadata>, Result<(i64, i16), ErrorCode>) {
+        let now = now_ms();
+        if let Err(e) = TxnMetadata::check_timeout(msg.timeout_ms, self.max_timeout_ms) {
+            return (current, Err(e));
+        }
+        let Some(mut m) = current else {
+            let fresh = match self.allocate_producer_id().await {
+                Ok(pid) => TxnMetadata::new(pid, msg.timeout_ms, now),
+                Err(e) => return (None, Err(e)),
+            };
+            return match self.persist(id, &fresh).await {
+                Ok(()) => {
+                    let answer = (fresh.producer_id, fresh.producer_epoch);
+                    (Some(fresh), Ok(answer))
+                }
+                Err(e) => (None, Err(e)),
+            };
+        };
+        loop {
+            let next = match m.init_producer_id(msg.timeout_ms, msg.expected, now_ms()) {
+                Ok(InitStep::Ready(next)) => next,
+                Ok(InitStep::NewProducerId) => match self.allocate_producer_id().await {
+                    Ok(pid) => m.with_new_producer_id(pid, msg.timeout_ms, now_ms()),
+                    Err(e) => return (Some(m), Err(e)),
+                },
+                Ok(InitStep::AbortFirst(prepared)) => {
+                    tracing::info!(transactional_id = %id, "a new producer fences the open transaction; aborting it");
+                    match self.end(id, prepared).await {
+                        Ok((after, true)) => {
+                            m = after;
+                            continue;
+                        }
+                        Ok((after, false)) => {
+                            return (Some(after), Err(ErrorCode::ConcurrentTransactions))
+                        }
+                        Err(e) => return (Some(m), Err(e)),
+                    }
+                }
+                Err(e) => return (Some(m), Err(e)),
+            };
+            return match self.persist(id, &next).await {
+                Ok(()) => {
+                    let answer = (next.producer_id, next.producer_epoch);
+                    (Some(next), Ok(answer))
+                }
+                Err(e) => (Some(m), Err(e)),
+            };
+        }
+    }
+}
+
+/// One transactional id.
+pub struct TxnCoordinatorActor {
+    id: String,
+    meta: Option<TxnMetadata>,
+    io: TxnIo,
+    timer: Option<SpawnHandle>,
+}
+
+impl TxnCoordinatorActor {
+    pub fn new(id: String, meta: Option<TxnMetadata>, io: TxnIo) -> Self {
+        TxnCoordinatorActor {
+            id,
+            meta,
+            io,
+            timer: None,
+        }
+    }
+
+    /// Adopts the newest persisted metadata and sets the timer it needs: the timeout of
+    /// an open transaction, or a retry of markers not yet written.
+    fn adopt(&mut self, ctx: &mut Context<Self>, meta: Option<TxnMetadata>) {
+        if meta.is_some() {
+            self.meta = meta;
+        }
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(m) = &self.meta else { return };
+        let wait = if m.state.is_prepared() {
+            MARKER_RETRY
+        } else if let Some(deadline) = m.deadline_ms() {
+            Duration::from_millis(u64::try_from(deadline - now_ms()).unwrap_or(0))
+        } else {
+            return;
+        };
+        self.timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.timer = None;
+            act.on_timer(ctx);
+        }));
+    }
+
+    /// Completes a prepared transaction, or aborts one that has timed out (with the
+    /// epoch bumped, so its producer is fenced, as Kafka does).
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(m) = self.meta.clone() else { return };
+        let (io, id) = (self.io.clone(), self.id.clone());
+        let work = if m.state.is_prepared() {
+            Box::pin(async move { io.complete(&id, m).await.0 })
+                as futures::future::BoxFuture<'static, TxnMetadata>
+        } else if m.deadline_ms().is_some_and(|d| d <= now_ms()) {
+            tracing::info!(transactional_id = %self.id, timeout_ms = m.timeout_ms, "transaction timed out; aborting it");
+            let prepared = m.fence_and_abort(now_ms());
+            Box::pin(async move {
+                match io.end(&id, prepared).await {
+                    Ok((after, _)) => after,
+                    Err(_) => m,
+                }
+            })
+        } else {
+            self.adopt(ctx, None);
+            return;
+        };
+        ctx.wait(work.into_actor(self).map(|after, act, ctx| {
+            act.adopt(ctx, Some(after));
+        }));
+    }
+}
+
+impl Actor for TxnCoordinatorActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(256);
+        // A replayed Prepare* is carried out now; an open transaction gets its timer.
+        if self.meta.as_ref().is_some_and(|m| m.state.is_prepared()) {
+            self.on_timer(ctx);
+        } else {
+            self.adopt(ctx, None);
+        }
+    }
+}
+
+impl Handler<InitTxnProducer> for TxnCoordinatorActor {
+    type Result = AtomicResponse<Self, Result<(i64, i16), ErrorCode>>;
+
+    fn handle(&mut self, msg: InitTxnProducer, _: &mut Context<Self>) -> Self::Result {
+        let (io, id, current) = (self.io.clone(), self.id.clone(), self.meta.clone());
+        let work = async move { io.init(&id, current, &msg).await };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(meta, result), act, ctx| {
+                act.adopt(ctx, meta);
+                result
+            },
+        )))
+    }
+}
+
+impl Handler<AddToTxn> for TxnCoordinatorActor {
+    type Result = AtomicResponse<Self, Result<(), ErrorCode>>;
+
+    fn handle(&mut self, msg: AddToTxn, _: &mut Context<Self>) -> Self::Result {
+        let next = match &self.meta {
+            None => Err(ErrorCode::InvalidProducerIdMapping),
+            Some(m) => m.add(
+                msg.producer_id,
+                msg.producer_epoch,
+                &msg.partitions,
+                msg.group.as_deref(),
+                msg.fenced,
+                now_ms(),
+            ),
+        };
+        let (io, id) = (self.io.clone(), self.id.clone());
+        let work = async move {
+            match next {
+                Ok(Some(next)) => match io.persist(&id, &next).await {
+                    Ok(()) => (Some(next), Ok(())),
+                    Err(e) => (None, Err(e)),
+                },
+                Ok(None) => (None, Ok(())),
+                Err(e) => (None, Err(e)),
+            }
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(meta, result), act, ctx| {
+                if meta.is_some() {
+                    act.adopt(ctx, meta);
+                }
+                result
+            },
+        )))
+    }
+}
+
+impl Handler<VerifyInTxn> for TxnCoordinatorActor {
+    type Result = Result<Vec<bool>, ErrorCode>;
+
+    fn handle(&mut self, msg: VerifyInTxn, _: &mut Context<Self>) -> Self::Result {
+        let m = self
+            .meta
+            .as_ref()
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        if msg.producer_id != m.producer_id {
+            return Err(ErrorCode::InvalidProducerIdMapping);
+        }
+        if msg.producer_epoch != m.producer_epoch {
+            return Err(ErrorCode::ProducerFenced);
+        }
+        let ongoing = m.state == TxnState::Ongoing;
+        Ok(msg
+            .partitions
+            .iter()
+            .map(|p| ongoing && m.partitions.contains(p))
+            .collect())
+    }
+}
+
+impl Handler<EndTxn> for TxnCoordinatorActor {
+    type Result = AtomicResponse<Self, Result<(), ErrorCode>>;
+
+    fn handle(&mut self, msg: EndTxn, _: &mut Context<Self>) -> Self::Result {
+        let step = match &self.meta {
+            None => Err(ErrorCode::InvalidProducerIdMapping),
+            Some(m) => m.end(
+                msg.producer_id,
+                msg.producer_epoch,
+                msg.commit,
+                msg.fenced,
+                now_ms(),
+            ),
+        };
+        let (io, id) = (self.io.clone(), self.id.clone());
+        let work = async move {
+            match step {
+                Ok(EndStep::Prepare(prepared)) => match io.end(&id, prepared).await {
+                    // Decided and persisted: the outcome stands even if markers are
+                    // still being retried.
+                    Ok((after, _)) => (Some(after), Ok(())),
+                    Err(e) => (None, Err(e)),
+                },
+                Ok(EndStep::AlreadyDone) => (None, Ok(())),
+                Err(e) => (None, Err(e)),
+            }
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(meta, result), act, ctx| {
+                if meta.is_some() {
+                    act.adopt(ctx, meta);
+                }
+                result
+            },
+        )))
+    }
+}
+
+impl Handler<DescribeTxn> for TxnCoordinatorActor {
+    type Result = Option<TxnMetadata>;
+
+    fn handle(&mut self, _: DescribeTxn, _: &mut Context<Self>) -> Self::Result {
+        self.meta.clone()
+    }
+}

@@ -1,0 +1,53 @@
+//! AddOffsetsToTxn: the group's offsets partition joins the producer's transaction, so
+//! its TxnOffsetCommit records get the transaction's marker, and the group learns the
+//! outcome when the transaction ends.
+
+use super::{coordinator, txn_coordinator, Node};
+use crate::actors::broker::OFFSETS_TOPIC;
+use crate::actors::txn_coordinator::AddToTxn;
+use crate::protocol::messages::add_offsets_to_txn_request::AddOffsetsToTxnRequest;
+use crate::protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
+use crate::protocol::ErrorCode;
+use crate::txn::fenced;
+
+async fn add(node: &Node, req: AddOffsetsToTxnRequest, version: i16) -> Result<(), ErrorCode> {
+    if req.group_id.is_empty() {
+        return Err(ErrorCode::InvalidGroupId);
+    }
+    // The group's coordinator exists (and with it `__consumer_offsets`) before its
+    // partition can be named.
+    coordinator(node, &req.group_id).await?;
+    let partitions = node
+        .routing
+        .load()
+        .topic(OFFSETS_TOPIC)
+        .map_or(0, |t| t.partitions.len());
+    let partition = crate::actors::broker::offsets_partition(&req.group_id, partitions);
+    let txn = txn_coordinator(node, &req.transactional_id, false)
+        .await?
+        .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+    txn.send(AddToTxn {
+        producer_id: req.producer_id,
+        producer_epoch: req.producer_epoch,
+        partitions: vec![(OFFSETS_TOPIC.to_string(), partition as i32)],
+        group: Some(req.group_id),
+        fenced: fenced(version >= 2),
+    })
+    .await
+    .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
+}
+
+pub async fn handle(
+    node: &Node,
+    req: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
+    AddOffsetsToTxnResponse {
+        error_code: add(node, req, version)
+            .await
+            .err()
+            .unwrap_or(ErrorCode::None)
+            .code(),
+        ..Default::default()
+    }
+}

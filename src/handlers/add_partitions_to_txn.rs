@@ -1,0 +1,148 @@
+//! AddPartitionsToTxn: the partitions join the producer's transaction. v0-3 carry one
+//! transaction (from a producer); v4+ a batch, possibly `verify_only` (from brokers).
+//! Unknown partitions fail the request: they get UNKNOWN_TOPIC_OR_PARTITION and the
+//! others OPERATION_NOT_ATTEMPTED, as Kafka answers.
+
+use super::{txn_coordinator, Node};
+use crate::actors::txn_coordinator::{AddToTxn, VerifyInTxn};
+use crate::protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
+use crate::protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
+    AddPartitionsToTxnTopicResult,
+};
+use crate::protocol::ErrorCode;
+use crate::txn::fenced;
+
+fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
+    topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), *p)))
+        .collect()
+}
+
+/// One error per partition, in request order.
+async fn add(node: &Node, txn: AddPartitionsToTxnTransaction, version: i16) -> Vec<ErrorCode> {
+    let partitions = partitions_of(&txn.topics);
+    let known: Vec<bool> = {
+        let routing = node.routing.load();
+        partitions
+            .iter()
+            .map(|(t, p)| routing.partition(t, *p).is_some())
+            .collect()
+    };
+    if known.iter().any(|k| !k) {
+        return known
+            .iter()
+            .map(|&k| {
+                if k {
+                    ErrorCode::OperationNotAttempted
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                }
+            })
+            .collect();
+    }
+    let n = partitions.len();
+    let all = |code: ErrorCode| vec![code; n];
+    let coordinator = match txn_coordinator(node, &txn.transactional_id, false).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return all(ErrorCode::InvalidProducerIdMapping),
+        Err(code) => return all(code),
+    };
+    if txn.verify_only {
+        let verified = coordinator
+            .send(VerifyInTxn {
+                producer_id: txn.producer_id,
+                producer_epoch: txn.producer_epoch,
+                partitions,
+            })
+            .await
+            .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable));
+        return match verified {
+            Ok(flags) => flags
+                .into_iter()
+                .map(|added| {
+                    if added {
+                        ErrorCode::None
+                    } else {
+                        ErrorCode::InvalidTxnState
+                    }
+                })
+                .collect(),
+            Err(code) => all(code),
+        };
+    }
+    let result = coordinator
+        .send(AddToTxn {
+            producer_id: txn.producer_id,
+            producer_epoch: txn.producer_epoch,
+            partitions,
+            group: None,
+            fenced: fenced(version >= 2),
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable));
+    vec![result.err().unwrap_or(ErrorCode::None); n]
+}
+
+fn results(
+    topics: &[AddPartitionsToTxnTopic],
+    codes: &[ErrorCode],
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    let mut codes = codes.iter();
+    topics
+        .iter()
+        .map(|t| AddPartitionsToTxnTopicResult {
+            name: t.name.clone(),
+            results_by_partition: t
+                .partitions
+                .iter()
+                .map(|p| AddPartitionsToTxnPartitionResult {
+                    partition_index: *p,
+                    partition_error_code: codes.next().copied().unwrap_or(ErrorCode::None).code(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+pub async fn handle(
+    node: &Node,
+    req: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
+    if version <= 3 {
+        let topics = req.v3_and_below_topics;
+        let txn = AddPartitionsToTxnTransaction {
+            transactional_id: req.v3_and_below_transactional_id,
+            producer_id: req.v3_and_below_producer_id,
+            producer_epoch: req.v3_and_below_producer_epoch,
+            verify_only: false,
+            topics: topics.clone(),
+            ..Default::default()
+        };
+        let codes = add(node, txn, version).await;
+        return AddPartitionsToTxnResponse {
+            results_by_topic_v3_and_below: results(&topics, &codes),
+            ..Default::default()
+        };
+    }
+    let mut by_txn = Vec::with_capacity(req.transactions.len());
+    for txn in req.transactions {
+        let (id, topics) = (txn.transactional_id.clone(), txn.topics.clone());
+        let codes = add(node, txn, version).await;
+        by_txn.push(AddPartitionsToTxnResult {
+            transactional_id: id,
+            topic_results: results(&topics, &codes),
+            ..Default::default()
+        });
+    }
+    AddPartitionsToTxnResponse {
+        results_by_transaction: by_txn,
+        ..Default::default()
+    }
+}

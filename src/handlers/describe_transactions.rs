@@ -1,0 +1,60 @@
+//! DescribeTransactions: the state, timeout, start time, producer and partitions of each
+//! named transactional id; TRANSACTIONAL_ID_NOT_FOUND for an id this coordinator does
+//! not know.
+
+use super::{txn_coordinator, Node};
+use crate::actors::txn_coordinator::DescribeTxn;
+use crate::protocol::messages::describe_transactions_request::DescribeTransactionsRequest;
+use crate::protocol::messages::describe_transactions_response::{
+    DescribeTransactionsResponse, TopicData, TransactionState,
+};
+use crate::protocol::ErrorCode;
+use std::collections::BTreeMap;
+
+pub async fn handle(node: &Node, req: DescribeTransactionsRequest) -> DescribeTransactionsResponse {
+    let mut transaction_states = Vec::with_capacity(req.transactional_ids.len());
+    for id in req.transactional_ids {
+        let found = match txn_coordinator(node, &id, false).await {
+            Ok(Some(addr)) => addr.send(DescribeTxn).await.ok().flatten(),
+            _ => None,
+        };
+        let Some(m) = found else {
+            transaction_states.push(TransactionState {
+                error_code: ErrorCode::TransactionalIdNotFound.code(),
+                transactional_id: id,
+                producer_id: -1,
+                producer_epoch: -1,
+                transaction_timeout_ms: -1,
+                transaction_start_time_ms: -1,
+                ..Default::default()
+            });
+            continue;
+        };
+        let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (t, p) in &m.partitions {
+            topics.entry(t.clone()).or_default().push(*p);
+        }
+        transaction_states.push(TransactionState {
+            error_code: 0,
+            transactional_id: id,
+            transaction_state: m.state.name().to_string(),
+            transaction_timeout_ms: m.timeout_ms,
+            transaction_start_time_ms: m.start_ms,
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            topics: topics
+                .into_iter()
+                .map(|(topic, partitions)| TopicData {
+                    topic,
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+    }
+    DescribeTransactionsResponse {
+        transaction_states,
+        ..Default::default()
+    }
+}

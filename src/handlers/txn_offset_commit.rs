@@ -1,0 +1,99 @@
+//! TxnOffsetCommit: offsets committed inside a producer's transaction
+//! (`send_offsets_to_transaction`). The group's coordinator appends them to
+//! `__consumer_offsets` in the transaction and holds them back until it ends: they
+//! count only if it commits.
+
+use super::{existing_coordinator, Node};
+use crate::actors::group_coordinator::TxnCommitOffsets;
+use crate::group::{check_offset_commit, OffsetCommit};
+use crate::protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequest;
+use crate::protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use crate::protocol::ErrorCode;
+use crate::txn::fenced;
+
+pub async fn handle(
+    node: &Node,
+    req: TxnOffsetCommitRequest,
+    version: i16,
+) -> TxnOffsetCommitResponse {
+    let routing = node.routing.load();
+    let mut offsets = Vec::new();
+    let mut unknown = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            if routing.partition(&t.name, p.partition_index).is_some() {
+                offsets.push(OffsetCommit {
+                    topic: t.name.clone(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.clone(),
+                });
+            } else {
+                unknown.push((t.name.clone(), p.partition_index));
+            }
+        }
+    }
+    drop(routing);
+    // The group's coordinator exists once AddOffsetsToTxn ran for it.
+    let result = match existing_coordinator(node, &req.group_id) {
+        _ if req.group_id.is_empty() => Err(ErrorCode::InvalidGroupId),
+        _ if offsets.is_empty() => Ok(()),
+        None => Err(ErrorCode::InvalidTxnState),
+        Some(group) => group
+            .send(TxnCommitOffsets {
+                producer_id: req.producer_id,
+                producer_epoch: req.producer_epoch,
+                member_id: req.member_id,
+                generation_id: req.generation_id_or_member_epoch,
+                group_instance_id: req.group_instance_id,
+                offsets,
+            })
+            .await
+            .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
+    };
+    // The partition refuses an old epoch with INVALID_PRODUCER_EPOCH; v3+ says fenced.
+    let result = result.map_err(|code| match code {
+        ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => fenced(version >= 3),
+        other => other,
+    });
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| TxnOffsetCommitResponseTopic {
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let metadata_check = check_offset_commit(&OffsetCommit {
+                        topic: String::new(),
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: p.committed_leader_epoch,
+                        metadata: p.committed_metadata.clone(),
+                    });
+                    let code = if unknown.contains(&(t.name.clone(), p.partition_index)) {
+                        ErrorCode::UnknownTopicOrPartition
+                    } else if metadata_check != ErrorCode::None {
+                        metadata_check
+                    } else {
+                        result.err().unwrap_or(ErrorCode::None)
+                    };
+                    TxnOffsetCommitResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code.code(),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            name: t.name,
+            ..Default::default()
+        })
+        .collect();
+    TxnOffsetCommitResponse {
+        topics,
+        ..Default::default()
+    }
+}

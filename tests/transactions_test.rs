@@ -1,0 +1,499 @@
+//! Transactions end to end with librdkafka's transactional producer: commit, abort,
+//! interleaving, zombie fencing, timeouts, consume-transform-produce and broker restarts,
+//! checked through read_committed and read_uncommitted consumers.
+
+mod common;
+
+use common::{consume, group_consumer, Got, TestBroker};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+
+fn txn_producer(broker_addr: &str, id: &str, extra: &[(&str, &str)]) -> BaseProducer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", broker_addr)
+        .set("broker.address.family", "v4")
+        .set("transactional.id", id)
+        .set("linger.ms", "5");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().expect("transactional producer")
+}
+
+fn send(p: &BaseProducer, topic: &str, partition: i32, value: &str) {
+    let mut record = BaseRecord::<str, str>::to(topic)
+        .partition(partition)
+        .key(value)
+        .payload(value);
+    loop {
+        match p.send(record) {
+            Ok(()) => break,
+            Err((e, back)) => {
+                assert!(
+                    matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ),
+                    "send failed: {e}"
+                );
+                record = back;
+                p.poll(Duration::from_millis(10));
+            }
+        }
+    }
+    p.poll(Duration::ZERO);
+}
+
+/// A consumer of every partition from the beginning, with the given isolation level.
+fn reader(broker: &TestBroker, topic: &str, partitions: i32, committed: bool) -> BaseConsumer {
+    reader_at(&broker.bootstrap(), topic, partitions, committed)
+}
+
+fn reader_at(addr: &str, topic: &str, partitions: i32, committed: bool) -> BaseConsumer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", addr)
+        .set("broker.address.family", "v4")
+        .set("group.id", "txn-test-reader")
+        .set("enable.auto.commit", "false")
+        .set(
+            "isolation.level",
+            if committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        );
+    let consumer: BaseConsumer = c.create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    consumer
+}
+
+/// A transactional error after which the producer cannot commit what it has.
+fn fatal_or_abortable(err: &rdkafka::error::KafkaError) -> bool {
+    match err {
+        rdkafka::error::KafkaError::Transaction(e) => e.is_fatal() || e.txn_requires_abort(),
+        _ => false,
+    }
+}
+
+fn values(got: &[Got]) -> Vec<String> {
+    got.iter()
+        .map(|g| String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).into_owned())
+        .collect()
+}
+
+/// Everything a consumer gets until nothing more arrives for `quiet`.
+fn drain(consumer: &BaseConsumer, quiet: Duration) -> Vec<Got> {
+    let mut out = Vec::new();
+    loop {
+        let more = consume(consumer, 1_000_000, quiet);
+        if more.is_empty() {
+            return out;
+        }
+        out.extend(more);
+    }
+}
+
+#[test]
+fn a_committed_transaction_is_seen_whole_by_read_committed_consumers() {
+    let broker = TestBroker::start();
+    broker.create_topic("tx-commit", 3);
+    let p = txn_producer(&broker.bootstrap(), "committer", &[]);
+    p.init_transactions(T).expect("init");
+    p.begin_transaction().expect("begin");
+    for i in 0..300 {
+        send(&p, "tx-commit", i % 3, &format!("m{i}"));
+    }
+    p.commit_transaction(T).expect("commit");
+
+    let got = consume(&reader(&broker, "tx-commit", 3, true), 300, T);
+    assert_eq!(got.len(), 300, "every committed record");
+    for part in 0..3 {
+        let seq: Vec<String> = values(
+            &got.iter()
+                .filter(|g| g.partition == part)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let want: Vec<String> = (0..300)
+            .filter(|i| i % 3 == part)
+            .map(|i| format!("m{i}"))
+            .collect();
+        assert_eq!(seq, want, "partition {part} in order");
+    }
+}
+
+#[test]
+fn an_aborted_transaction_is_hidden_from_read_committed_and_its_marker_from_everyone() {
+    let broker = TestBroker::start();
+    broker.create_topic("tx-abort", 1);
+    let p = txn_producer(&broker.bootstrap(), "aborter", &[]);
+    p.init_transactions(T).expect("init");
+    p.begin_transaction().expect("begin");
+    for i in 0..50 {
+        send(&p, "tx-abort", 0, &format!("aborted{i}"));
+    }
+    p.flush(T).expect("the aborted records reach the log");
+    p.abort_transaction(T).expect("abort");
+    p.begin_transaction().expect("begin");
+    for i in 0..10 {
+        send(&p, "tx-abort", 0, &format!("kept{i}"));
+    }
+    p.commit_transaction(T).expect("commit");
+
+    let committed = drain(
+        &reader(&broker, "tx-abort", 1, true),
+        Duration::from_secs(3),
+    );
+    let kept: Vec<String> = (0..10).map(|i| format!("kept{i}")).collect();
+    assert_eq!(values(&committed), kept, "read_committed: only the commit");
+
+    let all = drain(
+        &reader(&broker, "tx-abort", 1, false),
+        Duration::from_secs(3),
+    );
+    assert_eq!(all.len(), 60, "read_uncommitted: the aborted records too");
+    assert!(values(&all[..50]).iter().all(|v| v.starts_with("aborted")));
+    assert_eq!(values(&all[50..]), kept);
+    // The abort marker sits at offset 50: the data after it starts at 51, and no
+    // consumer is handed the marker itself.
+    assert_eq!(all[49].offset, 49);
+    assert_eq!(
+        all[50].offset, 51,
+        "the marker took offset 50 and was skipped"
+    );
+}
+
+#[test]
+fn interleaved_committed_and_aborted_transactions_leave_exactly_the_committed_in_order() {
+    let broker = TestBroker::start();
+    broker.create_topic("tx-mix", 2);
+    let a = txn_producer(&broker.bootstrap(), "mix-a", &[]);
+    let b = txn_producer(&broker.bootstrap(), "mix-b", &[]);
+    a.init_transactions(T).expect("init a");
+    b.init_transactions(T).expect("init b");
+    let mut want: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+    for round in 0..6 {
+        a.begin_transaction().expect("begin a");
+        b.begin_transaction().expect("begin b");
+        for i in 0..20 {
+            let part = i % 2;
+            let (va, vb) = (format!("a{round}-{i}"), format!("b{round}-{i}"));
+            send(&a, "tx-mix", part, &va);
+            send(&b, "tx-mix", part, &vb);
+        }
+        a.flush(T).expect("flush a");
+        b.flush(T).expect("flush b");
+        // a commits on even rounds, b on odd ones: both always have records in flight
+        // on both partitions at the same time.
+        let (commit_a, commit_b) = (round % 2 == 0, round % 2 == 1);
+        for (p, commit, name) in [(&a, commit_a, "a"), (&b, commit_b, "b")] {
+            if commit {
+                p.commit_transaction(T).expect("commit");
+                for i in 0..20 {
+                    want[(i % 2) as usize].push(format!("{name}{round}-{i}"));
+                }
+            } else {
+                p.abort_transaction(T).expect("abort");
+            }
+        }
+    }
+    let got = drain(&reader(&broker, "tx-mix", 2, true), Duration::from_secs(3));
+    for part in 0..2 {
+        let mut seq: Vec<String> = values(
+            &got.iter()
+                .filter(|g| g.partition == part)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let mut expected = want[part as usize].clone();
+        assert_eq!(seq.len(), expected.len(), "partition {part}: count");
+        // Per producer, the order is the send order.
+        for who in ["a", "b"] {
+            let mine = |v: &Vec<String>| {
+                v.iter()
+                    .filter(|s| s.starts_with(who))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                mine(&seq),
+                mine(&expected),
+                "partition {part}, producer {who}"
+            );
+        }
+        seq.sort();
+        expected.sort();
+        assert_eq!(seq, expected, "partition {part}: exactly the committed");
+    }
+}
+
+#[test]
+fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
+    let broker = TestBroker::start();
+    broker.create_topic("tx-zombie", 1);
+    let zombie = txn_producer(&broker.bootstrap(), "fenced-id", &[]);
+    zombie.init_transactions(T).expect("init zombie");
+    zombie.begin_transaction().expect("begin");
+    for i in 0..20 {
+        send(&zombie, "tx-zombie", 0, &format!("zombie{i}"));
+    }
+    zombie.flush(T).expect("flush");
+
+    let successor = txn_producer(&broker.bootstrap(), "fenced-id", &[]);
+    successor.init_transactions(T).expect("init successor");
+    successor.begin_transaction().expect("begin");
+    for i in 0..5 {
+        send(&successor, "tx-zombie", 0, &format!("live{i}"));
+    }
+    successor
+        .commit_transaction(T)
+        .expect("the successor commits");
+
+    let err = zombie
+        .commit_transaction(T)
+        .expect_err("the zombie cannot commit");
+    assert!(fatal_or_abortable(&err), "the zombie is fenced: {err}");
+    let got = drain(
+        &reader(&broker, "tx-zombie", 1, true),
+        Duration::from_secs(3),
+    );
+    let live: Vec<String> = (0..5).map(|i| format!("live{i}")).collect();
+    assert_eq!(values(&got), live, "only the successor's records");
+}
+
+#[test]
+fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_refused() {
+    let broker = TestBroker::start_with(|c| {
+        c.set("transaction.max.timeout.ms", "60000")
+            .expect("max timeout")
+    });
+    broker.create_topic("tx-timeout", 1);
+
+    let greedy = txn_producer(
+        &broker.bootstrap(),
+        "greedy",
+        &[("transaction.timeout.ms", "120000")],
+    );
+    let err = greedy
+        .init_transactions(T)
+        .expect_err("a timeout above transaction.max.timeout.ms");
+    assert!(
+        err.to_string().contains("INVALID_TRANSACTION_TIMEOUT")
+            || err.to_string().contains("timeout"),
+        "INVALID_TRANSACTION_TIMEOUT: {err}"
+    );
+
+    let abandoned = txn_producer(
+        &broker.bootstrap(),
+        "abandoned",
+        &[("transaction.timeout.ms", "2000")],
+    );
+    abandoned.init_transactions(T).expect("init");
+    abandoned.begin_transaction().expect("begin");
+    for i in 0..10 {
+        send(&abandoned, "tx-timeout", 0, &format!("lost{i}"));
+    }
+    abandoned.flush(T).expect("flush");
+    // The producer goes silent. Another one commits after it on the same partition:
+    // read_committed can only reach that commit once the open transaction is aborted.
+    let other = txn_producer(&broker.bootstrap(), "after", &[]);
+    other.init_transactions(T).expect("init");
+    other.begin_transaction().expect("begin");
+    send(&other, "tx-timeout", 0, "after");
+    other.commit_transaction(T).expect("commit");
+
+    let started = Instant::now();
+    let got = consume(&reader(&broker, "tx-timeout", 1, true), 1, T);
+    assert_eq!(
+        values(&got),
+        vec!["after".to_string()],
+        "the timed-out records never show"
+    );
+    assert!(
+        started.elapsed() < T,
+        "the abandoned transaction was aborted by the coordinator"
+    );
+    let err = abandoned
+        .commit_transaction(T)
+        .expect_err("the timed-out transaction cannot commit");
+    assert!(
+        fatal_or_abortable(&err),
+        "the abandoned producer learns its transaction is gone: {err}"
+    );
+}
+
+/// A free port on 127.0.0.1, so a restarted broker listens where clients expect it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn transactions_in_flight_survive_a_broker_restart() {
+    let port = free_port();
+    let listeners = format!("127.0.0.1:{port}");
+    let mut broker =
+        TestBroker::start_with(move |c| c.set("listeners", &listeners).expect("listeners"));
+    broker.create_topic("tx-restart", 1);
+    let addr = broker.bootstrap();
+    let p = txn_producer(&addr, "survivor", &[]);
+    p.init_transactions(T).expect("init");
+    p.begin_transaction().expect("begin");
+    for i in 0..10 {
+        send(&p, "tx-restart", 0, &format!("before{i}"));
+    }
+    p.flush(T).expect("flush");
+    let left_open = txn_producer(&addr, "left-open", &[("transaction.timeout.ms", "3000")]);
+    left_open.init_transactions(T).expect("init");
+    left_open.begin_transaction().expect("begin");
+    send(&left_open, "tx-restart", 0, "never");
+    left_open.flush(T).expect("flush");
+
+    broker.restart();
+    assert_eq!(broker.bootstrap(), addr, "same address after the restart");
+
+    // The producer goes on with its transaction after the restart and commits it; the
+    // transaction left open is aborted by its timeout, restored from the log.
+    for i in 0..10 {
+        send(&p, "tx-restart", 0, &format!("after{i}"));
+    }
+    p.commit_transaction(T).expect("commit after the restart");
+    let got = consume(&reader(&broker, "tx-restart", 1, true), 20, T);
+    let want: Vec<String> = (0..10)
+        .map(|i| format!("before{i}"))
+        .chain((0..10).map(|i| format!("after{i}")))
+        .collect();
+    assert_eq!(values(&got), want);
+    let reader = reader(&broker, "tx-restart", 1, true);
+    assert!(
+        !values(&drain(&reader, Duration::from_secs(5))).contains(&"never".to_string()),
+        "the abandoned transaction stays invisible"
+    );
+}
+
+/// One consume-transform-produce step: reads up to `max` input records, writes them
+/// upper-cased to the output and commits the input offsets, all in one transaction.
+/// Returns how many records it moved; `commit` false leaves the transaction open (the
+/// processor dies).
+fn process(consumer: &BaseConsumer, producer: &BaseProducer, max: usize, commit: bool) -> usize {
+    let batch = consume(consumer, max, Duration::from_secs(3));
+    if batch.is_empty() {
+        return 0;
+    }
+    producer.begin_transaction().expect("begin");
+    let mut offsets = TopicPartitionList::new();
+    for g in &batch {
+        let v = String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).to_uppercase();
+        send(producer, "ctp-out", g.partition, &v);
+        offsets
+            .add_partition_offset("ctp-in", g.partition, Offset::Offset(g.offset + 1))
+            .expect("offset");
+    }
+    let metadata = consumer.group_metadata().expect("group metadata");
+    producer
+        .send_offsets_to_transaction(&offsets, &metadata, T)
+        .expect("send offsets");
+    if commit {
+        producer.commit_transaction(T).expect("commit");
+    } else {
+        producer.flush(T).expect("flush");
+    }
+    batch.len()
+}
+
+#[test]
+fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
+    let port = free_port();
+    let listeners = format!("127.0.0.1:{port}");
+    let mut broker = TestBroker::start_with(move |c| {
+        c.set("listeners", &listeners).expect("listeners");
+        c.set("group.initial.rebalance.delay.ms", "0")
+            .expect("delay")
+    });
+    broker.create_topic("ctp-in", 2);
+    broker.create_topic("ctp-out", 2);
+    let addr = broker.bootstrap();
+    let input = txn_producer(&addr, "ctp-source", &[]);
+    input.init_transactions(T).expect("init");
+    input.begin_transaction().expect("begin");
+    let n = 400;
+    for i in 0..n {
+        send(&input, "ctp-in", i % 2, &format!("v{i}"));
+    }
+    input.commit_transaction(T).expect("input committed");
+
+    let extra = [
+        ("isolation.level", "read_committed"),
+        ("max.poll.interval.ms", "10000"),
+    ];
+    {
+        // The first processor moves part of the input, then dies inside a transaction
+        // whose output and offsets are written but never committed.
+        let consumer = group_consumer(&broker, "ctp", &["ctp-in"], &extra);
+        let producer = txn_producer(&addr, "ctp-processor", &[]);
+        producer.init_transactions(T).expect("init");
+        let mut moved = 0;
+        while moved < 150 {
+            moved += process(&consumer, &producer, 50, true);
+        }
+        assert!(
+            process(&consumer, &producer, 50, false) > 0,
+            "work in flight when it dies"
+        );
+        // Dropped without closing: no LeaveGroup, no EndTxn.
+        std::mem::forget(consumer);
+        std::mem::forget(producer);
+    }
+    broker.restart();
+
+    // The replacement fences the dead processor's transaction (aborting it) and goes on
+    // from the committed offsets.
+    let producer = txn_producer(&addr, "ctp-processor", &[]);
+    producer.init_transactions(T).expect("init replacement");
+    let consumer = group_consumer(&broker, "ctp", &["ctp-in"], &extra);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        process(&consumer, &producer, 100, true);
+        let committed = consumer
+            .committed(Duration::from_secs(10))
+            .expect("committed offsets");
+        let total: i64 = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .sum();
+        // The committed position of each input partition is one past its last record.
+        if total >= i64::from(n) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the input is consumed ({total} committed)"
+        );
+    }
+
+    let out = drain(&reader(&broker, "ctp-out", 2, true), Duration::from_secs(3));
+    let mut got = values(&out);
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every input exactly once in the output");
+}
