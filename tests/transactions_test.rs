@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{consume, group_consumer, Got, TestBroker};
+use common::{consume, Got, TestBroker};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -416,18 +416,58 @@ fn process(consumer: &BaseConsumer, producer: &BaseProducer, max: usize, commit:
     batch.len()
 }
 
+/// The real `aeon` binary on `port`, over `dir`.
+fn start_binary(dir: &std::path::Path, port: u16) -> common::SpawnedAeon {
+    let mut command = common::aeon_command();
+    command
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "aeon=info")
+        .env("AEON_GROUP_INITIAL_REBALANCE_DELAY_MS", "0");
+    common::spawn_aeon(command)
+}
+
+fn group_consumer_at(addr: &str, group: &str, topic: &str) -> BaseConsumer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", addr)
+        .set("broker.address.family", "v4")
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500")
+        .set("max.poll.interval.ms", "10000");
+    let consumer: BaseConsumer = c.create().expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    consumer
+}
+
+fn create_topic_at(addr: &str, name: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("broker.address.family", "v4")
+        .create()
+        .expect("admin");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for r in futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .expect("create_topics")
+    {
+        r.expect("topic created");
+    }
+}
+
 #[test]
 fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
+    let dir = tempfile::tempdir().expect("data dir");
     let port = free_port();
-    let listeners = format!("127.0.0.1:{port}");
-    let mut broker = TestBroker::start_with(move |c| {
-        c.set("listeners", &listeners).expect("listeners");
-        c.set("group.initial.rebalance.delay.ms", "0")
-            .expect("delay")
-    });
-    broker.create_topic("ctp-in", 2);
-    broker.create_topic("ctp-out", 2);
-    let addr = broker.bootstrap();
+    let mut aeon = start_binary(dir.path(), port);
+    let addr = aeon.addr.clone();
+    create_topic_at(&addr, "ctp-in", 2);
+    create_topic_at(&addr, "ctp-out", 2);
     let input = txn_producer(&addr, "ctp-source", &[]);
     input.init_transactions(T).expect("init");
     input.begin_transaction().expect("begin");
@@ -437,36 +477,33 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     }
     input.commit_transaction(T).expect("input committed");
 
-    let extra = [
-        ("isolation.level", "read_committed"),
-        ("max.poll.interval.ms", "10000"),
-    ];
-    {
-        // The first processor moves part of the input, then dies inside a transaction
-        // whose output and offsets are written but never committed.
-        let consumer = group_consumer(&broker, "ctp", &["ctp-in"], &extra);
-        let producer = txn_producer(&addr, "ctp-processor", &[]);
-        producer.init_transactions(T).expect("init");
-        let mut moved = 0;
-        while moved < 150 {
-            moved += process(&consumer, &producer, 50, true);
-        }
-        assert!(
-            process(&consumer, &producer, 50, false) > 0,
-            "work in flight when it dies"
-        );
-        // Dropped without closing: no LeaveGroup, no EndTxn.
-        std::mem::forget(consumer);
-        std::mem::forget(producer);
+    // The first processor moves part of the input, then dies inside a transaction
+    // whose output and offsets are written but never committed, and the broker is
+    // SIGKILLed under it.
+    let consumer = group_consumer_at(&addr, "ctp", "ctp-in");
+    let producer = txn_producer(&addr, "ctp-processor", &[]);
+    producer.init_transactions(T).expect("init");
+    let mut moved = 0;
+    while moved < 150 {
+        moved += process(&consumer, &producer, 50, true);
     }
-    broker.restart();
+    assert!(
+        process(&consumer, &producer, 50, false) > 0,
+        "work in flight when it dies"
+    );
+    aeon.child.kill().expect("SIGKILL");
+    aeon.child.wait().expect("reaped");
+    // The dead processor's clients never speak again (no LeaveGroup, no EndTxn).
+    std::mem::forget(consumer);
+    std::mem::forget(producer);
+    let mut aeon = start_binary(dir.path(), port);
 
     // The replacement fences the dead processor's transaction (aborting it) and goes on
     // from the committed offsets.
     let producer = txn_producer(&addr, "ctp-processor", &[]);
     producer.init_transactions(T).expect("init replacement");
-    let consumer = group_consumer(&broker, "ctp", &["ctp-in"], &extra);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let consumer = group_consumer_at(&addr, "ctp", "ctp-in");
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         process(&consumer, &producer, 100, true);
         let committed = consumer
@@ -490,10 +527,15 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
         );
     }
 
-    let out = drain(&reader(&broker, "ctp-out", 2, true), Duration::from_secs(3));
+    let out = drain(
+        &reader_at(&addr, "ctp-out", 2, true),
+        Duration::from_secs(3),
+    );
     let mut got = values(&out);
     got.sort();
     let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
     want.sort();
     assert_eq!(got, want, "every input exactly once in the output");
+    aeon.child.kill().expect("stop");
+    let _ = aeon.child.wait();
 }

@@ -1080,3 +1080,41 @@ fn standalone_offsets_expire_from_their_commit_time() {
     assert_eq!(persists(&effects).len(), 2, "offset and group tombstones");
     assert!(g.is_empty_and_unused());
 }
+
+#[test]
+fn transactional_offsets_count_only_once_their_transaction_commits() {
+    let mut g = group();
+    let staged = g
+        .txn_offset_records("", -1, None, &[commit("t", 0, 10), commit("t", 1, 20)], 5)
+        .expect("a producer outside the group may commit in a transaction");
+    assert_eq!(staged.len(), 2);
+    assert!(matches!(staged[0].0, GroupRecord::Offset { .. }));
+    g.stage_txn_offsets(7, staged.into_iter().map(|(_, s)| s));
+    let asked = [("t".to_string(), vec![0, 1])];
+    let fetched = g.fetch_offsets(Some(&asked));
+    assert!(fetched.iter().all(|o| o.offset == -1 && o.pending_txn));
+    assert!(!g.is_empty_and_unused(), "pending offsets keep the group");
+
+    g.complete_txn(7, false);
+    let fetched = g.fetch_offsets(Some(&asked));
+    assert!(fetched.iter().all(|o| o.offset == -1 && !o.pending_txn), "aborted: gone");
+
+    let staged = g
+        .txn_offset_records("", -1, None, &[commit("t", 0, 11)], 6)
+        .expect("commit");
+    g.stage_txn_offsets(8, staged.into_iter().map(|(_, s)| s));
+    g.complete_txn(8, true);
+    let fetched = g.fetch_offsets(Some(&asked));
+    assert_eq!((fetched[0].offset, fetched[0].pending_txn), (11, false));
+    assert_eq!(fetched[1].offset, -1);
+}
+
+#[test]
+fn a_transactional_commit_that_names_a_member_is_checked_like_an_offset_commit() {
+    let mut g = group();
+    assert_eq!(
+        g.txn_offset_records("ghost", 1, None, &[commit("t", 0, 1)], 0)
+            .err(),
+        Some(ErrorCode::UnknownMemberId)
+    );
+}

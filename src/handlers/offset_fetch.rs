@@ -1,5 +1,6 @@
 //! OffsetFetch: the committed offsets of a group (v1-7) or of several groups (v8+);
-//! partitions without a commit answer offset -1.
+//! partitions without a commit answer offset -1, and with `require_stable`, partitions
+//! whose offset a transaction still holds answer UNSTABLE_OFFSET_COMMIT.
 
 use super::{existing_coordinator, Node};
 use crate::actors::group_coordinator::FetchOffsets;
@@ -62,6 +63,36 @@ async fn offsets(
     (ErrorCode::None, ordered)
 }
 
+/// One partition's answer.
+struct Answer {
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<String>,
+    code: ErrorCode,
+}
+
+/// With `require_stable` (v7+, read_committed consumers), an offset that a transaction
+/// still holds is UNSTABLE_OFFSET_COMMIT: the client retries until the transaction ends.
+fn stable(o: CommittedOffset, require_stable: bool) -> Answer {
+    if require_stable && o.pending_txn {
+        return Answer {
+            partition: o.partition,
+            offset: -1,
+            leader_epoch: -1,
+            metadata: None,
+            code: ErrorCode::UnstableOffsetCommit,
+        };
+    }
+    Answer {
+        partition: o.partition,
+        offset: o.offset,
+        leader_epoch: o.leader_epoch,
+        metadata: o.metadata,
+        code: ErrorCode::None,
+    }
+}
+
 pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
     if version < 8 {
         let topics = req.topics.map(|ts| {
@@ -78,13 +109,20 @@ pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> Offse
                     name,
                     partitions: list
                         .into_iter()
-                        .map(|o| OffsetFetchResponsePartition {
-                            partition_index: o.partition,
-                            committed_offset: o.offset,
-                            committed_leader_epoch: if version >= 5 { o.leader_epoch } else { -1 },
-                            metadata: o.metadata,
-                            error_code: if version < 2 { code.code() } else { 0 },
-                            ..Default::default()
+                        .map(|o| {
+                            let o = stable(o, req.require_stable);
+                            OffsetFetchResponsePartition {
+                                partition_index: o.partition,
+                                committed_offset: o.offset,
+                                committed_leader_epoch: if version >= 5 {
+                                    o.leader_epoch
+                                } else {
+                                    -1
+                                },
+                                metadata: o.metadata,
+                                error_code: if version < 2 { code.code() } else { o.code.code() },
+                                ..Default::default()
+                            }
                         })
                         .collect(),
                     ..Default::default()
@@ -127,13 +165,16 @@ pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> Offse
                     name: if version >= 10 { String::new() } else { name },
                     partitions: list
                         .into_iter()
-                        .map(|o| OffsetFetchResponsePartitions {
-                            partition_index: o.partition,
-                            committed_offset: o.offset,
-                            committed_leader_epoch: o.leader_epoch,
-                            metadata: o.metadata,
-                            error_code: 0,
-                            ..Default::default()
+                        .map(|o| {
+                            let o = stable(o, req.require_stable);
+                            OffsetFetchResponsePartitions {
+                                partition_index: o.partition,
+                                committed_offset: o.offset,
+                                committed_leader_epoch: o.leader_epoch,
+                                metadata: o.metadata,
+                                error_code: o.code.code(),
+                                ..Default::default()
+                            }
                         })
                         .collect(),
                     ..Default::default()
