@@ -13,6 +13,67 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
+/// One request over a fresh connection, as an operator's tool sends it.
+fn raw(addr: &str, version: i16, body: aeon::protocol::Request) -> aeon::protocol::Response {
+    let api = body.api_key();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    common::write_request(&mut s, version, 1, body);
+    let (_, response) =
+        aeon::protocol::frame::decode_response(api, version, common::read_frame(&mut s))
+            .expect("response decodes");
+    response
+}
+
+/// DescribeTransactions of one id: (error, state, producer epoch, timeout, topics).
+fn describe(addr: &str, id: &str) -> (i16, String, i16, i32, Vec<(String, Vec<i32>)>) {
+    use aeon::protocol::messages::describe_transactions_request::DescribeTransactionsRequest;
+    let aeon::protocol::Response::DescribeTransactions(r) = raw(
+        addr,
+        0,
+        DescribeTransactionsRequest {
+            transactional_ids: vec![id.to_string()],
+            ..Default::default()
+        }
+        .into(),
+    ) else {
+        panic!("not a DescribeTransactions response")
+    };
+    let t = &r.transaction_states[0];
+    assert_eq!(t.transactional_id, id);
+    (
+        t.error_code,
+        t.transaction_state.clone(),
+        t.producer_epoch,
+        t.transaction_timeout_ms,
+        t.topics
+            .iter()
+            .map(|x| (x.topic.clone(), x.partitions.clone()))
+            .collect(),
+    )
+}
+
+/// ListTransactions v1 with a state filter: the ids listed.
+fn list(addr: &str, state: &str) -> Vec<String> {
+    use aeon::protocol::messages::list_transactions_request::ListTransactionsRequest;
+    let aeon::protocol::Response::ListTransactions(r) = raw(
+        addr,
+        1,
+        ListTransactionsRequest {
+            state_filters: vec![state.to_string()],
+            duration_filter: -1,
+            ..Default::default()
+        }
+        .into(),
+    ) else {
+        panic!("not a ListTransactions response")
+    };
+    assert_eq!(r.error_code, 0);
+    r.transaction_states
+        .iter()
+        .map(|t| t.transactional_id.clone())
+        .collect()
+}
+
 fn txn_producer(broker_addr: &str, id: &str, extra: &[(&str, &str)]) -> BaseProducer {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", broker_addr)
@@ -307,6 +368,13 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
         send(&abandoned, "tx-timeout", 0, &format!("lost{i}"));
     }
     abandoned.flush(T).expect("flush");
+    let (code, state, epoch, timeout, topics) = describe(&broker.bootstrap(), "abandoned");
+    assert_eq!((code, state.as_str(), timeout), (0, "Ongoing", 2000));
+    assert_eq!(topics, vec![("tx-timeout".to_string(), vec![0])]);
+    assert_eq!(
+        list(&broker.bootstrap(), "Ongoing"),
+        vec!["abandoned".to_string()]
+    );
     // The producer goes silent. Another one commits after it on the same partition:
     // read_committed can only reach that commit once the open transaction is aborted.
     let other = txn_producer(&broker.bootstrap(), "after", &[]);
@@ -325,6 +393,18 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
     assert!(
         started.elapsed() < T,
         "the abandoned transaction was aborted by the coordinator"
+    );
+    let (_, state, bumped, _, topics) = describe(&broker.bootstrap(), "abandoned");
+    assert_eq!(state, "CompleteAbort");
+    assert!(
+        bumped > epoch,
+        "the abort fenced the abandoned producer's epoch"
+    );
+    assert!(topics.is_empty());
+    assert!(list(&broker.bootstrap(), "CompleteAbort").contains(&"abandoned".to_string()));
+    assert_eq!(
+        describe(&broker.bootstrap(), "never-seen").0,
+        aeon::protocol::ErrorCode::TransactionalIdNotFound.code()
     );
     let err = abandoned
         .commit_transaction(T)
@@ -538,4 +618,90 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     assert_eq!(got, want, "every input exactly once in the output");
     aeon.child.kill().expect("stop");
     let _ = aeon.child.wait();
+}
+
+/// Rewrites the last `__transaction_state` record of `id` with its state replaced, as
+/// a broker that died right after persisting that decision would have left it.
+fn leave_decision_in_the_log(dir: &std::path::Path, id: &str, state: aeon::txn::TxnState) {
+    use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
+    use aeon::storage::{Log, LogConfig};
+    use aeon::txn::record;
+    let config = LogConfig {
+        segment_bytes: 104_857_600,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(Log::partition_dir(dir, "__transaction_state", 0), config, 0)
+        .expect("transaction log opens");
+    let data = log
+        .read(log.log_start_offset(), 64 << 20)
+        .expect("transaction log reads");
+    let mut last = None;
+    for batch in BatchIter::new(&data) {
+        for r in batch.records().expect("records").flatten() {
+            if let Ok((rid, m)) = record::decode(r.key.unwrap_or_default(), r.value) {
+                if rid == id {
+                    last = Some(m);
+                }
+            }
+        }
+    }
+    let mut m = last.expect("the id is in the log");
+    assert_eq!(m.state, aeon::txn::TxnState::Ongoing);
+    m.state = state;
+    let batch = RecordBatchBuilder::new(0, 0)
+        .record(RecordSpec::new(
+            Some(&record::key_bytes(id)),
+            Some(&record::value_bytes(&m)),
+        ))
+        .build();
+    log.append(&batch, 0).expect("append");
+    log.close().expect("close");
+}
+
+#[test]
+fn a_decision_persisted_before_a_crash_is_carried_out_by_the_restarted_broker() {
+    let port = free_port();
+    let listeners = format!("127.0.0.1:{port}");
+    let mut broker = TestBroker::start_with(move |c| {
+        c.set("listeners", &listeners).expect("listeners");
+        c.set("transaction.state.log.num.partitions", "1")
+            .expect("one partition")
+    });
+    broker.create_topic("tx-decided", 1);
+    let addr = broker.bootstrap();
+    for id in ["decided-commit", "decided-abort"] {
+        let p = txn_producer(&addr, id, &[]);
+        p.init_transactions(T).expect("init");
+        p.begin_transaction().expect("begin");
+        for i in 0..5 {
+            send(&p, "tx-decided", 0, &format!("{id}-{i}"));
+        }
+        p.flush(T).expect("flush");
+        std::mem::forget(p);
+    }
+    broker.stop();
+    leave_decision_in_the_log(
+        broker.dir.path(),
+        "decided-commit",
+        aeon::txn::TxnState::PrepareCommit,
+    );
+    leave_decision_in_the_log(
+        broker.dir.path(),
+        "decided-abort",
+        aeon::txn::TxnState::PrepareAbort,
+    );
+    broker.restart();
+
+    let got = drain(
+        &reader(&broker, "tx-decided", 1, true),
+        Duration::from_secs(3),
+    );
+    let want: Vec<String> = (0..5).map(|i| format!("decided-commit-{i}")).collect();
+    assert_eq!(
+        values(&got),
+        want,
+        "the commit is carried out, the abort too"
+    );
+    assert_eq!(describe(&addr, "decided-commit").1, "CompleteCommit");
+    assert_eq!(describe(&addr, "decided-abort").1, "CompleteAbort");
 }

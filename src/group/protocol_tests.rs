@@ -1097,7 +1097,10 @@ fn transactional_offsets_count_only_once_their_transaction_commits() {
 
     g.complete_txn(7, false);
     let fetched = g.fetch_offsets(Some(&asked));
-    assert!(fetched.iter().all(|o| o.offset == -1 && !o.pending_txn), "aborted: gone");
+    assert!(
+        fetched.iter().all(|o| o.offset == -1 && !o.pending_txn),
+        "aborted: gone"
+    );
 
     let staged = g
         .txn_offset_records("", -1, None, &[commit("t", 0, 11)], 6)

@@ -120,7 +120,11 @@ pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> Offse
                                     -1
                                 },
                                 metadata: o.metadata,
-                                error_code: if version < 2 { code.code() } else { o.code.code() },
+                                error_code: if version < 2 {
+                                    code.code()
+                                } else {
+                                    o.code.code()
+                                },
                                 ..Default::default()
                             }
                         })

@@ -62,11 +62,17 @@ impl TestBroker {
             .to_string()
     }
 
-    /// Stops the broker cleanly and starts it again on the same data (a new port).
-    pub fn restart(&mut self) {
+    /// Stops the broker cleanly; [`TestBroker::restart`] starts it again.
+    pub fn stop(&mut self) {
         if let Some(b) = self.broker.take() {
             b.stop();
         }
+    }
+
+    /// Stops the broker cleanly (if it runs) and starts it again on the same data (a new
+    /// port unless the test fixed one).
+    pub fn restart(&mut self) {
+        self.stop();
         let mut config = test_config(self.dir.path());
         (self.tweak)(&mut config);
         self.broker = Some(Broker::start(config).expect("broker restarts"));
