@@ -25,7 +25,9 @@ fn raw(addr: &str, version: i16, body: aeon::protocol::Request) -> aeon::protoco
 }
 
 /// DescribeTransactions of one id: (error, state, producer epoch, timeout, topics).
-fn describe(addr: &str, id: &str) -> (i16, String, i16, i32, Vec<(String, Vec<i32>)>) {
+type Described = (i16, String, i16, i32, Vec<(String, Vec<i32>)>);
+
+fn describe(addr: &str, id: &str) -> Described {
     use aeon::protocol::messages::describe_transactions_request::DescribeTransactionsRequest;
     let aeon::protocol::Response::DescribeTransactions(r) = raw(
         addr,
