@@ -280,6 +280,31 @@ impl BrokerActor {
         Ok(PartitionRoute { addr, offsets })
     }
 
+    /// Creates an internal topic (`__consumer_offsets`, `__transaction_state`) the first
+    /// time it is needed: compacted, with its own partition count and segment size.
+    fn ensure_internal_topic(
+        &mut self,
+        name: &str,
+        num_partitions: i32,
+        segment_bytes: u64,
+    ) -> Result<(), AdminError> {
+        if self.topics.contains_key(name) {
+            return Ok(());
+        }
+        self.create(CreateTopic {
+            name: name.into(),
+            num_partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("segment.bytes".into(), Some(segment_bytes.to_string())),
+            ],
+            validate_only: false,
+        })
+        .map(|_| ())
+    }
+
     /// The next worker arbiter, round-robin: partitions and groups are spread evenly.
     fn next_arbiter(&mut self) -> ArbiterHandle {
         let a = self.arbiters[self.next_arbiter % self.arbiters.len()].clone();

@@ -306,6 +306,22 @@ impl TxnCoordinatorActor {
         }));
     }
 
+    /// Runs `work` while the actor takes no other message, then adopts the metadata it
+    /// persisted (if any) and answers with its result.
+    fn atomically<T: 'static>(
+        &self,
+        work: impl std::future::Future<Output = (Option<TxnMetadata>, T)> + 'static,
+    ) -> AtomicResponse<Self, T> {
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(meta, result), act, ctx| {
+                if meta.is_some() {
+                    act.adopt(ctx, meta);
+                }
+                result
+            },
+        )))
+    }
+
     /// Completes a prepared transaction, or aborts one that has timed out (with the
     /// epoch bumped, so its producer is fenced, as Kafka does).
     fn on_timer(&mut self, ctx: &mut Context<Self>) {
@@ -353,12 +369,7 @@ impl Handler<InitTxnProducer> for TxnCoordinatorActor {
     fn handle(&mut self, msg: InitTxnProducer, _: &mut Context<Self>) -> Self::Result {
         let (io, id, current) = (self.io.clone(), self.id.clone(), self.meta.clone());
         let work = async move { io.init(&id, current, &msg).await };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            |(meta, result), act, ctx| {
-                act.adopt(ctx, meta);
-                result
-            },
-        )))
+        self.atomically(work)
     }
 }
 
@@ -388,14 +399,7 @@ impl Handler<AddToTxn> for TxnCoordinatorActor {
                 Err(e) => (None, Err(e)),
             }
         };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            |(meta, result), act, ctx| {
-                if meta.is_some() {
-                    act.adopt(ctx, meta);
-                }
-                result
-            },
-        )))
+        self.atomically(work)
     }
 }
 
@@ -449,14 +453,7 @@ impl Handler<EndTxn> for TxnCoordinatorActor {
                 Err(e) => (None, Err(e)),
             }
         };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            |(meta, result), act, ctx| {
-                if meta.is_some() {
-                    act.adopt(ctx, meta);
-                }
-                result
-            },
-        )))
+        self.atomically(work)
     }
 }
 

@@ -11,6 +11,28 @@ use crate::protocol::messages::offset_commit_response::{
 };
 use crate::protocol::ErrorCode;
 
+/// One partition's answer to an offset commit (OffsetCommit, TxnOffsetCommit): its
+/// unknown-topic code if any, else OFFSET_METADATA_TOO_LARGE for oversized metadata
+/// (that entry was not committed), else the group's answer.
+pub(super) fn partition_code(
+    unknown: Option<ErrorCode>,
+    metadata: Option<String>,
+    result: Result<(), ErrorCode>,
+) -> ErrorCode {
+    let metadata_check = check_offset_commit(&OffsetCommit {
+        topic: String::new(),
+        partition: 0,
+        offset: 0,
+        leader_epoch: -1,
+        metadata,
+    });
+    match unknown {
+        Some(code) => code,
+        None if metadata_check != ErrorCode::None => metadata_check,
+        None => result.err().unwrap_or(ErrorCode::None),
+    }
+}
+
 pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
     let routing = node.routing.load();
@@ -71,23 +93,14 @@ pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> Offs
                     .partitions
                     .into_iter()
                     .map(|p| {
-                        let metadata_check = check_offset_commit(&OffsetCommit {
-                            topic: String::new(),
-                            partition: p.partition_index,
-                            offset: p.committed_offset,
-                            leader_epoch: p.committed_leader_epoch,
-                            metadata: p.committed_metadata.clone(),
-                        });
-                        let code = if unknown
+                        let is_unknown = unknown
                             .iter()
-                            .any(|(n, i)| *n == name && *i == p.partition_index)
-                        {
-                            unknown_topic
-                        } else if metadata_check != ErrorCode::None {
-                            metadata_check
-                        } else {
-                            result.err().unwrap_or(ErrorCode::None)
-                        };
+                            .any(|(n, i)| *n == name && *i == p.partition_index);
+                        let code = partition_code(
+                            is_unknown.then_some(unknown_topic),
+                            p.committed_metadata.clone(),
+                            result,
+                        );
                         OffsetCommitResponsePartition {
                             partition_index: p.partition_index,
                             error_code: code.code(),

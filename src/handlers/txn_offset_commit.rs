@@ -3,9 +3,10 @@
 //! `__consumer_offsets` in the transaction and holds them back until it ends: they
 //! count only if it commits.
 
+use super::offset_commit::partition_code;
 use super::{existing_coordinator, Node};
 use crate::actors::group_coordinator::TxnCommitOffsets;
-use crate::group::{check_offset_commit, OffsetCommit};
+use crate::group::OffsetCommit;
 use crate::protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequest;
 use crate::protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -67,20 +68,13 @@ pub async fn handle(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let metadata_check = check_offset_commit(&OffsetCommit {
-                        topic: String::new(),
-                        partition: p.partition_index,
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: p.committed_metadata.clone(),
-                    });
-                    let code = if unknown.contains(&(t.name.clone(), p.partition_index)) {
-                        ErrorCode::UnknownTopicOrPartition
-                    } else if metadata_check != ErrorCode::None {
-                        metadata_check
-                    } else {
-                        result.err().unwrap_or(ErrorCode::None)
-                    };
+                    let code = partition_code(
+                        unknown
+                            .contains(&(t.name.clone(), p.partition_index))
+                            .then_some(ErrorCode::UnknownTopicOrPartition),
+                        p.committed_metadata.clone(),
+                        result,
+                    );
                     TxnOffsetCommitResponsePartition {
                         partition_index: p.partition_index,
                         error_code: code.code(),

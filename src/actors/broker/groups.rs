@@ -2,7 +2,7 @@
 //! demand; the internal `__consumer_offsets` topic, created with the first group; and
 //! every group rebuilt from that topic when the broker starts.
 
-use super::{AdminError, BrokerActor, CreateTopic};
+use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::group::{Group, GroupConfig, GroupRecord};
 use crate::protocol::records::{control, BatchIter};
@@ -43,29 +43,12 @@ impl BrokerActor {
         }
     }
 
-    fn ensure_offsets_topic(&mut self) -> Result<(), AdminError> {
-        if self.topics.contains_key(OFFSETS_TOPIC) {
-            return Ok(());
-        }
-        self.create(CreateTopic {
-            name: OFFSETS_TOPIC.into(),
-            num_partitions: self.config.offsets_topic_num_partitions,
-            replication_factor: -1,
-            assignments: Vec::new(),
-            configs: vec![
-                ("cleanup.policy".into(), Some("compact".into())),
-                (
-                    "segment.bytes".into(),
-                    Some(self.config.offsets_topic_segment_bytes.to_string()),
-                ),
-            ],
-            validate_only: false,
-        })
-        .map(|_| ())
-    }
-
     fn start_group(&mut self, group: Group) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
-        self.ensure_offsets_topic()?;
+        self.ensure_internal_topic(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            self.config.offsets_topic_segment_bytes,
+        )?;
         let partitions = self
             .topics
             .get(OFFSETS_TOPIC)

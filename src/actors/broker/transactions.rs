@@ -4,7 +4,7 @@
 //! transactions that were in flight carried on (Prepare* completed, Ongoing timed).
 
 use super::groups::offsets_partition;
-use super::{AdminError, BrokerActor, CreateTopic};
+use super::{AdminError, BrokerActor};
 use crate::actors::txn_coordinator::{TxnCoordinatorActor, TxnIo};
 use crate::protocol::records::BatchIter;
 use crate::protocol::ErrorCode;
@@ -26,34 +26,17 @@ pub struct GetTxnCoordinator {
 }
 
 impl BrokerActor {
-    fn ensure_txn_topic(&mut self) -> Result<(), AdminError> {
-        if self.topics.contains_key(TXN_TOPIC) {
-            return Ok(());
-        }
-        self.create(CreateTopic {
-            name: TXN_TOPIC.into(),
-            num_partitions: self.config.transaction_state_log_num_partitions,
-            replication_factor: -1,
-            assignments: Vec::new(),
-            configs: vec![
-                ("cleanup.policy".into(), Some("compact".into())),
-                (
-                    "segment.bytes".into(),
-                    Some(self.config.transaction_state_log_segment_bytes.to_string()),
-                ),
-            ],
-            validate_only: false,
-        })
-        .map(|_| ())
-    }
-
     fn start_txn(
         &mut self,
         ctx: &Context<Self>,
         id: String,
         meta: Option<TxnMetadata>,
     ) -> Result<Addr<TxnCoordinatorActor>, AdminError> {
-        self.ensure_txn_topic()?;
+        self.ensure_internal_topic(
+            TXN_TOPIC,
+            self.config.transaction_state_log_num_partitions,
+            self.config.transaction_state_log_segment_bytes,
+        )?;
         let partitions = self
             .topics
             .get(TXN_TOPIC)
