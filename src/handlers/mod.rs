@@ -14,6 +14,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -65,6 +66,7 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
     ApiKey::DeleteRecords,
+    ApiKey::DescribeProducers,
     ApiKey::AlterConfigs,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::FindCoordinator,
@@ -151,6 +153,7 @@ pub async fn dispatch(
         Request::DescribeConfigs(r) => describe_configs::handle(&node, r, version).into(),
         Request::DescribeCluster(r) => describe_cluster::handle(&node, r).into(),
         Request::DeleteRecords(r) => delete_records::handle(&node, r).await.into(),
+        Request::DescribeProducers(r) => describe_producers::handle(&node, r).await.into(),
         Request::AlterConfigs(r) => alter_configs::handle_legacy(&node, r).await.into(),
         Request::IncrementalAlterConfigs(r) => {
             alter_configs::handle_incremental(&node, r).await.into()
