@@ -88,3 +88,222 @@ impl Handler<DescribeProducers> for PartitionActor {
         Ok(self.producers.active_producers())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{start, Fetch, InjectFailure, IsolationLevel, ListOffset};
+    use super::*;
+    use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
+    use crate::storage::LogConfig;
+    use std::time::{Duration, Instant};
+
+    fn start_partition(dir: &std::path::Path) -> Addr<PartitionActor> {
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            ..LogConfig::default()
+        };
+        let log = super::super::open_log(dir.join("t-0"), config).expect("open");
+        start(
+            &actix::Arbiter::current(),
+            "t-0".into(),
+            log,
+            Duration::from_secs(60),
+        )
+        .0
+    }
+
+    fn batch(pid: i64, epoch: i16, seq: i32, txn: bool) -> Bytes {
+        // Today's time: a batch a year older than the marker would roll the segment
+        // (segment.ms), and a read returns one segment's batches.
+        let b = RecordBatchBuilder::new(0, now_ms());
+        let b = if pid >= 0 {
+            b.producer(pid, epoch, seq).transactional(txn)
+        } else {
+            b
+        };
+        Bytes::from(b.record(RecordSpec::new(None, Some(b"v"))).build())
+    }
+
+    async fn append(p: &Addr<PartitionActor>, batch: Bytes) -> Appended {
+        p.send(Append {
+            batch,
+            wait_for_fsync: false,
+        })
+        .await
+        .expect("mailbox")
+        .expect("append")
+    }
+
+    fn marker(pid: i64, epoch: i16, commit: bool) -> WriteTxnMarker {
+        WriteTxnMarker {
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit,
+            wait_for_fsync: false,
+        }
+    }
+
+    fn fetch(offset: i64, isolation: IsolationLevel, wait: Option<Duration>) -> Fetch {
+        Fetch {
+            offset,
+            max_bytes: 1 << 20,
+            wait,
+            isolation,
+        }
+    }
+
+    fn bases(records: &Bytes) -> Vec<i64> {
+        BatchIter::new(records).map(|b| b.base_offset()).collect()
+    }
+
+    #[actix::test]
+    async fn read_committed_stops_at_the_lso_and_lists_the_aborted_transaction() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(1, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(bases(&rc.records), vec![0]);
+        assert_eq!(
+            (rc.offsets.last_stable_offset, rc.offsets.high_watermark),
+            (1, 3)
+        );
+        let (_, latest) = p
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadCommitted,
+            })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(latest, 1);
+
+        let m = p
+            .send(marker(1, 0, false))
+            .await
+            .expect("mailbox")
+            .expect("marker");
+        assert_eq!(m.base_offset, 3);
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(bases(&rc.records), vec![0, 1, 2, 3]);
+        assert_eq!(rc.offsets.last_stable_offset, 4);
+        assert_eq!(rc.aborted.len(), 1);
+        assert_eq!(
+            (rc.aborted[0].producer_id, rc.aborted[0].first_offset),
+            (1, 1)
+        );
+        let ru = p
+            .send(fetch(0, IsolationLevel::ReadUncommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert!(ru.aborted.is_empty(), "read_uncommitted lists none");
+        let later = p
+            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(later.aborted.len(), 1, "its marker is at or after 2");
+    }
+
+    #[actix::test]
+    async fn a_parked_read_committed_fetch_wakes_when_a_marker_moves_the_lso() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(1, 0, 0, true)).await;
+        let waiting = p.send(fetch(
+            0,
+            IsolationLevel::ReadCommitted,
+            Some(Duration::from_secs(30)),
+        ));
+        let started = Instant::now();
+        let other = p.clone();
+        actix_rt::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Moves the high watermark, not the LSO: the fetch stays parked.
+            append(&other, batch(-1, 0, 0, false)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            other
+                .send(marker(1, 0, true))
+                .await
+                .expect("mailbox")
+                .expect("marker");
+        });
+        let data = waiting.await.expect("mailbox").expect("fetch");
+        assert_eq!(
+            bases(&data.records),
+            vec![0, 1, 2],
+            "woken by the marker, not by the plain append"
+        );
+        assert!(data.aborted.is_empty(), "committed");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[actix::test]
+    async fn an_older_epochs_marker_is_fenced_and_not_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(1, 2, 0, true)).await;
+        let fenced = p.send(marker(1, 1, false)).await.expect("mailbox");
+        assert!(matches!(
+            fenced,
+            Err(PartitionError::InvalidProducerEpoch(_))
+        ));
+        let (_, end) = p
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadUncommitted,
+            })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(end, 1, "nothing written");
+        let producers = p
+            .send(DescribeProducers)
+            .await
+            .expect("mailbox")
+            .expect("describe");
+        assert_eq!(producers.len(), 1);
+        assert_eq!(
+            (
+                producers[0].producer_epoch,
+                producers[0].current_txn_start_offset
+            ),
+            (2, 0),
+            "still open"
+        );
+    }
+
+    #[actix::test]
+    async fn an_open_transaction_and_its_lso_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(4, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        p.send(InjectFailure).await.expect("mailbox");
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch after restart");
+        assert_eq!(rc.offsets.last_stable_offset, 1);
+        assert_eq!(bases(&rc.records), vec![0]);
+        let producers = p
+            .send(DescribeProducers)
+            .await
+            .expect("mailbox")
+            .expect("describe");
+        assert_eq!(producers[0].current_txn_start_offset, 1);
+    }
+}
