@@ -246,7 +246,7 @@ impl PartitionActor {
         let offsets = PartitionOffsets {
             log_start_offset: log.log_start_offset(),
             high_watermark: log.high_watermark(),
-            last_stable_offset: producers.last_stable_offset(log.high_watermark()),
+            last_stable_offset: last_stable_offset(&producers, &log),
         };
         let (tx, rx) = watch::channel(offsets);
         let actor = PartitionActor {
@@ -272,7 +272,7 @@ impl PartitionActor {
             let o = PartitionOffsets {
                 log_start_offset: log.log_start_offset(),
                 high_watermark: log.high_watermark(),
-                last_stable_offset: self.producers.last_stable_offset(log.high_watermark()),
+                last_stable_offset: last_stable_offset(&self.producers, log),
             };
             self.offsets
                 .send_if_modified(|cur| std::mem::replace(cur, o) != o);
@@ -377,7 +377,10 @@ impl PartitionActor {
     }
 
     /// A new segment means a new producer snapshot, so recovery after a crash scans at
-    /// most the active segment. The file is written on the blocking pool.
+    /// most the active segment. The file is written on the blocking pool, after the
+    /// batches (and `.txnindex` entries) it covers are flushed, as Kafka flushes at a
+    /// roll: a snapshot never gets ahead of the data, so a recovery that starts from it
+    /// never misses an abort marker whose index entry was lost.
     fn snapshot_on_roll(&mut self) {
         let Some(log) = &self.log else { return };
         let segments = log.segment_count();
@@ -391,8 +394,12 @@ impl PartitionActor {
         let offset = log.log_end_offset();
         let bytes = self.producers.snapshot(offset);
         let dir = self.dir.clone();
+        let flush = log.flush_handle();
         tokio::task::spawn_blocking(move || {
-            if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
+            let written = flush
+                .flush_up_to(offset)
+                .and_then(|_| producer_state::write_snapshot(&dir, offset, &bytes));
+            if let Err(error) = written {
                 tracing::warn!(%error, "writing a producer snapshot failed");
             }
         });
@@ -415,6 +422,15 @@ impl PartitionActor {
             }
         }
     }
+}
+
+/// The producer state's LSO, but never below the log start offset: retention or
+/// DeleteRecords may remove the start of a transaction that is still open (Kafka's
+/// `maybeIncrementFirstUnstableOffset`).
+fn last_stable_offset(producers: &ProducerState, log: &Log) -> i64 {
+    producers
+        .last_stable_offset(log.high_watermark())
+        .max(log.log_start_offset())
 }
 
 fn storage_error(e: storage::Error) -> PartitionError {
@@ -626,15 +642,18 @@ impl Handler<ListOffset> for PartitionActor {
 
     fn handle(&mut self, msg: ListOffset, _: &mut Context<Self>) -> Self::Result {
         let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
+        // Kafka answers a timestamp lookup only below what the isolation level may
+        // read (the LSO for read_committed).
+        let end = self.readable_end(msg.isolation);
+        let found = |t: Option<storage::TimestampOffset>| {
+            t.filter(|t| t.offset < end)
+                .map_or((-1, -1), |t| (t.timestamp, t.offset))
+        };
         Ok(match msg.timestamp {
-            -1 => (-1, self.readable_end(msg.isolation)),
+            -1 => (-1, end),
             -2 => (-1, log.log_start_offset()),
-            -3 => log
-                .max_timestamp()
-                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
-            ts => log
-                .offset_for_timestamp(ts)
-                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
+            -3 => found(log.max_timestamp()),
+            ts => found(log.offset_for_timestamp(ts)),
         })
     }
 }

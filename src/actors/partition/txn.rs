@@ -306,4 +306,56 @@ mod tests {
             .expect("describe");
         assert_eq!(producers[0].current_txn_start_offset, 1);
     }
+
+    #[actix::test]
+    async fn the_lso_bounds_timestamp_lookups_and_never_falls_below_the_log_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(6, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        let lookup = |isolation| ListOffset {
+            timestamp: 0,
+            isolation,
+        };
+        let rc = p
+            .send(lookup(IsolationLevel::ReadCommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(rc.1, 0, "offset 0 is below the LSO");
+        p.send(super::super::DeleteRecords { offset: 1 })
+            .await
+            .expect("mailbox")
+            .expect("delete");
+        let rc = p
+            .send(lookup(IsolationLevel::ReadCommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(
+            rc,
+            (-1, -1),
+            "the first batch from 1 is at the LSO: not readable"
+        );
+        let ru = p
+            .send(lookup(IsolationLevel::ReadUncommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(ru.1, 1);
+        p.send(super::super::DeleteRecords { offset: 2 })
+            .await
+            .expect("mailbox")
+            .expect("delete");
+        let data = p
+            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(
+            data.offsets.last_stable_offset, 2,
+            "the open transaction started below the log start"
+        );
+    }
 }

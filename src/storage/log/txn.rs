@@ -358,4 +358,32 @@ mod tests {
         let log = Log::open(dir.path(), small_config(), T0).unwrap();
         assert_eq!(log.collect_aborted_txns(0, log.log_end_offset()).len(), 1);
     }
+
+    #[test]
+    fn an_entry_whose_marker_recovery_cuts_off_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let mut s = ProducerState::default();
+        append(&mut log, &mut s, &txn_batch(1, 0, 1, "a"));
+        let position = log.size_bytes();
+        let m = append(&mut log, &mut s, &marker(1, false));
+        assert_eq!(log.collect_aborted_txns(0, 100).len(), 1);
+        drop(log); // a crash that tore the marker: zeros where it was
+        let path = dir
+            .path()
+            .join(crate::storage::segment::file_name(0, "log"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[position as usize..position as usize + 64].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert_eq!(log.log_end_offset(), m, "the marker was cut");
+        assert!(log.collect_aborted_txns(0, 100).is_empty());
+        assert_eq!(
+            std::fs::metadata(TxnIndex::path(dir.path(), 0))
+                .unwrap()
+                .len(),
+            0
+        );
+    }
 }
