@@ -10,9 +10,10 @@
 //! `Supervisor` restarts it, and `restarting` reopens the log with recovery while the
 //! rest of the broker keeps serving.
 
+use crate::protocol::records::RecordBatch;
 use crate::protocol::ErrorCode;
 use crate::storage::producer_state::{self, BatchIdentity, ProducerState, SequenceError};
-use crate::storage::{self, FlushHandle, Log, LogConfig};
+use crate::storage::{self, AbortedTxn, FlushHandle, Log, LogConfig};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 mod cleaning;
+mod txn;
 pub use cleaning::StartCleaner;
+pub use txn::{DescribeProducers, WriteTxnMarker};
 
 /// What a partition reports after every change: read by metadata and list-offsets
 /// without a round trip through the mailbox.
@@ -28,6 +31,31 @@ pub use cleaning::StartCleaner;
 pub struct PartitionOffsets {
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    /// The first offset of the oldest open transaction, else the high watermark:
+    /// read_committed consumers read below it.
+    pub last_stable_offset: i64,
+}
+
+/// What a fetch or list-offsets may see (Kafka's isolation level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Everything up to the high watermark, open and aborted transactions included.
+    #[default]
+    ReadUncommitted,
+    /// Only below the last stable offset, with the aborted transactions listed so the
+    /// consumer can drop their batches.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// From the wire: 1 is read_committed, anything else read_uncommitted (as Kafka).
+    pub fn from_kafka(level: i8) -> Self {
+        if level == 1 {
+            Self::ReadCommitted
+        } else {
+            Self::ReadUncommitted
+        }
+    }
 }
 
 /// Appends one validated batch. With `wait_for_fsync` the reply comes once the batch
@@ -60,26 +88,16 @@ pub struct Appended {
     pub log_start_offset: i64,
 }
 
-/// Writes the control batch (commit or abort marker) that ends a producer's
-/// transaction on this partition. Sent by the transaction coordinator.
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<Appended, PartitionError>")]
-pub struct WriteTxnMarker {
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub coordinator_epoch: i32,
-    pub commit: bool,
-    pub wait_for_fsync: bool,
-}
-
-/// Reads whole batches from `offset`. With `wait`, an empty read parks until an
-/// append or until the wait ends.
+/// Reads whole batches from `offset` (read_committed: only below the last stable
+/// offset). With `wait`, an empty read parks until there is something to read (an
+/// append, or the last stable offset moving) or until the wait ends.
 #[derive(Message)]
 #[rtype(result = "Result<FetchData, PartitionError>")]
 pub struct Fetch {
     pub offset: i64,
     pub max_bytes: usize,
     pub wait: Option<Duration>,
+    pub isolation: IsolationLevel,
 }
 
 /// What a fetch read.
@@ -87,14 +105,19 @@ pub struct Fetch {
 pub struct FetchData {
     pub records: Bytes,
     pub offsets: PartitionOffsets,
+    /// read_committed: the aborted transactions overlapping the records returned
+    /// (Kafka's `collectAbortedTransactions`); always empty for read_uncommitted.
+    pub aborted: Vec<AbortedTxn>,
 }
 
 /// Finds an offset for a ListOffsets timestamp (-1 latest, -2 earliest, -3 max
-/// timestamp, else the first batch with a timestamp at or after it).
+/// timestamp, else the first batch with a timestamp at or after it). read_committed
+/// answers latest with the last stable offset.
 #[derive(Message)]
 #[rtype(result = "Result<(i64, i64), PartitionError>")]
 pub struct ListOffset {
     pub timestamp: i64,
+    pub isolation: IsolationLevel,
 }
 
 /// Moves the log start offset (DeleteRecords); returns the new low watermark.
@@ -179,6 +202,7 @@ fn now_ms() -> i64 {
 struct Waiter {
     offset: i64,
     max_bytes: usize,
+    isolation: IsolationLevel,
     deadline: Instant,
     reply: oneshot::Sender<Result<FetchData, PartitionError>>,
 }
@@ -222,6 +246,7 @@ impl PartitionActor {
         let offsets = PartitionOffsets {
             log_start_offset: log.log_start_offset(),
             high_watermark: log.high_watermark(),
+            last_stable_offset: last_stable_offset(&producers, &log),
         };
         let (tx, rx) = watch::channel(offsets);
         let actor = PartitionActor {
@@ -247,6 +272,7 @@ impl PartitionActor {
             let o = PartitionOffsets {
                 log_start_offset: log.log_start_offset(),
                 high_watermark: log.high_watermark(),
+                last_stable_offset: last_stable_offset(&self.producers, log),
             };
             self.offsets
                 .send_if_modified(|cur| std::mem::replace(cur, o) != o);
@@ -257,13 +283,44 @@ impl PartitionActor {
         *self.offsets.borrow()
     }
 
-    fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchData, PartitionError> {
+    fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> Result<FetchData, PartitionError> {
         let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
-        let records = log.read(offset, max_bytes).map_err(storage_error)?;
+        let offsets = self.current_offsets();
+        if isolation == IsolationLevel::ReadUncommitted {
+            let records = log.read(offset, max_bytes).map_err(storage_error)?;
+            return Ok(FetchData {
+                records,
+                offsets,
+                aborted: Vec::new(),
+            });
+        }
+        let records = log
+            .read_below(offset, max_bytes, offsets.last_stable_offset)
+            .map_err(storage_error)?;
+        let aborted = match crate::protocol::records::BatchIter::new(&records).last() {
+            Some(last) => log.collect_aborted_txns(offset, last.next_offset()),
+            None => Vec::new(),
+        };
         Ok(FetchData {
             records,
-            offsets: self.current_offsets(),
+            offsets,
+            aborted,
         })
+    }
+
+    /// The offset a fetch waits to be below: the last stable offset for
+    /// read_committed, else the high watermark.
+    fn readable_end(&self, isolation: IsolationLevel) -> i64 {
+        let o = self.current_offsets();
+        match isolation {
+            IsolationLevel::ReadUncommitted => o.high_watermark,
+            IsolationLevel::ReadCommitted => o.last_stable_offset,
+        }
     }
 
     /// Answers the parked fetches that now have data or whose wait is over.
@@ -272,14 +329,13 @@ impl PartitionActor {
             return;
         }
         let now = Instant::now();
-        let hw = self.current_offsets().high_watermark;
         let waiters = std::mem::take(&mut self.waiters);
         for w in waiters {
             if w.reply.is_closed() {
                 continue;
             }
-            if w.offset < hw || w.deadline <= now {
-                let _ = w.reply.send(self.read(w.offset, w.max_bytes));
+            if w.offset < self.readable_end(w.isolation) || w.deadline <= now {
+                let _ = w.reply.send(self.read(w.offset, w.max_bytes, w.isolation));
             } else {
                 self.waiters.push(w);
             }
@@ -321,7 +377,10 @@ impl PartitionActor {
     }
 
     /// A new segment means a new producer snapshot, so recovery after a crash scans at
-    /// most the active segment. The file is written on the blocking pool.
+    /// most the active segment. The file is written on the blocking pool, after the
+    /// batches (and `.txnindex` entries) it covers are flushed, as Kafka flushes at a
+    /// roll: a snapshot never gets ahead of the data, so a recovery that starts from it
+    /// never misses an abort marker whose index entry was lost.
     fn snapshot_on_roll(&mut self) {
         let Some(log) = &self.log else { return };
         let segments = log.segment_count();
@@ -335,8 +394,12 @@ impl PartitionActor {
         let offset = log.log_end_offset();
         let bytes = self.producers.snapshot(offset);
         let dir = self.dir.clone();
+        let flush = log.flush_handle();
         tokio::task::spawn_blocking(move || {
-            if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
+            let written = flush
+                .flush_up_to(offset)
+                .and_then(|_| producer_state::write_snapshot(&dir, offset, &bytes));
+            if let Err(error) = written {
                 tracing::warn!(%error, "writing a producer snapshot failed");
             }
         });
@@ -359,6 +422,15 @@ impl PartitionActor {
             }
         }
     }
+}
+
+/// The producer state's LSO, but never below the log start offset: retention or
+/// DeleteRecords may remove the start of a transaction that is still open (Kafka's
+/// `maybeIncrementFirstUnstableOffset`).
+fn last_stable_offset(producers: &ProducerState, log: &Log) -> i64 {
+    producers
+        .last_stable_offset(log.high_watermark())
+        .max(log.log_start_offset())
 }
 
 fn storage_error(e: storage::Error) -> PartitionError {
@@ -455,10 +527,22 @@ impl Handler<Append> for PartitionActor {
             return Box::pin(async { Err(PartitionError::Closed) });
         };
         // An idempotent producer's batch: a duplicate is answered with its original
-        // offsets and not written again; a gap or an old epoch is refused.
-        let identity = crate::protocol::records::RecordBatch::parse(&msg.batch)
-            .ok()
-            .and_then(|b| BatchIdentity::of(&b));
+        // offsets and not written again; a gap or an old epoch is refused. A batch
+        // without a sequence (a marker, a transactional offset commit) only has its
+        // epoch checked.
+        let header = RecordBatch::parse(&msg.batch).ok();
+        let identity = header.as_ref().and_then(BatchIdentity::of);
+        if let Some(h) = header
+            .as_ref()
+            .filter(|h| identity.is_none() && h.producer_id() >= 0)
+        {
+            if let Err(e) = self
+                .producers
+                .check_epoch(h.producer_id(), h.producer_epoch())
+            {
+                return Box::pin(async move { Err(PartitionError::from(e)) });
+            }
+        }
         if let Some(id) = &identity {
             match self.producers.check(id) {
                 Ok(None) => {}
@@ -496,9 +580,17 @@ impl Handler<Append> for PartitionActor {
             log_append_time_ms: info.log_append_time_ms,
             log_start_offset: log.log_start_offset(),
         };
-        if let Some(id) = &identity {
-            self.producers
-                .update(id, info.base_offset, info.last_offset);
+        if let Some(h) = &header {
+            let timestamp = if info.log_append_time_ms >= 0 {
+                info.log_append_time_ms
+            } else {
+                h.max_timestamp()
+            };
+            if let Err(error) = self.apply_to_producers(h, info.base_offset, timestamp) {
+                let err = PartitionError::Storage(error.to_string());
+                self.fail(ctx, &error);
+                return Box::pin(async move { Err(err) });
+            }
         }
         self.snapshot_on_roll();
         self.prepare_next_segment(ctx);
@@ -521,42 +613,18 @@ impl Handler<Append> for PartitionActor {
     }
 }
 
-impl Handler<WriteTxnMarker> for PartitionActor {
-    type Result = ResponseFuture<Result<Appended, PartitionError>>;
-
-    fn handle(&mut self, msg: WriteTxnMarker, ctx: &mut Context<Self>) -> Self::Result {
-        let marker = crate::protocol::records::control::ControlMarker {
-            commit: msg.commit,
-            coordinator_epoch: msg.coordinator_epoch,
-        };
-        let batch = crate::protocol::records::control::marker_batch(
-            msg.producer_id,
-            msg.producer_epoch,
-            marker,
-            now_ms(),
-        );
-        <Self as Handler<Append>>::handle(
-            self,
-            Append {
-                batch: Bytes::from(batch),
-                wait_for_fsync: msg.wait_for_fsync,
-            },
-            ctx,
-        )
-    }
-}
-
 impl Handler<Fetch> for PartitionActor {
     type Result = ResponseFuture<Result<FetchData, PartitionError>>;
 
     fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) -> Self::Result {
-        let data = self.read(msg.offset, msg.max_bytes);
+        let data = self.read(msg.offset, msg.max_bytes, msg.isolation);
         match (data, msg.wait) {
             (Ok(d), Some(wait)) if d.records.is_empty() && !wait.is_zero() => {
                 let (tx, rx) = oneshot::channel();
                 self.waiters.push(Waiter {
                     offset: msg.offset,
                     max_bytes: msg.max_bytes,
+                    isolation: msg.isolation,
                     deadline: Instant::now() + wait,
                     reply: tx,
                 });
@@ -574,15 +642,18 @@ impl Handler<ListOffset> for PartitionActor {
 
     fn handle(&mut self, msg: ListOffset, _: &mut Context<Self>) -> Self::Result {
         let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
+        // Kafka answers a timestamp lookup only below what the isolation level may
+        // read (the LSO for read_committed).
+        let end = self.readable_end(msg.isolation);
+        let found = |t: Option<storage::TimestampOffset>| {
+            t.filter(|t| t.offset < end)
+                .map_or((-1, -1), |t| (t.timestamp, t.offset))
+        };
         Ok(match msg.timestamp {
-            -1 => (-1, log.high_watermark()),
+            -1 => (-1, end),
             -2 => (-1, log.log_start_offset()),
-            -3 => log
-                .max_timestamp()
-                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
-            ts => log
-                .offset_for_timestamp(ts)
-                .map_or((-1, -1), |t| (t.timestamp, t.offset)),
+            -3 => found(log.max_timestamp()),
+            ts => found(log.offset_for_timestamp(ts)),
         })
     }
 }
@@ -657,8 +728,9 @@ impl Handler<InjectFailure> for PartitionActor {
 /// Opens a partition's log. Blocking (it creates, maps and may scan files): call it off
 /// the arbiters.
 pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<OpenLog, storage::Error> {
-    let log = Log::open(dir, config, now_ms())?;
-    let producers = producer_state::rebuild(&log)?;
+    let mut log = Log::open(dir, config, now_ms())?;
+    let producers = producer_state::rebuild(&mut log)?;
+    log.set_first_unstable_offset(producers.first_unstable_offset());
     Ok(OpenLog { log, producers })
 }
 
@@ -737,6 +809,7 @@ mod tests {
                 offset: 3,
                 max_bytes: 1 << 20,
                 wait: None,
+                isolation: IsolationLevel::ReadUncommitted,
             })
             .await
             .expect("mailbox")
@@ -748,6 +821,7 @@ mod tests {
                 offset: 6,
                 max_bytes: 100,
                 wait: None,
+                isolation: IsolationLevel::ReadUncommitted,
             })
             .await
             .expect("mailbox");
@@ -762,6 +836,7 @@ mod tests {
             offset: 0,
             max_bytes: 1 << 20,
             wait: Some(Duration::from_secs(30)),
+            isolation: IsolationLevel::ReadUncommitted,
         });
         let started = Instant::now();
         let appender = p.clone();
@@ -793,6 +868,7 @@ mod tests {
                 offset: 0,
                 max_bytes: 100,
                 wait: Some(Duration::from_millis(50)),
+                isolation: IsolationLevel::ReadUncommitted,
             })
             .await
             .expect("mailbox")
@@ -823,7 +899,10 @@ mod tests {
             .expect("append after restart");
         assert_eq!(after.base_offset, 4, "the reopened log kept every offset");
         let (_, offset) = p
-            .send(ListOffset { timestamp: -1 })
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadUncommitted,
+            })
             .await
             .expect("mailbox")
             .expect("list");
@@ -887,7 +966,10 @@ mod tests {
             Err(PartitionError::InvalidProducerEpoch(_))
         ));
         let (_, end) = p
-            .send(ListOffset { timestamp: -1 })
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadUncommitted,
+            })
             .await
             .expect("mailbox")
             .expect("end");

@@ -4,13 +4,18 @@
 //! A fetch returns as soon as `min_bytes` are there; it never waits out `max_wait_ms`
 //! when data is available. Fetch sessions are answered sessionless (session id 0), so
 //! clients send full fetches.
+//!
+//! `isolation_level` 1 (read_committed) reads only below each partition's last stable
+//! offset, waits for that to move rather than for the high watermark, and lists the
+//! aborted transactions overlapping what it returns (an empty list when there are
+//! none; read_uncommitted gets none at all, as in Kafka).
 
 use super::Node;
-use crate::actors::partition::{Fetch, FetchData, PartitionError};
+use crate::actors::partition::{Fetch, FetchData, IsolationLevel, PartitionError};
 use crate::actors::routing::PartitionRoute;
 use crate::protocol::messages::fetch_request::FetchRequest;
 use crate::protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 use crate::protocol::records::RecordBatch;
 use crate::protocol::ErrorCode;
@@ -38,7 +43,11 @@ fn whole_batches_within(records: &Bytes, budget: usize) -> Bytes {
     records.slice(..end)
 }
 
-async fn read_all(plan: &[Planned], response_max: usize) -> Vec<Result<FetchData, PartitionError>> {
+async fn read_all(
+    plan: &[Planned],
+    response_max: usize,
+    isolation: IsolationLevel,
+) -> Vec<Result<FetchData, PartitionError>> {
     let reads = plan.iter().map(|p| async move {
         match &p.route {
             Some(r) => r
@@ -47,6 +56,7 @@ async fn read_all(plan: &[Planned], response_max: usize) -> Vec<Result<FetchData
                     offset: p.offset,
                     max_bytes: p.max_bytes.min(response_max),
                     wait: None,
+                    isolation,
                 })
                 .await
                 .unwrap_or(Err(PartitionError::Closed)),
@@ -61,6 +71,8 @@ async fn read_all(plan: &[Planned], response_max: usize) -> Vec<Result<FetchData
         let budget = response_max.saturating_sub(used);
         if used > 0 && r.records.len() > budget {
             r.records = whole_batches_within(&r.records, budget);
+            // Aborted transactions that only overlap the cut batches stay listed:
+            // harmless, as in Kafka, where the list may cover more than is returned.
         }
         used += r.records.len();
     }
@@ -103,10 +115,11 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
         .unwrap_or(0)
         .min(node.config.load().fetch_max_bytes);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let isolation = IsolationLevel::from_kafka(req.isolation_level);
     let deadline =
         Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     let results = loop {
-        let results = read_all(&plan, response_max).await;
+        let results = read_all(&plan, response_max, isolation).await;
         let bytes: usize = results.iter().flatten().map(|d| d.records.len()).sum();
         let failed = results.iter().any(Result::is_err);
         let now = Instant::now();
@@ -123,6 +136,7 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
                     offset,
                     max_bytes: 1,
                     wait: Some(wait),
+                    isolation,
                 }))
             })
             .collect();
@@ -142,19 +156,34 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
             .as_ref()
             .map(PartitionRoute::offsets)
             .unwrap_or_default();
-        let (code, records) = match (&p.route, res) {
-            (None, _) => (unknown, Bytes::new()),
-            (Some(_), Ok(d)) => (ErrorCode::None, d.records),
-            (Some(_), Err(e)) => (e.code(), Bytes::new()),
+        let (code, records, aborted) = match (&p.route, res) {
+            (None, _) => (unknown, Bytes::new(), Vec::new()),
+            (Some(_), Ok(d)) => (ErrorCode::None, d.records, d.aborted),
+            (Some(_), Err(e)) => (e.code(), Bytes::new(), Vec::new()),
         };
+        let aborted_transactions = (isolation == IsolationLevel::ReadCommitted).then(|| {
+            aborted
+                .into_iter()
+                .map(|a| AbortedTransaction {
+                    producer_id: a.producer_id,
+                    first_offset: a.first_offset,
+                    ..Default::default()
+                })
+                .collect()
+        });
         let known = p.route.is_some();
         topics[p.topic].partitions.push(PartitionData {
             partition_index: p.partition,
             error_code: code.code(),
             high_watermark: if known { offsets.high_watermark } else { -1 },
-            last_stable_offset: if known { offsets.high_watermark } else { -1 },
+            last_stable_offset: if known {
+                offsets.last_stable_offset
+            } else {
+                -1
+            },
             log_start_offset: if known { offsets.log_start_offset } else { -1 },
             records: Some(records),
+            aborted_transactions,
             ..Default::default()
         });
     }

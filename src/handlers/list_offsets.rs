@@ -1,8 +1,9 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset
-//! whose batch has a timestamp at or after the one asked for.
+//! whose batch has a timestamp at or after the one asked for. read_committed
+//! (`isolation_level` 1) answers latest with the last stable offset.
 
 use super::Node;
-use crate::actors::partition::{ListOffset, PartitionError};
+use crate::actors::partition::{IsolationLevel, ListOffset, PartitionError};
 use crate::protocol::messages::list_offsets_request::ListOffsetsRequest;
 use crate::protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
@@ -12,6 +13,7 @@ use futures::future::join_all;
 
 pub async fn handle(node: &Node, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let routing = node.routing.load();
+    let isolation = IsolationLevel::from_kafka(req.isolation_level);
     let mut lookups = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
         for p in &t.partitions {
@@ -22,7 +24,10 @@ pub async fn handle(node: &Node, req: ListOffsetsRequest) -> ListOffsetsResponse
                 let res = match route {
                     Some(r) => r
                         .addr
-                        .send(ListOffset { timestamp })
+                        .send(ListOffset {
+                            timestamp,
+                            isolation,
+                        })
                         .await
                         .unwrap_or(Err(PartitionError::Closed)),
                     None => Err(PartitionError::Closed),

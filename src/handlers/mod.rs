@@ -16,6 +16,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod describe_transactions;
 mod end_txn;
 mod fetch;
@@ -72,6 +73,7 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
     ApiKey::DeleteRecords,
+    ApiKey::DescribeProducers,
     ApiKey::AlterConfigs,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::FindCoordinator,
@@ -191,6 +193,7 @@ pub async fn dispatch(
         Request::DescribeConfigs(r) => describe_configs::handle(&node, r, version).into(),
         Request::DescribeCluster(r) => describe_cluster::handle(&node, r).into(),
         Request::DeleteRecords(r) => delete_records::handle(&node, r).await.into(),
+        Request::DescribeProducers(r) => describe_producers::handle(&node, r).await.into(),
         Request::AlterConfigs(r) => alter_configs::handle_legacy(&node, r).await.into(),
         Request::IncrementalAlterConfigs(r) => {
             alter_configs::handle_incremental(&node, r).await.into()

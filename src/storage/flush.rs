@@ -35,6 +35,11 @@ pub(crate) enum SyncItem {
     File(Arc<MappedFile>),
     /// A directory, after files were created in it.
     Dir(PathBuf),
+    /// A file written with plain writes (a `.txnindex`): fsync its data.
+    Plain {
+        file: Arc<std::fs::File>,
+        path: PathBuf,
+    },
 }
 
 impl SyncItem {
@@ -43,6 +48,9 @@ impl SyncItem {
             Self::Range { file, start, end } => file.sync_range(*start, *end),
             Self::File(file) => file.sync_all(),
             Self::Dir(dir) => sync_dir(dir),
+            Self::Plain { file, path } => file
+                .sync_data()
+                .map_err(super::error::io_err("sync txn index", path)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! [`Log`]: the ordered segments of one partition; append, read, roll, retention,
-//! delete-records, flush and clean shutdown.
+//! delete-records, flush and clean shutdown. Transactions' side: `log/txn.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 mod compaction;
+mod txn;
 pub use compaction::CleanableStats;
 
 /// What an append did.
@@ -89,6 +90,9 @@ pub struct Log {
     pub(super) prepared: Option<PreparedSegment>,
     leader_epoch: Option<i32>,
     cleaner: compaction::CleanerState,
+    /// Where the oldest open transaction starts (set by the producer state's owner):
+    /// the cleaner stops before it.
+    first_unstable_offset: Option<i64>,
 }
 
 impl Drop for Log {
@@ -145,6 +149,7 @@ impl Log {
                 checkpoint,
                 in_flight: None,
             },
+            first_unstable_offset: None,
         })
     }
 

@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! Kafka's, so Kafka's tools read it: `<data_dir>/<topic>-<partition>/` holds
-//! `<base offset, 20 digits>.log | .index | .timeindex` per segment and, after a clean
+//! `<base offset, 20 digits>.log | .index | .timeindex | .txnindex` per segment and, after a clean
 //! shutdown, `.aeon_clean_shutdown`.
 //!
 //! - [`log`]: [`Log`], the ordered segments: append, read, roll, retention, delete-records.
@@ -16,7 +16,9 @@
 //! - `index`: the sparse offset index and time index (formats documented on the types).
 //! - `truncate`: [`Log::truncate_to`], cutting the end of the log (follower divergence).
 //! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
-//! - [`producer_state`]: idempotent-producer sequences per partition, with snapshots.
+//! - [`producer_state`]: idempotent-producer sequences and open transactions per
+//!   partition (the last stable offset), with snapshots.
+//! - [`txn_index`]: the per-segment `.txnindex` of aborted transactions.
 //! - [`flush`]: [`FlushHandle`], group-commit fsync usable from any thread.
 //! - [`prepare`]: creating the next segment's files on another thread.
 //! - [`cleaner`]: log compaction (keep the latest record per key), its swap protocol
@@ -45,6 +47,7 @@ pub mod producer_state;
 pub mod recovery;
 mod segment;
 mod truncate;
+pub mod txn_index;
 
 #[cfg(test)]
 mod model_tests;
@@ -62,3 +65,4 @@ pub use flush::FlushHandle;
 pub use log::{delete_segments, AppendInfo, CleanableStats, Log, RemovedSegment, TimestampOffset};
 pub use prepare::{PreparedSegment, SegmentPreparer};
 pub use recovery::LogOpenStats;
+pub use txn_index::AbortedTxn;

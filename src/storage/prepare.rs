@@ -4,7 +4,7 @@
 //! file but still blocking I/O, so the owner of a [`Log`] can have it done elsewhere:
 //! [`Log::segment_preparer`] gives a `Send` [`SegmentPreparer`] whose
 //! [`SegmentPreparer::prepare`] creates the files under temporary names
-//! (`.prepared-<uuid>.log|.index|.timeindex`) on a blocking thread, and
+//! (`.prepared-<uuid>.log|.index|.timeindex|.txnindex`) on a blocking thread, and
 //! [`Log::offer_prepared`] hands the result back. The next roll only renames them to
 //! their Kafka names. Without a prepared segment a roll creates the files itself.
 //! Leftover `.prepared-*` files are deleted when the log opens.
@@ -17,6 +17,7 @@ use super::index::{OffsetIndex, TimeIndex, OFFSET_ENTRY_SIZE, TIME_ENTRY_SIZE};
 use super::log::Log;
 use super::mmap::MappedFile;
 use super::segment::LogSegment;
+use super::txn_index::TxnIndex;
 
 /// The file-name prefix of prepared, not yet installed segment files.
 pub(crate) const PREPARED_PREFIX: &str = ".prepared-";
@@ -35,6 +36,9 @@ pub struct PreparedSegment {
     log: MappedFile,
     index: MappedFile,
     time_index: MappedFile,
+    /// The empty `.txnindex`, so an abort marker never creates a file on the owner's
+    /// thread.
+    txn_index: (PathBuf, std::fs::File),
 }
 
 impl SegmentPreparer {
@@ -53,6 +57,17 @@ impl SegmentPreparer {
                 &path("timeindex"),
                 index_bytes / TIME_ENTRY_SIZE * TIME_ENTRY_SIZE,
             )?,
+            txn_index: {
+                let p = path("txnindex");
+                let f = std::fs::File::options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&p)
+                    .map_err(io_err("create prepared txn index", &p))?;
+                (p, f)
+            },
         })
     }
 }
@@ -64,6 +79,8 @@ impl PreparedSegment {
             std::fs::remove_file(file.path())
                 .map_err(io_err("delete prepared segment", file.path()))?;
         }
+        let path = &self.txn_index.0;
+        std::fs::remove_file(path).map_err(io_err("delete prepared segment", path))?;
         Ok(())
     }
 
@@ -79,11 +96,16 @@ impl PreparedSegment {
         self.log.rename(&log_path)?;
         self.index.rename(&index_path)?;
         self.time_index.rename(&time_path)?;
+        let (prepared_txn, txn_file) = self.txn_index;
+        let txn_path = TxnIndex::path(dir, base_offset);
+        std::fs::rename(&prepared_txn, &txn_path)
+            .map_err(io_err("install prepared txn index", &txn_path))?;
         Ok(LogSegment::assemble(
             base_offset,
             self.log,
             OffsetIndex::from_file(self.index, base_offset),
             TimeIndex::from_file(self.time_index, base_offset),
+            TxnIndex::from_file(txn_path, txn_file),
             now_ms,
             config,
         ))

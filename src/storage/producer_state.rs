@@ -8,21 +8,36 @@
 //! 0; a producer the partition has no state for may start anywhere (its state may have
 //! been removed with old data), as Kafka allows.
 //!
+//! # Transactions
+//!
+//! A transactional batch (attribute bit 4, not a control batch) opens its producer's
+//! transaction on this partition at its base offset if none is open; the control batch
+//! (commit or abort marker) of the producer closes it ([`ProducerState::apply`], used
+//! by the append path and by [`rebuild`] alike, so the two cannot disagree). The last
+//! stable offset (LSO) is the first offset of the oldest open transaction, or the high
+//! watermark when none is open: read_committed consumers read below it. Transactional
+//! batches without a sequence (the group coordinator's TxnOffsetCommit writes) open and
+//! close transactions like any other but have no sequence to check.
+//!
 //! # Snapshot file format
 //!
 //! `<offset, 20 digits>.snapshot` in the partition directory holds the state of every
-//! batch below `offset`. Big-endian: magic `b"AEPS"`, version u16 (1), offset i64,
-//! producer count u32, then per producer: id i64, epoch i16, batch count u8, and per
-//! batch: first sequence i32, last sequence i32, first offset i64, last offset i64;
-//! last a CRC-32C (u32) of everything before it. A snapshot is written at every segment
-//! roll and at a clean close, to a temp file renamed into place, so after a crash the
-//! state is the newest intact snapshot plus a scan of the batches after it (at most the
-//! active segment): the whole log is never scanned. A damaged snapshot is ignored (an
-//! older one, or a scan from the log start, takes its place).
+//! batch below `offset`. Big-endian: magic `b"AEPS"`, version u16 (2), offset i64,
+//! producer count u32, then per producer: id i64, epoch i16, last timestamp i64,
+//! coordinator epoch i32, current transaction's first offset i64 (-1: none), batch
+//! count u8, and per batch: first sequence i32, last sequence i32, first offset i64,
+//! last offset i64; last a CRC-32C (u32) of everything before it. Version 1 files
+//! (without the three transaction fields) are still read: they come from a broker
+//! without transactions, so no transaction was open. A snapshot is written at every
+//! segment roll and at a clean close, to a temp file renamed into place, so after a
+//! crash the state is the newest intact snapshot plus a scan of the batches after it
+//! (at most the active segment): the whole log is never scanned. A damaged snapshot is
+//! ignored (an older one, or a scan from the log start, takes its place).
 
 use super::error::{io_err, Result};
-use crate::protocol::records::RecordBatch;
-use std::collections::{HashMap, VecDeque};
+use super::txn_index::AbortedTxn;
+use crate::protocol::records::{control, RecordBatch, NO_TIMESTAMP};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +45,8 @@ use std::path::{Path, PathBuf};
 pub const BATCHES_KEPT: usize = 5;
 
 const MAGIC: &[u8; 4] = b"AEPS";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
+const VERSION_1: u16 = 1;
 const SUFFIX: &str = "snapshot";
 
 /// Where one batch of a producer landed.
@@ -42,10 +58,60 @@ pub struct ProducerBatch {
     pub last_offset: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<ProducerBatch>,
+    /// The newest timestamp of its batches (DescribeProducers).
+    last_timestamp: i64,
+    /// The coordinator epoch of its last marker, -1 before one.
+    coordinator_epoch: i32,
+    /// The offset of the first batch of its open transaction on this partition.
+    current_txn_first_offset: Option<i64>,
+}
+
+impl ProducerEntry {
+    fn new(epoch: i16) -> Self {
+        Self {
+            epoch,
+            batches: VecDeque::new(),
+            last_timestamp: NO_TIMESTAMP,
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+        }
+    }
+
+    /// A newer epoch forgets the older epoch's batches (its sequences restart at 0).
+    fn bump_epoch(&mut self, epoch: i16) {
+        if epoch != self.epoch {
+            self.epoch = epoch;
+            self.batches.clear();
+        }
+    }
+}
+
+/// A transaction that a control batch ended on this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    /// Its first batch here (the marker's own offset if it wrote no batch here).
+    pub first_offset: i64,
+    /// The marker's offset.
+    pub last_offset: i64,
+    pub commit: bool,
+}
+
+/// One producer as DescribeProducers reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// The last sequence of its newest batch, -1 if none is remembered.
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction, -1 if none.
+    pub current_txn_start_offset: i64,
 }
 
 /// Why a producer's batch is refused.
@@ -95,6 +161,9 @@ impl BatchIdentity {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerState {
     producers: HashMap<i64, ProducerEntry>,
+    /// First offset -> producer id of every open transaction, so the LSO is the first
+    /// key (a producer has at most one open transaction, so the offsets are distinct).
+    open_txns: BTreeMap<i64, i64>,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -151,11 +220,11 @@ impl ProducerState {
 
     /// Records an appended batch.
     pub fn update(&mut self, id: &BatchIdentity, first_offset: i64, last_offset: i64) {
-        let entry = self.producers.entry(id.producer_id).or_default();
-        if id.epoch != entry.epoch {
-            entry.epoch = id.epoch;
-            entry.batches.clear();
-        }
+        let entry = self
+            .producers
+            .entry(id.producer_id)
+            .or_insert_with(|| ProducerEntry::new(id.epoch));
+        entry.bump_epoch(id.epoch);
         entry.batches.push_back(ProducerBatch {
             first_seq: id.first_seq,
             last_seq: id.last_seq,
@@ -165,6 +234,120 @@ impl ProducerState {
         while entry.batches.len() > BATCHES_KEPT {
             entry.batches.pop_front();
         }
+    }
+
+    /// Refuses a batch with a producer but no sequence (a control batch, or a
+    /// transactional write of the group coordinator) whose epoch is older than the
+    /// producer's: a zombie's marker or write must not end a newer transaction.
+    pub fn check_epoch(&self, producer_id: i64, epoch: i16) -> Result<(), SequenceError> {
+        match self.producers.get(&producer_id) {
+            Some(entry) if epoch < entry.epoch => Err(SequenceError::FencedEpoch {
+                producer_id,
+                epoch,
+                current: entry.epoch,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies an appended batch whose first record landed at `first_offset`, with
+    /// `timestamp` its (stored) max timestamp: its sequences, its epoch, and the
+    /// transaction it opens or (a control batch) ends. Returns the ended transaction.
+    /// The one place where batches change the state, for appends and rebuilds alike.
+    pub fn apply(
+        &mut self,
+        batch: &RecordBatch<'_>,
+        first_offset: i64,
+        timestamp: i64,
+    ) -> Option<CompletedTxn> {
+        let producer_id = batch.producer_id();
+        if producer_id < 0 {
+            return None;
+        }
+        let epoch = batch.producer_epoch();
+        if batch.is_control() {
+            let marker = control::parse_marker(batch)?;
+            let entry = self
+                .producers
+                .entry(producer_id)
+                .or_insert_with(|| ProducerEntry::new(epoch));
+            if epoch > entry.epoch {
+                entry.bump_epoch(epoch);
+            }
+            entry.coordinator_epoch = marker.coordinator_epoch;
+            entry.last_timestamp = entry.last_timestamp.max(timestamp);
+            let first = entry.current_txn_first_offset.take();
+            if let Some(first) = first {
+                self.open_txns.remove(&first);
+            }
+            return Some(CompletedTxn {
+                producer_id,
+                first_offset: first.unwrap_or(first_offset),
+                last_offset: first_offset,
+                commit: marker.commit,
+            });
+        }
+        match BatchIdentity::of(batch) {
+            Some(id) => {
+                let last_offset = first_offset.saturating_add(i64::from(batch.last_offset_delta()));
+                self.update(&id, first_offset, last_offset);
+            }
+            None => self
+                .producers
+                .entry(producer_id)
+                .or_insert_with(|| ProducerEntry::new(epoch))
+                .bump_epoch(epoch),
+        }
+        let entry = self.producers.get_mut(&producer_id)?;
+        entry.last_timestamp = entry.last_timestamp.max(timestamp);
+        if batch.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(first_offset);
+            self.open_txns.insert(first_offset, producer_id);
+        }
+        None
+    }
+
+    /// The first offset of the oldest open transaction, if any.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.open_txns.keys().next().copied()
+    }
+
+    /// The last stable offset of a log whose high watermark is `high_watermark`.
+    pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
+        self.first_unstable_offset()
+            .map_or(high_watermark, |o| o.min(high_watermark))
+    }
+
+    /// The index entry of an aborted transaction that just ended, with the LSO at
+    /// that moment as Kafka computes it: the oldest other open transaction's start, or
+    /// the offset after the marker.
+    pub fn aborted_entry(&self, txn: &CompletedTxn) -> AbortedTxn {
+        AbortedTxn {
+            producer_id: txn.producer_id,
+            first_offset: txn.first_offset,
+            last_offset: txn.last_offset,
+            last_stable_offset: self
+                .first_unstable_offset()
+                .unwrap_or(txn.last_offset.saturating_add(1)),
+        }
+    }
+
+    /// Every producer the partition remembers, by producer id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let mut out: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| ActiveProducer {
+                producer_id,
+                producer_epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.current_txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_unstable_by_key(|p| p.producer_id);
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -188,6 +371,9 @@ impl ProducerState {
             let e = &self.producers[id];
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&e.epoch.to_be_bytes());
+            out.extend_from_slice(&e.last_timestamp.to_be_bytes());
+            out.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
+            out.extend_from_slice(&e.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
             out.push(e.batches.len() as u8);
             for b in &e.batches {
                 out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -208,7 +394,11 @@ impl ProducerState {
             return None;
         }
         let mut r = Reader(body);
-        if r.take(4)? != MAGIC || u16::from_be_bytes(r.array()?) != VERSION {
+        if r.take(4)? != MAGIC {
+            return None;
+        }
+        let version = u16::from_be_bytes(r.array()?);
+        if version != VERSION && version != VERSION_1 {
             return None;
         }
         let offset = i64::from_be_bytes(r.array()?);
@@ -217,6 +407,19 @@ impl ProducerState {
         for _ in 0..count {
             let id = i64::from_be_bytes(r.array()?);
             let epoch = i16::from_be_bytes(r.array()?);
+            let mut entry = ProducerEntry::new(epoch);
+            if version == VERSION {
+                entry.last_timestamp = i64::from_be_bytes(r.array()?);
+                entry.coordinator_epoch = i32::from_be_bytes(r.array()?);
+                let first = i64::from_be_bytes(r.array()?);
+                if first >= 0 {
+                    entry.current_txn_first_offset = Some(first);
+                    // Two producers cannot share a first offset: a damaged snapshot.
+                    if state.open_txns.insert(first, id).is_some() {
+                        return None;
+                    }
+                }
+            }
             let n = r.take(1)?[0] as usize;
             let mut batches = VecDeque::with_capacity(n.min(BATCHES_KEPT));
             for _ in 0..n {
@@ -227,7 +430,8 @@ impl ProducerState {
                     last_offset: i64::from_be_bytes(r.array()?),
                 });
             }
-            state.producers.insert(id, ProducerEntry { epoch, batches });
+            entry.batches = batches;
+            state.producers.insert(id, entry);
         }
         r.0.is_empty().then_some((offset, state))
     }
@@ -305,7 +509,9 @@ pub fn load_snapshot(dir: &Path, max_offset: i64) -> Result<Option<(i64, Produce
 }
 
 /// The producer state of an opened log: the newest snapshot plus the batches after it.
-pub fn rebuild(log: &super::Log) -> Result<ProducerState> {
+/// Abort markers among those batches whose `.txnindex` entry is missing (a crash
+/// between the marker and its entry) get it back.
+pub fn rebuild(log: &mut super::Log) -> Result<ProducerState> {
     let end = log.log_end_offset();
     let (mut offset, mut state) = match load_snapshot(log.dir(), end)? {
         Some((o, s)) => (o.max(log.log_start_offset()), s),
@@ -314,11 +520,17 @@ pub fn rebuild(log: &super::Log) -> Result<ProducerState> {
     while offset < end {
         let chunk = log.read(offset, 1 << 20)?;
         let mut next = offset;
+        let mut aborted = Vec::new();
         for batch in crate::protocol::records::BatchIter::new(&chunk) {
             next = batch.next_offset();
-            if let Some(id) = BatchIdentity::of(&batch) {
-                state.update(&id, batch.base_offset(), batch.last_offset());
+            if let Some(txn) = state.apply(&batch, batch.base_offset(), batch.max_timestamp()) {
+                if !txn.commit {
+                    aborted.push(state.aborted_entry(&txn));
+                }
             }
+        }
+        for txn in aborted {
+            log.restore_aborted_txn(txn)?;
         }
         if next <= offset {
             break;
@@ -430,6 +642,170 @@ mod tests {
         assert_eq!(
             load_snapshot(dir.path(), 1).expect("load").map(|(o, _)| o),
             Some(1)
+        );
+    }
+
+    use crate::protocol::records::control::{marker_batch, ControlMarker};
+    use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+
+    /// A batch of `n` records from producer `pid`, transactional or not.
+    fn data(pid: i64, epoch: i16, seq: i32, n: usize, txn: bool) -> Vec<u8> {
+        let mut b = RecordBatchBuilder::new(0, 1_000)
+            .producer(pid, epoch, seq)
+            .transactional(txn);
+        for _ in 0..n {
+            b = b.record(RecordSpec::new(None, Some(b"v")));
+        }
+        b.build()
+    }
+
+    fn marker(pid: i64, epoch: i16, commit: bool) -> Vec<u8> {
+        marker_batch(
+            pid,
+            epoch,
+            ControlMarker {
+                commit,
+                coordinator_epoch: 4,
+            },
+            2_000,
+        )
+    }
+
+    fn apply(s: &mut ProducerState, bytes: &[u8], at: i64) -> Option<CompletedTxn> {
+        let batch = RecordBatch::parse(bytes).expect("batch");
+        s.apply(&batch, at, batch.max_timestamp())
+    }
+
+    #[test]
+    fn a_transaction_opens_at_its_first_batch_and_its_marker_closes_it() {
+        let mut s = ProducerState::default();
+        assert_eq!(apply(&mut s, &data(1, 0, 0, 3, true), 10), None);
+        assert_eq!(apply(&mut s, &data(1, 0, 3, 2, true), 13), None);
+        assert_eq!(s.first_unstable_offset(), Some(10));
+        assert_eq!(s.last_stable_offset(20), 10);
+        let done = apply(&mut s, &marker(1, 0, false), 15);
+        assert_eq!(
+            done,
+            Some(CompletedTxn {
+                producer_id: 1,
+                first_offset: 10,
+                last_offset: 15,
+                commit: false
+            })
+        );
+        assert_eq!(s.first_unstable_offset(), None);
+        assert_eq!(s.last_stable_offset(16), 16, "the high watermark");
+        let p = s.active_producers();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (
+                p[0].last_sequence,
+                p[0].coordinator_epoch,
+                p[0].current_txn_start_offset
+            ),
+            (4, 4, -1)
+        );
+        assert_eq!(p[0].last_timestamp, 2_000);
+    }
+
+    #[test]
+    fn the_lso_is_the_oldest_open_transaction_over_all_producers() {
+        let mut s = ProducerState::default();
+        apply(&mut s, &data(1, 0, 0, 1, false), 0);
+        assert_eq!(s.first_unstable_offset(), None, "not transactional");
+        apply(&mut s, &data(2, 0, 0, 1, true), 1);
+        apply(&mut s, &data(3, 0, 0, 1, true), 2);
+        apply(&mut s, &data(2, 0, 1, 1, true), 3);
+        assert_eq!(s.last_stable_offset(4), 1);
+        let done = apply(&mut s, &marker(2, 0, true), 4).expect("completed");
+        assert!(done.commit);
+        assert_eq!(s.last_stable_offset(5), 2, "producer 3's still open");
+        let aborted = apply(&mut s, &marker(3, 0, false), 5).expect("completed");
+        assert_eq!(
+            s.aborted_entry(&aborted).last_stable_offset,
+            6,
+            "none open: the offset after the marker"
+        );
+        assert_eq!(s.last_stable_offset(6), 6);
+    }
+
+    #[test]
+    fn a_transactional_batch_without_a_sequence_still_opens_the_transaction() {
+        let mut s = ProducerState::default();
+        apply(&mut s, &data(5, 2, -1, 1, true), 7);
+        assert_eq!(s.first_unstable_offset(), Some(7));
+        assert_eq!(s.active_producers()[0].producer_epoch, 2);
+        assert_eq!(s.active_producers()[0].last_sequence, -1);
+        let done = apply(&mut s, &marker(5, 2, true), 8).expect("completed");
+        assert_eq!((done.first_offset, done.last_offset), (7, 8));
+    }
+
+    #[test]
+    fn a_marker_with_a_newer_epoch_bumps_it_and_an_older_one_is_fenced() {
+        let mut s = ProducerState::default();
+        apply(&mut s, &data(1, 0, 0, 1, true), 0);
+        assert_eq!(s.check_epoch(1, 0), Ok(()));
+        apply(&mut s, &marker(1, 1, false), 1);
+        assert!(
+            s.check(&id(1, 0, 1, 1)).is_err(),
+            "the old epoch's batches are fenced"
+        );
+        assert_eq!(
+            s.check(&id(1, 1, 0, 0)),
+            Ok(None),
+            "not a duplicate: the old epoch's batches were forgotten"
+        );
+        assert!(matches!(
+            s.check_epoch(1, 0),
+            Err(SequenceError::FencedEpoch { current: 1, .. })
+        ));
+        assert_eq!(s.check_epoch(99, 0), Ok(()), "unknown producers pass");
+        let done = apply(&mut s, &marker(1, 1, true), 2).expect("completed");
+        assert_eq!(
+            (done.first_offset, done.last_offset),
+            (2, 2),
+            "nothing open: the marker's own offset, as Kafka"
+        );
+    }
+
+    #[test]
+    fn snapshots_v2_keep_open_transactions_and_v1_files_still_load() {
+        let mut s = ProducerState::default();
+        apply(&mut s, &data(1, 3, 0, 2, true), 100);
+        apply(&mut s, &data(2, 0, 0, 1, false), 102);
+        apply(&mut s, &data(4, 0, -1, 1, true), 103);
+        apply(&mut s, &marker(4, 0, false), 104);
+        let bytes = s.snapshot(105);
+        let (offset, loaded) = ProducerState::from_snapshot(&bytes).expect("v2");
+        assert_eq!((offset, &loaded), (105, &s));
+        assert_eq!(loaded.first_unstable_offset(), Some(100));
+        assert_eq!(loaded.active_producers(), s.active_producers());
+
+        // A version 1 file as the previous release wrote it: one producer, one batch.
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.extend_from_slice(&1u16.to_be_bytes());
+        v1.extend_from_slice(&9i64.to_be_bytes());
+        v1.extend_from_slice(&1u32.to_be_bytes());
+        v1.extend_from_slice(&7i64.to_be_bytes());
+        v1.extend_from_slice(&2i16.to_be_bytes());
+        v1.push(1);
+        for v in [0i32, 4] {
+            v1.extend_from_slice(&v.to_be_bytes());
+        }
+        for v in [0i64, 4] {
+            v1.extend_from_slice(&v.to_be_bytes());
+        }
+        let crc = crc32c::crc32c(&v1);
+        v1.extend_from_slice(&crc.to_be_bytes());
+        let (offset, old) = ProducerState::from_snapshot(&v1).expect("v1");
+        assert_eq!(offset, 9);
+        assert_eq!(old.first_unstable_offset(), None);
+        assert_eq!(
+            old.check(&id(7, 2, 0, 4))
+                .expect("dup")
+                .map(|b| b.last_offset),
+            Some(4)
         );
     }
 }

@@ -131,6 +131,11 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
         let active = i + 1 == bases.len();
         let mut segment = LogSegment::open(dir, base, config, active)?;
         segment.load(dir, config, active, active && clean.is_none(), &mut stats)?;
+        if active && clean.is_none() {
+            // Entries whose abort marker was in the cut tail go with it.
+            let end = segment.next_offset();
+            segment.txn_index.truncate_to(end)?;
+        }
         segments.push(segment);
     }
     if segments.is_empty() {

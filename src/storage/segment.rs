@@ -10,6 +10,7 @@ use super::error::{Error, Result};
 use super::flush::SyncItem;
 use super::index::{OffsetIndex, TimeIndex};
 use super::mmap::MappedFile;
+use super::txn_index::TxnIndex;
 use crate::protocol::records::{self, BatchIter, RecordBatch};
 
 /// The file name of a segment file: the base offset in 20 digits and the extension.
@@ -20,7 +21,8 @@ pub(crate) fn file_name(base_offset: i64, extension: &str) -> String {
 /// How far ahead of the write position the active `.log` mapping is prefaulted.
 const POPULATE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
 
-/// One segment: `<base offset>.log`, `.index` and `.timeindex`.
+/// One segment: `<base offset>.log`, `.index`, `.timeindex` and `.txnindex` (the
+/// aborted transactions whose markers it holds; format on [`TxnIndex`]).
 ///
 /// # The `.log` format
 ///
@@ -55,6 +57,7 @@ pub(crate) struct LogSegment {
     pub(super) log: Arc<MappedFile>,
     pub(super) offset_index: OffsetIndex,
     pub(super) time_index: TimeIndex,
+    pub(super) txn_index: TxnIndex,
     /// The offset after the last batch.
     pub(super) next_offset: i64,
     pub(super) bytes_since_last_index_entry: usize,
@@ -93,6 +96,7 @@ impl LogSegment {
     ) -> Result<Self> {
         Self::create_at(
             &Self::paths(dir, base_offset),
+            TxnIndex::path(dir, base_offset),
             base_offset,
             config.segment_bytes as usize,
             config,
@@ -101,10 +105,11 @@ impl LogSegment {
     }
 
     /// Creates an empty segment in the given files (`.log`, `.index`, `.timeindex`
-    /// paths, which may carry a suffix such as the cleaner's `.cleaned`), its log
-    /// preallocated to `log_capacity`.
+    /// paths and the `.txnindex` one, which may carry a suffix such as the cleaner's
+    /// `.cleaned`), its log preallocated to `log_capacity`.
     pub(crate) fn create_at(
         paths: &[PathBuf; 3],
+        txn_path: PathBuf,
         base_offset: i64,
         log_capacity: usize,
         config: &LogConfig,
@@ -119,11 +124,13 @@ impl LogSegment {
         // Index files left over without their log would otherwise resurface.
         offset_index.truncate_entries(0)?;
         time_index.truncate_entries(0)?;
+        let txn_index = TxnIndex::create(txn_path)?;
         Ok(Self::assemble(
             base_offset,
             log,
             offset_index,
             time_index,
+            txn_index,
             now_ms,
             config,
         ))
@@ -149,6 +156,9 @@ impl LogSegment {
         let log = MappedFile::open(&log_path, log_cap)?;
         let offset_index = OffsetIndex::open(&index_path, base_offset, index_cap)?;
         let time_index = TimeIndex::open(&time_path, base_offset, index_cap)?;
+        // Only the active segment appends, so only its file stays open (created here,
+        // off the owner's thread, for a log written before transactions existed).
+        let txn_index = TxnIndex::open(TxnIndex::path(dir, base_offset), active)?;
         let modified_ms = std::fs::metadata(&log_path)
             .and_then(|m| m.modified())
             .ok()
@@ -159,6 +169,7 @@ impl LogSegment {
             log,
             offset_index,
             time_index,
+            txn_index,
             modified_ms,
             config,
         ))
@@ -169,6 +180,7 @@ impl LogSegment {
         log: MappedFile,
         offset_index: OffsetIndex,
         time_index: TimeIndex,
+        txn_index: TxnIndex,
         created_ms: i64,
         config: &LogConfig,
     ) -> Self {
@@ -178,6 +190,7 @@ impl LogSegment {
             log: Arc::new(log),
             offset_index,
             time_index,
+            txn_index,
             next_offset: base_offset,
             bytes_since_last_index_entry: 0,
             max_timestamp_so_far: records::NO_TIMESTAMP,
@@ -398,11 +411,12 @@ impl LogSegment {
         Ok(())
     }
 
-    /// Renames the three files to `*.deleted`, Kafka's mark for files to delete
-    /// asynchronously. Returns the new paths.
+    /// Renames the segment's files (the `.txnindex` too) to `*.deleted`, Kafka's mark
+    /// for files to delete asynchronously. Returns the new paths.
     pub(crate) fn rename_for_delete(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut renamed = Vec::with_capacity(3);
-        for path in Self::paths(dir, self.base_offset) {
+        let mut renamed = Vec::with_capacity(4);
+        let [log, index, time] = Self::paths(dir, self.base_offset);
+        for path in [log, index, time, TxnIndex::path(dir, self.base_offset)] {
             let mut to = path.clone().into_os_string();
             to.push(".deleted");
             let to = PathBuf::from(to);

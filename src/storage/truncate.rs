@@ -99,6 +99,7 @@ impl LogSegment {
         self.reset_indexes(dir, config)?;
         self.rolling_based_timestamp = None;
         self.load(dir, config, false, false, &mut LogOpenStats::default())?;
+        self.txn_index.truncate_to(self.next_offset)?;
         for item in self.seal()? {
             // The caller flushed just before; these make the new lengths durable.
             item.sync()?;

@@ -155,6 +155,7 @@ mod tests {
                     offset: 0,
                     max_bytes: 1 << 20,
                     wait: None,
+                    isolation: super::super::IsolationLevel::ReadUncommitted,
                 })
                 .await
                 .expect("mailbox")

@@ -27,6 +27,8 @@ pub(crate) struct SegmentSource {
     /// The offset after its last batch.
     pub(crate) next_offset: i64,
     pub(crate) log: Arc<MappedFile>,
+    /// Its `.txnindex` entries, which the cleaned segment replacing it carries on.
+    pub(crate) aborted: Vec<crate::storage::txn_index::AbortedTxn>,
 }
 
 impl SegmentSource {
@@ -224,7 +226,15 @@ impl Pass<'_> {
         }
         let total: usize = group.iter().map(SegmentSource::size).sum();
         let capacity = (total + total / 8 + 64 * 1024).min(u32::MAX as usize);
-        let mut cleaned = LogSegment::create_at(&paths, base, capacity, &job.config, job.now_ms)?;
+        let txn_path = swap::txn_path_with_suffix(&job.dir, base, swap::CLEANED_SUFFIX);
+        let mut cleaned = LogSegment::create_at(
+            &paths,
+            txn_path.clone(),
+            base,
+            capacity,
+            &job.config,
+            job.now_ms,
+        )?;
         let mut written = 0usize;
         for source in group {
             let mut batches = BatchIter::new(source.log.contents());
@@ -254,7 +264,7 @@ impl Pass<'_> {
         job.check_cancelled()?;
         if written == 0 {
             drop(cleaned);
-            for p in &paths {
+            for p in paths.iter().chain([&txn_path]) {
                 swap::remove_if_exists(p)?;
             }
             let mut old_paths = Vec::new();
@@ -268,7 +278,16 @@ impl Pass<'_> {
                 new: None,
             });
         }
+        // Control batches always survive, so every abort marker of the group is still
+        // here and its entry stays valid.
+        for txn in group.iter().flat_map(|s| s.aborted.iter()) {
+            cleaned.txn_index.append(*txn)?;
+        }
         cleaned.seal()?;
+        if let Some(file) = cleaned.txn_index.file() {
+            file.sync_all()
+                .map_err(crate::storage::error::io_err("sync txn index", &txn_path))?;
+        }
         cleaned.log_file().sync_all()?;
         cleaned.offset_index.file().sync_all()?;
         cleaned.time_index.file().sync_all()?;

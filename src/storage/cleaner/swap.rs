@@ -3,11 +3,12 @@
 //! # Files
 //!
 //! A cleaned segment with base offset `B` (the base of the first old segment it
-//! replaces) is written as `B.log.cleaned`, `B.index.cleaned`, `B.timeindex.cleaned`:
-//! the same formats as a rolled segment (batches trimmed to their end, sealed
-//! indexes). Then, each step made durable by an fsync of the directory:
+//! replaces) is written as `B.log.cleaned`, `B.index.cleaned`, `B.timeindex.cleaned`,
+//! `B.txnindex.cleaned`: the same formats as a rolled segment (batches trimmed to their
+//! end, sealed indexes; the txn index holds the entries of every segment it replaces).
+//! Then, each step made durable by an fsync of the directory:
 //!
-//! 1. the three files are fsynced, and renamed to `*.swap` (indexes first, the `.log`
+//! 1. the four files are fsynced, and renamed to `*.swap` (indexes first, the `.log`
 //!    last: `B.log.swap` existing is the commit point);
 //! 2. every old segment's files are renamed to `*.deleted` (oldest first);
 //! 3. the `.swap` files are renamed to their final names (indexes first, `.log` last).
@@ -31,6 +32,7 @@ use crate::protocol::records::BatchIter;
 use crate::storage::error::{io_err, Error, Result};
 use crate::storage::mmap::{sync_dir, MappedFile};
 use crate::storage::segment::LogSegment;
+use crate::storage::txn_index::TxnIndex;
 
 pub(crate) const CLEANED_SUFFIX: &str = "cleaned";
 pub(crate) const SWAP_SUFFIX: &str = "swap";
@@ -52,6 +54,11 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     s.push(".");
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// The `.txnindex` path of segment `base` with a suffix.
+pub(crate) fn txn_path_with_suffix(dir: &Path, base: i64, suffix: &str) -> PathBuf {
+    suffixed(&TxnIndex::path(dir, base), suffix)
 }
 
 /// The `.log`, `.index`, `.timeindex` paths of segment `base` with a suffix.
@@ -90,8 +97,9 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
 
 /// Renames an old segment's files to `*.deleted`; returns the new paths.
 pub(crate) fn retire_segment(dir: &Path, base: i64) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::with_capacity(3);
-    for path in LogSegment::paths(dir, base) {
+    let mut out = Vec::with_capacity(4);
+    let [log, index, time] = LogSegment::paths(dir, base);
+    for path in [log, index, time, TxnIndex::path(dir, base)] {
         let to = suffixed(&path, DELETED_SUFFIX);
         if rename_if_exists(&path, &to, "rename for deletion")? {
             out.push(to);
@@ -114,6 +122,12 @@ pub(crate) fn commit(
     }
     let cleaned = paths_with_suffix(dir, base, CLEANED_SUFFIX);
     let swap = paths_with_suffix(dir, base, SWAP_SUFFIX);
+    let txn_swap = txn_path_with_suffix(dir, base, SWAP_SUFFIX);
+    rename_if_exists(
+        &txn_path_with_suffix(dir, base, CLEANED_SUFFIX),
+        &txn_swap,
+        "rename cleaned to swap",
+    )?;
     for i in [1, 2, 0] {
         rename(&cleaned[i], &swap[i], "rename cleaned to swap")?;
     }
@@ -130,6 +144,11 @@ pub(crate) fn commit(
         return Ok(deleted);
     }
     let finals = LogSegment::paths(dir, base);
+    rename_if_exists(
+        &txn_swap,
+        &TxnIndex::path(dir, base),
+        "rename swap into place",
+    )?;
     for i in [1, 2, 0] {
         rename(&swap[i], &finals[i], "rename swap into place")?;
     }
@@ -174,11 +193,16 @@ pub(crate) fn recover(dir: &Path) -> Result<usize> {
     let swaps = bases_with(dir, "log", SWAP_SUFFIX)?;
     // Index `.swap` files without their `.log.swap`: a crash inside step 1, before the
     // commit point; the old segment is intact.
-    for ext in ["index", "timeindex"] {
+    for ext in ["index", "timeindex", "txnindex"] {
         for base in bases_with(dir, ext, SWAP_SUFFIX)? {
             if !swaps.contains(&base) {
                 let [_, index, time] = paths_with_suffix(dir, base, SWAP_SUFFIX);
-                remove_if_exists(if ext == "index" { &index } else { &time })?;
+                let txn = txn_path_with_suffix(dir, base, SWAP_SUFFIX);
+                remove_if_exists(match ext {
+                    "index" => &index,
+                    "timeindex" => &time,
+                    _ => &txn,
+                })?;
             }
         }
     }
@@ -190,9 +214,14 @@ pub(crate) fn recover(dir: &Path) -> Result<usize> {
             for p in &swap {
                 remove_if_exists(p)?;
             }
+            remove_if_exists(&txn_path_with_suffix(dir, base, SWAP_SUFFIX))?;
             continue;
         };
         let finals = LogSegment::paths(dir, base);
+        let (txn_swap, txn_final) = (
+            txn_path_with_suffix(dir, base, SWAP_SUFFIX),
+            TxnIndex::path(dir, base),
+        );
         for &old in segments.iter().filter(|&&x| x >= base && x <= last) {
             if old == base {
                 remove_if_exists(&finals[0])?;
@@ -201,10 +230,14 @@ pub(crate) fn recover(dir: &Path) -> Result<usize> {
                         remove_if_exists(&finals[i])?;
                     }
                 }
+                if txn_swap.exists() {
+                    remove_if_exists(&txn_final)?;
+                }
             } else {
                 retire_segment(dir, old)?;
             }
         }
+        rename_if_exists(&txn_swap, &txn_final, "rename swap into place")?;
         for i in [1, 2, 0] {
             rename_if_exists(&swap[i], &finals[i], "rename swap into place")?;
         }

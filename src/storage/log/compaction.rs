@@ -84,6 +84,18 @@ impl Log {
             .filter(|s| s.base_offset() >= first_dirty)
             .find(|s| lag > 0 && s.largest_timestamp() > now_ms.saturating_sub(lag))
             .map_or(active_base, LogSegment::base_offset);
+        // Never at or past the last stable offset: the segment holding the oldest open
+        // transaction's start is not cleanable (Kafka's firstUnstableOffset).
+        let first_uncleanable = match self.first_unstable_offset {
+            Some(unstable) => {
+                let holding = self
+                    .segments
+                    .partition_point(|s| s.base_offset() <= unstable)
+                    .saturating_sub(1);
+                first_uncleanable.min(self.segments[holding].base_offset())
+            }
+            None => first_uncleanable,
+        };
         let (mut clean_bytes, mut dirty_bytes) = (0, 0);
         for s in rolled
             .iter()
@@ -96,7 +108,7 @@ impl Log {
             }
         }
         CleanableStats {
-            first_dirty_offset: first_dirty,
+            first_dirty_offset: first_dirty.min(first_uncleanable),
             first_uncleanable_offset: first_uncleanable,
             clean_bytes,
             dirty_bytes,
@@ -166,6 +178,7 @@ impl Log {
                 base_offset: s.base_offset(),
                 next_offset: s.next_offset(),
                 log: Arc::clone(s.log_file()),
+                aborted: s.txn_index.entries().to_vec(),
             })
             .collect();
         Some(CleaningJob {

@@ -1,0 +1,361 @@
+//! The partition's side of transactions: the commit/abort markers the transaction
+//! coordinator writes, the producer state every appended batch goes through (open
+//! transactions, the last stable offset, the aborted-transaction index), and
+//! DescribeProducers.
+
+use actix::prelude::*;
+use bytes::Bytes;
+
+use super::{now_ms, Append, Appended, PartitionActor, PartitionError};
+use crate::protocol::records::control::{marker_batch, ControlMarker};
+use crate::protocol::records::RecordBatch;
+use crate::storage::producer_state::ActiveProducer;
+
+/// Writes the control batch (commit or abort marker) that ends a producer's
+/// transaction on this partition. Sent by the transaction coordinator. A marker whose
+/// `producer_epoch` is older than the producer's current epoch is refused with
+/// [`PartitionError::InvalidProducerEpoch`] and not written.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<Appended, PartitionError>")]
+pub struct WriteTxnMarker {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub coordinator_epoch: i32,
+    pub commit: bool,
+    pub wait_for_fsync: bool,
+}
+
+/// The producers this partition remembers (DescribeProducers), by producer id.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<Vec<ActiveProducer>, PartitionError>")]
+pub struct DescribeProducers;
+
+impl PartitionActor {
+    /// Applies an appended batch (stored at `base_offset`) to the producer state; an
+    /// abort marker gets its `.txnindex` entry, and the cleaner learns where the oldest
+    /// open transaction now starts. The caller publishes the offsets, which wakes the
+    /// read_committed fetches the moved LSO lets through.
+    pub(super) fn apply_to_producers(
+        &mut self,
+        batch: &RecordBatch<'_>,
+        base_offset: i64,
+        timestamp: i64,
+    ) -> Result<(), crate::storage::Error> {
+        let Some(log) = self.log.as_mut() else {
+            return Ok(());
+        };
+        let before = self.producers.first_unstable_offset();
+        let completed = self.producers.apply(batch, base_offset, timestamp);
+        if let Some(txn) = completed.filter(|t| !t.commit) {
+            log.append_aborted_txn(self.producers.aborted_entry(&txn))?;
+        }
+        let after = self.producers.first_unstable_offset();
+        if before != after {
+            log.set_first_unstable_offset(after);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<WriteTxnMarker> for PartitionActor {
+    type Result = ResponseFuture<Result<Appended, PartitionError>>;
+
+    fn handle(&mut self, msg: WriteTxnMarker, ctx: &mut Context<Self>) -> Self::Result {
+        let marker = ControlMarker {
+            commit: msg.commit,
+            coordinator_epoch: msg.coordinator_epoch,
+        };
+        let batch = marker_batch(msg.producer_id, msg.producer_epoch, marker, now_ms());
+        // The append path checks the epoch and applies the marker like any batch.
+        <Self as Handler<Append>>::handle(
+            self,
+            Append {
+                batch: Bytes::from(batch),
+                wait_for_fsync: msg.wait_for_fsync,
+            },
+            ctx,
+        )
+    }
+}
+
+impl Handler<DescribeProducers> for PartitionActor {
+    type Result = Result<Vec<ActiveProducer>, PartitionError>;
+
+    fn handle(&mut self, _: DescribeProducers, _: &mut Context<Self>) -> Self::Result {
+        if self.log.is_none() {
+            return Err(PartitionError::Closed);
+        }
+        Ok(self.producers.active_producers())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{start, Fetch, InjectFailure, IsolationLevel, ListOffset};
+    use super::*;
+    use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
+    use crate::storage::LogConfig;
+    use std::time::{Duration, Instant};
+
+    fn start_partition(dir: &std::path::Path) -> Addr<PartitionActor> {
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            ..LogConfig::default()
+        };
+        let log = super::super::open_log(dir.join("t-0"), config).expect("open");
+        start(
+            &actix::Arbiter::current(),
+            "t-0".into(),
+            log,
+            Duration::from_secs(60),
+        )
+        .0
+    }
+
+    fn batch(pid: i64, epoch: i16, seq: i32, txn: bool) -> Bytes {
+        // Today's time: a batch a year older than the marker would roll the segment
+        // (segment.ms), and a read returns one segment's batches.
+        let b = RecordBatchBuilder::new(0, now_ms());
+        let b = if pid >= 0 {
+            b.producer(pid, epoch, seq).transactional(txn)
+        } else {
+            b
+        };
+        Bytes::from(b.record(RecordSpec::new(None, Some(b"v"))).build())
+    }
+
+    async fn append(p: &Addr<PartitionActor>, batch: Bytes) -> Appended {
+        p.send(Append {
+            batch,
+            wait_for_fsync: false,
+        })
+        .await
+        .expect("mailbox")
+        .expect("append")
+    }
+
+    fn marker(pid: i64, epoch: i16, commit: bool) -> WriteTxnMarker {
+        WriteTxnMarker {
+            producer_id: pid,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit,
+            wait_for_fsync: false,
+        }
+    }
+
+    fn fetch(offset: i64, isolation: IsolationLevel, wait: Option<Duration>) -> Fetch {
+        Fetch {
+            offset,
+            max_bytes: 1 << 20,
+            wait,
+            isolation,
+        }
+    }
+
+    fn bases(records: &Bytes) -> Vec<i64> {
+        BatchIter::new(records).map(|b| b.base_offset()).collect()
+    }
+
+    #[actix::test]
+    async fn read_committed_stops_at_the_lso_and_lists_the_aborted_transaction() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(1, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(bases(&rc.records), vec![0]);
+        assert_eq!(
+            (rc.offsets.last_stable_offset, rc.offsets.high_watermark),
+            (1, 3)
+        );
+        let (_, latest) = p
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadCommitted,
+            })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(latest, 1);
+
+        let m = p
+            .send(marker(1, 0, false))
+            .await
+            .expect("mailbox")
+            .expect("marker");
+        assert_eq!(m.base_offset, 3);
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(bases(&rc.records), vec![0, 1, 2, 3]);
+        assert_eq!(rc.offsets.last_stable_offset, 4);
+        assert_eq!(rc.aborted.len(), 1);
+        assert_eq!(
+            (rc.aborted[0].producer_id, rc.aborted[0].first_offset),
+            (1, 1)
+        );
+        let ru = p
+            .send(fetch(0, IsolationLevel::ReadUncommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert!(ru.aborted.is_empty(), "read_uncommitted lists none");
+        let later = p
+            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(later.aborted.len(), 1, "its marker is at or after 2");
+    }
+
+    #[actix::test]
+    async fn a_parked_read_committed_fetch_wakes_when_a_marker_moves_the_lso() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(1, 0, 0, true)).await;
+        let waiting = p.send(fetch(
+            0,
+            IsolationLevel::ReadCommitted,
+            Some(Duration::from_secs(30)),
+        ));
+        let started = Instant::now();
+        let other = p.clone();
+        actix_rt::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Moves the high watermark, not the LSO: the fetch stays parked.
+            append(&other, batch(-1, 0, 0, false)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            other
+                .send(marker(1, 0, true))
+                .await
+                .expect("mailbox")
+                .expect("marker");
+        });
+        let data = waiting.await.expect("mailbox").expect("fetch");
+        assert_eq!(
+            bases(&data.records),
+            vec![0, 1, 2],
+            "woken by the marker, not by the plain append"
+        );
+        assert!(data.aborted.is_empty(), "committed");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[actix::test]
+    async fn an_older_epochs_marker_is_fenced_and_not_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(1, 2, 0, true)).await;
+        let fenced = p.send(marker(1, 1, false)).await.expect("mailbox");
+        assert!(matches!(
+            fenced,
+            Err(PartitionError::InvalidProducerEpoch(_))
+        ));
+        let (_, end) = p
+            .send(ListOffset {
+                timestamp: -1,
+                isolation: IsolationLevel::ReadUncommitted,
+            })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(end, 1, "nothing written");
+        let producers = p
+            .send(DescribeProducers)
+            .await
+            .expect("mailbox")
+            .expect("describe");
+        assert_eq!(producers.len(), 1);
+        assert_eq!(
+            (
+                producers[0].producer_epoch,
+                producers[0].current_txn_start_offset
+            ),
+            (2, 0),
+            "still open"
+        );
+    }
+
+    #[actix::test]
+    async fn an_open_transaction_and_its_lso_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(4, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        p.send(InjectFailure).await.expect("mailbox");
+        let rc = p
+            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch after restart");
+        assert_eq!(rc.offsets.last_stable_offset, 1);
+        assert_eq!(bases(&rc.records), vec![0]);
+        let producers = p
+            .send(DescribeProducers)
+            .await
+            .expect("mailbox")
+            .expect("describe");
+        assert_eq!(producers[0].current_txn_start_offset, 1);
+    }
+
+    #[actix::test]
+    async fn the_lso_bounds_timestamp_lookups_and_never_falls_below_the_log_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = start_partition(dir.path());
+        append(&p, batch(-1, 0, 0, false)).await;
+        append(&p, batch(6, 0, 0, true)).await;
+        append(&p, batch(-1, 0, 0, false)).await;
+        let lookup = |isolation| ListOffset {
+            timestamp: 0,
+            isolation,
+        };
+        let rc = p
+            .send(lookup(IsolationLevel::ReadCommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(rc.1, 0, "offset 0 is below the LSO");
+        p.send(super::super::DeleteRecords { offset: 1 })
+            .await
+            .expect("mailbox")
+            .expect("delete");
+        let rc = p
+            .send(lookup(IsolationLevel::ReadCommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(
+            rc,
+            (-1, -1),
+            "the first batch from 1 is at the LSO: not readable"
+        );
+        let ru = p
+            .send(lookup(IsolationLevel::ReadUncommitted))
+            .await
+            .expect("mailbox")
+            .expect("list");
+        assert_eq!(ru.1, 1);
+        p.send(super::super::DeleteRecords { offset: 2 })
+            .await
+            .expect("mailbox")
+            .expect("delete");
+        let data = p
+            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(
+            data.offsets.last_stable_offset, 2,
+            "the open transaction started below the log start"
+        );
+    }
+}

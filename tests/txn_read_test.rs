@@ -1,0 +1,179 @@
+//! The read side of transactions over the wire, without a transaction coordinator:
+//! transactional batches produced by hand keep the last stable offset at the open
+//! transaction's start, read_committed fetches and list-offsets stop there, and
+//! DescribeProducers shows the open transaction. (Markers are covered at the partition
+//! actor's level: no served API writes them without the coordinator.)
+
+mod common;
+
+use aeon::protocol::frame::decode_response;
+use aeon::protocol::messages::describe_producers_request::{
+    DescribeProducersRequest, TopicRequest,
+};
+use aeon::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use aeon::protocol::messages::fetch_response::PartitionData;
+use aeon::protocol::messages::list_offsets_request::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
+};
+use aeon::protocol::messages::produce_request::{
+    PartitionProduceData, ProduceRequest, TopicProduceData,
+};
+use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
+use aeon::protocol::{ApiKey, ErrorCode, Response};
+use common::{read_frame, write_request, TestBroker};
+use std::net::TcpStream;
+
+const TOPIC: &str = "txn-read";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn produce(s: &mut TcpStream, id: i32, batch: Vec<u8>) {
+    let req = ProduceRequest {
+        transactional_id: Some("tx-1".into()),
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: TOPIC.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(s, 8, id, req.into());
+    let (_, body) = decode_response(ApiKey::Produce, 8, read_frame(s)).expect("response");
+    let Response::Produce(r) = body else {
+        panic!("wrong response")
+    };
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+}
+
+fn fetch(s: &mut TcpStream, id: i32, isolation_level: i8) -> PartitionData {
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 0,
+        max_bytes: 1 << 20,
+        isolation_level,
+        session_epoch: -1,
+        topics: vec![FetchTopic {
+            topic: TOPIC.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(s, 11, id, req.into());
+    let (_, body) = decode_response(ApiKey::Fetch, 11, read_frame(s)).expect("response");
+    let Response::Fetch(r) = body else {
+        panic!("wrong response")
+    };
+    r.responses[0].partitions[0].clone()
+}
+
+fn batch(producer: Option<(i64, i32)>) -> Vec<u8> {
+    let b = RecordBatchBuilder::new(0, now_ms());
+    let b = match producer {
+        Some((pid, seq)) => b.producer(pid, 0, seq).transactional(true),
+        None => b,
+    };
+    b.record(RecordSpec::new(None, Some(b"v"))).build()
+}
+
+#[test]
+fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
+    let broker = TestBroker::start();
+    broker.create_topic(TOPIC, 1);
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    produce(&mut s, 1, batch(None));
+    produce(&mut s, 2, batch(Some((4000, 0))));
+    produce(&mut s, 3, batch(Some((4000, 1))));
+    produce(&mut s, 4, batch(None));
+
+    let committed = fetch(&mut s, 5, 1);
+    assert_eq!(committed.error_code, 0);
+    assert_eq!(committed.high_watermark, 4);
+    assert_eq!(
+        committed.last_stable_offset, 1,
+        "the open transaction's start"
+    );
+    let records = committed.records.clone().unwrap_or_default();
+    let bases: Vec<i64> = BatchIter::new(&records).map(|b| b.base_offset()).collect();
+    assert_eq!(bases, vec![0], "nothing at or past the LSO");
+    assert_eq!(committed.aborted_transactions, Some(Vec::new()));
+
+    let uncommitted = fetch(&mut s, 6, 0);
+    assert_eq!(uncommitted.last_stable_offset, 1);
+    let records = uncommitted.records.clone().unwrap_or_default();
+    assert_eq!(BatchIter::new(&records).count(), 4);
+    assert_eq!(uncommitted.aborted_transactions, None);
+
+    for (isolation_level, expected) in [(0i8, 4i64), (1, 1)] {
+        let req = ListOffsetsRequest {
+            replica_id: -1,
+            isolation_level,
+            topics: vec![ListOffsetsTopic {
+                name: TOPIC.into(),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        write_request(&mut s, 5, 7, req.into());
+        let (_, body) =
+            decode_response(ApiKey::ListOffsets, 5, read_frame(&mut s)).expect("response");
+        let Response::ListOffsets(r) = body else {
+            panic!("wrong response")
+        };
+        assert_eq!(
+            r.topics[0].partitions[0].offset, expected,
+            "{isolation_level}"
+        );
+    }
+
+    let req = DescribeProducersRequest {
+        topics: vec![TopicRequest {
+            name: TOPIC.into(),
+            partition_indexes: vec![0, 7],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(&mut s, 0, 8, req.into());
+    let (_, body) =
+        decode_response(ApiKey::DescribeProducers, 0, read_frame(&mut s)).expect("response");
+    let Response::DescribeProducers(r) = body else {
+        panic!("wrong response")
+    };
+    let partitions = &r.topics[0].partitions;
+    assert_eq!(partitions[0].error_code, 0);
+    let producer = &partitions[0].active_producers[0];
+    assert_eq!(
+        (
+            producer.producer_id,
+            producer.last_sequence,
+            producer.current_txn_start_offset
+        ),
+        (4000, 1, 1)
+    );
+    assert_eq!(
+        partitions[1].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+}
