@@ -24,8 +24,9 @@
 //! log flushes. A torn last entry (a length not a multiple of 34) is ignored on load and
 //! overwritten by the next append. An entry lost altogether (the marker reached the log,
 //! the entry did not) is re-added when the producer state is rebuilt, because the
-//! rebuild replays every batch after the last producer snapshot and the snapshot is
-//! never taken before an entry is written.
+//! rebuild replays every batch after the newest producer snapshot, and the partition
+//! writes a snapshot only once what it covers (entries included) is flushed. An entry
+//! whose marker a recovery cuts off is dropped with it.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

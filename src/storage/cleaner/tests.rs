@@ -718,3 +718,77 @@ proptest! {
         }
     }
 }
+
+/// A compacted log whose first two segments hold aborted transactions.
+fn log_with_aborted_txns(dir: &std::path::Path) -> Log {
+    use crate::protocol::records::control::{marker_batch, ControlMarker};
+    use crate::storage::producer_state::ProducerState;
+    let mut log = Log::open(dir, config(), T0).unwrap();
+    let mut state = ProducerState::default();
+    for pid in [1i64, 2] {
+        for (seq, key) in ["a", "b"].iter().enumerate() {
+            let b = RecordBatchBuilder::new(0, T0)
+                .producer(pid, 0, seq as i32)
+                .transactional(true)
+                .record(RecordSpec::new(Some(key.as_bytes()), Some(b"v")))
+                .build();
+            let info = log.append(&b, T0).unwrap();
+            state.apply(&RecordBatch::parse(&b).unwrap(), info.base_offset, T0);
+        }
+        let m = ControlMarker {
+            commit: false,
+            coordinator_epoch: 0,
+        };
+        let b = marker_batch(pid, 0, m, T0);
+        let info = log.append(&b, T0).unwrap();
+        let done = state
+            .apply(&RecordBatch::parse(&b).unwrap(), info.base_offset, T0)
+            .unwrap();
+        log.append_aborted_txn(state.aborted_entry(&done)).unwrap();
+        log.append(&keyed(&[(Some("a"), Some("new"))], T0), T0)
+            .unwrap();
+        log.roll(T0).unwrap();
+    }
+    log.append(&keyed(&[(Some("b"), Some("new"))], T0), T0)
+        .unwrap();
+    log
+}
+
+#[test]
+fn a_cleaned_segment_keeps_the_txnindex_entries_of_the_segments_it_replaces_across_crashes() {
+    for stop in [
+        None,
+        Some(SwapStep::Cleaned),
+        Some(SwapStep::Swapped),
+        Some(SwapStep::OldDeleted),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = log_with_aborted_txns(dir.path());
+        let end = log.log_end_offset();
+        let before = log.collect_aborted_txns(0, end);
+        assert_eq!(before.len(), 2);
+        let job = log
+            .prepare_cleaning_now(T0, &CleanerConfig::default())
+            .unwrap();
+        let cleaned = run_with(job, stop).unwrap();
+        let log = match stop {
+            None => {
+                let removed = log.finish_cleaning(cleaned);
+                crate::storage::delete_segments(&removed).unwrap();
+                assert_eq!(log.segment_count(), 2, "two segments cleaned into one");
+                log
+            }
+            Some(_) => {
+                drop(log); // the crash
+                Log::open(dir.path(), config(), T0).unwrap()
+            }
+        };
+        assert_eq!(log.collect_aborted_txns(0, end), before, "{stop:?}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".cleaned") || n.ends_with(".swap"))
+            .collect();
+        assert!(leftovers.is_empty(), "{stop:?}: {leftovers:?}");
+    }
+}
