@@ -77,6 +77,7 @@ pub fn run(cmd: &E2eCmd) -> anyhow::Result<()> {
         received.elapsed,
     )
     .with_latency("send -> receipt, wall clock", &received.latency)
+    .with_ack_latency(&produced.latency)
     .with_limit(limit);
     report.broker = proc_stats::finish(probe, produced.bytes + received.bytes)?;
     report.print(common.json)

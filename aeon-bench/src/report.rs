@@ -69,6 +69,10 @@ pub struct Report {
     /// MB = 10^6 bytes.
     pub mb_per_sec: f64,
     pub latency_ms: Option<LatencyMs>,
+    /// e2e only: the produce leg of the same run (send -> delivery ack), so the fetch
+    /// leg's share of the latency can be told apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_latency_ms: Option<LatencyMs>,
     pub limit: Option<LimitRatios>,
     pub broker: Option<BrokerCost>,
 }
@@ -99,6 +103,7 @@ impl Report {
             msgs_per_sec: per_sec(messages),
             mb_per_sec: per_sec(bytes) / 1e6,
             latency_ms: None,
+            ack_latency_ms: None,
             limit: None,
             broker: None,
         }
@@ -107,6 +112,12 @@ impl Report {
     pub fn with_latency(mut self, of: &'static str, h: &Histogram<u64>) -> Self {
         self.latency_of = Some(of);
         self.latency_ms = LatencyMs::from_histogram(h);
+        self
+    }
+
+    /// The produce leg's latency (send -> delivery ack), beside an e2e latency.
+    pub fn with_ack_latency(mut self, h: &Histogram<u64>) -> Self {
+        self.ack_latency_ms = LatencyMs::from_histogram(h);
         self
     }
 
@@ -137,6 +148,12 @@ impl Report {
         if let (Some(of), Some(l)) = (self.latency_of, &self.latency_ms) {
             out += &format!(
                 "latency ({of}), ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} samples)\n",
+                l.p50, l.p99, l.p99_9, l.max, l.samples
+            );
+        }
+        if let Some(l) = &self.ack_latency_ms {
+            out += &format!(
+                "latency (send -> delivery ack, same run), ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} samples)\n",
                 l.p50, l.p99, l.p99_9, l.max, l.samples
             );
         }
