@@ -498,8 +498,25 @@ fn process(consumer: &BaseConsumer, producer: &BaseProducer, max: usize, commit:
     batch.len()
 }
 
+/// A running `aeon` binary that is killed when the test ends, passed or not.
+struct Binary(common::SpawnedAeon);
+
+impl Binary {
+    fn sigkill(&mut self) {
+        self.0.child.kill().expect("SIGKILL");
+        self.0.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
 /// The real `aeon` binary on `port`, over `dir`.
-fn start_binary(dir: &std::path::Path, port: u16) -> common::SpawnedAeon {
+fn start_binary(dir: &std::path::Path, port: u16) -> Binary {
     let mut command = common::aeon_command();
     command
         .arg("--listen")
@@ -508,7 +525,7 @@ fn start_binary(dir: &std::path::Path, port: u16) -> common::SpawnedAeon {
         .arg(dir)
         .env("RUST_LOG", "aeon=info")
         .env("AEON_GROUP_INITIAL_REBALANCE_DELAY_MS", "0");
-    common::spawn_aeon(command)
+    Binary(common::spawn_aeon(command))
 }
 
 fn group_consumer_at(addr: &str, group: &str, topic: &str) -> BaseConsumer {
@@ -547,7 +564,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let dir = tempfile::tempdir().expect("data dir");
     let port = free_port();
     let mut aeon = start_binary(dir.path(), port);
-    let addr = aeon.addr.clone();
+    let addr = aeon.0.addr.clone();
     create_topic_at(&addr, "ctp-in", 2);
     create_topic_at(&addr, "ctp-out", 2);
     let input = txn_producer(&addr, "ctp-source", &[]);
@@ -573,12 +590,11 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
         process(&consumer, &producer, 50, false) > 0,
         "work in flight when it dies"
     );
-    aeon.child.kill().expect("SIGKILL");
-    aeon.child.wait().expect("reaped");
+    aeon.sigkill();
     // The dead processor's clients never speak again (no LeaveGroup, no EndTxn).
     std::mem::forget(consumer);
     std::mem::forget(producer);
-    let mut aeon = start_binary(dir.path(), port);
+    let _aeon = start_binary(dir.path(), port);
 
     // The replacement fences the dead processor's transaction (aborting it) and goes on
     // from the committed offsets.
@@ -618,8 +634,6 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
     want.sort();
     assert_eq!(got, want, "every input exactly once in the output");
-    aeon.child.kill().expect("stop");
-    let _ = aeon.child.wait();
 }
 
 /// Rewrites the last `__transaction_state` record of `id` with its state replaced, as

@@ -122,17 +122,63 @@ impl MappedFile {
 
     fn populate(&self, end: usize) {
         let ahead = self.populate_ahead.load(Ordering::Relaxed);
-        let populated = self.populated.load(Ordering::Relaxed);
-        if ahead == 0 || end <= populated {
+        if ahead == 0 || end <= self.populated.load(Ordering::Relaxed) {
             return;
         }
-        let to = (end + ahead.min(end)).min(self.capacity);
+        self.populate_to((end + ahead.min(end)).min(self.capacity));
+    }
+
+    fn populate_to(&self, to: usize) {
+        let populated = self.populated.load(Ordering::Relaxed);
+        if to <= populated {
+            return;
+        }
         // Best effort: on kernels without MADV_POPULATE_WRITE the copy faults pages in.
         #[cfg(target_os = "linux")]
         let _ = self
             .map
             .advise_range(memmap2::Advice::PopulateWrite, populated, to - populated);
-        self.populated.store(to, Ordering::Relaxed);
+        self.populated.fetch_max(to, Ordering::Relaxed);
+    }
+
+    /// Where the writer's blocks and prefaulted pages should reach, once less than
+    /// half of the distance kept ahead of the writes is left (the same distance as
+    /// [`MappedFile::set_populate_ahead`]); `None` when nothing is due.
+    pub(crate) fn ahead_due(&self) -> Option<usize> {
+        let ahead = self.populate_ahead.load(Ordering::Relaxed);
+        if ahead == 0 || self.sealed.load(Ordering::Acquire) {
+            return None;
+        }
+        let len = self.len();
+        let distance = ahead.min(len);
+        let target = (len + distance).min(self.capacity);
+        let populated = self.populated.load(Ordering::Relaxed);
+        (populated < len + distance / 2 && target > populated).then_some(target)
+    }
+
+    /// Allocates blocks and prefaults pages up to `target` on the calling thread, so
+    /// that the writer, on its own thread, finds them ready: `fallocate` and page
+    /// faults of a file mapping can wait on the filesystem's journal for milliseconds.
+    /// The write lock is held only to read and raise the allocated end, never across
+    /// the system calls, so the writer never waits for this.
+    pub(crate) fn fill_ahead(&self, target: usize) -> Result<()> {
+        let target = target.min(self.capacity);
+        let from = *self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if target > from {
+            // Above the allocated end nothing is written or read; a writer that
+            // outruns this allocates the same blocks itself, which is harmless.
+            self.allocate_range(from, target)?;
+            let mut allocated = self
+                .write_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *allocated = (*allocated).max(target);
+        }
+        self.populate_to(target);
+        Ok(())
     }
 
     /// Committed bytes.
@@ -270,6 +316,13 @@ impl MappedFile {
         }
         let chunk = (self.capacity / 64).clamp(4096, 1 << 20);
         let to = need.max(from.saturating_add(chunk)).min(self.capacity);
+        self.allocate_range(from, to)?;
+        *allocated = to;
+        Ok(())
+    }
+
+    /// Gives `from..to` of the file its disk blocks.
+    fn allocate_range(&self, from: usize, to: usize) -> Result<()> {
         let no_space = |source: std::io::Error| {
             if source.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error())
                 || source.kind() == std::io::ErrorKind::StorageFull
@@ -308,7 +361,6 @@ impl MappedFile {
             }
             Err(e) => return Err(no_space(e.into())),
         }
-        *allocated = to;
         Ok(())
     }
 
@@ -461,6 +513,41 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_and_pages_are_readied_ahead_of_the_writer_from_another_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(MappedFile::create(&dir.path().join("f"), 1 << 20).unwrap());
+        assert_eq!(file.ahead_due(), None, "nothing ahead without a distance");
+        file.set_populate_ahead(64 * 1024);
+        file.append(&[1u8; 40_000], |_| Ok::<(), Error>(()))
+            .unwrap();
+        // The writer's own populate went as far ahead as the data it holds.
+        assert_eq!(file.populated.load(Ordering::Relaxed), 80_000);
+        file.append(&[2u8; 30_000], |_| Ok::<(), Error>(()))
+            .unwrap();
+        let target = file
+            .ahead_due()
+            .expect("less than half the distance is left");
+        assert_eq!(target, 70_000 + 64 * 1024);
+        let worker = Arc::clone(&file);
+        std::thread::spawn(move || worker.fill_ahead(target))
+            .join()
+            .unwrap()
+            .unwrap();
+        assert!(
+            *file.write_lock.lock().unwrap() >= target,
+            "blocks allocated"
+        );
+        assert_eq!(file.populated.load(Ordering::Relaxed), target);
+        assert_eq!(file.ahead_due(), None, "nothing due right after");
+        // The writer now finds both ready and only copies.
+        file.append(&[3u8; 1000], |_| Ok::<(), Error>(())).unwrap();
+        assert_eq!(file.populated.load(Ordering::Relaxed), target);
+        assert_eq!(&file.contents()[69_999..70_001], &[2, 3]);
+        file.trim().unwrap();
+        assert_eq!(file.ahead_due(), None, "a sealed file needs nothing ahead");
+    }
 
     #[test]
     fn appended_bytes_are_readable_and_survive_reopen_after_trim() {

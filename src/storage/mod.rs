@@ -63,6 +63,6 @@ pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
 pub use log::{delete_segments, AppendInfo, CleanableStats, Log, RemovedSegment, TimestampOffset};
-pub use prepare::{PreparedSegment, SegmentPreparer};
+pub use prepare::{AheadWork, PreparedSegment, SegmentPreparer};
 pub use recovery::LogOpenStats;
 pub use txn_index::AbortedTxn;

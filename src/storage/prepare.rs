@@ -8,6 +8,11 @@
 //! [`Log::offer_prepared`] hands the result back. The next roll only renames them to
 //! their Kafka names. Without a prepared segment a roll creates the files itself.
 //! Leftover `.prepared-*` files are deleted when the log opens.
+//!
+//! The same goes for the active segment's next blocks and pages: [`Log::ahead_work`]
+//! gives a `Send` [`AheadWork`] that allocates (`fallocate`) and prefaults the part of
+//! the mapping the next appends will write, so the append itself finds them ready
+//! instead of waiting on the filesystem's journal on the owner's thread.
 
 use std::path::{Path, PathBuf};
 
@@ -112,7 +117,30 @@ impl PreparedSegment {
     }
 }
 
+/// Allocates and prefaults the active segment ahead of its appends, on any thread.
+#[derive(Debug)]
+pub struct AheadWork {
+    file: std::sync::Arc<MappedFile>,
+    target: usize,
+}
+
+impl AheadWork {
+    pub fn run(self) -> Result<()> {
+        self.file.fill_ahead(self.target)
+    }
+}
+
 impl Log {
+    /// The work that keeps the active segment's blocks and pages ahead of the appends,
+    /// when some is due.
+    pub fn ahead_work(&self) -> Option<AheadWork> {
+        let file = self.active().log_file();
+        file.ahead_due().map(|target| AheadWork {
+            file: std::sync::Arc::clone(file),
+            target,
+        })
+    }
+
     /// A handle that creates the next segment's files on another thread.
     pub fn segment_preparer(&self) -> SegmentPreparer {
         SegmentPreparer {
