@@ -309,12 +309,22 @@ impl PartitionActor {
                 aborted: Vec::new(),
             });
         }
-        let records = log
-            .read_below(offset, max_bytes, offsets.last_stable_offset)
-            .map_err(storage_error)?;
-        let aborted = match crate::protocol::records::BatchIter::new(&records).last() {
-            Some(last) => log.collect_aborted_txns(offset, last.next_offset()),
-            None => Vec::new(),
+        // Without an open transaction the LSO is the high watermark and a plain read
+        // stops there by itself; without an aborted transaction from `offset` on there is
+        // nothing to list. Only otherwise are the batches read walked.
+        let records = if offsets.last_stable_offset >= offsets.high_watermark {
+            log.read(offset, max_bytes)
+        } else {
+            log.read_below(offset, max_bytes, offsets.last_stable_offset)
+        }
+        .map_err(storage_error)?;
+        let aborted = if log.has_aborted_txns_from(offset) {
+            match crate::protocol::records::BatchIter::new(&records).last() {
+                Some(last) => log.collect_aborted_txns(offset, last.next_offset()),
+                None => Vec::new(),
+            }
+        } else {
+            Vec::new()
         };
         Ok(FetchData {
             records,

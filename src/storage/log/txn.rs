@@ -90,6 +90,23 @@ impl Log {
         out
     }
 
+    /// Whether an aborted transaction ends at or after `offset`: without one, a
+    /// read_committed fetch from there has nothing to list (checked before the fetch
+    /// walks its batches to find where its data ends).
+    pub fn has_aborted_txns_from(&self, offset: i64) -> bool {
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        // Entries are appended in marker order: a segment's last one is its latest.
+        self.segments[first..].iter().any(|s| {
+            s.txn_index
+                .entries()
+                .last()
+                .is_some_and(|e| e.last_offset >= offset)
+        })
+    }
+
     /// Like [`Log::read`], but only batches whose base offset is below `max_offset`
     /// (the last stable offset, always a batch boundary): what a read_committed
     /// consumer may see. Empty when `offset` is at or past `max_offset`.
@@ -196,6 +213,11 @@ mod tests {
         );
         assert!(log.collect_aborted_txns(m1 + 1, p3).is_empty());
         assert_eq!(log.collect_aborted_txns(m2, end).len(), 1);
+        assert!(log.has_aborted_txns_from(0) && log.has_aborted_txns_from(m3));
+        assert!(
+            !log.has_aborted_txns_from(m3 + 1),
+            "nothing ends after the last abort"
+        );
         // Only the marker's segment holds the entries, in Kafka's 34-byte layout.
         let last_base = *log.segment_base_offsets().last().unwrap();
         let len = |base| {
