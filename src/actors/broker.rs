@@ -31,7 +31,7 @@ mod store;
 mod transactions;
 
 pub use dynamic::AlterBrokerConfigs;
-pub use groups::{offsets_partition, GetGroupCoordinator, OFFSETS_TOPIC};
+pub use groups::{partition_for_key, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
@@ -280,29 +280,41 @@ impl BrokerActor {
         Ok(PartitionRoute { addr, offsets })
     }
 
-    /// Creates an internal topic (`__consumer_offsets`, `__transaction_state`) the first
-    /// time it is needed: compacted, with its own partition count and segment size.
-    fn ensure_internal_topic(
+    /// The partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
+    /// that holds `key`'s records, by Kafka's hash of the key. The topic is created the
+    /// first time it is needed: compacted, with its own partition count and segment size.
+    fn internal_log(
         &mut self,
         name: &str,
         num_partitions: i32,
         segment_bytes: u64,
-    ) -> Result<(), AdminError> {
-        if self.topics.contains_key(name) {
-            return Ok(());
+        key: &str,
+    ) -> Result<Addr<partition::PartitionActor>, AdminError> {
+        if !self.topics.contains_key(name) {
+            self.create(CreateTopic {
+                name: name.into(),
+                num_partitions,
+                replication_factor: -1,
+                assignments: Vec::new(),
+                configs: vec![
+                    ("cleanup.policy".into(), Some("compact".into())),
+                    ("segment.bytes".into(), Some(segment_bytes.to_string())),
+                ],
+                validate_only: false,
+            })?;
         }
-        self.create(CreateTopic {
-            name: name.into(),
-            num_partitions,
-            replication_factor: -1,
-            assignments: Vec::new(),
-            configs: vec![
-                ("cleanup.policy".into(), Some("compact".into())),
-                ("segment.bytes".into(), Some(segment_bytes.to_string())),
-            ],
-            validate_only: false,
-        })
-        .map(|_| ())
+        let partitions = self
+            .topics
+            .get(name)
+            .map(|t| t.partitions.as_slice())
+            .unwrap_or_default();
+        partitions
+            .get(groups::partition_for_key(key, partitions.len()))
+            .map(|p| p.addr.clone())
+            .ok_or((
+                ErrorCode::CoordinatorNotAvailable,
+                format!("{name} has no partitions"),
+            ))
     }
 
     /// The next worker arbiter, round-robin: partitions and groups are spread evenly.

@@ -22,7 +22,7 @@ async fn add(node: &Node, req: AddOffsetsToTxnRequest, version: i16) -> Result<(
         .load()
         .topic(OFFSETS_TOPIC)
         .map_or(0, |t| t.partitions.len());
-    let partition = crate::actors::broker::offsets_partition(&req.group_id, partitions);
+    let partition = crate::actors::broker::partition_for_key(&req.group_id, partitions);
     let txn = txn_coordinator(node, &req.transactional_id, false)
         .await?
         .ok_or(ErrorCode::InvalidProducerIdMapping)?;

@@ -6,7 +6,6 @@ use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::group::{Group, GroupConfig, GroupRecord};
 use crate::protocol::records::{control, BatchIter};
-use crate::protocol::ErrorCode;
 use crate::storage::Log;
 use actix::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,15 +18,17 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 #[rtype(result = "Result<Addr<GroupCoordinatorActor>, AdminError>")]
 pub struct GetGroupCoordinator(pub String);
 
-/// Kafka's `String.hashCode`, so a group lands on the same offsets partition as in Kafka.
+/// Kafka's `String.hashCode`, so a group or a transactional id lands on the same
+/// internal-topic partition as in Kafka.
 fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16()
         .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
-/// Kafka's `Utils.abs(groupId.hashCode) % partitions`.
-pub fn offsets_partition(group_id: &str, partitions: usize) -> usize {
-    let h = java_string_hash(group_id);
+/// Kafka's `Utils.abs(key.hashCode) % partitions`: the `__consumer_offsets` partition of
+/// a group, the `__transaction_state` partition of a transactional id.
+pub fn partition_for_key(key: &str, partitions: usize) -> usize {
+    let h = java_string_hash(key);
     let abs = if h == i32::MIN { 0 } else { h.abs() };
     abs as usize % partitions.max(1)
 }
@@ -44,23 +45,12 @@ impl BrokerActor {
     }
 
     fn start_group(&mut self, group: Group) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
-        self.ensure_internal_topic(
+        let log = self.internal_log(
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
             self.config.offsets_topic_segment_bytes,
+            group.group_id(),
         )?;
-        let partitions = self
-            .topics
-            .get(OFFSETS_TOPIC)
-            .map(|t| t.partitions.clone())
-            .unwrap_or_default();
-        let log = partitions
-            .get(offsets_partition(group.group_id(), partitions.len()))
-            .map(|p| p.addr.clone())
-            .ok_or((
-                ErrorCode::CoordinatorNotAvailable,
-                "the offsets topic has no partitions".to_string(),
-            ))?;
         let id = group.group_id().to_string();
         let wait_for_fsync = self.config.log_flush_before_ack;
         let arbiter = self.next_arbiter();
@@ -188,7 +178,7 @@ mod tests {
     fn groups_land_on_kafkas_offsets_partition() {
         // Java: "my-group".hashCode() == -1906497762, and abs % 50 == 12.
         assert_eq!(java_string_hash("my-group"), -1_906_497_762);
-        assert_eq!(offsets_partition("my-group", 50), 12);
-        assert_eq!(offsets_partition("", 50), 0);
+        assert_eq!(partition_for_key("my-group", 50), 12);
+        assert_eq!(partition_for_key("", 50), 0);
     }
 }

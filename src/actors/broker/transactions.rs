@@ -3,11 +3,9 @@
 //! first id; and every id rebuilt from that topic when the broker starts, with the
 //! transactions that were in flight carried on (Prepare* completed, Ongoing timed).
 
-use super::groups::offsets_partition;
 use super::{AdminError, BrokerActor};
 use crate::actors::txn_coordinator::{TxnCoordinatorActor, TxnIo};
 use crate::protocol::records::BatchIter;
-use crate::protocol::ErrorCode;
 use crate::storage::Log;
 use crate::txn::{record, TxnMetadata};
 use actix::prelude::*;
@@ -32,23 +30,12 @@ impl BrokerActor {
         id: String,
         meta: Option<TxnMetadata>,
     ) -> Result<Addr<TxnCoordinatorActor>, AdminError> {
-        self.ensure_internal_topic(
+        let log = self.internal_log(
             TXN_TOPIC,
             self.config.transaction_state_log_num_partitions,
             self.config.transaction_state_log_segment_bytes,
+            &id,
         )?;
-        let partitions = self
-            .topics
-            .get(TXN_TOPIC)
-            .map(|t| t.partitions.clone())
-            .unwrap_or_default();
-        let log = partitions
-            .get(offsets_partition(&id, partitions.len()))
-            .map(|p| p.addr.clone())
-            .ok_or((
-                ErrorCode::CoordinatorNotAvailable,
-                "the transaction log has no partitions".to_string(),
-            ))?;
         let io = TxnIo {
             log,
             broker: ctx.address(),
