@@ -192,7 +192,14 @@ impl TxnMetadata {
                     return Ok(InitStep::NewProducerId);
                 }
                 Ok(InitStep::Ready(TxnMetadata {
-                    last_producer_epoch: self.producer_epoch,
+                    // Only a producer's own bump (KIP-360) is remembered for its retry:
+                    // a new producer's InitProducerId must leave nothing an older one
+                    // could present to get the new epoch.
+                    last_producer_epoch: if expected.is_some() {
+                        self.producer_epoch
+                    } else {
+                        -1
+                    },
                     producer_epoch: self.producer_epoch + 1,
                     timeout_ms,
                     state: TxnState::Empty,
@@ -409,7 +416,12 @@ mod tests {
     fn init_producer_id_bumps_the_epoch_and_aborts_an_open_transaction_first() {
         let m = TxnMetadata::new(7, 60_000, 0);
         let m = ready(m.init_producer_id(30_000, None, 5));
-        assert_eq!((m.producer_epoch, m.last_producer_epoch), (1, 0));
+        assert_eq!((m.producer_epoch, m.last_producer_epoch), (1, -1));
+        assert_eq!(
+            m.init_producer_id(30_000, Some((7, 0)), 5),
+            Err(ErrorCode::ProducerFenced),
+            "the producer a new one replaced cannot take over its epoch"
+        );
         assert_eq!(m.timeout_ms, 30_000);
         let open = m
             .add(7, 1, &[p("t", 0)], None, FENCED, 6)
