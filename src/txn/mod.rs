@@ -488,6 +488,90 @@ mod tests {
         }
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Init(Option<(i64, i16)>),
+        Add { epoch_delta: i16, partition: i32 },
+        End { epoch_delta: i16, commit: bool },
+        Complete,
+        TimeOut,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop_oneof![Just(None), (6i64..9, -1i16..4).prop_map(Some)].prop_map(Op::Init),
+            (-1i16..2, 0i32..3).prop_map(|(epoch_delta, partition)| Op::Add {
+                epoch_delta,
+                partition
+            }),
+            (-1i16..2, any::<bool>()).prop_map(|(epoch_delta, commit)| Op::End {
+                epoch_delta,
+                commit
+            }),
+            Just(Op::Complete),
+            Just(Op::TimeOut),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends in whatever order: no panic, the epoch of a producer
+        /// id never goes down, a wrong epoch changes nothing, and only an open or a
+        /// prepared transaction holds partitions.
+        #[test]
+        fn any_sequence_of_requests_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut m = TxnMetadata::new(7, 1000, 0);
+            let mut now = 0i64;
+            for op in ops {
+                now += 100;
+                let before = m.clone();
+                let next = match op {
+                    Op::Init(expected) => match m.init_producer_id(1000, expected, now) {
+                        Ok(InitStep::Ready(n)) | Ok(InitStep::AbortFirst(n)) => Some(n),
+                        Ok(InitStep::NewProducerId) => Some(m.with_new_producer_id(m.producer_id + 1, 1000, now)),
+                        Err(_) => None,
+                    },
+                    Op::Add { epoch_delta, partition } => {
+                        let epoch = m.producer_epoch.saturating_add(epoch_delta);
+                        let r = m.add(7, epoch, &[p("t", partition)], None, FENCED, now);
+                        if epoch_delta != 0 {
+                            proptest::prop_assert!(r.is_err(), "a wrong epoch is refused");
+                        }
+                        r.ok().flatten()
+                    }
+                    Op::End { epoch_delta, commit } => {
+                        let epoch = m.producer_epoch.saturating_add(epoch_delta);
+                        let r = m.end(m.producer_id, epoch, commit, FENCED, now);
+                        if epoch_delta != 0 {
+                            proptest::prop_assert!(r.is_err(), "a wrong epoch is refused");
+                        }
+                        match r {
+                            Ok(EndStep::Prepare(n)) => Some(n),
+                            _ => None,
+                        }
+                    }
+                    Op::Complete => m.state.is_prepared().then(|| m.complete(now)),
+                    Op::TimeOut => m
+                        .deadline_ms()
+                        .is_some_and(|d| d <= now)
+                        .then(|| m.fence_and_abort(now)),
+                };
+                if let Some(n) = next {
+                    if n.producer_id == before.producer_id {
+                        proptest::prop_assert!(n.producer_epoch >= before.producer_epoch);
+                    }
+                    let holds = matches!(
+                        n.state,
+                        TxnState::Ongoing | TxnState::PrepareCommit | TxnState::PrepareAbort
+                    );
+                    proptest::prop_assert!(holds || n.partitions.is_empty());
+                    proptest::prop_assert_eq!(holds, n.start_ms >= 0, "a start time only while open");
+                    m = n;
+                }
+            }
+        }
+    }
+
     #[test]
     fn state_names_are_kafkas() {
         for s in ALL_STATES {
