@@ -11,14 +11,14 @@
 
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
-use super::routing::{PartitionRoute, Routing, RoutingHandle, TopicRoute};
+use super::routing::{PartitionRoute, Registry, Routing, RoutingHandle, TopicRoute};
 use super::txn_coordinator::TxnCoordinatorActor;
 use crate::config::{AlterOp, Config, EffectiveTopicConfig, SharedConfig, TopicConfigs};
 use crate::group::Group;
 use crate::protocol::ErrorCode;
 use crate::storage::{CleanerConfig, Log, LogConfig};
 use actix::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,11 +128,11 @@ pub struct BrokerActor {
     next_arbiter: usize,
     routing: RoutingHandle,
     /// A coordinator per known group.
-    groups: HashMap<String, Addr<GroupCoordinatorActor>>,
+    groups: Registry<GroupCoordinatorActor>,
     /// Groups rebuilt from `__consumer_offsets` while loading, before their actors start.
     replayed_groups: BTreeMap<String, Group>,
     /// A coordinator per known transactional id.
-    txns: HashMap<String, Addr<TxnCoordinatorActor>>,
+    txns: Registry<TxnCoordinatorActor>,
     /// Transactional ids rebuilt from `__transaction_state` while loading.
     replayed_txns: BTreeMap<String, crate::txn::TxnMetadata>,
     producer_ids: ProducerIds,
@@ -194,9 +194,9 @@ impl BrokerActor {
             arbiters,
             next_arbiter: 0,
             routing,
-            groups: HashMap::new(),
+            groups: Registry::default(),
             replayed_groups: BTreeMap::new(),
-            txns: HashMap::new(),
+            txns: Registry::default(),
             replayed_txns: BTreeMap::new(),
             producer_ids: ProducerIds::default(),
         };
@@ -503,7 +503,6 @@ impl Actor for BrokerActor {
         // than in `load`.
         if !self.replayed_txns.is_empty() {
             self.start_replayed_txns(ctx);
-            self.publish();
         }
     }
 }

@@ -6,10 +6,10 @@ use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{PartitionActor, PartitionOffsets};
 use super::txn_coordinator::TxnCoordinatorActor;
 use crate::config::{EffectiveTopicConfig, TopicConfigs};
-use actix::Addr;
+use actix::{Actor, Addr};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -37,14 +37,60 @@ pub struct TopicRoute {
     pub internal: bool,
 }
 
+/// The coordinators of one kind (groups, transactional ids) by id: written by the
+/// `BrokerActor` alone, read by every handler. Shared rather than copied into each
+/// routing snapshot: a broker may know hundreds of thousands of ids, and a copy per new
+/// id would make starting each one cost as much as all before it.
+pub struct Registry<A: Actor>(Arc<RwLock<HashMap<String, Addr<A>>>>);
+
+impl<A: Actor> Clone for Registry<A> {
+    fn clone(&self) -> Self {
+        Registry(Arc::clone(&self.0))
+    }
+}
+
+impl<A: Actor> Default for Registry<A> {
+    fn default() -> Self {
+        Registry(Arc::default())
+    }
+}
+
+impl<A: Actor> Registry<A> {
+    pub fn get(&self, id: &str) -> Option<Addr<A>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    pub fn insert(&self, id: String, addr: Addr<A>) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, addr);
+    }
+
+    /// The ids (and their actors) that `keep` accepts, for the List* APIs.
+    pub fn filtered(&self, keep: impl Fn(&str) -> bool) -> Vec<(String, Addr<A>)> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(id, _)| keep(id))
+            .map(|(id, addr)| (id.clone(), addr.clone()))
+            .collect()
+    }
+}
+
 /// Every topic, by name and by id, and the coordinator of every group and transactional
 /// id.
 #[derive(Default)]
 pub struct Routing {
     pub topics: HashMap<String, Arc<TopicRoute>>,
     pub by_id: HashMap<Uuid, Arc<TopicRoute>>,
-    pub groups: HashMap<String, Addr<GroupCoordinatorActor>>,
-    pub txns: HashMap<String, Addr<TxnCoordinatorActor>>,
+    pub groups: Registry<GroupCoordinatorActor>,
+    pub txns: Registry<TxnCoordinatorActor>,
 }
 
 impl Routing {

@@ -7,13 +7,7 @@ use crate::protocol::messages::list_groups_request::ListGroupsRequest;
 use crate::protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
 
 pub async fn handle(node: &Node, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-    let groups: Vec<_> = node
-        .routing
-        .load()
-        .groups
-        .iter()
-        .map(|(id, addr)| (id.clone(), addr.clone()))
-        .collect();
+    let groups = node.routing.load().groups.filtered(|_| true);
     let mut listed = Vec::new();
     for (group_id, addr) in groups {
         let Ok((state, protocol_type)) = addr.send(Overview).await else {

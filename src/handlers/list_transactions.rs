@@ -37,15 +37,11 @@ pub async fn handle(node: &Node, req: ListTransactionsRequest) -> ListTransactio
         },
         None => None,
     };
-    let txns: Vec<_> = {
-        let routing = node.routing.load();
-        routing
-            .txns
-            .iter()
-            .filter(|(id, _)| pattern.as_ref().is_none_or(|r| r.is_match(id)))
-            .map(|(id, addr)| (id.clone(), addr.clone()))
-            .collect()
-    };
+    let txns = node
+        .routing
+        .load()
+        .txns
+        .filtered(|id| pattern.as_ref().is_none_or(|r| r.is_match(id)));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);

@@ -133,7 +133,7 @@ async fn coordinator(
 
 /// The coordinator of a group that exists, from the routing snapshot.
 fn existing_coordinator(node: &Node, group_id: &str) -> Option<Addr<GroupCoordinatorActor>> {
-    node.routing.load().groups.get(group_id).cloned()
+    node.routing.load().groups.get(group_id)
 }
 
 /// The coordinator of a transactional id, from the routing snapshot or the broker; with
@@ -144,7 +144,7 @@ async fn txn_coordinator(
     create: bool,
 ) -> Result<Option<Addr<TxnCoordinatorActor>>, ErrorCode> {
     if let Some(addr) = node.routing.load().txns.get(transactional_id) {
-        return Ok(Some(addr.clone()));
+        return Ok(Some(addr));
     }
     match node
         .broker

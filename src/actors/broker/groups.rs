@@ -82,10 +82,9 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
 
     fn handle(&mut self, msg: GetGroupCoordinator, _: &mut Context<Self>) -> Self::Result {
         if let Some(addr) = self.groups.get(&msg.0) {
-            return Ok(addr.clone());
+            return Ok(addr);
         }
         let addr = self.start_group(Group::new(msg.0.clone(), self.group_config()))?;
-        self.publish();
         Ok(addr)
     }
 }

@@ -73,13 +73,12 @@ impl Handler<GetTxnCoordinator> for BrokerActor {
 
     fn handle(&mut self, msg: GetTxnCoordinator, ctx: &mut Context<Self>) -> Self::Result {
         if let Some(addr) = self.txns.get(&msg.transactional_id) {
-            return Ok(Some(addr.clone()));
+            return Ok(Some(addr));
         }
         if !msg.create {
             return Ok(None);
         }
         let addr = self.start_txn(ctx, msg.transactional_id, None)?;
-        self.publish();
         Ok(Some(addr))
     }
 }
