@@ -4,7 +4,7 @@
 //! count only if it commits.
 
 use super::offset_commit::partition_code;
-use super::{existing_coordinator, Node};
+use super::{coordinator, Node};
 use crate::actors::group_coordinator::TxnCommitOffsets;
 use crate::group::OffsetCommit;
 use crate::protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequest;
@@ -38,22 +38,27 @@ pub async fn handle(
         }
     }
     drop(routing);
-    // The group's coordinator exists once AddOffsetsToTxn ran for it.
-    let result = match existing_coordinator(node, &req.group_id) {
-        _ if req.group_id.is_empty() => Err(ErrorCode::InvalidGroupId),
-        _ if offsets.is_empty() => Ok(()),
-        None => Err(ErrorCode::InvalidTxnState),
-        Some(group) => group
-            .send(TxnCommitOffsets {
-                producer_id: req.producer_id,
-                producer_epoch: req.producer_epoch,
-                member_id: req.member_id,
-                generation_id: req.generation_id_or_member_epoch,
-                group_instance_id: req.group_instance_id,
-                offsets,
-            })
-            .await
-            .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
+    // Started if need be, as Kafka does: a broker restarted since AddOffsetsToTxn does
+    // not restore a group that had nothing yet.
+    let result = if req.group_id.is_empty() {
+        Err(ErrorCode::InvalidGroupId)
+    } else if offsets.is_empty() {
+        Ok(())
+    } else {
+        match coordinator(node, &req.group_id).await {
+            Err(code) => Err(code),
+            Ok(group) => group
+                .send(TxnCommitOffsets {
+                    producer_id: req.producer_id,
+                    producer_epoch: req.producer_epoch,
+                    member_id: req.member_id,
+                    generation_id: req.generation_id_or_member_epoch,
+                    group_instance_id: req.group_instance_id,
+                    offsets,
+                })
+                .await
+                .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
+        }
     };
     // The partition refuses an old epoch with INVALID_PRODUCER_EPOCH; v3+ says fenced.
     let result = result.map_err(|code| match code {
