@@ -657,7 +657,7 @@ fn leave_decision_in_the_log(dir: &std::path::Path, id: &str, state: aeon::txn::
     let mut last = None;
     for batch in BatchIter::new(&data) {
         for r in batch.records().expect("records").flatten() {
-            if let Ok((rid, m)) = record::decode(r.key.unwrap_or_default(), r.value) {
+            if let Ok((rid, Some(m))) = record::decode(r.key.unwrap_or_default(), r.value) {
                 if rid == id {
                     last = Some(m);
                 }
@@ -723,4 +723,45 @@ fn a_decision_persisted_before_a_crash_is_carried_out_by_the_restarted_broker() 
     );
     assert_eq!(describe(&addr, "decided-commit").1, "CompleteCommit");
     assert_eq!(describe(&addr, "decided-abort").1, "CompleteAbort");
+}
+
+#[test]
+fn an_idle_transactional_id_expires_and_stays_forgotten_after_a_restart() {
+    let mut broker = TestBroker::start_with(|c| {
+        c.set("transactional.id.expiration.ms", "1500")
+            .expect("expiration")
+    });
+    broker.create_topic("tx-expire", 1);
+    let addr = broker.bootstrap();
+    let idle = txn_producer(&addr, "idle", &[]);
+    idle.init_transactions(T).expect("init");
+    idle.begin_transaction().expect("begin");
+    send(&idle, "tx-expire", 0, "done");
+    idle.commit_transaction(T).expect("commit");
+    // An open transaction is never expired, however long it waits for its timeout.
+    let open = txn_producer(&addr, "open", &[("transaction.timeout.ms", "60000")]);
+    open.init_transactions(T).expect("init");
+    open.begin_transaction().expect("begin");
+    send(&open, "tx-expire", 0, "pending");
+    open.flush(T).expect("flush");
+    assert_eq!(describe(&addr, "idle").1, "CompleteCommit");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while describe(&addr, "idle").0 != aeon::protocol::ErrorCode::TransactionalIdNotFound.code() {
+        assert!(Instant::now() < deadline, "the idle id expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(describe(&addr, "open").1, "Ongoing", "the open one stays");
+    broker.restart();
+    let addr = broker.bootstrap();
+    assert_eq!(
+        describe(&addr, "idle").0,
+        aeon::protocol::ErrorCode::TransactionalIdNotFound.code(),
+        "the tombstone holds across a restart"
+    );
+    assert_eq!(describe(&addr, "open").1, "Ongoing");
+    // The id can be used again from scratch.
+    let again = txn_producer(&addr, "idle", &[]);
+    again.init_transactions(T).expect("init again");
+    assert_eq!(describe(&addr, "idle").1, "Empty");
 }

@@ -35,7 +35,7 @@ pub use groups::{partition_for_key, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
-pub use transactions::{GetTxnCoordinator, TXN_TOPIC};
+pub use transactions::{ForgetTxnCoordinator, GetTxnCoordinator, TXN_TOPIC};
 
 /// A Kafka error code with its message, as admin responses carry them.
 pub type AdminError = (ErrorCode, String);

@@ -71,6 +71,14 @@ impl<A: Actor> Registry<A> {
             .insert(id, addr);
     }
 
+    /// Removes `id` if it still maps to `addr` (and not to a newer actor).
+    pub fn remove_if(&self, id: &str, addr: &Addr<A>) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if map.get(id) == Some(addr) {
+            map.remove(id);
+        }
+    }
+
     /// The ids (and their actors) that `keep` accepts, for the List* APIs.
     pub fn filtered(&self, keep: impl Fn(&str) -> bool) -> Vec<(String, Addr<A>)> {
         self.0

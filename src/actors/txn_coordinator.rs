@@ -24,7 +24,7 @@
 //! is decided), and the actor retries until they are written; a restarted broker finds
 //! Prepare* in the log and completes it the same way.
 
-use super::broker::{AllocateProducerId, BrokerActor, GetGroupCoordinator};
+use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGroupCoordinator};
 use super::group_coordinator::CompleteTxn;
 use super::partition::{Append, PartitionActor, WriteTxnMarker};
 use super::routing::RoutingHandle;
@@ -102,16 +102,24 @@ pub struct TxnIo {
     pub routing: RoutingHandle,
     pub wait_for_fsync: bool,
     pub max_timeout_ms: u32,
+    /// `transactional.id.expiration.ms`.
+    pub expiration_ms: u32,
 }
 
 impl TxnIo {
     /// Appends the id's metadata to `__transaction_state`.
     async fn persist(&self, id: &str, m: &TxnMetadata) -> Result<(), ErrorCode> {
+        self.append(id, Some(&record::value_bytes(m))).await
+    }
+
+    /// Appends the id's tombstone: it expired.
+    async fn forget(&self, id: &str) -> Result<(), ErrorCode> {
+        self.append(id, None).await
+    }
+
+    async fn append(&self, id: &str, value: Option<&[u8]>) -> Result<(), ErrorCode> {
         let batch = RecordBatchBuilder::new(0, now_ms())
-            .record(RecordSpec::new(
-                Some(&record::key_bytes(id)),
-                Some(&record::value_bytes(m)),
-            ))
+            .record(RecordSpec::new(Some(&record::key_bytes(id)), value))
             .build();
         match self
             .log
@@ -293,12 +301,13 @@ impl TxnCoordinatorActor {
             ctx.cancel_future(h);
         }
         let Some(m) = &self.meta else { return };
+        let until = |at: i64| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0));
         let wait = if m.state.is_prepared() {
             MARKER_RETRY
         } else if let Some(deadline) = m.deadline_ms() {
-            Duration::from_millis(u64::try_from(deadline - now_ms()).unwrap_or(0))
+            until(deadline)
         } else {
-            return;
+            until(self.expiry_ms(m))
         };
         self.timer = Some(ctx.run_later(wait, |act, ctx| {
             act.timer = None;
@@ -322,8 +331,41 @@ impl TxnCoordinatorActor {
         )))
     }
 
+    /// When an idle id (no open or prepared transaction) expires: its last update plus
+    /// `transactional.id.expiration.ms`.
+    fn expiry_ms(&self, m: &TxnMetadata) -> i64 {
+        m.update_ms.saturating_add(i64::from(self.io.expiration_ms))
+    }
+
+    /// Forgets an id whose producer has been silent past `transactional.id.expiration.ms`,
+    /// as Kafka does: a tombstone in `__transaction_state`, out of the registry, stopped.
+    /// A request that arrives meanwhile finds no actor and is answered
+    /// COORDINATOR_NOT_AVAILABLE; the client's retry starts a fresh one.
+    fn expire(&mut self, ctx: &mut Context<Self>) {
+        let (io, id) = (self.io.clone(), self.id.clone());
+        tracing::info!(transactional_id = %id, "transactional id expired; forgetting it");
+        ctx.wait(
+            async move { io.forget(&id).await }.into_actor(self).map(
+                |result, act, ctx| match result {
+                    Ok(()) => act.forget(ctx),
+                    Err(_) => act.adopt(ctx, None),
+                },
+            ),
+        );
+    }
+
+    /// Leaves the registry and stops.
+    fn forget(&mut self, ctx: &mut Context<Self>) {
+        self.io.broker.do_send(ForgetTxnCoordinator {
+            transactional_id: self.id.clone(),
+            addr: ctx.address(),
+        });
+        ctx.stop();
+    }
+
     /// Completes a prepared transaction, or aborts one that has timed out (with the
-    /// epoch bumped, so its producer is fenced, as Kafka does).
+    /// epoch bumped, so its producer is fenced, as Kafka does), or forgets an id that
+    /// expired.
     fn on_timer(&mut self, ctx: &mut Context<Self>) {
         let Some(m) = self.meta.clone() else { return };
         let (io, id) = (self.io.clone(), self.id.clone());
@@ -339,6 +381,8 @@ impl TxnCoordinatorActor {
                     Err(_) => m,
                 }
             })
+        } else if m.deadline_ms().is_none() && self.expiry_ms(&m) <= now_ms() {
+            return self.expire(ctx);
         } else {
             self.adopt(ctx, None);
             return;
@@ -369,7 +413,19 @@ impl Handler<InitTxnProducer> for TxnCoordinatorActor {
     fn handle(&mut self, msg: InitTxnProducer, _: &mut Context<Self>) -> Self::Result {
         let (io, id, current) = (self.io.clone(), self.id.clone(), self.meta.clone());
         let work = async move { io.init(&id, current, &msg).await };
-        self.atomically(work)
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(meta, result), act, ctx| {
+                if meta.is_some() {
+                    act.adopt(ctx, meta);
+                }
+                // A new id whose first InitProducerId failed (a bad timeout, say) left
+                // nothing in the log: no actor stays behind for it.
+                if act.meta.is_none() {
+                    act.forget(ctx);
+                }
+                result
+            },
+        )))
     }
 }
 

@@ -134,6 +134,8 @@ pub struct Config {
     pub offsets_topic_segment_bytes: u64,
     /// `transaction.max.timeout.ms`.
     pub transaction_max_timeout_ms: u32,
+    /// `transactional.id.expiration.ms`.
+    pub transactional_id_expiration_ms: u32,
     /// `transaction.state.log.num.partitions`.
     pub transaction_state_log_num_partitions: i32,
     /// `transaction.state.log.segment.bytes`.
@@ -446,6 +448,7 @@ impl Config {
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
             offsets_topic_segment_bytes: v.num("offsets.topic.segment.bytes")?,
             transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,
+            transactional_id_expiration_ms: v.num("transactional.id.expiration.ms")?,
             transaction_state_log_num_partitions: v.num("transaction.state.log.num.partitions")?,
             transaction_state_log_segment_bytes: v.num("transaction.state.log.segment.bytes")?,
             compression_type: v.string("compression.type")?,

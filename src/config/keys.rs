@@ -332,6 +332,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Segment size of the internal __consumer_offsets topic, in bytes."),
     key("transaction.max.timeout.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("900000"),
         "The largest transaction timeout a producer may ask for, in milliseconds."),
+    key("transactional.id.expiration.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("604800000"),
+        "Forget a transactional id whose producer sent nothing for this long, in milliseconds (its state is removed from __transaction_state)."),
     key("transaction.state.log.num.partitions", Kind::Int(AT_LEAST_1_INT), T::Int, V("50"),
         "Partitions of the internal __transaction_state topic, created with the first transactional id."),
     key("transaction.state.log.segment.bytes", Kind::Int(SEGMENT_BYTES), T::Int, V("104857600"),

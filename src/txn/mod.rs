@@ -22,7 +22,6 @@
 //!
 //! # Where Aeon differs from Kafka, on purpose
 //!
-//! - Transactional ids never expire (`transactional.id.expiration.ms` is not applied).
 //! - The `__transaction_state` records are JSON (see [`record`]), not Kafka's binary
 //!   schemas.
 

@@ -3,7 +3,8 @@
 //! # Format
 //!
 //! One record per transactional id; the latest record of a key wins, so the log can be
-//! compacted by key. Key: `{"v":1,"txn":ID}`; value: the whole [`TxnMetadata`] as JSON.
+//! compacted by key. Key: `{"v":1,"txn":ID}`; value: the whole [`TxnMetadata`] as JSON,
+//! or none (a tombstone) once the id expired.
 //! Replaying a partition in log order rebuilds every id it holds. A torn or foreign
 //! record is a [`TxnRecordError`], never a panic.
 
@@ -21,8 +22,6 @@ pub enum TxnRecordError {
     Value(#[source] serde_json::Error),
     #[error("unsupported transaction record key version {0}")]
     Version(u16),
-    #[error("transaction record without a value")]
-    NoValue,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -45,14 +44,19 @@ pub fn value_bytes(metadata: &TxnMetadata) -> Vec<u8> {
     serde_json::to_vec(metadata).unwrap_or_default()
 }
 
-/// Reads one record: the transactional id and its metadata.
-pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<(String, TxnMetadata), TxnRecordError> {
+/// Reads one record: the transactional id and its metadata (`None`: the id expired).
+pub fn decode(
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(String, Option<TxnMetadata>), TxnRecordError> {
     let k: Key<'_> = serde_json::from_slice(key).map_err(TxnRecordError::Key)?;
     if k.v != KEY_VERSION {
         return Err(TxnRecordError::Version(k.v));
     }
-    let value = value.ok_or(TxnRecordError::NoValue)?;
-    let m = serde_json::from_slice(value).map_err(TxnRecordError::Value)?;
+    let m = value
+        .map(serde_json::from_slice)
+        .transpose()
+        .map_err(TxnRecordError::Value)?;
     Ok((k.txn.into_owned(), m))
 }
 
@@ -66,9 +70,12 @@ mod tests {
         m.partitions.insert(("t".into(), 3));
         m.groups.insert("g".into());
         let (id, back) = decode(&key_bytes("tx-1"), Some(&value_bytes(&m))).expect("decode");
-        assert_eq!((id.as_str(), back), ("tx-1", m.clone()));
+        assert_eq!((id.as_str(), back), ("tx-1", Some(m.clone())));
         assert!(decode(b"{", Some(b"{}")).is_err());
-        assert!(decode(&key_bytes("x"), None).is_err());
+        assert_eq!(
+            decode(&key_bytes("x"), None).expect("a tombstone"),
+            ("x".to_string(), None)
+        );
         assert!(decode(&key_bytes("x"), Some(b"[1]")).is_err());
         assert!(decode(br#"{"v":9,"txn":"x"}"#, Some(&value_bytes(&m))).is_err());
     }

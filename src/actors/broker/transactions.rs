@@ -14,6 +14,23 @@ use std::collections::BTreeMap;
 /// Kafka's name for the internal transaction log.
 pub const TXN_TOPIC: &str = "__transaction_state";
 
+/// A coordinator whose id expired stopped: forget it, unless the id already has a
+/// newer one.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ForgetTxnCoordinator {
+    pub transactional_id: String,
+    pub addr: Addr<TxnCoordinatorActor>,
+}
+
+impl Handler<ForgetTxnCoordinator> for BrokerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForgetTxnCoordinator, _: &mut Context<Self>) {
+        self.txns.remove_if(&msg.transactional_id, &msg.addr);
+    }
+}
+
 /// The coordinator of a transactional id; with `create`, started if the id is new
 /// (InitProducerId), else `None` for an unknown id.
 #[derive(Message, Debug, Clone)]
@@ -42,6 +59,7 @@ impl BrokerActor {
             routing: self.routing.clone(),
             wait_for_fsync: self.config.log_flush_before_ack,
             max_timeout_ms: self.config.transaction_max_timeout_ms,
+            expiration_ms: self.config.transactional_id_expiration_ms,
         };
         let arbiter = self.next_arbiter();
         let name = id.clone();
@@ -108,8 +126,11 @@ pub(super) fn replay(log: &Log, txns: &mut BTreeMap<String, TxnMetadata>) {
                     record::decode(r.key.unwrap_or_default(), r.value).map_err(|e| e.to_string())
                 });
                 match decoded {
-                    Ok((id, meta)) => {
+                    Ok((id, Some(meta))) => {
                         txns.insert(id, meta);
+                    }
+                    Ok((id, None)) => {
+                        txns.remove(&id);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "skipping an unreadable transaction record")
