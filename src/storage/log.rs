@@ -332,6 +332,27 @@ impl Log {
     /// Whole batches from the one containing `offset`, up to `max_bytes` (at least one
     /// batch, KIP-74), from one segment, as a zero-copy slice of its mapping. Empty at
     /// the log end offset; an error outside [log start, log end].
+    /// Calls `f` with every batch from `from` to the log end, in order, reading 1 MiB
+    /// at a time: the startup replays (producer state, `__consumer_offsets`,
+    /// `__transaction_state`).
+    pub fn for_each_batch(&self, from: i64, mut f: impl FnMut(&RecordBatch<'_>)) -> Result<()> {
+        let end = self.log_end_offset();
+        let mut offset = from.max(self.log_start_offset());
+        while offset < end {
+            let chunk = self.read(offset, 1 << 20)?;
+            let mut next = offset;
+            for batch in crate::protocol::records::BatchIter::new(&chunk) {
+                next = batch.next_offset();
+                f(&batch);
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok(())
+    }
+
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Bytes> {
         let end = self.log_end_offset();
         if offset < self.log_start_offset || offset > end {

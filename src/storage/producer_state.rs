@@ -513,29 +513,20 @@ pub fn load_snapshot(dir: &Path, max_offset: i64) -> Result<Option<(i64, Produce
 /// between the marker and its entry) get it back.
 pub fn rebuild(log: &mut super::Log) -> Result<ProducerState> {
     let end = log.log_end_offset();
-    let (mut offset, mut state) = match load_snapshot(log.dir(), end)? {
+    let (offset, mut state) = match load_snapshot(log.dir(), end)? {
         Some((o, s)) => (o.max(log.log_start_offset()), s),
         None => (log.log_start_offset(), ProducerState::default()),
     };
-    while offset < end {
-        let chunk = log.read(offset, 1 << 20)?;
-        let mut next = offset;
-        let mut aborted = Vec::new();
-        for batch in crate::protocol::records::BatchIter::new(&chunk) {
-            next = batch.next_offset();
-            if let Some(txn) = state.apply(&batch, batch.base_offset(), batch.max_timestamp()) {
-                if !txn.commit {
-                    aborted.push(state.aborted_entry(&txn));
-                }
+    let mut aborted = Vec::new();
+    log.for_each_batch(offset, |batch| {
+        if let Some(txn) = state.apply(batch, batch.base_offset(), batch.max_timestamp()) {
+            if !txn.commit {
+                aborted.push(state.aborted_entry(&txn));
             }
         }
-        for txn in aborted {
-            log.restore_aborted_txn(txn)?;
-        }
-        if next <= offset {
-            break;
-        }
-        offset = next;
+    })?;
+    for txn in aborted {
+        log.restore_aborted_txn(txn)?;
     }
     Ok(state)
 }

@@ -5,7 +5,7 @@
 use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::group::{Group, GroupConfig, GroupRecord};
-use crate::protocol::records::{control, BatchIter};
+use crate::protocol::records::control;
 use crate::storage::Log;
 use actix::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,76 +93,64 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
 /// does not decode is logged and skipped. Records in a transaction (TxnOffsetCommit) are
 /// held per producer until the partition's commit or abort marker for that producer.
 pub(super) fn replay(log: &Log, groups: &mut BTreeMap<String, Group>, config: &GroupConfig) {
-    let mut offset = log.log_start_offset();
-    let end = log.log_end_offset();
     let mut applied = 0usize;
     // The groups of this partition with offsets in a producer's open transaction.
     let mut in_txn: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-    while offset < end {
-        let chunk = match log.read(offset, 1 << 20) {
-            Ok(b) if !b.is_empty() => b,
-            _ => break,
-        };
-        let mut next = offset;
-        for batch in BatchIter::new(&chunk) {
-            next = batch.next_offset();
-            if let Some(marker) = control::parse_marker(&batch) {
-                for id in in_txn.remove(&batch.producer_id()).unwrap_or_default() {
-                    if let Some(group) = groups.get_mut(&id) {
-                        group.complete_txn(batch.producer_id(), marker.commit);
-                    }
+    let walked = log.for_each_batch(log.log_start_offset(), |batch| {
+        if let Some(marker) = control::parse_marker(batch) {
+            for id in in_txn.remove(&batch.producer_id()).unwrap_or_default() {
+                if let Some(group) = groups.get_mut(&id) {
+                    group.complete_txn(batch.producer_id(), marker.commit);
                 }
-                continue;
             }
-            if batch.is_control() {
-                continue;
+            return;
+        }
+        if batch.is_control() {
+            return;
+        }
+        let txn_producer = batch.is_transactional().then(|| batch.producer_id());
+        let records = match batch.records() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping an unreadable offsets batch");
+                return;
             }
-            let txn_producer = batch.is_transactional().then(|| batch.producer_id());
-            let records = match batch.records() {
-                Ok(r) => r,
+        };
+        for record in records {
+            let decoded = record.map_err(|e| e.to_string()).and_then(|r| {
+                GroupRecord::decode(r.key.unwrap_or_default(), r.value).map_err(|e| e.to_string())
+            });
+            let rec = match decoded {
+                Ok(rec) => rec,
                 Err(e) => {
-                    tracing::warn!(error = %e, "skipping an unreadable offsets batch");
+                    tracing::warn!(error = %e, "skipping an unreadable offsets record");
                     continue;
                 }
             };
-            for record in records {
-                let decoded = record.map_err(|e| e.to_string()).and_then(|r| {
-                    GroupRecord::decode(r.key.unwrap_or_default(), r.value)
-                        .map_err(|e| e.to_string())
-                });
-                let rec = match decoded {
-                    Ok(rec) => rec,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "skipping an unreadable offsets record");
-                        continue;
-                    }
-                };
-                let id = rec.group().to_string();
-                let group = groups
-                    .entry(id.clone())
-                    .or_insert_with(|| Group::new(id.clone(), config.clone()));
-                match (txn_producer, rec) {
-                    (
-                        Some(pid),
-                        GroupRecord::Offset {
-                            topic,
-                            partition,
-                            value: Some(value),
-                            ..
-                        },
-                    ) => {
-                        group.stage_txn_offsets(pid, [((topic, partition), value)]);
-                        in_txn.entry(pid).or_default().insert(id);
-                    }
-                    (_, rec) => group.replay(&rec),
+            let id = rec.group().to_string();
+            let group = groups
+                .entry(id.clone())
+                .or_insert_with(|| Group::new(id.clone(), config.clone()));
+            match (txn_producer, rec) {
+                (
+                    Some(pid),
+                    GroupRecord::Offset {
+                        topic,
+                        partition,
+                        value: Some(value),
+                        ..
+                    },
+                ) => {
+                    group.stage_txn_offsets(pid, [((topic, partition), value)]);
+                    in_txn.entry(pid).or_default().insert(id);
                 }
-                applied += 1;
+                (_, rec) => group.replay(&rec),
             }
+            applied += 1;
         }
-        if next <= offset {
-            break;
-        }
-        offset = next;
+    });
+    if let Err(error) = walked {
+        tracing::warn!(dir = %log.dir().display(), %error, "reading the offsets log stopped early");
     }
     if applied > 0 {
         tracing::info!(dir = %log.dir().display(), records = applied, "offsets log replayed");

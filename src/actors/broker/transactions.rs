@@ -5,7 +5,6 @@
 
 use super::{AdminError, BrokerActor};
 use crate::actors::txn_coordinator::{TxnCoordinatorActor, TxnIo};
-use crate::protocol::records::BatchIter;
 use crate::storage::Log;
 use crate::txn::{record, TxnMetadata};
 use actix::prelude::*;
@@ -104,43 +103,30 @@ impl Handler<GetTxnCoordinator> for BrokerActor {
 /// Rebuilds transactional ids from one `__transaction_state` partition: the last record
 /// of each id wins. A record that does not decode is logged and skipped.
 pub(super) fn replay(log: &Log, txns: &mut BTreeMap<String, TxnMetadata>) {
-    let mut offset = log.log_start_offset();
-    let end = log.log_end_offset();
-    while offset < end {
-        let chunk = match log.read(offset, 1 << 20) {
-            Ok(b) if !b.is_empty() => b,
-            _ => break,
+    let walked = log.for_each_batch(log.log_start_offset(), |batch| {
+        if batch.is_control() {
+            return;
+        }
+        let Ok(records) = batch.records() else {
+            tracing::warn!("skipping an unreadable transaction log batch");
+            return;
         };
-        let mut next = offset;
-        for batch in BatchIter::new(&chunk) {
-            next = batch.next_offset();
-            if batch.is_control() {
-                continue;
-            }
-            let Ok(records) = batch.records() else {
-                tracing::warn!("skipping an unreadable transaction log batch");
-                continue;
-            };
-            for r in records {
-                let decoded = r.map_err(|e| e.to_string()).and_then(|r| {
-                    record::decode(r.key.unwrap_or_default(), r.value).map_err(|e| e.to_string())
-                });
-                match decoded {
-                    Ok((id, Some(meta))) => {
-                        txns.insert(id, meta);
-                    }
-                    Ok((id, None)) => {
-                        txns.remove(&id);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "skipping an unreadable transaction record")
-                    }
+        for r in records {
+            let decoded = r.map_err(|e| e.to_string()).and_then(|r| {
+                record::decode(r.key.unwrap_or_default(), r.value).map_err(|e| e.to_string())
+            });
+            match decoded {
+                Ok((id, Some(meta))) => {
+                    txns.insert(id, meta);
                 }
+                Ok((id, None)) => {
+                    txns.remove(&id);
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable transaction record"),
             }
         }
-        if next <= offset {
-            break;
-        }
-        offset = next;
+    });
+    if let Err(error) = walked {
+        tracing::warn!(dir = %log.dir().display(), %error, "reading the transaction log stopped early");
     }
 }
