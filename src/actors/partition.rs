@@ -813,7 +813,7 @@ pub fn start(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 
@@ -838,10 +838,19 @@ mod tests {
     fn start_partition(
         dir: &std::path::Path,
     ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
-        let log = open_log(dir.join("t-0"), small_config()).expect("open");
+        start_partition_with(dir, "t-0", small_config())
+    }
+
+    /// A partition actor named `name` over a log in `dir/name`, on this arbiter.
+    pub(in crate::actors::partition) fn start_partition_with(
+        dir: &std::path::Path,
+        name: &str,
+        config: LogConfig,
+    ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
+        let log = open_log(dir.join(name), config).expect("open");
         start(
             &actix::Arbiter::current(),
-            "t-0".into(),
+            name.into(),
             log,
             Duration::from_secs(60),
         )

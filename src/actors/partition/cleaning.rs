@@ -89,7 +89,7 @@ impl Handler<StartCleaner> for PartitionActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{open_log, start, Append, Fetch};
+    use super::super::{Append, Fetch};
     use super::*;
     use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
     use crate::storage::LogConfig;
@@ -114,13 +114,7 @@ mod tests {
             min_cleanable_dirty_ratio: 0.01,
             ..LogConfig::default()
         };
-        let log = open_log(dir.path().join("c-0"), config).expect("open");
-        let (p, _) = start(
-            &actix::Arbiter::current(),
-            "c-0".into(),
-            log,
-            Duration::from_secs(60),
-        );
+        let (p, _) = super::super::tests::start_partition_with(dir.path(), "c-0", config);
         let t0 = now_ms();
         // 200 updates of 10 keys, then one far enough in time to roll the segment.
         for i in 0..200 {

@@ -91,7 +91,7 @@ impl Handler<DescribeProducers> for PartitionActor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{start, Fetch, InjectFailure, IsolationLevel, ListOffset};
+    use super::super::{Fetch, InjectFailure, IsolationLevel, ListOffset};
     use super::*;
     use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
     use crate::storage::LogConfig;
@@ -102,14 +102,7 @@ mod tests {
             segment_bytes: 1 << 20,
             ..LogConfig::default()
         };
-        let log = super::super::open_log(dir.join("t-0"), config).expect("open");
-        start(
-            &actix::Arbiter::current(),
-            "t-0".into(),
-            log,
-            Duration::from_secs(60),
-        )
-        .0
+        super::super::tests::start_partition_with(dir, "t-0", config).0
     }
 
     fn batch(pid: i64, epoch: i16, seq: i32, txn: bool) -> Bytes {
