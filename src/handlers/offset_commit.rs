@@ -3,7 +3,7 @@
 //! Answered once the offsets are in `__consumer_offsets`.
 
 use super::{coordinator, Node};
-use crate::actors::group_coordinator::CommitOffsets;
+use crate::actors::group_coordinator::{CommitOffsets, GroupCoordinatorActor};
 use crate::group::{check_offset_commit, OffsetCommit};
 use crate::protocol::messages::offset_commit_request::OffsetCommitRequest;
 use crate::protocol::messages::offset_commit_response::{
@@ -33,6 +33,32 @@ pub(super) fn partition_code(
     }
 }
 
+/// Hands the offsets to the group's coordinator (started if need be) as the message
+/// `commit` builds: INVALID_GROUP_ID for an empty group id, nothing to do without
+/// offsets. Shared by OffsetCommit and TxnOffsetCommit.
+pub(super) async fn commit_through_group<M>(
+    node: &Node,
+    group_id: &str,
+    offsets: Vec<OffsetCommit>,
+    commit: impl FnOnce(Vec<OffsetCommit>) -> M,
+) -> Result<(), ErrorCode>
+where
+    M: actix::Message<Result = Result<(), ErrorCode>> + Send + 'static,
+    GroupCoordinatorActor: actix::Handler<M>,
+{
+    if group_id.is_empty() {
+        return Err(ErrorCode::InvalidGroupId);
+    }
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    coordinator(node, group_id)
+        .await?
+        .send(commit(offsets))
+        .await
+        .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
+}
+
 pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
     let routing = node.routing.load();
@@ -60,24 +86,13 @@ pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> Offs
         }
     }
     drop(routing);
-    let result = if req.group_id.is_empty() {
-        Err(ErrorCode::InvalidGroupId)
-    } else if offsets.is_empty() {
-        Ok(())
-    } else {
-        match coordinator(node, &req.group_id).await {
-            Ok(group) => group
-                .send(CommitOffsets {
-                    member_id: req.member_id,
-                    generation_id: req.generation_id_or_member_epoch,
-                    group_instance_id: req.group_instance_id,
-                    offsets,
-                })
-                .await
-                .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
-            Err(code) => Err(code),
-        }
-    };
+    let result = commit_through_group(node, &req.group_id, offsets, |offsets| CommitOffsets {
+        member_id: req.member_id,
+        generation_id: req.generation_id_or_member_epoch,
+        group_instance_id: req.group_instance_id,
+        offsets,
+    })
+    .await;
     let unknown_topic = if version >= 10 {
         ErrorCode::UnknownTopicId
     } else {

@@ -3,8 +3,8 @@
 //! `__consumer_offsets` in the transaction and holds them back until it ends: they
 //! count only if it commits.
 
-use super::offset_commit::partition_code;
-use super::{coordinator, Node};
+use super::offset_commit::{commit_through_group, partition_code};
+use super::Node;
 use crate::actors::group_coordinator::TxnCommitOffsets;
 use crate::group::OffsetCommit;
 use crate::protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequest;
@@ -38,28 +38,17 @@ pub async fn handle(
         }
     }
     drop(routing);
-    // Started if need be, as Kafka does: a broker restarted since AddOffsetsToTxn does
-    // not restore a group that had nothing yet.
-    let result = if req.group_id.is_empty() {
-        Err(ErrorCode::InvalidGroupId)
-    } else if offsets.is_empty() {
-        Ok(())
-    } else {
-        match coordinator(node, &req.group_id).await {
-            Err(code) => Err(code),
-            Ok(group) => group
-                .send(TxnCommitOffsets {
-                    producer_id: req.producer_id,
-                    producer_epoch: req.producer_epoch,
-                    member_id: req.member_id,
-                    generation_id: req.generation_id_or_member_epoch,
-                    group_instance_id: req.group_instance_id,
-                    offsets,
-                })
-                .await
-                .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
-        }
-    };
+    // The coordinator is started if need be, as Kafka does: a broker restarted since
+    // AddOffsetsToTxn does not restore a group that had nothing yet.
+    let result = commit_through_group(node, &req.group_id, offsets, |offsets| TxnCommitOffsets {
+        producer_id: req.producer_id,
+        producer_epoch: req.producer_epoch,
+        member_id: req.member_id,
+        generation_id: req.generation_id_or_member_epoch,
+        group_instance_id: req.group_instance_id,
+        offsets,
+    })
+    .await;
     // The partition refuses an old epoch with INVALID_PRODUCER_EPOCH; v3+ says fenced.
     let result = result.map_err(|code| match code {
         ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => fenced(version >= 3),
