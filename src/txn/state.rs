@@ -175,10 +175,9 @@ impl TxnMetadata {
                     },
                     producer_epoch: self.producer_epoch + 1,
                     timeout_ms,
+                    // No transaction is open here, so there are no partitions, groups
+                    // or start time to clear.
                     state: TxnState::Empty,
-                    partitions: BTreeSet::new(),
-                    groups: BTreeSet::new(),
-                    start_ms: -1,
                     update_ms: now_ms,
                     ..self.clone()
                 }))
