@@ -12,6 +12,7 @@
 //! - [`group`]: the consumer-group protocol as a pure state machine (no actix, no clock).
 //! - [`txn`]: a transactional id's metadata and transitions, likewise pure.
 //! - [`handlers`]: one file per Kafka API, from typed request to typed response.
+//! - [`metrics`]: the broker's counters about itself (atomics, read by tests and tools).
 //! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
 //!
 //! Arrows point one way: connection -> handlers -> actors -> storage -> protocol.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod group;
 pub mod handlers;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod storage;

@@ -6,6 +6,7 @@ use crate::actors::listener;
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
 use crate::handlers::Node;
+use crate::metrics::BrokerMetrics;
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio::sync::oneshot;
 pub struct Broker {
     addr: SocketAddr,
     cluster_id: String,
+    metrics: Arc<BrokerMetrics>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -24,6 +26,7 @@ pub struct Broker {
 struct Started {
     addr: SocketAddr,
     cluster_id: String,
+    metrics: Arc<BrokerMetrics>,
 }
 
 impl Broker {
@@ -38,6 +41,7 @@ impl Broker {
             Ok(Ok(started)) => Ok(Broker {
                 addr: started.addr,
                 cluster_id: started.cluster_id,
+                metrics: started.metrics,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }),
@@ -59,6 +63,11 @@ impl Broker {
 
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
+    }
+
+    /// The broker's counters about itself.
+    pub fn metrics(&self) -> &BrokerMetrics {
+        &self.metrics
     }
 
     /// Stops accepting, closes every partition cleanly (trimmed segments, the
@@ -120,7 +129,9 @@ fn run(
                 return;
             }
         };
+        let metrics = Arc::new(BrokerMetrics::default());
         let node = Arc::new(Node {
+            metrics: metrics.clone(),
             advertised: config.advertised_endpoint(addr),
             config: shared.clone(),
             routing,
@@ -130,7 +141,11 @@ fn run(
         });
         let accept = actix_rt::spawn(listener::run(listener, node, handles));
         tracing::info!(%addr, %cluster_id, threads, "aeon is serving");
-        let _ = ready.send(Ok(Started { addr, cluster_id }));
+        let _ = ready.send(Ok(Started {
+            addr,
+            cluster_id,
+            metrics,
+        }));
         let _ = stop.await;
         tracing::info!("shutting down");
         accept.abort();

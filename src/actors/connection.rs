@@ -236,10 +236,19 @@ impl StreamHandler<Incoming> for ConnectionActor {
                     Ok(Some(response)) => {
                         match encode_response_chunks(correlation_id, version, &response) {
                             Ok(buf) => act.complete(seq, Some(buf.into_chunks()), permit),
-                            Err(e) => act.close(
-                                ctx,
-                                &format_args!("encoding the {api_key:?} v{version} response: {e}"),
-                            ),
+                            Err(e) => {
+                                // The broker built a response its own codec refuses:
+                                // a bug of ours, not the client's.
+                                act.node.metrics.note_response_encode_failure();
+                                tracing::error!(
+                                    peer = %act.peer,
+                                    ?api_key,
+                                    version,
+                                    error = %e,
+                                    "response failed to encode; closing the connection"
+                                );
+                                ctx.stop();
+                            }
                         }
                     }
                     Ok(None) => act.complete(seq, None, permit),

@@ -110,9 +110,18 @@ pub struct FetchData {
     pub aborted: Vec<AbortedTxn>,
 }
 
-/// Finds an offset for a ListOffsets timestamp (-1 latest, -2 earliest, -3 max
-/// timestamp, else the first batch with a timestamp at or after it). read_committed
-/// answers latest with the last stable offset.
+/// ListOffsets' special timestamps (Kafka's `ListOffsetsRequest` constants).
+pub const LATEST_TIMESTAMP: i64 = -1;
+pub const EARLIEST_TIMESTAMP: i64 = -2;
+/// KIP-734.
+pub const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405 / KIP-1005.
+pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+pub const LATEST_TIERED_TIMESTAMP: i64 = -5;
+
+/// Finds an offset for a ListOffsets timestamp (the constants above, else the first
+/// record with a timestamp at or after it): (timestamp, offset), -1 for either that
+/// has none. read_committed answers latest with the last stable offset.
 #[derive(Message)]
 #[rtype(result = "Result<(i64, i64), PartitionError>")]
 pub struct ListOffset {
@@ -716,10 +725,13 @@ impl Handler<ListOffset> for PartitionActor {
                 .map_or((-1, -1), |t| (t.timestamp, t.offset))
         };
         Ok(match msg.timestamp {
-            -1 => (-1, end),
-            -2 => (-1, log.log_start_offset()),
-            -3 => found(log.max_timestamp()),
-            ts => found(log.offset_for_timestamp(ts)),
+            LATEST_TIMESTAMP => (-1, end),
+            // Without tiered storage the local log starts where the log does.
+            EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => (-1, log.log_start_offset()),
+            // Nothing is tiered: Kafka answers -1, -1 (KIP-1005).
+            LATEST_TIERED_TIMESTAMP => (-1, -1),
+            MAX_TIMESTAMP => found(log.max_timestamp().map_err(storage_error)?),
+            ts => found(log.offset_for_timestamp(ts).map_err(storage_error)?),
         })
     }
 }

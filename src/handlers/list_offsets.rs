@@ -1,6 +1,7 @@
-//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset
-//! whose batch has a timestamp at or after the one asked for. read_committed
-//! (`isolation_level` 1) answers latest with the last stable offset.
+//! ListOffsets: latest (-1), earliest (-2), max timestamp (-3), earliest local (-4),
+//! latest tiered (-5), or the first record whose timestamp is at or after the one asked
+//! for. read_committed (`isolation_level` 1) answers latest with the last stable offset.
+//! The leader epoch exists from v4 on; older versions leave it at its default.
 
 use super::Node;
 use crate::actors::partition::{IsolationLevel, ListOffset, PartitionError};
@@ -11,7 +12,7 @@ use crate::protocol::messages::list_offsets_response::{
 use crate::protocol::ErrorCode;
 use futures::future::join_all;
 
-pub async fn handle(node: &Node, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let routing = node.routing.load();
     let isolation = IsolationLevel::from_kafka(req.isolation_level);
     let mut lookups = Vec::new();
@@ -52,7 +53,8 @@ pub async fn handle(node: &Node, req: ListOffsetsRequest) -> ListOffsetsResponse
                 error_code: 0,
                 timestamp,
                 offset,
-                leader_epoch: 0,
+                // Aeon's partitions have had one leader, epoch 0.
+                leader_epoch: if version >= 4 && offset >= 0 { 0 } else { -1 },
                 ..Default::default()
             },
             Err(e) => ListOffsetsPartitionResponse {

@@ -57,6 +57,7 @@ pub struct Node {
     pub node_id: i32,
     /// The host and port clients are told to connect to.
     pub advertised: (String, u16),
+    pub metrics: Arc<crate::metrics::BrokerMetrics>,
 }
 
 /// The APIs this broker answers. A served codec without behaviour is not advertised:
@@ -186,7 +187,7 @@ pub async fn dispatch(
         Request::Metadata(r) => metadata::handle(&node, r, version).await.into(),
         Request::Produce(r) => return Ok(produce::handle(&node, r, version).await.map(Into::into)),
         Request::Fetch(r) => fetch::handle(&node, r, version).await.into(),
-        Request::ListOffsets(r) => list_offsets::handle(&node, r).await.into(),
+        Request::ListOffsets(r) => list_offsets::handle(&node, r, version).await.into(),
         Request::CreateTopics(r) => create_topics::handle(&node, r, version).await.into(),
         Request::DeleteTopics(r) => delete_topics::handle(&node, r).await.into(),
         Request::CreatePartitions(r) => create_partitions::handle(&node, r).await.into(),

@@ -37,16 +37,18 @@ mod builder;
 pub mod compression;
 pub mod control;
 mod record;
+mod timestamps;
 
 #[cfg(test)]
 mod conformance_tests;
 
 pub use batch::{
     rewrite_header, set_base_offset, set_log_append_time, set_partition_leader_epoch, write_crc,
-    BatchIter, Compression, RecordBatch, TimestampType,
+    BatchIter, Compression, MaxTimestampRewrite, RecordBatch, TimestampType,
 };
 pub use builder::{RecordBatchBuilder, RecordSpec};
 pub use record::{Header, Record, RecordIter};
+pub use timestamps::RecordTime;
 
 /// Offset of `baseOffset` (int64).
 pub const BASE_OFFSET_OFFSET: usize = 0;

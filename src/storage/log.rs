@@ -11,7 +11,25 @@ use super::flush::{FlushHandle, SyncItem};
 use super::prepare::PreparedSegment;
 use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
-use crate::protocol::records::{RecordBatch, TimestampType, NO_TIMESTAMP};
+use crate::protocol::records::{MaxTimestampRewrite, RecordBatch, TimestampType, NO_TIMESTAMP};
+
+/// The most bytes a compressed batch's records may take once decompressed when the log
+/// reads record timestamps (a lookup by time, an unset max timestamp on append).
+pub(crate) const MAX_DECOMPRESSED_TIMESTAMP_SCAN: usize = 64 << 20;
+
+/// A CreateTime batch keeps its header's max timestamp unless the header says none (-1)
+/// or less than its base timestamp, which some producers send while stamping only the
+/// records: then the records' largest timestamp is written, as Kafka's `LogValidator`
+/// does. Well-formed headers are trusted, so an ordinary append reads no record.
+fn create_time_rewrite(header: &RecordBatch<'_>) -> Result<MaxTimestampRewrite> {
+    if header.max_timestamp() != NO_TIMESTAMP && header.max_timestamp() >= header.base_timestamp() {
+        return Ok(MaxTimestampRewrite::Keep);
+    }
+    Ok(header
+        .records_max_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)?
+        .filter(|&ts| ts != header.max_timestamp())
+        .map_or(MaxTimestampRewrite::Keep, MaxTimestampRewrite::CreateTime))
+}
 
 /// A config value in milliseconds or bytes as i64, saturating (u64::MAX is "never").
 fn clamp_i64(v: u64) -> i64 {
@@ -268,14 +286,21 @@ impl Log {
             })?;
         let log_append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
-        let max_timestamp = log_append_time.unwrap_or(header.max_timestamp());
+        let rewrite = match log_append_time {
+            Some(ts) => MaxTimestampRewrite::LogAppendTime(ts),
+            None => create_time_rewrite(&header)?,
+        };
+        let max_timestamp = match rewrite {
+            MaxTimestampRewrite::Keep => header.max_timestamp(),
+            MaxTimestampRewrite::CreateTime(ts) | MaxTimestampRewrite::LogAppendTime(ts) => ts,
+        };
         if self.should_roll(size, max_timestamp, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
         let leader_epoch = self.leader_epoch;
         let appended = self
             .active_mut()
-            .append(batch, base_offset, log_append_time, leader_epoch)?
+            .append(batch, base_offset, rewrite, max_timestamp, leader_epoch)?
             .ok_or(Error::BatchTooLarge {
                 size,
                 limit: self.active().remaining(),
@@ -374,33 +399,45 @@ impl Log {
         Ok(Bytes::new())
     }
 
-    /// The first batch whose max timestamp is >= `timestamp` (from the log start
-    /// offset): its base offset (or the log start offset, if later) and its max
-    /// timestamp. `None` if no batch is that new.
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<TimestampOffset> {
-        self.segments
-            .iter()
-            .filter(|s| s.next_offset() > self.log_start_offset)
-            .filter(|s| {
-                s.max_timestamp_and_offset()
+    /// The first record at or after the log start offset whose timestamp is >=
+    /// `timestamp`: its offset and timestamp (Kafka's `fetchOffsetByTimestamp`). `None`
+    /// if no record is that new.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<TimestampOffset>> {
+        for segment in self.segments.iter().filter(|s| {
+            s.next_offset() > self.log_start_offset
+                && s.max_timestamp_and_offset()
                     .is_some_and(|(ts, _)| ts >= timestamp)
-            })
-            .find_map(|s| s.find_offset_by_timestamp(timestamp, self.log_start_offset))
-            .map(|(offset, timestamp)| TimestampOffset { timestamp, offset })
+        }) {
+            if let Some(found) =
+                segment.find_offset_by_timestamp(timestamp, self.log_start_offset)?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
-    /// The largest timestamp in the log and the last offset of the batch that first
-    /// reached it (Kafka's `MAX_TIMESTAMP` lookup at batch granularity).
-    pub fn max_timestamp(&self) -> Option<TimestampOffset> {
-        self.segments
+    /// The largest timestamp in the log and the offset of the first record that holds
+    /// it (Kafka's `MAX_TIMESTAMP`, KIP-734).
+    pub fn max_timestamp(&self) -> Result<Option<TimestampOffset>> {
+        let newest = self
+            .segments
             .iter()
             .filter(|s| s.next_offset() > self.log_start_offset)
-            .filter_map(LogSegment::max_timestamp_and_offset)
-            .fold(None, |best: Option<(i64, i64)>, (ts, off)| match best {
-                Some((bts, _)) if bts >= ts => best,
-                _ => Some((ts, off)),
-            })
-            .map(|(timestamp, offset)| TimestampOffset { timestamp, offset })
+            .filter_map(|s| s.max_timestamp_and_offset().map(|m| (s, m)))
+            .fold(
+                None,
+                |best: Option<(&LogSegment, (i64, i64))>, (s, m)| match best {
+                    Some((_, (bts, _))) if bts >= m.0 => best,
+                    _ => Some((s, m)),
+                },
+            );
+        match newest {
+            Some((segment, (timestamp, offset))) => {
+                segment.offset_of_max_timestamp(timestamp, offset)
+            }
+            None => Ok(None),
+        }
     }
 
     /// Moves the log start offset up to `offset` (Kafka's DeleteRecords) and removes
@@ -674,6 +711,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_batch_whose_header_lacks_its_max_timestamp_gets_the_records_max() {
+        use crate::protocol::records::{compression::compress_batch, Compression};
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        for (i, codec) in [Compression::None, Compression::Zstd]
+            .into_iter()
+            .enumerate()
+        {
+            let mut b = RecordBatchBuilder::new(0, T0).max_timestamp(NO_TIMESTAMP);
+            for ts in [T0 + 1000, T0 + 9000, T0 + 2000] {
+                b = b.record(RecordSpec::new(None, Some(b"v")).timestamp(ts + i as i64 * 10_000));
+            }
+            log.append(&compress_batch(&b.build(), codec).unwrap(), T0)
+                .unwrap();
+        }
+        let bytes = log.read(3, 1000).unwrap();
+        let stored = RecordBatch::parse(&bytes).unwrap();
+        stored.verify_crc().unwrap();
+        assert_eq!(stored.max_timestamp(), T0 + 19_000);
+        assert_eq!(stored.timestamp_type(), TimestampType::CreateTime);
+        let max = log.max_timestamp().unwrap().unwrap();
+        assert_eq!((max.offset, max.timestamp), (4, T0 + 19_000));
+        let at = log.offset_for_timestamp(T0 + 1500).unwrap().unwrap();
+        assert_eq!((at.offset, at.timestamp), (1, T0 + 9000));
+        let at = log.offset_for_timestamp(T0 + 9500).unwrap().unwrap();
+        assert_eq!((at.offset, at.timestamp), (3, T0 + 11_000));
+    }
+
+    #[test]
     fn a_leader_stamps_its_epoch_outside_the_crc() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
@@ -693,7 +759,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn offset_for_timestamp_finds_the_first_batch_reaching_it() {
+    fn offset_for_timestamp_finds_the_first_record_reaching_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
         // Timestamps 0, 10, 20, ... with one out-of-order batch; several segments.
@@ -705,16 +771,17 @@ pub(crate) mod tests {
         assert!(log.segment_count() > 2);
         for target in [T0 - 1, T0, T0 + 1, T0 + 95, T0 + 170, T0 + 171, T0 + 390] {
             let expected = bases.iter().find(|(_, ts)| *ts >= target).copied();
-            let found = log.offset_for_timestamp(target);
+            let found = log.offset_for_timestamp(target).unwrap();
             assert_eq!(
                 found.map(|f| (f.offset, f.timestamp)),
                 expected,
                 "target {target}"
             );
         }
-        assert_eq!(log.offset_for_timestamp(T0 + 391), None);
-        let max = log.max_timestamp().unwrap();
-        assert_eq!((max.timestamp, max.offset), (T0 + 390, 79));
+        assert_eq!(log.offset_for_timestamp(T0 + 391).unwrap(), None);
+        // The first record holding the max timestamp, not its batch's last offset.
+        let max = log.max_timestamp().unwrap().unwrap();
+        assert_eq!((max.timestamp, max.offset), (T0 + 390, 78));
     }
 
     #[test]
@@ -767,7 +834,7 @@ pub(crate) mod tests {
             assert!(idx + 1 < before.len());
         }
         let first_left = log.segment_base_offsets()[0];
-        let newest_removed = log.offset_for_timestamp(0).unwrap();
+        let newest_removed = log.offset_for_timestamp(0).unwrap().unwrap();
         assert_eq!(newest_removed.offset, first_left);
         assert!(newest_removed.timestamp >= T0 + 3500);
     }

@@ -529,7 +529,7 @@ mod tests {
             log.append(&batch(2, 100 + i, T0 + i as i64), T0).unwrap();
         }
         let end = log.log_end_offset();
-        let first_ts = log.offset_for_timestamp(T0 + 3).unwrap();
+        let first_ts = log.offset_for_timestamp(T0 + 3).unwrap().unwrap();
         let expected = read_all(&log);
         log.close().unwrap();
         let first_index = dir.path().join(format!("{:020}.index", 0));
@@ -543,7 +543,7 @@ mod tests {
         assert_eq!(log.open_stats().rebuilt_indexes, 1);
         assert_eq!(log.log_end_offset(), end);
         assert_eq!(read_all(&log), expected);
-        assert_eq!(log.offset_for_timestamp(T0 + 3), Some(first_ts));
+        assert_eq!(log.offset_for_timestamp(T0 + 3).unwrap(), Some(first_ts));
         log.close().unwrap();
         let log = Log::open(dir.path(), small_config(), T0).unwrap();
         assert_eq!(

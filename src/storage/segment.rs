@@ -9,6 +9,7 @@ use super::config::LogConfig;
 use super::error::{Error, Result};
 use super::flush::SyncItem;
 use super::index::{OffsetIndex, TimeIndex};
+use super::log::{TimestampOffset, MAX_DECOMPRESSED_TIMESTAMP_SCAN};
 use super::mmap::MappedFile;
 use super::txn_index::TxnIndex;
 use crate::protocol::records::{self, BatchIter, RecordBatch};
@@ -270,7 +271,8 @@ impl LogSegment {
         &mut self,
         batch: &[u8],
         offset: i64,
-        log_append_time: Option<i64>,
+        rewrite: records::MaxTimestampRewrite,
+        max_timestamp: i64,
         leader_epoch: Option<i32>,
     ) -> Result<Option<SegmentAppend>> {
         // Disk blocks for the batch and for one entry in each index first: on a full
@@ -293,7 +295,7 @@ impl LogSegment {
                     available: batch.len(),
                 })?;
         header.copy_from_slice(head);
-        records::rewrite_header(&mut header, body, offset, log_append_time)?;
+        records::rewrite_header(&mut header, body, offset, rewrite)?;
         if let Some(epoch) = leader_epoch {
             // Outside the CRC, like the base offset.
             let at = records::PARTITION_LEADER_EPOCH_OFFSET;
@@ -307,8 +309,7 @@ impl LogSegment {
         // through the mapping would cost a page fault.
         let input = RecordBatch::parse(batch)?;
         let last = offset.saturating_add(i64::from(input.last_offset_delta()));
-        let max_ts = log_append_time.unwrap_or(input.max_timestamp());
-        self.track(position, batch.len(), last, max_ts)?;
+        self.track(position, batch.len(), last, max_timestamp)?;
         Ok(Some(SegmentAppend { position, end }))
     }
 
@@ -372,19 +373,61 @@ impl LogSegment {
         Some(self.log.slice(start, end))
     }
 
-    /// The first batch at or after `starting_offset` whose max timestamp is >= `ts`:
-    /// (max(its base offset, starting_offset), its max timestamp).
+    /// The first record at or after `starting_offset` whose timestamp is >= `ts`
+    /// (Kafka's `LogSegment.findOffsetByTimestamp`): the time index leads to the first
+    /// batch that may hold it, then records are read batch by batch.
     pub(crate) fn find_offset_by_timestamp(
         &self,
         ts: i64,
         starting_offset: i64,
-    ) -> Option<(i64, i64)> {
+    ) -> Result<Option<TimestampOffset>> {
         let (_, from_offset) = self.time_index.lookup(ts);
         let (_, start) = self.offset_index.lookup(from_offset.max(starting_offset));
         let data = self.log.contents();
-        BatchIter::new(data.get(start as usize..)?)
-            .find(|b| b.max_timestamp() >= ts && b.last_offset() >= starting_offset)
-            .map(|b| (b.base_offset().max(starting_offset), b.max_timestamp()))
+        let Some(batches) = data.get(start as usize..) else {
+            return Ok(None);
+        };
+        for batch in BatchIter::new(batches) {
+            if batch.max_timestamp() < ts || batch.last_offset() < starting_offset {
+                continue;
+            }
+            if let Some(r) = batch.first_record_at_or_after(
+                ts,
+                starting_offset,
+                MAX_DECOMPRESSED_TIMESTAMP_SCAN,
+            )? {
+                return Ok(Some(TimestampOffset {
+                    timestamp: r.timestamp,
+                    offset: r.offset,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first record holding `max_timestamp`, searched from the batch holding
+    /// `offset` (the segment's offset of its max timestamp so far): Kafka's
+    /// `MAX_TIMESTAMP` lookup.
+    pub(crate) fn offset_of_max_timestamp(
+        &self,
+        max_timestamp: i64,
+        offset: i64,
+    ) -> Result<Option<TimestampOffset>> {
+        let (_, start) = self.offset_index.lookup(offset);
+        let data = self.log.contents();
+        let Some(batches) = data.get(start as usize..) else {
+            return Ok(None);
+        };
+        let Some(batch) = BatchIter::new(batches).find(|b| b.max_timestamp() == max_timestamp)
+        else {
+            return Ok(None);
+        };
+        Ok(batch
+            .offset_of_max_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)?
+            .map(|offset| TimestampOffset {
+                timestamp: max_timestamp,
+                offset,
+            }))
     }
 
     /// Makes the segment inactive: a last time-index entry, then the three files
@@ -451,7 +494,16 @@ mod tests {
         let mut offset = 100;
         for i in 0..batches {
             let b = batch(1 + i % 2, 100, T0 + i as i64);
-            let Some(appended) = segment.append(&b, offset, None, None).unwrap() else {
+            let Some(appended) = segment
+                .append(
+                    &b,
+                    offset,
+                    records::MaxTimestampRewrite::Keep,
+                    T0 + i as i64,
+                    None,
+                )
+                .unwrap()
+            else {
                 break;
             };
             at.push((offset, appended.position));
@@ -488,7 +540,13 @@ mod tests {
         let (mut segment, _) = segment_with(dir.path(), 1000);
         let (size, next) = (segment.size(), segment.next_offset());
         assert!(segment
-            .append(&batch(1, 100, T0), next, None, None)
+            .append(
+                &batch(1, 100, T0),
+                next,
+                records::MaxTimestampRewrite::Keep,
+                T0,
+                None
+            )
             .unwrap()
             .is_none());
         assert_eq!((segment.size(), segment.next_offset()), (size, next));
@@ -511,7 +569,13 @@ mod tests {
         );
         let next = segment.next_offset();
         assert!(segment
-            .append(&batch(1, 1, T0), next, None, None)
+            .append(
+                &batch(1, 1, T0),
+                next,
+                records::MaxTimestampRewrite::Keep,
+                T0,
+                None
+            )
             .unwrap()
             .is_none());
     }
@@ -522,14 +586,20 @@ mod tests {
         let (segment, at) = segment_with(dir.path(), 20);
         for (i, &(base, _)) in at.iter().enumerate() {
             assert_eq!(
-                segment.find_offset_by_timestamp(T0 + i as i64, 0),
+                segment
+                    .find_offset_by_timestamp(T0 + i as i64, 0)
+                    .unwrap()
+                    .map(|f| (f.offset, f.timestamp)),
                 Some((base, T0 + i as i64))
             );
         }
-        assert_eq!(segment.find_offset_by_timestamp(T0 + 100, 0), None);
+        assert_eq!(segment.find_offset_by_timestamp(T0 + 100, 0).unwrap(), None);
         let (third, _) = at[3];
         assert_eq!(
-            segment.find_offset_by_timestamp(T0, third),
+            segment
+                .find_offset_by_timestamp(T0, third)
+                .unwrap()
+                .map(|f| (f.offset, f.timestamp)),
             Some((third, T0 + 3))
         );
     }

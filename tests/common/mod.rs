@@ -62,10 +62,22 @@ impl TestBroker {
             .to_string()
     }
 
-    /// Stops the broker cleanly; [`TestBroker::restart`] starts it again.
+    /// How many responses this broker failed to encode: always a broker bug.
+    pub fn response_encode_failures(&self) -> u64 {
+        self.broker
+            .as_ref()
+            .map_or(0, |b| b.metrics().response_encode_failures())
+    }
+
+    /// Stops the broker cleanly; [`TestBroker::restart`] starts it again. Every test
+    /// thereby checks that the broker encoded every response it built.
     pub fn stop(&mut self) {
         if let Some(b) = self.broker.take() {
+            let failures = b.metrics().response_encode_failures();
             b.stop();
+            if !std::thread::panicking() {
+                assert_eq!(failures, 0, "responses the broker failed to encode (see its ERROR log)");
+            }
         }
     }
 
@@ -130,9 +142,7 @@ impl TestBroker {
 
 impl Drop for TestBroker {
     fn drop(&mut self) {
-        if let Some(b) = self.broker.take() {
-            b.stop();
-        }
+        self.stop();
     }
 }
 

@@ -318,15 +318,27 @@ pub fn set_log_append_time(buf: &mut [u8], ts: i64) -> Result<(), RecordsError> 
     write_crc(buf)
 }
 
+/// What an append writes into a batch header's max timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxTimestampRewrite {
+    /// The producer's header is right: leave it.
+    Keep,
+    /// A CreateTime batch whose header does not hold its records' max timestamp (some
+    /// producers leave it at -1): write the recomputed one, as Kafka's `LogValidator`.
+    CreateTime(i64),
+    /// A LogAppendTime topic: stamp the broker's time, as [`set_log_append_time`].
+    LogAppendTime(i64),
+}
+
 /// The append-time rewrite on a copy of the 61-byte header, for writers that copy the
-/// header and the records separately: writes `base_offset` and, if `log_append_time`
-/// is given, stamps it as [`set_log_append_time`] does, computing the CRC over the
-/// patched header and `records` (the bytes after the header).
+/// header and the records separately: writes `base_offset` and rewrites the max
+/// timestamp as `max_timestamp` says, computing the CRC over the patched header and
+/// `records` (the bytes after the header) when anything under it changed.
 pub fn rewrite_header(
     header: &mut [u8; RECORD_BATCH_OVERHEAD],
     records: &[u8],
     base_offset: i64,
-    log_append_time: Option<i64>,
+    max_timestamp: MaxTimestampRewrite,
 ) -> Result<(), RecordsError> {
     let total = RecordBatch::peek_total_size(header, i32::MAX as usize)?;
     if total != RECORD_BATCH_OVERHEAD + records.len() {
@@ -336,18 +348,23 @@ pub fn rewrite_header(
         });
     }
     header[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
-    let Some(ts) = log_append_time else {
-        return Ok(());
-    };
     let attributes = read_i16(header, ATTRIBUTES_OFFSET);
-    if attributes & TIMESTAMP_TYPE_MASK != 0 && read_i64(header, MAX_TIMESTAMP_OFFSET) == ts {
+    let (attributes, ts) = match max_timestamp {
+        MaxTimestampRewrite::Keep => return Ok(()),
+        MaxTimestampRewrite::CreateTime(ts) => (attributes & !TIMESTAMP_TYPE_MASK, ts),
+        MaxTimestampRewrite::LogAppendTime(ts) => {
+            let kept = COMPRESSION_CODEC_MASK
+                | TRANSACTIONAL_FLAG_MASK
+                | CONTROL_FLAG_MASK
+                | DELETE_HORIZON_FLAG_MASK;
+            ((attributes & kept) | TIMESTAMP_TYPE_MASK, ts)
+        }
+    };
+    if attributes == read_i16(header, ATTRIBUTES_OFFSET)
+        && read_i64(header, MAX_TIMESTAMP_OFFSET) == ts
+    {
         return Ok(());
     }
-    let kept = COMPRESSION_CODEC_MASK
-        | TRANSACTIONAL_FLAG_MASK
-        | CONTROL_FLAG_MASK
-        | DELETE_HORIZON_FLAG_MASK;
-    let attributes = (attributes & kept) | TIMESTAMP_TYPE_MASK;
     header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&ts.to_be_bytes());
     let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_OFFSET..]), records);
@@ -498,12 +515,34 @@ mod tests {
             }
             let mut header = [0u8; RECORD_BATCH_OVERHEAD];
             header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
-            rewrite_header(&mut header, &bytes[RECORD_BATCH_OVERHEAD..], 500, lat).unwrap();
+            let rewrite = lat.map_or(
+                MaxTimestampRewrite::Keep,
+                MaxTimestampRewrite::LogAppendTime,
+            );
+            rewrite_header(&mut header, &bytes[RECORD_BATCH_OVERHEAD..], 500, rewrite).unwrap();
             assert_eq!(&header[..], &whole[..RECORD_BATCH_OVERHEAD]);
         }
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
-        assert!(rewrite_header(&mut header, &[], 1, None).is_err());
+        assert!(rewrite_header(&mut header, &[], 1, MaxTimestampRewrite::Keep).is_err());
+    }
+
+    #[test]
+    fn a_create_time_rewrite_sets_the_max_timestamp_and_a_valid_crc() {
+        let mut bytes = RecordBatchBuilder::new(0, 1000)
+            .max_timestamp(-1)
+            .record(RecordSpec::new(None, Some(b"a")).timestamp(1000))
+            .record(RecordSpec::new(None, Some(b"b")).timestamp(3000))
+            .build();
+        let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+        header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
+        let rewrite = MaxTimestampRewrite::CreateTime(3000);
+        rewrite_header(&mut header, &bytes[RECORD_BATCH_OVERHEAD..], 7, rewrite).unwrap();
+        bytes[..RECORD_BATCH_OVERHEAD].copy_from_slice(&header);
+        let batch = RecordBatch::parse(&bytes).unwrap();
+        assert_eq!(batch.max_timestamp(), 3000);
+        assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
+        batch.verify_crc().unwrap();
     }
 
     #[test]

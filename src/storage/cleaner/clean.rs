@@ -10,7 +10,8 @@ use super::{
 };
 use crate::protocol::records::compression::{compress_batch, records_of};
 use crate::protocol::records::{
-    BatchIter, Record, RecordBatch, RecordBatchBuilder, RecordSpec, RecordsError, TimestampType,
+    BatchIter, MaxTimestampRewrite, Record, RecordBatch, RecordBatchBuilder, RecordSpec,
+    RecordsError, TimestampType,
 };
 use crate::storage::error::{Error, Result};
 use crate::storage::mmap::MappedFile;
@@ -249,8 +250,17 @@ impl Pass<'_> {
                     Filtered::Keep => std::borrow::Cow::Borrowed(batch.bytes()),
                     Filtered::Rewrite(bytes) => std::borrow::Cow::Owned(bytes),
                 };
+                let max_timestamp = RecordBatch::parse(&out)
+                    .map_err(|e| corrupt(source, e))?
+                    .max_timestamp();
                 cleaned
-                    .append(&out, batch.base_offset(), None, None)?
+                    .append(
+                        &out,
+                        batch.base_offset(),
+                        MaxTimestampRewrite::Keep,
+                        max_timestamp,
+                        None,
+                    )?
                     .ok_or_else(|| Error::Corrupt {
                         path: paths[0].clone(),
                         reason: "cleaned segment outgrew its preallocation".into(),
