@@ -119,12 +119,28 @@ fn timestamp_lookups_answer_the_record_at_every_version() {
     for version in 1..=11 {
         let epoch = if version >= 4 { 0 } else { -1 };
         let at = |s: &mut TcpStream, ts| list(s, version, ts, 0);
-        assert_eq!(at(&mut s, T0 + 5500), (0, T0 + 6000, 6, epoch), "v{version}");
+        assert_eq!(
+            at(&mut s, T0 + 5500),
+            (0, T0 + 6000, 6, epoch),
+            "v{version}"
+        );
         assert_eq!(at(&mut s, T0 - 1), (0, T0, 0, epoch), "v{version}");
-        assert_eq!(at(&mut s, T0 + 9001), (0, T0 + 20_000, 10, epoch), "v{version}");
-        assert_eq!(at(&mut s, T0 + 27_000), (0, T0 + 27_000, 17, epoch), "v{version}");
+        assert_eq!(
+            at(&mut s, T0 + 9001),
+            (0, T0 + 20_000, 10, epoch),
+            "v{version}"
+        );
+        assert_eq!(
+            at(&mut s, T0 + 27_000),
+            (0, T0 + 27_000, 17, epoch),
+            "v{version}"
+        );
         // Only the unset-max batch holds these: its max was recomputed on append.
-        assert_eq!(at(&mut s, T0 + 41_500), (0, T0 + 49_000, 21, epoch), "v{version}");
+        assert_eq!(
+            at(&mut s, T0 + 41_500),
+            (0, T0 + 49_000, 21, epoch),
+            "v{version}"
+        );
         assert_eq!(at(&mut s, T0 + 49_001), (0, -1, -1, -1), "v{version}");
         assert_eq!(at(&mut s, -1).2, 23, "latest v{version}");
         assert_eq!(at(&mut s, -2).2, 0, "earliest v{version}");
@@ -135,7 +151,11 @@ fn timestamp_lookups_answer_the_record_at_every_version() {
             assert_eq!(list(&mut s, version, -3, 1), (0, -1, -1, -1), "v{version}");
         }
         if version >= 8 {
-            assert_eq!(at(&mut s, -4), (0, -1, 0, epoch), "earliest-local v{version}");
+            assert_eq!(
+                at(&mut s, -4),
+                (0, -1, 0, epoch),
+                "earliest-local v{version}"
+            );
         }
         if version >= 9 {
             assert_eq!(at(&mut s, -5), (0, -1, -1, -1), "latest-tiered v{version}");

@@ -76,7 +76,10 @@ impl TestBroker {
             let failures = b.metrics().response_encode_failures();
             b.stop();
             if !std::thread::panicking() {
-                assert_eq!(failures, 0, "responses the broker failed to encode (see its ERROR log)");
+                assert_eq!(
+                    failures, 0,
+                    "responses the broker failed to encode (see its ERROR log)"
+                );
             }
         }
     }
