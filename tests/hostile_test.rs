@@ -554,3 +554,110 @@ fn a_group_member_that_joins_and_never_heartbeats_is_evicted_and_the_group_moves
         drop(s);
     });
 }
+
+/// Produces `batch` to partition 0 of `topic` over a raw connection; the error code.
+fn produce_raw(addr: &str, topic: &str, transactional_id: Option<&str>, batch: Vec<u8>) -> i16 {
+    use aeon::protocol::messages::produce_request::{
+        PartitionProduceData, ProduceRequest, TopicProduceData,
+    };
+    let mut s = connect(addr);
+    let req = ProduceRequest {
+        transactional_id: transactional_id.map(Into::into),
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(&mut s, 9, 1, req.into());
+    let (_, body) = decode_response(ApiKey::Produce, 9, read_frame(&mut s)).expect("response");
+    let Response::Produce(r) = body else {
+        panic!("not a produce response")
+    };
+    r.responses[0].partition_responses[0].error_code
+}
+
+/// The log end offset of partition 0 of `topic`.
+fn log_end(broker: &TestBroker, topic: &str) -> i64 {
+    use rdkafka::consumer::Consumer;
+    let consumer: BaseConsumer = broker.client_config().create().expect("consumer");
+    consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .expect("watermarks")
+        .1
+}
+
+#[test]
+fn control_batches_from_clients_are_refused() {
+    use aeon::protocol::records::control::{marker_batch, ControlMarker};
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    broker.create_topic("victim", 1);
+    under_attack(&broker, |addr| {
+        for (commit, producer_id) in [(false, 0), (true, 0), (false, 4000)] {
+            let marker = ControlMarker {
+                commit,
+                coordinator_epoch: 0,
+            };
+            for topic in ["victim", "steady"] {
+                let code = produce_raw(addr, topic, None, marker_batch(producer_id, 0, marker, 1));
+                assert_eq!(code, ErrorCode::InvalidRecord.code(), "a forged marker");
+            }
+        }
+    });
+    assert_eq!(
+        log_end(&broker, "victim"),
+        0,
+        "nothing of the markers was written"
+    );
+}
+
+#[test]
+fn an_offset_commit_naming_150_000_unknown_partitions_is_answered_in_one_pass() {
+    use aeon::protocol::messages::offset_commit_request::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    under_attack(&broker, |addr| {
+        const PARTITIONS: i32 = 150_000;
+        let req = OffsetCommitRequest {
+            group_id: "nobody".into(),
+            generation_id_or_member_epoch: -1,
+            retention_time_ms: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "no-such-topic".into(),
+                partitions: (0..PARTITIONS)
+                    .map(|partition_index| OffsetCommitRequestPartition {
+                        partition_index,
+                        committed_offset: 1,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // The read timeout (30 s) bounds the answer: a scan of the unknown partitions
+        // per partition took 52 s here.
+        let mut s = connect(addr);
+        write_request(&mut s, 2, 1, req.into());
+        let (_, body) =
+            decode_response(ApiKey::OffsetCommit, 2, read_frame(&mut s)).expect("response");
+        let Response::OffsetCommit(r) = body else {
+            panic!("not an OffsetCommit response")
+        };
+        let partitions = &r.topics[0].partitions;
+        assert_eq!(partitions.len(), PARTITIONS as usize);
+        assert!(partitions
+            .iter()
+            .all(|p| p.error_code == ErrorCode::UnknownTopicOrPartition.code()));
+    });
+}

@@ -61,29 +61,34 @@ where
 
 pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
+    // Whether each requested partition exists, in request order: the answer is built
+    // from it in one pass (a request may name hundreds of thousands of partitions).
     let routing = node.routing.load();
     let mut offsets = Vec::new();
-    let mut unknown = Vec::new();
+    let mut known = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
         let route = if version >= 10 {
             routing.topic_by_id(&t.topic_id)
         } else {
             routing.topic(&t.name)
         };
+        let mut topic_known = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            match route.filter(|r| {
+            let route = route.filter(|r| {
                 usize::try_from(p.partition_index).is_ok_and(|i| i < r.partitions.len())
-            }) {
-                Some(r) => offsets.push(OffsetCommit {
+            });
+            if let Some(r) = route {
+                offsets.push(OffsetCommit {
                     topic: r.name.clone(),
                     partition: p.partition_index,
                     offset: p.committed_offset,
                     leader_epoch: p.committed_leader_epoch,
                     metadata: p.committed_metadata.clone(),
-                }),
-                None => unknown.push((t.name.clone(), p.partition_index)),
+                });
             }
+            topic_known.push(route.is_some());
         }
+        known.push(topic_known);
     }
     drop(routing);
     let result = commit_through_group(node, &req.group_id, offsets, |offsets| CommitOffsets {
@@ -101,18 +106,17 @@ pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> Offs
     let topics = req
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(known)
+        .map(|(t, known)| {
             let name = t.name;
             OffsetCommitResponseTopic {
                 partitions: t
                     .partitions
                     .into_iter()
-                    .map(|p| {
-                        let is_unknown = unknown
-                            .iter()
-                            .any(|(n, i)| *n == name && *i == p.partition_index);
+                    .zip(known)
+                    .map(|(p, known)| {
                         let code = partition_code(
-                            is_unknown.then_some(unknown_topic),
+                            (!known).then_some(unknown_topic),
                             p.committed_metadata.clone(),
                             result,
                         );

@@ -64,6 +64,14 @@ fn validate(
     batch
         .validate_header()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    // Transaction markers come from the transaction coordinator only: a client's
+    // marker could end someone else's transaction (Kafka's `LogValidator`).
+    if batch.is_control() {
+        return Err((
+            ErrorCode::InvalidRecord,
+            "Clients are not allowed to write control records".into(),
+        ));
+    }
     batch
         .verify_crc()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
@@ -74,12 +82,9 @@ fn validate(
 }
 
 /// Kafka's check for compacted topics: every record has a key (compressed batches are
-/// decompressed for it; control batches are exempt).
+/// decompressed for it).
 fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
     const MAX_DECOMPRESSED_BYTES: usize = 256 * 1024 * 1024;
-    if batch.is_control() {
-        return Ok(());
-    }
     let corrupt = |e: RecordsError| (ErrorCode::CorruptMessage, e.to_string());
     let section = batch
         .decompressed_records(MAX_DECOMPRESSED_BYTES)

@@ -21,10 +21,14 @@ pub async fn handle(
 ) -> TxnOffsetCommitResponse {
     let routing = node.routing.load();
     let mut offsets = Vec::new();
-    let mut unknown = Vec::new();
+    // Whether each requested partition exists, in request order (one pass, as in
+    // OffsetCommit).
+    let mut known = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
+        let mut topic_known = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            if routing.partition(&t.name, p.partition_index).is_some() {
+            let exists = routing.partition(&t.name, p.partition_index).is_some();
+            if exists {
                 offsets.push(OffsetCommit {
                     topic: t.name.clone(),
                     partition: p.partition_index,
@@ -32,10 +36,10 @@ pub async fn handle(
                     leader_epoch: p.committed_leader_epoch,
                     metadata: p.committed_metadata.clone(),
                 });
-            } else {
-                unknown.push((t.name.clone(), p.partition_index));
             }
+            topic_known.push(exists);
         }
+        known.push(topic_known);
     }
     drop(routing);
     // The coordinator is started if need be, as Kafka does: a broker restarted since
@@ -57,15 +61,15 @@ pub async fn handle(
     let topics = req
         .topics
         .into_iter()
-        .map(|t| TxnOffsetCommitResponseTopic {
+        .zip(known)
+        .map(|(t, known)| TxnOffsetCommitResponseTopic {
             partitions: t
                 .partitions
                 .iter()
-                .map(|p| {
+                .zip(known)
+                .map(|(p, known)| {
                     let code = partition_code(
-                        unknown
-                            .contains(&(t.name.clone(), p.partition_index))
-                            .then_some(ErrorCode::UnknownTopicOrPartition),
+                        (!known).then_some(ErrorCode::UnknownTopicOrPartition),
                         p.committed_metadata.clone(),
                         result,
                     );
