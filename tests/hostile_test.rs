@@ -661,3 +661,59 @@ fn an_offset_commit_naming_150_000_unknown_partitions_is_answered_in_one_pass() 
             .all(|p| p.error_code == ErrorCode::UnknownTopicOrPartition.code()));
     });
 }
+
+#[test]
+fn internal_topics_cannot_be_deleted_created_or_written_by_clients() {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::types::RDKafkaErrorCode;
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    // A commit creates __consumer_offsets; __transaction_state does not exist yet.
+    broker.create_topic("committed", 1);
+    let mut config = broker.client_config();
+    config.set("group.id", "committer");
+    let consumer: BaseConsumer = config.create().expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("committed", 0, rdkafka::Offset::Offset(0))
+        .expect("tpl");
+    rdkafka::consumer::Consumer::commit(&consumer, &tpl, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+    under_attack(&broker, |addr| {
+        let admin = broker.admin();
+        let options = AdminOptions::new();
+        let deleted =
+            futures::executor::block_on(admin.delete_topics(&["__consumer_offsets"], &options))
+                .expect("delete answered");
+        assert!(
+            matches!(deleted[0], Err((_, RDKafkaErrorCode::InvalidTopic))),
+            "{deleted:?}"
+        );
+        let created = futures::executor::block_on(
+            admin.create_topics(
+                &[
+                    NewTopic::new("__transaction_state", 1, TopicReplication::Fixed(1))
+                        .set("cleanup.policy", "delete"),
+                ],
+                &options,
+            ),
+        )
+        .expect("create answered");
+        assert!(
+            matches!(created[0], Err((_, RDKafkaErrorCode::InvalidTopic))),
+            "{created:?}"
+        );
+        let batch = aeon::protocol::records::RecordBatchBuilder::new(0, 1)
+            .record(aeon::protocol::records::RecordSpec::new(
+                Some(b"k"),
+                Some(b"v"),
+            ))
+            .build();
+        let code = produce_raw(addr, "__consumer_offsets", None, batch);
+        assert_eq!(code, ErrorCode::InvalidTopicException.code(), "produce");
+    });
+    // The group's offsets are still there.
+    let committed =
+        rdkafka::consumer::Consumer::committed_offsets(&consumer, tpl, Duration::from_secs(10))
+            .expect("committed");
+    assert_eq!(committed.elements()[0].offset(), rdkafka::Offset::Offset(0));
+}

@@ -164,6 +164,23 @@ pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// The broker's own topics: created by the coordinators that need them, with the
+/// configs they need, and never deleted or created by a client.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == groups::OFFSETS_TOPIC || name == transactions::TXN_TOPIC
+}
+
+/// Refuses a client's attempt to create or delete an internal topic.
+fn refuse_internal(name: &str, what: &str) -> Result<(), AdminError> {
+    if is_internal_topic(name) {
+        return Err((
+            ErrorCode::InvalidTopicException,
+            format!("Topic '{name}' is internal: clients cannot {what} it."),
+        ));
+    }
+    Ok(())
+}
+
 /// Kafka treats '.' and '_' as the same in metric names, so two names that differ only
 /// there collide.
 fn collides(a: &str, b: &str) -> bool {
@@ -338,7 +355,7 @@ impl BrokerActor {
                 partitions: t.partitions.clone(),
                 configs: t.configs.clone(),
                 effective: t.configs.effective(&self.config),
-                internal: name.starts_with("__"),
+                internal: is_internal_topic(name),
             });
             routing.by_id.insert(t.id, route.clone());
             routing.topics.insert(name.clone(), route);
@@ -511,6 +528,9 @@ impl Handler<CreateTopic> for BrokerActor {
     type Result = Result<CreatedTopic, AdminError>;
 
     fn handle(&mut self, msg: CreateTopic, _: &mut Context<Self>) -> Self::Result {
+        if !self.topics.contains_key(&msg.name) {
+            refuse_internal(&msg.name, "create")?;
+        }
         self.create(msg)
     }
 }
@@ -525,6 +545,9 @@ impl Handler<AutoCreateTopics> for BrokerActor {
             .map(|name| {
                 if self.topics.contains_key(&name) {
                     return (name, Ok(()));
+                }
+                if let Err(e) = refuse_internal(&name, "create") {
+                    return (name, Err(e));
                 }
                 let req = CreateTopic {
                     name: name.clone(),
@@ -553,6 +576,9 @@ impl Handler<DeleteTopic> for BrokerActor {
                 .find(|(_, t)| t.id == *id)
                 .map(|(n, _)| n.clone()),
         };
+        if let Some(Err(e)) = name.as_deref().map(|n| refuse_internal(n, "delete")) {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
         let Some(name) = name else {
             let err = match msg {
                 DeleteTopic::Name(_) => (

@@ -129,6 +129,11 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
             let result = match (valid_acks, target) {
                 (false, _) => error(p.index, ErrorCode::InvalidRequiredAcks, None),
                 (true, None) => error(p.index, unknown, None),
+                (true, Some((t, _))) if t.internal => error(
+                    p.index,
+                    ErrorCode::InvalidTopicException,
+                    Some(format!("Cannot append to internal topic {}", t.name)),
+                ),
                 (true, Some((t, r))) => {
                     match validate(
                         p.records.as_ref(),
