@@ -717,3 +717,73 @@ fn internal_topics_cannot_be_deleted_created_or_written_by_clients() {
             .expect("committed");
     assert_eq!(committed.elements()[0].offset(), rdkafka::Offset::Offset(0));
 }
+
+#[test]
+fn transactional_batches_of_a_transaction_that_never_added_the_partition_are_refused() {
+    use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+    use rdkafka::consumer::Consumer;
+    let _one = exclusive();
+    let broker = TestBroker::start_with(hostile_config);
+    broker.create_topic("victim", 1);
+    // A real transactional producer, whose transaction does include the partition.
+    let mut config = broker.client_config();
+    config
+        .set("transactional.id", "honest")
+        .set("linger.ms", "0");
+    let honest: rdkafka::producer::BaseProducer = config.create().expect("producer");
+    honest
+        .init_transactions(Duration::from_secs(30))
+        .expect("init");
+    honest.begin_transaction().expect("begin");
+    let forged = |producer_id: i64, sequence: i32| {
+        RecordBatchBuilder::new(0, 1)
+            .producer(producer_id, 0, sequence)
+            .transactional(true)
+            .record(RecordSpec::new(Some(b"k"), Some(b"forged")))
+            .build()
+    };
+    under_attack(&broker, |addr| {
+        // A made-up producer id, with and without a transactional id, and the honest
+        // producer's own id before its transaction added the partition.
+        for (i, (transactional_id, producer_id)) in [
+            (None, 4000),
+            (Some("honest"), 4000),
+            (Some("made-up"), 4001),
+            (None, 0),
+            (Some("honest"), 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for topic in ["victim", "steady"] {
+                let code =
+                    produce_raw(addr, topic, transactional_id, forged(producer_id, i as i32));
+                assert_eq!(
+                    code,
+                    ErrorCode::InvalidTxnState.code(),
+                    "forged {i} to {topic}"
+                );
+            }
+        }
+    });
+    assert_eq!(log_end(&broker, "victim"), 0, "nothing forged was written");
+    // The honest transaction still writes and commits, and a read_committed consumer
+    // reads it: nothing left a transaction open.
+    honest
+        .send(BaseRecord::<[u8], [u8]>::to("victim").payload(b"honest".as_slice()))
+        .expect("send");
+    honest
+        .commit_transaction(Duration::from_secs(30))
+        .expect("commit");
+    let mut config = broker.client_config();
+    config
+        .set("group.id", "reader")
+        .set("isolation.level", "read_committed");
+    let reader: BaseConsumer = config.create().expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("victim", 0, rdkafka::Offset::Beginning)
+        .expect("tpl");
+    reader.assign(&tpl).expect("assign");
+    let got = consume(&reader, 1, TIMEOUT);
+    assert_eq!(got.len(), 1);
+}

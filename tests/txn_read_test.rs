@@ -1,8 +1,8 @@
-//! The read side of transactions over the wire, without a transaction coordinator:
-//! transactional batches produced by hand keep the last stable offset at the open
-//! transaction's start, read_committed fetches and list-offsets stop there, and
-//! DescribeProducers shows the open transaction. (Markers are covered at the partition
-//! actor's level: no served API writes them without the coordinator.)
+//! The read side of transactions over the wire: a transaction begun by hand
+//! (InitProducerId, AddPartitionsToTxn) whose transactional batches are produced by
+//! hand keeps the last stable offset at its start, read_committed fetches and
+//! list-offsets stop there, and DescribeProducers shows the open transaction. (Markers
+//! are covered at the partition actor's level and by `transactions_test`.)
 
 mod common;
 
@@ -55,6 +55,50 @@ fn produce(s: &mut TcpStream, id: i32, batch: Vec<u8>) {
     assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
 }
 
+/// Begins transactional id `tx-1` with partition 0 of the topic in its transaction;
+/// its producer id (epoch 0).
+fn begin_txn(s: &mut TcpStream) -> i64 {
+    use aeon::protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnRequest, AddPartitionsToTxnTopic,
+    };
+    use aeon::protocol::messages::init_producer_id_request::InitProducerIdRequest;
+    let init = InitProducerIdRequest {
+        transactional_id: Some("tx-1".into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    write_request(s, 4, 100, init.into());
+    let (_, body) = decode_response(ApiKey::InitProducerId, 4, read_frame(s)).expect("response");
+    let Response::InitProducerId(r) = body else {
+        panic!("wrong response")
+    };
+    assert_eq!((r.error_code, r.producer_epoch), (0, 0));
+    let add = AddPartitionsToTxnRequest {
+        v3_and_below_transactional_id: "tx-1".into(),
+        v3_and_below_producer_id: r.producer_id,
+        v3_and_below_producer_epoch: 0,
+        v3_and_below_topics: vec![AddPartitionsToTxnTopic {
+            name: TOPIC.into(),
+            partitions: vec![0],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write_request(s, 3, 101, add.into());
+    let (_, body) =
+        decode_response(ApiKey::AddPartitionsToTxn, 3, read_frame(s)).expect("response");
+    let Response::AddPartitionsToTxn(added) = body else {
+        panic!("wrong response")
+    };
+    assert_eq!(
+        added.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    r.producer_id
+}
+
 fn fetch(s: &mut TcpStream, id: i32, isolation_level: i8) -> PartitionData {
     let req = FetchRequest {
         replica_id: -1,
@@ -97,9 +141,10 @@ fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
     let broker = TestBroker::start();
     broker.create_topic(TOPIC, 1);
     let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let pid = begin_txn(&mut s);
     produce(&mut s, 1, batch(None));
-    produce(&mut s, 2, batch(Some((4000, 0))));
-    produce(&mut s, 3, batch(Some((4000, 1))));
+    produce(&mut s, 2, batch(Some((pid, 0))));
+    produce(&mut s, 3, batch(Some((pid, 1))));
     produce(&mut s, 4, batch(None));
 
     let committed = fetch(&mut s, 5, 1);
@@ -170,7 +215,7 @@ fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
             producer.last_sequence,
             producer.current_txn_start_offset
         ),
-        (4000, 1, 1)
+        (pid, 1, 1)
     );
     assert_eq!(
         partitions[1].error_code,

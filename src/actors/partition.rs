@@ -16,6 +16,7 @@ use crate::storage::producer_state::{self, BatchIdentity, ProducerState, Sequenc
 use crate::storage::{self, AbortedTxn, FlushHandle, Log, LogConfig};
 use actix::prelude::*;
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
@@ -23,7 +24,7 @@ use tokio::sync::{oneshot, watch};
 mod cleaning;
 mod txn;
 pub use cleaning::StartCleaner;
-pub use txn::{DescribeProducers, WriteTxnMarker};
+pub use txn::{DescribeProducers, ExpectTxn, WriteTxnMarker};
 
 /// What a partition reports after every change: read by metadata and list-offsets
 /// without a round trip through the mailbox.
@@ -175,6 +176,8 @@ pub enum PartitionError {
     OutOfOrderSequence(String),
     #[error("{0}")]
     InvalidProducerEpoch(String),
+    #[error("{0}")]
+    InvalidTxnState(String),
 }
 
 impl From<SequenceError> for PartitionError {
@@ -198,6 +201,7 @@ impl PartitionError {
             PartitionError::Closed => ErrorCode::NotLeaderOrFollower,
             PartitionError::OutOfOrderSequence(_) => ErrorCode::OutOfOrderSequenceNumber,
             PartitionError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
+            PartitionError::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
         }
     }
 }
@@ -234,6 +238,11 @@ pub struct PartitionActor {
     closed: bool,
     /// Idempotent producers' sequences; rebuilt with the log.
     producers: ProducerState,
+    /// Producer id -> epoch of the transactions whose coordinator added this partition
+    /// and that have written nothing here yet: a client's transactional batch is
+    /// accepted only from these or from an open transaction (KIP-890 part 1). Filled by
+    /// coordinators only, one entry per producer.
+    expected_txns: HashMap<i64, i16>,
     /// Segments when the last producer snapshot was taken: a roll takes a new one.
     snapshot_segments: usize,
     /// The next segment's files are being created on the blocking pool.
@@ -279,6 +288,7 @@ impl PartitionActor {
             closed: false,
             snapshot_segments,
             producers,
+            expected_txns: HashMap::new(),
             preparing: false,
             filling_ahead: false,
             cleaner: None,
@@ -585,8 +595,13 @@ impl Handler<AppendInOrder> for PartitionActor {
     type Result = ();
 
     fn handle(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
-        let result = <Self as Handler<Append>>::handle(self, msg.append, ctx);
         let reply = msg.reply;
+        if let Err(e) = self.verify_client_txn(&msg.append.batch) {
+            tracing::debug!(partition = %self.name, error = %e, "transactional batch refused");
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let result = <Self as Handler<Append>>::handle(self, msg.append, ctx);
         ctx.spawn(actix::fut::wrap_future(async move {
             let _ = reply.send(result.await);
         }));

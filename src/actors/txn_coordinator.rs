@@ -26,7 +26,7 @@
 
 use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGroupCoordinator};
 use super::group_coordinator::CompleteTxn;
-use super::partition::{Append, PartitionActor, WriteTxnMarker};
+use super::partition::{Append, ExpectTxn, PartitionActor, WriteTxnMarker};
 use super::routing::RoutingHandle;
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
@@ -136,6 +136,31 @@ impl TxnIo {
             }
             Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
         }
+    }
+
+    /// Tells each of `partitions` that the producer's transaction may write there
+    /// (the partitions refuse a client's transactional batch otherwise), and waits until
+    /// each has it. A partition that no longer exists needs nothing.
+    async fn expect_writes(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: &[(String, i32)],
+    ) {
+        let sends = {
+            let routing = self.routing.load();
+            partitions
+                .iter()
+                .filter_map(|(topic, p)| routing.partition(topic, *p).map(|r| r.addr.clone()))
+                .map(|addr| {
+                    addr.send(ExpectTxn {
+                        producer_id,
+                        producer_epoch,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        futures::future::join_all(sends).await;
     }
 
     async fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
@@ -404,6 +429,15 @@ impl Actor for TxnCoordinatorActor {
         } else {
             self.adopt(ctx, None);
         }
+        // After a restart the partitions of an open transaction learn it again.
+        if let Some(m) = self.meta.as_ref().filter(|m| m.state == TxnState::Ongoing) {
+            let io = self.io.clone();
+            let (producer_id, epoch) = (m.producer_id, m.producer_epoch);
+            let partitions: Vec<_> = m.partitions.iter().cloned().collect();
+            ctx.wait(actix::fut::wrap_future(async move {
+                io.expect_writes(producer_id, epoch, &partitions).await;
+            }));
+        }
     }
 }
 
@@ -446,14 +480,19 @@ impl Handler<AddToTxn> for TxnCoordinatorActor {
         };
         let (io, id) = (self.io.clone(), self.id.clone());
         let work = async move {
-            match next {
+            let result = match next {
                 Ok(Some(next)) => match io.persist(&id, &next).await {
                     Ok(()) => (Some(next), Ok(())),
                     Err(e) => (None, Err(e)),
                 },
                 Ok(None) => (None, Ok(())),
                 Err(e) => (None, Err(e)),
+            };
+            if result.1.is_ok() {
+                io.expect_writes(msg.producer_id, msg.producer_epoch, &msg.partitions)
+                    .await;
             }
+            result
         };
         self.atomically(work)
     }

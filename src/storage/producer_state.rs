@@ -175,6 +175,13 @@ fn next_seq(seq: i32) -> i32 {
 }
 
 impl ProducerState {
+    /// Whether `producer_id` at `epoch` has an open transaction here.
+    pub fn in_transaction(&self, producer_id: i64, epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.epoch == epoch && e.current_txn_first_offset.is_some())
+    }
+
     /// Checks a batch before it is appended: `Ok(Some(batch))` for a duplicate of an
     /// appended batch, `Ok(None)` for a new one.
     pub fn check(&self, id: &BatchIdentity) -> Result<Option<ProducerBatch>, SequenceError> {

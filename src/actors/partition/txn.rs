@@ -25,6 +25,15 @@ pub struct WriteTxnMarker {
     pub wait_for_fsync: bool,
 }
 
+/// From the transaction coordinator, once AddPartitionsToTxn added this partition to
+/// the producer's transaction: its transactional batches may now be written here.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct ExpectTxn {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
 /// The producers this partition remembers (DescribeProducers), by producer id.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Result<Vec<ActiveProducer>, PartitionError>")]
@@ -57,10 +66,62 @@ impl PartitionActor {
     }
 }
 
+impl PartitionActor {
+    /// A client's transactional batch is written only into a transaction that its
+    /// coordinator added this partition to (KIP-890 part 1, checked here against what
+    /// the coordinator told this partition, so the append stays in request order): a
+    /// made-up producer id would otherwise open a transaction nothing ever closes, and
+    /// the last stable offset would stop there for good.
+    pub(super) fn verify_client_txn(&self, batch: &Bytes) -> Result<(), PartitionError> {
+        let Ok(header) = RecordBatch::parse(batch) else {
+            return Ok(());
+        };
+        if !header.is_transactional() || header.is_control() {
+            return Ok(());
+        }
+        let (producer_id, epoch) = (header.producer_id(), header.producer_epoch());
+        if self.producers.in_transaction(producer_id, epoch) {
+            return Ok(());
+        }
+        match self.expected_txns.get(&producer_id) {
+            Some(&expected) if expected == epoch => Ok(()),
+            Some(&expected) if expected > epoch => {
+                Err(PartitionError::InvalidProducerEpoch(format!(
+                    "producer {producer_id}: epoch {epoch} is older than the current {expected}"
+                )))
+            }
+            _ => Err(PartitionError::InvalidTxnState(format!(
+                "producer {producer_id} (epoch {epoch}) has no transaction that includes {}",
+                self.name
+            ))),
+        }
+    }
+}
+
+impl Handler<ExpectTxn> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ExpectTxn, _: &mut Context<Self>) {
+        let epoch = self
+            .expected_txns
+            .entry(msg.producer_id)
+            .or_insert(msg.producer_epoch);
+        *epoch = (*epoch).max(msg.producer_epoch);
+    }
+}
+
 impl Handler<WriteTxnMarker> for PartitionActor {
     type Result = ResponseFuture<Result<Appended, PartitionError>>;
 
     fn handle(&mut self, msg: WriteTxnMarker, ctx: &mut Context<Self>) -> Self::Result {
+        // The transaction ends here: its producer must be added again to write more.
+        if self
+            .expected_txns
+            .get(&msg.producer_id)
+            .is_some_and(|&e| e <= msg.producer_epoch)
+        {
+            self.expected_txns.remove(&msg.producer_id);
+        }
         let marker = ControlMarker {
             commit: msg.commit,
             coordinator_epoch: msg.coordinator_epoch,
