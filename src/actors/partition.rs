@@ -459,31 +459,35 @@ impl PartitionActor {
         }));
     }
 
-    /// A new segment means a new producer snapshot, so recovery after a crash scans at
-    /// most the active segment. The file is written on the blocking pool, after the
-    /// batches (and `.txnindex` entries) it covers are flushed, as Kafka flushes at a
-    /// roll: a snapshot never gets ahead of the data, so a recovery that starts from it
-    /// never misses an abort marker whose index entry was lost.
-    fn snapshot_on_roll(&mut self) {
+    /// A roll flushes the rolled segment in the background, as Kafka does: its bytes,
+    /// its trimmed files and the directory reach the disk soon after, whatever the
+    /// flush settings, and the flush queue lets go of the segment's mapping, so a
+    /// segment that retention deletes later is unmapped and closed at once (until its
+    /// flush, the queue holds it open). A new segment also means a new producer
+    /// snapshot, so recovery after a crash scans at most the active segment. The
+    /// snapshot is written after the flush of the batches (and `.txnindex` entries) it
+    /// covers: it never gets ahead of the data, so a recovery that starts from it never
+    /// misses an abort marker whose index entry was lost.
+    fn on_roll(&mut self) {
         let Some(log) = &self.log else { return };
         let segments = log.segment_count();
         if segments == self.snapshot_segments {
             return;
         }
         self.snapshot_segments = segments;
-        if self.producers.is_empty() {
-            return;
-        }
         let offset = log.log_end_offset();
-        let bytes = self.producers.snapshot(offset);
+        let snapshot = (!self.producers.is_empty()).then(|| self.producers.snapshot(offset));
         let dir = self.dir.clone();
         let flush = log.flush_handle();
+        let name = self.name.clone();
         tokio::task::spawn_blocking(move || {
-            let written = flush
-                .flush_up_to(offset)
-                .and_then(|_| producer_state::write_snapshot(&dir, offset, &bytes));
-            if let Err(error) = written {
-                tracing::warn!(%error, "writing a producer snapshot failed");
+            if let Err(error) = flush.flush() {
+                return tracing::warn!(partition = %name, %error, "flushing a rolled segment failed");
+            }
+            if let Some(bytes) = snapshot {
+                if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
+                    tracing::warn!(partition = %name, %error, "writing a producer snapshot failed");
+                }
             }
         });
     }
@@ -681,7 +685,7 @@ impl Handler<Append> for PartitionActor {
                 return Box::pin(async move { Err(err) });
             }
         }
-        self.snapshot_on_roll();
+        self.on_roll();
         self.prepare_next_segment(ctx);
         self.fill_ahead(ctx);
         self.publish_offsets();
