@@ -4,7 +4,8 @@
 //! It turns requests into state-machine calls, keeps the reply channels of parked
 //! JoinGroup and SyncGroup requests (by token), runs the machine's timers, and appends
 //! what the machine asks to persist to the group's partition of `__consumer_offsets`.
-//! An offset commit is answered once its records are in that log. Groups are spread
+//! An offset commit, and a JoinGroup or SyncGroup whose answer a record backs, is
+//! answered once its records are in that log (an error if the store failed). Groups are spread
 //! over the worker arbiters, so a slow group never delays another.
 
 use super::partition::{Append, PartitionActor};
@@ -109,6 +110,31 @@ enum Parked {
     Sync(oneshot::Sender<SyncResult>),
 }
 
+/// A parked request's answer, sent once the records it depends on are stored.
+enum Answer {
+    Join(oneshot::Sender<JoinResult>, JoinResult),
+    Sync(oneshot::Sender<SyncResult>, SyncResult),
+}
+
+impl Answer {
+    fn send(self, stored: Result<(), ErrorCode>) {
+        // A store that failed is the coordinator's error, whatever the answer was.
+        let failed = stored.err().map(|_| ErrorCode::CoordinatorNotAvailable);
+        match self {
+            Answer::Join(tx, result) => {
+                let result = match failed {
+                    Some(code) => JoinResult::error(&result.member_id, code),
+                    None => result,
+                };
+                let _ = tx.send(result);
+            }
+            Answer::Sync(tx, result) => {
+                let _ = tx.send(failed.map_or(result, SyncResult::error));
+            }
+        }
+    }
+}
+
 /// One consumer group.
 pub struct GroupCoordinatorActor {
     group: Group,
@@ -136,53 +162,68 @@ impl GroupCoordinatorActor {
         self.next_token
     }
 
-    /// Answers parked requests and persists records; returns the append of the records,
-    /// if any, for callers that answer only once they are stored.
+    /// Persists the records among `effects`, then answers the parked requests: a
+    /// JoinGroup or SyncGroup is answered only once what backs its answer is stored
+    /// (with COORDINATOR_NOT_AVAILABLE if the store failed, as Kafka answers a failed
+    /// group-metadata append). Returns, when there were records, the outcome of their
+    /// store for callers that answer only once it is known.
     fn apply(
         &mut self,
         ctx: &mut Context<Self>,
         effects: Vec<Effect>,
-    ) -> Option<Request<PartitionActor, Append>> {
+    ) -> Option<oneshot::Receiver<Result<(), ErrorCode>>> {
         let mut records = Vec::new();
+        let mut answers = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Join { token, result } => {
                     if let Some(Parked::Join(tx)) = self.parked.remove(&token) {
-                        let _ = tx.send(result);
+                        answers.push(Answer::Join(tx, result));
                     }
                 }
                 Effect::Sync { token, result } => {
                     if let Some(Parked::Sync(tx)) = self.parked.remove(&token) {
-                        let _ = tx.send(result);
+                        answers.push(Answer::Sync(tx, result));
                     }
                 }
                 Effect::Persist(record) => records.push(record),
             }
         }
         self.schedule(ctx);
-        (!records.is_empty()).then(|| {
-            self.offsets_log.send(Append {
-                batch: encode_records(&records, None),
-                wait_for_fsync: self.wait_for_fsync,
-            })
-        })
+        if records.is_empty() {
+            answers.into_iter().for_each(|a| a.send(Ok(())));
+            return None;
+        }
+        let append = self.offsets_log.send(Append {
+            batch: encode_records(&records, None),
+            wait_for_fsync: self.wait_for_fsync,
+        });
+        let group = self.group.group_id().to_string();
+        let (stored_tx, stored_rx) = oneshot::channel();
+        ctx.spawn(
+            async move {
+                let stored = match append.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => {
+                        tracing::warn!(group_id = %group, error = %e, "persisting group state failed");
+                        Err(e.code())
+                    }
+                    Err(e) => {
+                        tracing::warn!(group_id = %group, error = %e, "persisting group state failed");
+                        Err(ErrorCode::CoordinatorNotAvailable)
+                    }
+                };
+                answers.into_iter().for_each(|a| a.send(stored));
+                let _ = stored_tx.send(stored);
+            }
+            .into_actor(self),
+        );
+        Some(stored_rx)
     }
 
-    /// Persists in the background: the effects that need no answer to wait for it.
+    /// Persists in the background: the effects whose caller waits for no store.
     fn apply_and_forget(&mut self, ctx: &mut Context<Self>, effects: Vec<Effect>) {
-        if let Some(append) = self.apply(ctx, effects) {
-            let group = self.group.group_id().to_string();
-            ctx.spawn(
-                async move {
-                    match append.await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::warn!(group_id = %group, error = %e, "persisting group state failed"),
-                        Err(e) => tracing::warn!(group_id = %group, error = %e, "persisting group state failed"),
-                    }
-                }
-                .into_actor(self),
-            );
-        }
+        let _ = self.apply(ctx, effects);
     }
 
     /// Runs the state machine's timers at its next deadline.
@@ -307,15 +348,13 @@ impl Handler<CommitOffsets> for GroupCoordinatorActor {
             msg.group_instance_id.as_deref(),
             msg.offsets,
         );
-        let append = self.apply(ctx, effects);
+        let stored = self.apply(ctx, effects);
         Box::pin(async move {
             result?;
-            match append {
-                Some(append) => match append.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(e.code()),
-                    Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
-                },
+            match stored {
+                Some(stored) => stored
+                    .await
+                    .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
                 None => Ok(()),
             }
         })
@@ -413,15 +452,14 @@ impl Handler<DeleteGroup> for GroupCoordinatorActor {
             Ok(e) => e,
             Err(code) => return Box::pin(async move { Err(code) }),
         };
-        let append = self.apply(ctx, effects);
+        let stored = self.apply(ctx, effects);
         Box::pin(async move {
-            if let Some(append) = append {
-                append
+            match stored {
+                Some(stored) => stored
                     .await
-                    .map_err(|_| ErrorCode::CoordinatorNotAvailable)?
-                    .map_err(|e| e.code())?;
+                    .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
+                None => Ok(()),
             }
-            Ok(())
         })
     }
 }
@@ -523,6 +561,32 @@ mod tests {
         assert_eq!(s.error, ErrorCode::None);
         assert_eq!(s.assignment, assignment);
         assert_eq!(g.send(Describe).await.expect("mailbox").state, "Stable");
+    }
+
+    #[actix::test]
+    async fn a_sync_is_answered_only_after_its_assignment_is_stored() {
+        use crate::actors::partition::Close;
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = offsets_log(dir.path());
+        let g = GroupCoordinatorActor::new(Group::new("g".into(), config()), log.clone(), false)
+            .start();
+        let leader = join_member(&g, 10_000).await;
+        assert_eq!(leader.error, ErrorCode::None);
+        // The offsets log goes away: the assignment cannot be stored.
+        log.send(Close { delete: false })
+            .await
+            .expect("mailbox")
+            .expect("closed");
+        let s = g
+            .send(sync(
+                &leader.member_id,
+                leader.generation_id,
+                vec![(leader.member_id.clone(), Bytes::from_static(b"p0"))],
+            ))
+            .await
+            .expect("mailbox");
+        assert_eq!(s.error, ErrorCode::CoordinatorNotAvailable);
+        assert!(s.assignment.is_empty(), "no assignment that was not stored");
     }
 
     #[actix::test]
