@@ -132,6 +132,9 @@ fn run(
         let metrics = Arc::new(BrokerMetrics::default());
         let node = Arc::new(Node {
             metrics: metrics.clone(),
+            request_bytes: Arc::new(tokio::sync::Semaphore::new(
+                config.queued_max_request_bytes as usize,
+            )),
             advertised: config.advertised_endpoint(addr),
             config: shared.clone(),
             routing,

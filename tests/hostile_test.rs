@@ -787,3 +787,46 @@ fn transactional_batches_of_a_transaction_that_never_added_the_partition_are_ref
     let got = consume(&reader, 1, TIMEOUT);
     assert_eq!(got.len(), 1);
 }
+
+#[test]
+fn many_connections_announcing_large_frames_hold_no_more_than_the_request_pool() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(|c| {
+        hostile_config(c);
+        c.set("queued.max.request.bytes", "209715200").expect("set");
+    });
+    under_attack(&broker, |addr| {
+        const CONNECTIONS: usize = 300;
+        const SENT_EACH: usize = 2 << 20;
+        let before = rss_kb();
+        let mut socks: Vec<(TcpStream, usize)> = (0..CONNECTIONS)
+            .map(|_| {
+                let mut s = connect(addr);
+                // Each announces a 100 MiB request, then sends its bytes slowly.
+                s.write_all(&(100u32 << 20).to_be_bytes()).expect("prefix");
+                s.set_nonblocking(true).expect("nonblocking");
+                (s, 0)
+            })
+            .collect();
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            for (s, sent) in socks.iter_mut().filter(|(_, sent)| *sent < SENT_EACH) {
+                if let Ok(n) = s.write(&chunk) {
+                    *sent += n;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sent: usize = socks.iter().map(|(_, n)| n).sum();
+        let grown = rss_kb().saturating_sub(before);
+        eprintln!(
+            "{CONNECTIONS} connections sent {} MiB; RSS grew by {grown} KiB",
+            sent >> 20
+        );
+        // The pool (200 MiB) admits two of the announced 100 MiB requests: the others
+        // are not read. Without it every connection's bytes were read and buffered.
+        assert!(grown < 120 * 1024, "RSS grew by {grown} KiB");
+        drop(socks);
+    });
+}

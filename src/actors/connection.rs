@@ -1,12 +1,15 @@
 //! `ConnectionActor`: one per client socket.
 //!
-//! Frames come in through a length-delimited codec whose cap
-//! (`socket.request.max.bytes`) is checked before anything is allocated. Each request
-//! runs as its own future, so a client's pipelined requests are served concurrently;
-//! responses leave in request order through a small reorder buffer keyed by arrival.
-//! A semaphore of `queued.max.requests` permits bounds the requests in flight: a frame
-//! is only read once a permit is free, and a permit is released only once its response
-//! is written, so a client that stops reading its responses stops being read.
+//! Frames are read by [`read_frame`]: the size prefix is checked against
+//! `socket.request.max.bytes`, then the frame's bytes are taken from the broker-wide
+//! `queued.max.request.bytes` pool (waiting, unread, while they do not fit), and the
+//! buffer grows as bytes arrive, never reserved ahead from what the prefix claims. Each
+//! request runs as its own future, so a client's pipelined requests are served
+//! concurrently; responses leave in request order through a small reorder buffer keyed
+//! by arrival. A semaphore of `queued.max.requests` permits bounds the requests in
+//! flight: a frame is only read once a permit is free, and a permit (with the frame's
+//! bytes from the pool) is released only once its response is written, so a client
+//! that stops reading its responses stops being read.
 //!
 //! Malformed bytes, an unknown API, or an unsupported version (other than ApiVersions,
 //! which gets its v0 error response) close this connection only, with a log line.
@@ -16,21 +19,75 @@ use crate::handlers::{self, unsupported_version_response, Node};
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
 use actix::prelude::*;
-use bytes::{Buf, Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-type Outgoing = (Vec<Bytes>, OwnedSemaphorePermit);
+/// What a request holds until its response is written: its place among the
+/// connection's requests in flight and its bytes of the broker-wide pool.
+struct Held {
+    _inflight: OwnedSemaphorePermit,
+    _bytes: Option<OwnedSemaphorePermit>,
+}
+
+type Outgoing = (Vec<Bytes>, Held);
+
+/// How much a frame's buffer grows by at a time while its bytes arrive (and the read
+/// buffer of a connection).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads one size-prefixed frame. `Ok(None)` when the client closed the connection
+/// between frames. A prefix over `max` is an error before anything is allocated; the
+/// frame's bytes are taken from `pool` before they are read, and its buffer grows as
+/// they arrive.
+async fn read_frame(
+    r: &mut BufReader<OwnedReadHalf>,
+    max: usize,
+    pool: &Arc<Semaphore>,
+) -> std::io::Result<Option<(BytesMut, OwnedSemaphorePermit)>> {
+    use std::io::{Error, ErrorKind};
+    let mut prefix = [0u8; 4];
+    if r.read(&mut prefix[..1]).await? == 0 {
+        return Ok(None);
+    }
+    r.read_exact(&mut prefix[1..]).await?;
+    let size = u32::from_be_bytes(prefix) as usize;
+    if size > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("a frame of {size} bytes is over socket.request.max.bytes ({max})"),
+        ));
+    }
+    let permits = u32::try_from(size.max(1)).map_err(|_| Error::from(ErrorKind::InvalidData))?;
+    let bytes = pool
+        .clone()
+        .acquire_many_owned(permits)
+        .await
+        .map_err(|_| Error::other("the broker is stopping"))?;
+    let mut buf = BytesMut::with_capacity(size.min(READ_CHUNK));
+    while buf.len() < size {
+        let want = size - buf.len();
+        if buf.capacity() == buf.len() {
+            buf.reserve(want.min(buf.len().max(READ_CHUNK)));
+        }
+        let mut limited = (&mut buf).limit(want);
+        if r.read_buf(&mut limited).await? == 0 {
+            return Err(Error::new(
+                ErrorKind::UnexpectedEof,
+                "the frame ended early",
+            ));
+        }
+    }
+    Ok(Some((buf, bytes)))
+}
 
 /// The most I/O slices one vectored write takes.
 const MAX_IOV: usize = 64;
@@ -69,8 +126,8 @@ async fn write_chunks(
     Ok(())
 }
 
-/// A read frame (or the read error) with the in-flight permit it holds.
-struct Incoming(std::io::Result<BytesMut>, OwnedSemaphorePermit);
+/// A read frame (or the read error) with what it holds.
+struct Incoming(std::io::Result<BytesMut>, Held);
 
 /// One client connection.
 pub struct ConnectionActor {
@@ -79,7 +136,7 @@ pub struct ConnectionActor {
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
     next_out: u64,
-    done: BTreeMap<u64, (Option<Vec<Bytes>>, OwnedSemaphorePermit)>,
+    done: BTreeMap<u64, (Option<Vec<Bytes>>, Held)>,
     last_activity: Instant,
     /// This connection's place under `max.connections`; freed when the actor drops.
     _slot: ConnectionSlot,
@@ -121,17 +178,31 @@ impl ConnectionActor {
             }
             let _ = write.shutdown().await;
         });
-        let codec = LengthDelimitedCodec::builder()
-            .length_field_length(4)
-            .max_frame_length(max_frame)
-            .new_codec();
-        let framed = FramedRead::new(read, codec);
+        let reader = BufReader::with_capacity(READ_CHUNK, read);
         let permits = Arc::new(Semaphore::new(inflight));
+        let pool = node.request_bytes.clone();
         let frames =
-            futures::stream::unfold((framed, permits), |(mut framed, permits)| async move {
-                let permit = permits.clone().acquire_owned().await.ok()?;
-                let frame = framed.next().await?;
-                Some((Incoming(frame, permit), (framed, permits)))
+            futures::stream::unfold(Some((reader, permits, pool)), move |state| async move {
+                let (mut reader, permits, pool) = state?;
+                let inflight = permits.clone().acquire_owned().await.ok()?;
+                match read_frame(&mut reader, max_frame, &pool).await {
+                    Ok(None) => None,
+                    Ok(Some((frame, bytes))) => {
+                        let held = Held {
+                            _inflight: inflight,
+                            _bytes: Some(bytes),
+                        };
+                        Some((Incoming(Ok(frame), held), Some((reader, permits, pool))))
+                    }
+                    // The error closes the connection; nothing more is read.
+                    Err(e) => {
+                        let held = Held {
+                            _inflight: inflight,
+                            _bytes: None,
+                        };
+                        Some((Incoming(Err(e), held), None))
+                    }
+                }
             });
         ConnectionActor::create(move |ctx| {
             ctx.add_stream(frames);
@@ -149,7 +220,7 @@ impl ConnectionActor {
     }
 
     /// Files a finished request's response and writes every response now in order.
-    fn complete(&mut self, seq: u64, response: Option<Vec<Bytes>>, permit: OwnedSemaphorePermit) {
+    fn complete(&mut self, seq: u64, response: Option<Vec<Bytes>>, permit: Held) {
         self.done.insert(seq, (response, permit));
         while let Some((response, permit)) = self.done.remove(&self.next_out) {
             self.next_out += 1;

@@ -81,6 +81,9 @@ pub struct Config {
     /// `queued.max.requests`: per connection, the most requests in flight; the
     /// connection stops reading its socket past it.
     pub max_inflight_requests: usize,
+    /// `queued.max.request.bytes`: broker-wide, the most request bytes read and not
+    /// yet answered.
+    pub queued_max_request_bytes: u32,
     /// `max.connections`: the most client connections open at once.
     pub max_connections: usize,
     /// `max.connections.per.ip`: the most connections open at once from one address.
@@ -391,6 +394,17 @@ impl Config {
                 ),
             });
         }
+        let socket_request_max_bytes: usize = v.num("socket.request.max.bytes")?;
+        let queued_max_request_bytes: u32 = v.num("queued.max.request.bytes")?;
+        if (queued_max_request_bytes as usize) < socket_request_max_bytes {
+            return Err(ConfigError::Unsupported {
+                key: "queued.max.request.bytes".to_owned(),
+                reason: format!(
+                    "must be at least socket.request.max.bytes, or the largest request \
+                     could never be read ({queued_max_request_bytes} < {socket_request_max_bytes})"
+                ),
+            });
+        }
         Ok(Config {
             node_id: v.num("node.id")?,
             listener: listener::resolve("listeners", &listener)?,
@@ -400,7 +414,8 @@ impl Config {
             num_partitions: v.num("num.partitions")?,
             default_replication_factor: v.num("default.replication.factor")?,
             auto_create_topics_enable: v.flag("auto.create.topics.enable")?,
-            socket_request_max_bytes: v.num("socket.request.max.bytes")?,
+            socket_request_max_bytes,
+            queued_max_request_bytes,
             fetch_max_bytes: v.num("fetch.max.bytes")?,
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
             max_inflight_requests: v.num("queued.max.requests")?,

@@ -274,6 +274,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Close a connection after it has been idle this many milliseconds."),
     key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), T::Int, V("500"),
         "Per connection, the most requests in flight; Aeon stops reading the socket past it (Kafka: the broker-wide request queue)."),
+    key("queued.max.request.bytes", Kind::Int(&[(1, 4_294_967_295)]), T::Long, V("536870912"),
+        "Broker-wide, the most bytes of requests read and not yet answered; a connection whose next request does not fit waits, unread, until others are answered (Kafka: -1, unlimited). At least socket.request.max.bytes."),
     key("max.connections", Kind::Int(AT_LEAST_1_INT), T::Int, V("10000"),
         "The most client connections open at once; past it a new connection is accepted and closed at once, with a log line (Kafka: unlimited)."),
     key("max.connections.per.ip", Kind::Int(AT_LEAST_1_INT), T::Int, V("1000"),
