@@ -1,0 +1,161 @@
+//! The client matrix: real clients of several kinds drive a broker of this process
+//! through the scripts in `tests/clients/`, one script per client (see its README).
+//! Each script prints `ok <check>` / `FAIL <check>: <why>` lines and exits non-zero if
+//! any check failed; the test fails with the script's output. The broker must also
+//! have encoded every response it built (a failed encode closes the client's
+//! connection, which clients often survive by reconnecting, so it is counted, not
+//! guessed from the scripts' results).
+//!
+//! `bash tests/clients/install.sh` installs the clients. Where one is missing the test
+//! says so and passes over it, unless `AEON_REQUIRE_CLIENTS=1` (set by `.ci/run`), which
+//! makes a missing client a failure.
+
+mod common;
+
+use common::TestBroker;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// No script may take longer than this against a working broker (they take seconds).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+fn on_path(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// `Some(command)` to run the script, or `None` (after saying why) when its client is
+/// not installed and the run does not require it.
+fn client(interpreter: &str, script: &str, installed: bool, install_hint: &str) -> Option<Command> {
+    if !installed {
+        let why = format!("{script}: client not installed ({install_hint})");
+        if std::env::var_os("AEON_REQUIRE_CLIENTS").is_some_and(|v| v == "1") {
+            panic!("{why}; AEON_REQUIRE_CLIENTS=1 requires it");
+        }
+        eprintln!("SKIPPED {why}; run `bash tests/clients/install.sh`");
+        return None;
+    }
+    let mut command = Command::new(interpreter);
+    command.arg(clients_dir().join(script));
+    Some(command)
+}
+
+fn run_matrix_script(command: Option<Command>) {
+    let Some(mut command) = command else {
+        return;
+    };
+    let broker = TestBroker::start_with(|c| {
+        c.set("group.initial.rebalance.delay.ms", "0").expect("set");
+        c.set("offsets.topic.num.partitions", "5").expect("set");
+        c.set("transaction.state.log.num.partitions", "5")
+            .expect("set");
+    });
+    let started = Instant::now();
+    let mut child = command
+        .arg(broker.bootstrap())
+        .current_dir(clients_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script starts");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > SCRIPT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    // Shown by `cargo test -- --nocapture`, and with any failure.
+    println!("{out}");
+    let report = format!("--- stdout\n{out}\n--- stderr\n{err}");
+    let Some(status) = status else {
+        panic!("the script ran past {SCRIPT_TIMEOUT:?}\n{report}");
+    };
+    assert!(status.success(), "the script failed ({status})\n{report}");
+    assert!(
+        out.lines().any(|l| l.starts_with("ok ")) && !out.contains("FAIL "),
+        "the script passed no check, or failed one\n{report}"
+    );
+    assert_eq!(
+        broker.response_encode_failures(),
+        0,
+        "the broker failed to encode responses during the run\n{report}"
+    );
+}
+
+fn python(script: &str) -> Option<Command> {
+    let venv = clients_dir().join(".venv/bin/python");
+    client(
+        &venv.to_string_lossy(),
+        script,
+        venv.exists(),
+        "tests/clients/.venv",
+    )
+}
+
+#[test]
+fn confluent_kafka_python() {
+    run_matrix_script(python("confluent_kafka_client.py"));
+}
+
+#[test]
+fn kafka_python() {
+    run_matrix_script(python("kafka_python_client.py"));
+}
+
+#[test]
+fn aiokafka() {
+    run_matrix_script(python("aiokafka_client.py"));
+}
+
+#[test]
+fn kafkajs() {
+    let installed = on_path("node") && clients_dir().join("node_modules/kafkajs").exists();
+    run_matrix_script(client(
+        "node",
+        "kafkajs_client.js",
+        installed,
+        "node and tests/clients/node_modules",
+    ));
+}
+
+#[test]
+fn kcat() {
+    let installed = Command::new("kcat")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    run_matrix_script(client("bash", "kcat_client.sh", installed, "Debian's kcat"));
+}
