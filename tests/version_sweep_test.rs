@@ -795,12 +795,8 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 name: name.into(),
                 partitions: partitions
                     .iter()
-                    .map(|&partition_index| OffsetDeleteRequestPartition {
-                        partition_index,
-                        ..Default::default()
-                    })
+                    .map(|&partition_index| OffsetDeleteRequestPartition { partition_index })
                     .collect(),
-                ..Default::default()
             };
             for group in [group.as_str(), "sweep-no-such-group"] {
                 sweep.call(
@@ -808,7 +804,6 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                     OffsetDeleteRequest {
                         group_id: group.into(),
                         topics: vec![topic(TOPIC, &[0, 9]), topic(MISSING, &[0])],
-                        ..Default::default()
                     },
                 );
             }
