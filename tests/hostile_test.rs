@@ -555,33 +555,9 @@ fn a_group_member_that_joins_and_never_heartbeats_is_evicted_and_the_group_moves
     });
 }
 
-/// Produces `batch` to partition 0 of `topic` over a raw connection; the error code.
+/// Produces `batch` to partition 0 of `topic` over a new connection; the error code.
 fn produce_raw(addr: &str, topic: &str, transactional_id: Option<&str>, batch: Vec<u8>) -> i16 {
-    use aeon::protocol::messages::produce_request::{
-        PartitionProduceData, ProduceRequest, TopicProduceData,
-    };
-    let mut s = connect(addr);
-    let req = ProduceRequest {
-        transactional_id: transactional_id.map(Into::into),
-        acks: -1,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    write_request(&mut s, 9, 1, req.into());
-    let (_, body) = decode_response(ApiKey::Produce, 9, read_frame(&mut s)).expect("response");
-    let Response::Produce(r) = body else {
-        panic!("not a produce response")
-    };
-    r.responses[0].partition_responses[0].error_code
+    common::produce_raw(&mut connect(addr), topic, transactional_id, batch).error_code
 }
 
 /// The log end offset of partition 0 of `topic`.

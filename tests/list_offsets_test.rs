@@ -10,13 +10,10 @@ use aeon::protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use aeon::protocol::messages::list_offsets_response::ListOffsetsPartitionResponse;
-use aeon::protocol::messages::produce_request::{
-    PartitionProduceData, ProduceRequest, TopicProduceData,
-};
 use aeon::protocol::records::compression::compress_batch;
 use aeon::protocol::records::{Compression, RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ApiKey, Response};
-use common::{read_frame, write_request, TestBroker};
+use common::{produce_raw, read_frame, write_request, TestBroker};
 use std::net::TcpStream;
 
 const TOPIC: &str = "times";
@@ -28,26 +25,7 @@ fn connect(broker: &TestBroker) -> TcpStream {
 
 /// Produces one batch to partition 0 and returns its base offset.
 fn produce(s: &mut TcpStream, batch: Vec<u8>) -> i64 {
-    let req = ProduceRequest {
-        acks: -1,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: TOPIC.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    write_request(s, 9, 1, req.into());
-    let (_, body) = decode_response(ApiKey::Produce, 9, read_frame(s)).expect("response");
-    let Response::Produce(r) = body else {
-        panic!("wrong response")
-    };
-    let p = &r.responses[0].partition_responses[0];
+    let p = produce_raw(s, TOPIC, None, batch);
     assert_eq!(p.error_code, 0, "produce");
     p.base_offset
 }

@@ -11,9 +11,7 @@
 mod common;
 
 use aeon::protocol::frame::decode_response;
-use aeon::protocol::messages::produce_request::{
-    PartitionProduceData, ProduceRequest, TopicProduceData,
-};
+use aeon::protocol::messages::produce_request::ProduceRequest;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ApiKey, Response};
 use common::{read_frame, TestBroker};
@@ -24,20 +22,7 @@ fn produce(seq: usize) -> ProduceRequest {
     let batch = RecordBatchBuilder::new(0, 1_700_000_000_000)
         .record(RecordSpec::new(None, Some(format!("seq-{seq}").as_bytes())))
         .build();
-    ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: "ordered".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    common::produce_request("ordered", 0, None, -1, batch)
 }
 
 #[test]

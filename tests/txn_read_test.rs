@@ -15,9 +15,6 @@ use aeon::protocol::messages::fetch_response::PartitionData;
 use aeon::protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
-use aeon::protocol::messages::produce_request::{
-    PartitionProduceData, ProduceRequest, TopicProduceData,
-};
 use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ApiKey, ErrorCode, Response};
 use common::{read_frame, write_request, TestBroker};
@@ -31,28 +28,11 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn produce(s: &mut TcpStream, id: i32, batch: Vec<u8>) {
-    let req = ProduceRequest {
-        transactional_id: Some("tx-1".into()),
-        acks: -1,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: TOPIC.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    write_request(s, 8, id, req.into());
-    let (_, body) = decode_response(ApiKey::Produce, 8, read_frame(s)).expect("response");
-    let Response::Produce(r) = body else {
-        panic!("wrong response")
-    };
-    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+fn produce(s: &mut TcpStream, batch: Vec<u8>) {
+    assert_eq!(
+        common::produce_raw(s, TOPIC, Some("tx-1"), batch).error_code,
+        0
+    );
 }
 
 /// Begins transactional id `tx-1` with partition 0 of the topic in its transaction;
@@ -142,10 +122,10 @@ fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
     broker.create_topic(TOPIC, 1);
     let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
     let pid = begin_txn(&mut s);
-    produce(&mut s, 1, batch(None));
-    produce(&mut s, 2, batch(Some((pid, 0))));
-    produce(&mut s, 3, batch(Some((pid, 1))));
-    produce(&mut s, 4, batch(None));
+    produce(&mut s, batch(None));
+    produce(&mut s, batch(Some((pid, 0))));
+    produce(&mut s, batch(Some((pid, 1))));
+    produce(&mut s, batch(None));
 
     let committed = fetch(&mut s, 5, 1);
     assert_eq!(committed.error_code, 0);

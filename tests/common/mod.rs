@@ -354,3 +354,50 @@ pub fn spawn_aeon(mut command: std::process::Command) -> SpawnedAeon {
         .expect("aeon logs the address it listens on");
     SpawnedAeon { child, addr, log }
 }
+
+/// A ProduceRequest of one batch to one partition (raw protocol tests).
+pub fn produce_request(
+    topic: &str,
+    partition: i32,
+    transactional_id: Option<&str>,
+    acks: i16,
+    batch: Vec<u8>,
+) -> aeon::protocol::messages::produce_request::ProduceRequest {
+    use aeon::protocol::messages::produce_request::{
+        PartitionProduceData, ProduceRequest, TopicProduceData,
+    };
+    ProduceRequest {
+        transactional_id: transactional_id.map(Into::into),
+        acks,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(batch.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Sends one batch to one partition (acks=all, Produce v9) and reads the partition's
+/// answer.
+pub fn produce_raw(
+    s: &mut std::net::TcpStream,
+    topic: &str,
+    transactional_id: Option<&str>,
+    batch: Vec<u8>,
+) -> aeon::protocol::messages::produce_response::PartitionProduceResponse {
+    use aeon::protocol::{ApiKey, Response};
+    let req = produce_request(topic, 0, transactional_id, -1, batch);
+    write_request(s, 9, 1, req.into());
+    let (_, body) = aeon::protocol::frame::decode_response(ApiKey::Produce, 9, read_frame(s))
+        .expect("produce response");
+    let Response::Produce(r) = body else {
+        panic!("not a produce response")
+    };
+    r.responses[0].partition_responses[0].clone()
+}
