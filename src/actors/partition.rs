@@ -23,8 +23,10 @@ use tokio::sync::{oneshot, watch};
 
 mod cleaning;
 mod txn;
+mod waiters;
 pub use cleaning::StartCleaner;
 pub use txn::{DescribeProducers, ExpectTxn, WriteTxnMarker};
+use waiters::{Waiter, Waiters};
 
 /// What a partition reports after every change: read by metadata and list-offsets
 /// without a round trip through the mailbox.
@@ -212,14 +214,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-struct Waiter {
-    offset: i64,
-    max_bytes: usize,
-    isolation: IsolationLevel,
-    deadline: Instant,
-    reply: oneshot::Sender<Result<FetchData, PartitionError>>,
-}
-
 /// One partition's log and the fetches waiting on it.
 pub struct PartitionActor {
     name: String,
@@ -227,7 +221,7 @@ pub struct PartitionActor {
     config: LogConfig,
     log: Option<Log>,
     flush: Option<FlushHandle>,
-    waiters: Vec<Waiter>,
+    waiters: Waiters,
     /// The one timer that answers parked fetches whose wait ran out, set for the
     /// earliest deadline. One timer, not one per fetch: actix polls every future an
     /// actor has spawned each time the actor wakes, and a busy consumer parks
@@ -281,7 +275,7 @@ impl PartitionActor {
             config: log.config().clone(),
             flush: Some(log.flush_handle()),
             log: Some(log),
-            waiters: Vec::new(),
+            waiters: Waiters::default(),
             waiter_timer: None,
             offsets: tx,
             retention_check,
@@ -367,16 +361,14 @@ impl PartitionActor {
         if self.waiters.is_empty() {
             return;
         }
-        let now = Instant::now();
-        let waiters = std::mem::take(&mut self.waiters);
-        for w in waiters {
-            if w.reply.is_closed() {
-                continue;
-            }
-            if w.offset < self.readable_end(w.isolation) || w.deadline <= now {
+        let o = self.current_offsets();
+        let mut woken = self
+            .waiters
+            .take_ready(o.high_watermark, o.last_stable_offset);
+        woken.extend(self.waiters.take_expired(Instant::now()));
+        for w in woken {
+            if !w.reply.is_closed() {
                 let _ = w.reply.send(self.read(w.offset, w.max_bytes, w.isolation));
-            } else {
-                self.waiters.push(w);
             }
         }
     }
@@ -384,7 +376,7 @@ impl PartitionActor {
     /// Sets the waiter timer for the earliest deadline of the parked fetches (none when
     /// nothing waits), keeping the one already set if it fires no later.
     fn arm_waiter_timer(&mut self, ctx: &mut Context<Self>) {
-        let earliest = self.waiters.iter().map(|w| w.deadline).min();
+        let earliest = self.waiters.earliest_deadline();
         if let Some((at, handle)) = self.waiter_timer {
             if earliest.is_some_and(|e| at <= e) {
                 return;
@@ -566,7 +558,7 @@ impl Supervised for PartitionActor {
         self.log = None;
         self.flush = None;
         self.waiter_timer = None;
-        for w in self.waiters.drain(..) {
+        for w in self.waiters.drain() {
             let _ = w
                 .reply
                 .send(Err(PartitionError::Storage("partition restarting".into())));
@@ -715,7 +707,7 @@ impl Handler<Fetch> for PartitionActor {
         match (data, msg.wait) {
             (Ok(d), Some(wait)) if d.records.is_empty() && !wait.is_zero() => {
                 let (tx, rx) = oneshot::channel();
-                self.waiters.push(Waiter {
+                self.waiters.park(Waiter {
                     offset: msg.offset,
                     max_bytes: msg.max_bytes,
                     isolation: msg.isolation,
@@ -778,7 +770,7 @@ impl Handler<Close> for PartitionActor {
 
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) -> Self::Result {
         self.closed = true;
-        for w in self.waiters.drain(..) {
+        for w in self.waiters.drain() {
             let _ = w.reply.send(Err(PartitionError::Closed));
         }
         ctx.stop();
