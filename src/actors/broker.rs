@@ -31,7 +31,7 @@ mod store;
 mod transactions;
 
 pub use dynamic::AlterBrokerConfigs;
-pub use groups::{partition_for_key, GetGroupCoordinator, OFFSETS_TOPIC};
+pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
@@ -244,7 +244,6 @@ impl BrokerActor {
                 );
             }
         }
-        broker.start_replayed_groups();
         broker.publish();
         Ok((broker, cluster_id))
     }
@@ -516,8 +515,9 @@ impl Actor for BrokerActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
-        // Transaction coordinators need the broker's address, so they start here rather
-        // than in `load`.
+        // Group and transaction coordinators need the broker's address, so they start
+        // here rather than in `load`.
+        self.start_replayed_groups(ctx);
         if !self.replayed_txns.is_empty() {
             self.start_replayed_txns(ctx);
         }
@@ -784,6 +784,54 @@ mod tests {
             configs: vec![("retention.ms".into(), Some("60000".into()))],
             validate_only: false,
         }
+    }
+
+    #[actix::test]
+    async fn a_deleted_group_leaves_the_registry_and_its_coordinator_stops() {
+        use crate::actors::group_coordinator::{CommitOffsets, DeleteGroup};
+        use crate::group::OffsetCommit;
+        let dir = tempfile::tempdir().expect("tmp");
+        let (broker, routing, _) = start(dir.path());
+        broker
+            .send(create("orders", 1))
+            .await
+            .expect("mailbox")
+            .expect("created");
+        let group = broker
+            .send(GetGroupCoordinator("g".into()))
+            .await
+            .expect("mailbox")
+            .expect("coordinator");
+        let commit = CommitOffsets {
+            member_id: String::new(),
+            generation_id: -1,
+            group_instance_id: None,
+            offsets: vec![OffsetCommit {
+                topic: "orders".into(),
+                partition: 0,
+                offset: 1,
+                leader_epoch: -1,
+                metadata: None,
+            }],
+        };
+        group
+            .send(commit)
+            .await
+            .expect("mailbox")
+            .expect("committed");
+        assert!(routing.load().groups.get("g").is_some());
+        group
+            .send(DeleteGroup)
+            .await
+            .expect("mailbox")
+            .expect("deleted");
+        for _ in 0..100 {
+            if routing.load().groups.get("g").is_none() && !group.connected() {
+                return;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the dead group's coordinator is still registered or running");
     }
 
     #[actix::test]

@@ -8,6 +8,7 @@
 //! answered once its records are in that log (an error if the store failed). Groups are spread
 //! over the worker arbiters, so a slow group never delays another.
 
+use super::broker::{BrokerActor, ForgetGroupCoordinator};
 use super::partition::{Append, PartitionActor};
 use crate::group::{
     CommittedOffset, Effect, Group, GroupDescription, GroupRecord, GroupState, JoinRequest,
@@ -143,6 +144,8 @@ pub struct GroupCoordinatorActor {
     offsets_log: Addr<PartitionActor>,
     wait_for_fsync: bool,
     timer: Option<SpawnHandle>,
+    /// The broker whose registry lists this coordinator: told when the group dies.
+    broker: Option<Addr<BrokerActor>>,
 }
 
 impl GroupCoordinatorActor {
@@ -154,6 +157,29 @@ impl GroupCoordinatorActor {
             offsets_log,
             wait_for_fsync,
             timer: None,
+            broker: None,
+        }
+    }
+
+    /// A coordinator listed in `broker`'s registry: once its group is dead (deleted,
+    /// or every offset of an empty group expired) and stored so, it leaves the registry
+    /// and stops, so the broker keeps no actor per group that ever existed.
+    pub fn registered_with(mut self, broker: Addr<BrokerActor>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    fn stop_if_dead(&mut self, ctx: &mut Context<Self>) {
+        if self.group.state() != GroupState::Dead || !self.parked.is_empty() {
+            return;
+        }
+        if let Some(broker) = &self.broker {
+            broker.do_send(ForgetGroupCoordinator {
+                group_id: self.group.group_id().to_string(),
+                addr: ctx.address(),
+            });
+            tracing::info!(group_id = %self.group.group_id(), "group is dead; its coordinator stops");
+            ctx.stop();
         }
     }
 
@@ -216,7 +242,8 @@ impl GroupCoordinatorActor {
                 answers.into_iter().for_each(|a| a.send(stored));
                 let _ = stored_tx.send(stored);
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(|(), act, ctx| act.stop_if_dead(ctx)),
         );
         Some(stored_rx)
     }

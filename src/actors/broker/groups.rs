@@ -18,6 +18,24 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 #[rtype(result = "Result<Addr<GroupCoordinatorActor>, AdminError>")]
 pub struct GetGroupCoordinator(pub String);
 
+/// A coordinator whose group died (deleted, or its offsets expired) stopped: forget it,
+/// unless the group already has a newer one.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ForgetGroupCoordinator {
+    pub group_id: String,
+    pub addr: Addr<GroupCoordinatorActor>,
+}
+
+impl Handler<ForgetGroupCoordinator> for BrokerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForgetGroupCoordinator, _: &mut Context<Self>) {
+        self.groups.remove_if(&msg.group_id, &msg.addr);
+        tracing::debug!(group_id = %msg.group_id, "group coordinator removed");
+    }
+}
+
 /// Kafka's `String.hashCode`, so a group or a transactional id lands on the same
 /// internal-topic partition as in Kafka.
 fn java_string_hash(s: &str) -> i32 {
@@ -44,7 +62,11 @@ impl BrokerActor {
         }
     }
 
-    fn start_group(&mut self, group: Group) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
+    fn start_group(
+        &mut self,
+        ctx: &Context<Self>,
+        group: Group,
+    ) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
         let log = self.internal_log(
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
@@ -54,20 +76,21 @@ impl BrokerActor {
         let id = group.group_id().to_string();
         let wait_for_fsync = self.config.log_flush_before_ack;
         let arbiter = self.next_arbiter();
+        let broker = ctx.address();
         let addr = GroupCoordinatorActor::start_in_arbiter(&arbiter, move |_| {
-            GroupCoordinatorActor::new(group, log, wait_for_fsync)
+            GroupCoordinatorActor::new(group, log, wait_for_fsync).registered_with(broker)
         });
         self.groups.insert(id, addr.clone());
         Ok(addr)
     }
 
     /// Starts the coordinators of the groups replayed while loading.
-    pub(super) fn start_replayed_groups(&mut self) {
+    pub(super) fn start_replayed_groups(&mut self, ctx: &Context<Self>) {
         for (id, group) in std::mem::take(&mut self.replayed_groups) {
             if group.is_empty_and_unused() {
                 continue;
             }
-            match self.start_group(group) {
+            match self.start_group(ctx, group) {
                 Ok(_) => tracing::info!(group_id = %id, "group restored"),
                 Err((_, e)) => {
                     tracing::error!(group_id = %id, error = %e, "restoring a group failed")
@@ -80,11 +103,11 @@ impl BrokerActor {
 impl Handler<GetGroupCoordinator> for BrokerActor {
     type Result = Result<Addr<GroupCoordinatorActor>, AdminError>;
 
-    fn handle(&mut self, msg: GetGroupCoordinator, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: GetGroupCoordinator, ctx: &mut Context<Self>) -> Self::Result {
         if let Some(addr) = self.groups.get(&msg.0) {
             return Ok(addr);
         }
-        let addr = self.start_group(Group::new(msg.0.clone(), self.group_config()))?;
+        let addr = self.start_group(ctx, Group::new(msg.0.clone(), self.group_config()))?;
         Ok(addr)
     }
 }
