@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Files under `dir` that this process still holds open or mapped although they were
-/// deleted.
+/// removed from the log: renamed `*.deleted` (their deletion waits for
+/// `file.delete.delay.ms`) or already deleted.
 fn deleted_but_held(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy().to_string();
     let mut held = Vec::new();
@@ -19,7 +20,7 @@ fn deleted_but_held(dir: &Path) -> Vec<String> {
         for entry in entries.flatten() {
             if let Ok(target) = std::fs::read_link(entry.path()) {
                 let target = target.to_string_lossy().to_string();
-                if target.starts_with(&dir) && target.ends_with("(deleted)") {
+                if target.starts_with(&dir) && is_removed(&target) {
                     held.push(format!("fd {target}"));
                 }
             }
@@ -27,11 +28,15 @@ fn deleted_but_held(dir: &Path) -> Vec<String> {
     }
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     for line in maps.lines() {
-        if line.contains(dir.as_str()) && line.ends_with("(deleted)") {
+        if line.contains(dir.as_str()) && is_removed(line) {
             held.push(format!("map {line}"));
         }
     }
     held
+}
+
+fn is_removed(path: &str) -> bool {
+    path.ends_with("(deleted)") || path.ends_with(".deleted")
 }
 
 fn segments(dir: &Path) -> usize {
@@ -65,15 +70,17 @@ fn segments_removed_by_retention_are_closed_and_unmapped_at_once() {
     );
     let dir = broker.dir.path().join("shrinking-0");
     let deadline = Instant::now() + Duration::from_secs(60);
+    // 16 MiB went into 1 MiB segments; retention keeps about 2 MiB of them.
     loop {
         let (count, held) = (segments(&dir), deleted_but_held(broker.dir.path()));
-        if count <= 4 && held.is_empty() {
-            eprintln!("{count} segments left, no deleted file held");
+        let first_gone = !dir.join(format!("{:020}.log", 0)).exists();
+        if first_gone && count <= 6 && held.is_empty() {
+            eprintln!("{count} segments left, no removed file held");
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "{count} segments left; deleted files still held: {held:#?}"
+            "{count} segments left; removed files still held: {held:#?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

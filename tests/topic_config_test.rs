@@ -418,3 +418,68 @@ fn dynamic_broker_configs_change_live_follow_topics_and_survive_a_restart() {
         "back to the static value"
     );
 }
+
+/// `message.timestamp.after.max.ms` (Kafka 4.x's default: one hour) and
+/// `message.timestamp.before.max.ms` refuse CreateTime records too far from the broker's
+/// clock with INVALID_TIMESTAMP; a LogAppendTime topic stamps its own time instead.
+#[test]
+fn create_time_records_outside_the_timestamp_bounds_are_refused() {
+    use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+    let broker = TestBroker::start();
+    broker.create_topic("clocked", 1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let batch = |timestamps: &[i64]| {
+        let mut b = RecordBatchBuilder::new(0, timestamps[0]);
+        for ts in timestamps {
+            b = b.record(RecordSpec::new(Some(b"k"), Some(b"v")).timestamp(*ts));
+        }
+        b.build()
+    };
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let code = |s: &mut TcpStream, timestamps: &[i64]| {
+        common::produce_raw(s, "clocked", None, batch(timestamps)).error_code
+    };
+    let hour = 3_600_000;
+    assert_eq!(
+        code(&mut s, &[now, now + 2 * hour]),
+        ErrorCode::InvalidTimestamp.code()
+    );
+    assert_eq!(
+        code(&mut s, &[now - 1000 * hour, now]),
+        0,
+        "no past limit by default"
+    );
+    assert_eq!(
+        incremental(
+            &broker,
+            "clocked",
+            &[("message.timestamp.before.max.ms", 0, Some("60000"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    // The oldest record is the second: every record is checked, not only the first.
+    assert_eq!(
+        code(&mut s, &[now, now - hour]),
+        ErrorCode::InvalidTimestamp.code()
+    );
+    assert_eq!(code(&mut s, &[now - 1000, now + 1000]), 0);
+    assert_eq!(
+        incremental(
+            &broker,
+            "clocked",
+            &[("message.timestamp.type", 0, Some("LogAppendTime"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    assert_eq!(
+        code(&mut s, &[now + 2 * hour]),
+        0,
+        "LogAppendTime: the broker's time"
+    );
+}

@@ -507,6 +507,11 @@ fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
         min_compaction_lag_ms: e.min_compaction_lag_ms,
         max_compaction_lag_ms: e.max_compaction_lag_ms,
         min_cleanable_dirty_ratio: e.min_cleanable_dirty_ratio,
+        segment_jitter_ms: e.segment_jitter_ms,
+        // i64::MAX is Kafka's "no limit".
+        timestamp_before_max_ms: Some(e.timestamp_before_max_ms).filter(|&ms| ms < i64::MAX as u64),
+        timestamp_after_max_ms: Some(e.timestamp_after_max_ms).filter(|&ms| ms < i64::MAX as u64),
+        file_delete_delay_ms: e.file_delete_delay_ms,
     }
 }
 

@@ -180,6 +180,8 @@ pub enum PartitionError {
     InvalidProducerEpoch(String),
     #[error("{0}")]
     InvalidTxnState(String),
+    #[error("{0}")]
+    InvalidTimestamp(String),
 }
 
 impl From<SequenceError> for PartitionError {
@@ -204,6 +206,7 @@ impl PartitionError {
             PartitionError::OutOfOrderSequence(_) => ErrorCode::OutOfOrderSequenceNumber,
             PartitionError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
             PartitionError::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
+            PartitionError::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
         }
     }
 }
@@ -356,6 +359,11 @@ impl PartitionActor {
         }
     }
 
+    /// `file.delete.delay.ms` of this partition's topic.
+    fn delete_delay(&self) -> Duration {
+        Duration::from_millis(self.config.file_delete_delay_ms)
+    }
+
     /// Answers the parked fetches that now have data or whose wait is over.
     fn wake_waiters(&mut self) {
         if self.waiters.is_empty() {
@@ -490,7 +498,7 @@ impl PartitionActor {
             Ok(removed) if !removed.is_empty() => {
                 tracing::info!(partition = %self.name, segments = removed.len(), "retention removed segments");
                 self.publish_offsets();
-                delete_off_thread(removed);
+                delete_off_thread(removed, self.delete_delay());
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(partition = %self.name, %error, "retention failed"),
@@ -524,6 +532,7 @@ fn storage_error(e: storage::Error) -> PartitionError {
             log_end_offset,
         },
         storage::Error::BatchTooLarge { .. } => PartitionError::TooLarge(e.to_string()),
+        storage::Error::InvalidTimestamp { .. } => PartitionError::InvalidTimestamp(e.to_string()),
         storage::Error::InvalidBatch(_) | storage::Error::NotOneBatch { .. } => {
             PartitionError::InvalidBatch(e.to_string())
         }
@@ -532,11 +541,20 @@ fn storage_error(e: storage::Error) -> PartitionError {
 }
 
 /// Deletes removed segment files on the blocking pool.
-fn delete_off_thread(removed: Vec<storage::RemovedSegment>) {
-    tokio::task::spawn_blocking(move || {
-        if let Err(error) = storage::delete_segments(&removed) {
-            tracing::warn!(%error, "deleting removed segments failed");
+/// Deletes removed segments' renamed files on the blocking pool once
+/// `file.delete.delay.ms` has passed (Kafka's delay, for readers that still hold them
+/// open). Until then they are closed and unmapped but on disk; a broker stopped meanwhile
+/// deletes them when it opens the log again.
+fn delete_off_thread(removed: Vec<storage::RemovedSegment>, delay: Duration) {
+    actix_rt::spawn(async move {
+        if !delay.is_zero() {
+            actix_rt::time::sleep(delay).await;
         }
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = storage::delete_segments(&removed) {
+                tracing::warn!(%error, "deleting removed segments failed");
+            }
+        });
     });
 }
 
@@ -759,7 +777,7 @@ impl Handler<DeleteRecords> for PartitionActor {
         };
         let removed = log.delete_records(offset).map_err(storage_error)?;
         let low = log.log_start_offset();
-        delete_off_thread(removed);
+        delete_off_thread(removed, self.delete_delay());
         self.publish_offsets();
         Ok(low)
     }

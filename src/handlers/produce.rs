@@ -103,7 +103,6 @@ fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
-    let wait_for_fsync = acks == -1 && node.config.load().log_flush_before_ack;
     let routing = node.routing.load();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending = Vec::new();
@@ -149,7 +148,7 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                             r.addr.do_send(AppendInOrder {
                                 append: Append {
                                     batch,
-                                    wait_for_fsync,
+                                    wait_for_fsync: acks == -1 && t.effective.flush_before_ack,
                                 },
                                 reply,
                             });

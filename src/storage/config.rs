@@ -41,6 +41,19 @@ pub struct LogConfig {
     /// `min.cleanable.dirty.ratio`: clean once dirty bytes / all cleanable bytes
     /// reach this (default 0.5).
     pub min_cleanable_dirty_ratio: f64,
+    /// `segment.jitter.ms`: each segment rolls up to this much before `segment.ms`,
+    /// drawn at random per segment, so partitions created together do not all roll at
+    /// once (default 0).
+    pub segment_jitter_ms: u64,
+    /// `message.timestamp.before.max.ms`: a CreateTime record older than the broker's
+    /// clock by more is refused; `None` = no limit (Kafka's default).
+    pub timestamp_before_max_ms: Option<u64>,
+    /// `message.timestamp.after.max.ms`: a CreateTime record newer than the broker's
+    /// clock by more is refused (default 1 hour, as Kafka 4.x).
+    pub timestamp_after_max_ms: Option<u64>,
+    /// `file.delete.delay.ms`: how long a removed segment's renamed files stay before
+    /// they are deleted (default 1 minute).
+    pub file_delete_delay_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -61,6 +74,10 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX as u64,
             min_cleanable_dirty_ratio: 0.5,
+            segment_jitter_ms: 0,
+            timestamp_before_max_ms: None,
+            timestamp_after_max_ms: Some(60 * 60 * 1000),
+            file_delete_delay_ms: 60_000,
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum Error {
         limit: usize,
         setting: &'static str,
     },
+    /// A CreateTime record outside `message.timestamp.before.max.ms` /
+    /// `message.timestamp.after.max.ms` of the broker's clock.
+    #[error("timestamp {timestamp} is out of range: it should be within [{low}, {high}]")]
+    InvalidTimestamp { timestamp: i64, low: i64, high: i64 },
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
     /// Truncation would cut bytes that a live read result still shares; retry later.

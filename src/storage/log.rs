@@ -17,6 +17,16 @@ use crate::protocol::records::{MaxTimestampRewrite, RecordBatch, TimestampType, 
 /// reads record timestamps (a lookup by time, an unset max timestamp on append).
 pub(crate) const MAX_DECOMPRESSED_TIMESTAMP_SCAN: usize = 64 << 20;
 
+/// Kafka's roll jitter: a random part of `segment.jitter.ms` (less than `segment.ms`).
+fn roll_jitter_ms(config: &LogConfig) -> i64 {
+    let jitter = config.segment_jitter_ms.min(config.segment_ms);
+    if jitter == 0 {
+        return 0;
+    }
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    clamp_i64(random % jitter)
+}
+
 /// A CreateTime batch keeps its header's max timestamp unless the header says none (-1)
 /// or less than its base timestamp, which some producers send while stamping only the
 /// records: then the records' largest timestamp is written, as Kafka's `LogValidator`
@@ -107,6 +117,8 @@ pub struct Log {
     open_stats: LogOpenStats,
     pub(super) prepared: Option<PreparedSegment>,
     leader_epoch: Option<i32>,
+    /// This active segment's share of `segment.jitter.ms`, drawn when it started.
+    roll_jitter_ms: i64,
     cleaner: compaction::CleanerState,
     /// Where the oldest open transaction starts (set by the producer state's owner):
     /// the cleaner stops before it.
@@ -153,6 +165,7 @@ impl Log {
             FlushHandle::new(end, end, Vec::new())
         };
         let checkpoint = super::cleaner::CleanerCheckpoint::read(&dir);
+        let jitter = roll_jitter_ms(&config);
         Ok(Self {
             dir,
             config,
@@ -163,6 +176,7 @@ impl Log {
             open_stats: loaded.stats,
             prepared: None,
             leader_epoch: None,
+            roll_jitter_ms: jitter,
             cleaner: compaction::CleanerState {
                 checkpoint,
                 in_flight: None,
@@ -294,6 +308,9 @@ impl Log {
             MaxTimestampRewrite::Keep => header.max_timestamp(),
             MaxTimestampRewrite::CreateTime(ts) | MaxTimestampRewrite::LogAppendTime(ts) => ts,
         };
+        if log_append_time.is_none() {
+            self.check_timestamps(&header, max_timestamp, now_ms)?;
+        }
         if self.should_roll(size, max_timestamp, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
@@ -321,8 +338,49 @@ impl Log {
         })
     }
 
+    /// Kafka's check of CreateTime timestamps against the broker's clock
+    /// (`message.timestamp.after.max.ms`, `message.timestamp.before.max.ms`): the
+    /// batch's max timestamp bounds the future; the past is checked record by record
+    /// only when a limit is set (by default none is). One far-future timestamp would
+    /// otherwise hold back time retention of every later segment.
+    fn check_timestamps(
+        &self,
+        header: &RecordBatch<'_>,
+        max_timestamp: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let low = self
+            .config
+            .timestamp_before_max_ms
+            .map_or(i64::MIN, |ms| now_ms.saturating_sub(clamp_i64(ms)));
+        let high = self
+            .config
+            .timestamp_after_max_ms
+            .map_or(i64::MAX, |ms| now_ms.saturating_add(clamp_i64(ms)));
+        if max_timestamp > high {
+            return Err(Error::InvalidTimestamp {
+                timestamp: max_timestamp,
+                low,
+                high,
+            });
+        }
+        if self.config.timestamp_before_max_ms.is_some() {
+            if let Some(min) = header.records_min_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)? {
+                if min < low {
+                    return Err(Error::InvalidTimestamp {
+                        timestamp: min,
+                        low,
+                        high,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Kafka's `shouldRoll`: the batch does not fit, the segment is older than
-    /// `segment.ms`, an index is full, or the offsets outgrow the relative offsets.
+    /// `segment.ms` (less this segment's jitter), an index is full, or the offsets
+    /// outgrow the relative offsets.
     fn should_roll(&self, size: usize, max_timestamp: i64, last_offset: i64, now_ms: i64) -> bool {
         let active = self.active();
         if active.size() == 0 {
@@ -330,7 +388,7 @@ impl Log {
         }
         size > active.remaining()
             || active.time_waited_for_roll(now_ms, max_timestamp)
-                > clamp_i64(self.config.segment_ms)
+                > clamp_i64(self.config.segment_ms).saturating_sub(self.roll_jitter_ms)
             || active.indexes_full()
             || !active.can_hold_offset(last_offset)
     }
@@ -351,6 +409,7 @@ impl Log {
         };
         self.segments.push(segment);
         self.flush.note(SyncItem::Dir(self.dir.clone()));
+        self.roll_jitter_ms = roll_jitter_ms(&self.config);
         Ok(())
     }
 

@@ -198,7 +198,7 @@ async def check_group_split():
     got, parts = [[], []], [set(), set()]
     async with contextlib.AsyncExitStack() as stack:
         members = [await stack.enter_async_context(consumer(
-            group, heartbeat_interval_ms=500, session_timeout_ms=6000)) for _ in range(2)]
+            group, heartbeat_interval_ms=500, session_timeout_ms=10000)) for _ in range(2)]
         for c in members:
             c.subscribe([topic])
 
@@ -313,7 +313,7 @@ check("consume-earliest", check_consume_earliest)
 check("commit-resume", check_commit_resume, timeout=40)
 check("offsets-for-times", check_offsets_for_times)
 check("beginning-end-offsets", check_beginning_end_offsets)
-check("group-split", check_group_split, timeout=45)
+check("group-split", check_group_split, timeout=60)
 check("describe-configs", check_describe_configs)
 check("alter-configs", check_alter_configs)
 check("delete-records", check_delete_records)

@@ -255,7 +255,7 @@ def check_group_split():
                 c.poll(0.2)
             parts = [{tp.partition for tp in c.assignment()} for c in members]
             return parts if is_split(parts, 4) else None
-        parts = wait_until(settled, 25, "both members to share the 4 partitions")
+        parts = wait_until(settled, 40, "both members to share the 4 partitions")
         produce(topic, [(p, None, f"split-{p}-{i}".encode(), None, None)
                         for p in range(4) for i in range(3)])
         got = [[], []]
@@ -397,7 +397,7 @@ m.check("list-offsets-timestamp", check_list_offsets_timestamp)
 m.check("watermarks", check_watermarks)
 m.check("list-offsets-earliest-latest", check_list_offsets_earliest_latest)
 m.check("list-offsets-max-timestamp", check_list_offsets_max_timestamp)
-m.check("group-split", check_group_split, timeout=45)
+m.check("group-split", check_group_split, timeout=60)
 m.check("describe-configs", check_describe_configs)
 m.check("alter-configs", check_alter_configs)
 m.check("incremental-alter-configs", check_incremental_alter_configs)

@@ -253,7 +253,7 @@ def check_group_split():
     # keep the other from answering it.
     topic = create_topic("split", 4)
     group, stop = m.name("split-group"), threading.Event()
-    members = [consumer(group, heartbeat_interval_ms=500, session_timeout_ms=6000)
+    members = [consumer(group, heartbeat_interval_ms=500, session_timeout_ms=10000)
                for _ in range(2)]
     got = [[], []]
 
@@ -271,7 +271,7 @@ def check_group_split():
         def settled():
             parts = [{tp.partition for tp in c.assignment()} for c in members]
             return parts if is_split(parts, 4) else None
-        parts = wait_until(settled, 25, "both members to share the 4 partitions")
+        parts = wait_until(settled, 40, "both members to share the 4 partitions")
         produce(topic, [(p, None, f"split-{p}-{i}".encode(), None, None)
                         for p in range(4) for i in range(3)])
         wait_until(lambda: len(got[0]) + len(got[1]) >= 12, 15, "12 records across members")
@@ -412,7 +412,7 @@ m.check("list-offsets-timestamp", check_list_offsets_timestamp)
 m.check("beginning-end-offsets", check_beginning_end_offsets)
 m.check("list-offsets-earliest-latest", check_list_offsets_earliest_latest)
 m.check("list-offsets-max-timestamp", check_list_offsets_max_timestamp)
-m.check("group-split", check_group_split, timeout=45)
+m.check("group-split", check_group_split, timeout=60)
 m.check("describe-configs", check_describe_configs)
 m.check("alter-configs", check_alter_configs)
 m.check("incremental-alter-configs", check_incremental_alter_configs)

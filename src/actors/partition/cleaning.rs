@@ -62,7 +62,7 @@ impl PartitionActor {
                         "log cleaned"
                     );
                     act.publish_offsets();
-                    delete_off_thread(removed);
+                    delete_off_thread(removed, act.delete_delay());
                 }
                 Err(reason) => {
                     log.abort_cleaning(&token);

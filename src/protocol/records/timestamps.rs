@@ -102,6 +102,20 @@ impl RecordBatch<'_> {
     }
 }
 
+impl RecordBatch<'_> {
+    /// The smallest record timestamp that is set (not -1); `None` if there is none.
+    pub fn records_min_timestamp(&self, max_bytes: usize) -> Result<Option<i64>, RecordsError> {
+        let mut min = None;
+        self.try_for_each_record_time(max_bytes, |r| {
+            if r.timestamp >= 0 {
+                min = Some(min.map_or(r.timestamp, |m: i64| m.min(r.timestamp)));
+            }
+            ControlFlow::<()>::Continue(())
+        })?;
+        Ok(min)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
