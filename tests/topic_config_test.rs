@@ -483,3 +483,51 @@ fn create_time_records_outside_the_timestamp_bounds_are_refused() {
         "LogAppendTime: the broker's time"
     );
 }
+
+/// `compression.type` on a topic (or the broker) re-encodes what producers send with
+/// another codec; `producer` keeps theirs.
+#[test]
+fn a_topics_compression_type_re_encodes_batches_sent_with_another_codec() {
+    use aeon::protocol::records::compression::compress_batch;
+    use aeon::protocol::records::{BatchIter, Compression, RecordBatchBuilder, RecordSpec};
+    let broker = TestBroker::start_with(|c| c.set("compression.type", "lz4").expect("set"));
+    broker.create_topic("by-broker", 1);
+    broker.create_topic("by-topic", 1);
+    broker.create_topic("as-sent", 1);
+    for (topic, value) in [("by-topic", "zstd"), ("as-sent", "producer")] {
+        assert_eq!(
+            incremental(
+                &broker,
+                topic,
+                &[("compression.type", 0, Some(value))],
+                false
+            )
+            .0,
+            ErrorCode::None
+        );
+    }
+    let batch = RecordBatchBuilder::new(0, 1)
+        .record(RecordSpec::new(Some(b"k"), Some(b"v")).header("h", Some(b"1")))
+        .record(RecordSpec::new(Some(b"k2"), Some(b"v2")))
+        .build();
+    let gzip = compress_batch(&batch, Compression::Gzip).expect("gzip");
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    for (topic, stored) in [
+        ("by-broker", Compression::Lz4),
+        ("by-topic", Compression::Zstd),
+        ("as-sent", Compression::Gzip),
+    ] {
+        assert_eq!(
+            common::produce_raw(&mut s, topic, None, gzip.clone()).error_code,
+            0
+        );
+        let consumer = broker.consumer(topic, 1);
+        let got = consume(&consumer, 2, TIMEOUT);
+        assert_eq!(got.len(), 2, "{topic}: both records read back");
+        let dir = broker.dir.path().join(format!("{topic}-0"));
+        let log = std::fs::read(dir.join(format!("{:020}.log", 0))).expect("segment");
+        let first = BatchIter::new(&log).next().expect("a stored batch");
+        assert_eq!(first.compression().expect("codec"), stored, "{topic}");
+        first.verify_crc().expect("crc");
+    }
+}

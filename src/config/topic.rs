@@ -144,6 +144,10 @@ pub struct EffectiveTopicConfig {
     pub preallocate: bool,
     /// `compression.type`.
     pub compression_type: String,
+    /// `compression.gzip.level` (-1: the codec's default).
+    pub compression_gzip_level: i32,
+    /// `compression.zstd.level`.
+    pub compression_zstd_level: i32,
     /// The broker's `log.flush.before.ack` (Aeon only).
     pub flush_before_ack: bool,
 }
@@ -397,6 +401,8 @@ impl TopicConfigs {
             file_delete_delay_ms: non_negative("file.delete.delay.ms"),
             preallocate: v("preallocate") == "true",
             compression_type: v("compression.type"),
+            compression_gzip_level: v("compression.gzip.level").parse().unwrap_or(-1),
+            compression_zstd_level: v("compression.zstd.level").parse().unwrap_or(3),
             flush_before_ack: broker.log_flush_before_ack,
         }
     }

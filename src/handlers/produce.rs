@@ -1,16 +1,19 @@
 //! Produce (v3+, record batch magic 2): each partition's batch is checked here, on the
 //! connection's arbiter (bounds, magic, CRC-32C, size), then sent to its
 //! `PartitionActor` as one message; all partitions are appended concurrently. Batches
-//! are stored as received; compressed ones are decompressed only to check that every
-//! record has a key on a compacted topic.
+//! are stored as received, unless the topic's `compression.type` names another codec
+//! (then they are re-encoded, as Kafka does); compressed ones are otherwise decompressed
+//! only to check that every record has a key on a compacted topic. Control batches and
+//! writes to internal topics come from the broker only.
 
 use super::Node;
 use crate::actors::partition::{Append, AppendInOrder};
+use crate::config::EffectiveTopicConfig;
 use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
-use crate::protocol::records::{compression, RecordBatch, RecordsError};
+use crate::protocol::records::{compression, Compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
 use bytes::Bytes;
 
@@ -81,6 +84,55 @@ fn validate(
     Ok(bytes.clone())
 }
 
+/// The codec the topic stores batches with (`compression.type`), `None` for
+/// `producer`: the producer's is kept.
+fn topic_codec(effective: &EffectiveTopicConfig) -> Option<(Compression, Option<i32>)> {
+    let codec = match effective.compression_type.as_str() {
+        "uncompressed" => Compression::None,
+        "gzip" => Compression::Gzip,
+        "snappy" => Compression::Snappy,
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd,
+        _ => return None,
+    };
+    let level = match codec {
+        Compression::Gzip => Some(effective.compression_gzip_level),
+        Compression::Zstd => Some(effective.compression_zstd_level),
+        _ => None,
+    };
+    Some((codec, level))
+}
+
+/// A batch compressed otherwise than its topic's `compression.type` says is
+/// re-encoded, as Kafka's `LogValidator` does; it must still fit max.message.bytes.
+fn to_topic_codec(
+    batch: Bytes,
+    effective: &EffectiveTopicConfig,
+) -> Result<Bytes, (ErrorCode, String)> {
+    const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+    let Some((codec, level)) = topic_codec(effective) else {
+        return Ok(batch);
+    };
+    let view =
+        RecordBatch::parse(&batch).map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    if view.compression().ok() == Some(codec) {
+        return Ok(batch);
+    }
+    let out = compression::recompress_batch(&view, codec, level, MAX_DECOMPRESSED_BYTES)
+        .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    if out.len() > effective.max_message_bytes as usize {
+        return Err((
+            ErrorCode::MessageTooLarge,
+            format!(
+                "The batch is {} bytes as {codec:?}, larger than max.message.bytes ({})",
+                out.len(),
+                effective.max_message_bytes
+            ),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
 /// Kafka's check for compacted topics: every record has a key (compressed batches are
 /// decompressed for it).
 fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
@@ -138,7 +190,9 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                         p.records.as_ref(),
                         t.effective.max_message_bytes as usize,
                         t.effective.cleanup_policy.compact,
-                    ) {
+                    )
+                    .and_then(|batch| to_topic_codec(batch, &t.effective))
+                    {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
                             error(p.index, code, Some(msg))

@@ -54,6 +54,10 @@ pub struct LogConfig {
     /// `file.delete.delay.ms`: how long a removed segment's renamed files stay before
     /// they are deleted (default 1 minute).
     pub file_delete_delay_ms: u64,
+    /// `preallocate`: a segment made ahead of its roll gets every disk block of its
+    /// `segment.bytes` when it is made, off the appending thread; otherwise blocks are
+    /// allocated a chunk ahead of the appends (default false).
+    pub preallocate: bool,
 }
 
 impl Default for LogConfig {
@@ -78,6 +82,7 @@ impl Default for LogConfig {
             timestamp_before_max_ms: None,
             timestamp_after_max_ms: Some(60 * 60 * 1000),
             file_delete_delay_ms: 60_000,
+            preallocate: false,
         }
     }
 }

@@ -799,6 +799,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn each_segment_draws_its_roll_jitter_below_segment_jitter_ms() {
+        let config = LogConfig {
+            segment_ms: 10_000,
+            segment_jitter_ms: 1000,
+            ..small_config()
+        };
+        let draws: Vec<i64> = (0..64).map(|_| roll_jitter_ms(&config)).collect();
+        assert!(draws.iter().all(|&j| (0..1000).contains(&j)), "{draws:?}");
+        assert!(draws.iter().any(|&j| j != draws[0]), "random, not fixed");
+        let none = LogConfig {
+            segment_jitter_ms: 0,
+            ..config
+        };
+        assert_eq!(roll_jitter_ms(&none), 0);
+    }
+
+    #[test]
     fn a_leader_stamps_its_epoch_outside_the_crc() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();

@@ -52,8 +52,12 @@ impl SegmentPreparer {
         let stem = format!("{PREPARED_PREFIX}{}", uuid::Uuid::new_v4().simple());
         let path = |ext: &str| self.dir.join(format!("{stem}.{ext}"));
         let index_bytes = self.config.segment_index_bytes as usize;
+        let log = MappedFile::create(&path("log"), self.config.segment_bytes as usize)?;
+        if self.config.preallocate {
+            log.reserve(self.config.segment_bytes as usize)?;
+        }
         Ok(PreparedSegment {
-            log: MappedFile::create(&path("log"), self.config.segment_bytes as usize)?,
+            log,
             index: MappedFile::create(
                 &path("index"),
                 index_bytes / OFFSET_ENTRY_SIZE * OFFSET_ENTRY_SIZE,
@@ -169,6 +173,32 @@ impl Log {
 mod tests {
     use crate::storage::log::tests::{batch, small_config, T0};
     use crate::storage::Log;
+
+    #[test]
+    fn preallocate_gives_a_prepared_segment_every_block_and_otherwise_none() {
+        use std::os::unix::fs::MetadataExt;
+        let allocated = |preallocate: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let config = crate::storage::LogConfig {
+                segment_bytes: 1 << 20,
+                preallocate,
+                ..small_config()
+            };
+            let log = Log::open(dir.path(), config, T0).unwrap();
+            let prepared = log.segment_preparer().prepare().unwrap();
+            let blocks = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".prepared-"))
+                .map(|e| e.metadata().unwrap().blocks() * 512)
+                .sum::<u64>();
+            prepared.discard().unwrap();
+            blocks
+        };
+        assert!(allocated(true) >= 1 << 20);
+        assert!(allocated(false) < 1 << 20);
+    }
 
     #[test]
     fn a_segment_prepared_on_another_thread_is_used_by_the_next_roll() {

@@ -24,7 +24,10 @@ use std::io::{Read, Write};
 
 use super::batch::{write_crc, Compression, RecordBatch};
 use super::record::RecordIter;
-use super::{RecordsError, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORDS_OFFSET};
+use super::{
+    RecordsError, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, COMPRESSION_CODEC_MASK, LOG_OVERHEAD,
+    RECORDS_OFFSET,
+};
 
 /// snappy-java's stream header magic.
 const SNAPPY_JAVA_MAGIC: &[u8; 8] = b"\x82SNAPPY\0";
@@ -121,11 +124,25 @@ pub fn decompress(
 
 /// Compresses a records section with `codec`.
 pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, RecordsError> {
+    compress_at_level(codec, data, None)
+}
+
+/// Compresses a records section with `codec` at `level` (gzip 1-9, zstd up to 22;
+/// `None` or an out-of-range level is the codec's default; snappy and lz4 have none).
+pub fn compress_at_level(
+    codec: Compression,
+    data: &[u8],
+    level: Option<i32>,
+) -> Result<Vec<u8>, RecordsError> {
     let io = |e: std::io::Error| codec_error(codec, e);
     match codec {
         Compression::None => Ok(data.to_vec()),
         Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let level = level
+                .and_then(|l| u32::try_from(l).ok())
+                .filter(|l| (1..=9).contains(l))
+                .map_or_else(flate2::Compression::default, flate2::Compression::new);
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
             enc.write_all(data).map_err(io)?;
             enc.finish().map_err(io)
         }
@@ -148,8 +165,31 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, RecordsError
             enc.write_all(data).map_err(io)?;
             enc.finish().map_err(|e| codec_error(codec, e))
         }
-        Compression::Zstd => zstd::stream::encode_all(data, 3).map_err(io),
+        Compression::Zstd => zstd::stream::encode_all(data, level.unwrap_or(3)).map_err(io),
     }
+}
+
+/// Re-encodes a batch's records with `codec`, as a broker whose `compression.type`
+/// differs from the producer's does: every header field is kept but the codec bits,
+/// the length and the CRC. The records are decompressed up to `max_bytes`.
+pub fn recompress_batch(
+    batch: &RecordBatch<'_>,
+    codec: Compression,
+    level: Option<i32>,
+    max_bytes: usize,
+) -> Result<Vec<u8>, RecordsError> {
+    let records = batch.decompressed_records(max_bytes)?;
+    let compressed = compress_at_level(codec, &records, level)?;
+    let mut out = Vec::with_capacity(RECORDS_OFFSET + compressed.len());
+    out.extend_from_slice(&batch.bytes()[..RECORDS_OFFSET]);
+    out.extend_from_slice(&compressed);
+    let length = i32::try_from(out.len() - LOG_OVERHEAD)
+        .map_err(|_| RecordsError::InvalidHeader("batch too large"))?;
+    out[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&length.to_be_bytes());
+    let attributes = (batch.attributes() & !COMPRESSION_CODEC_MASK) | i16::from(codec.id());
+    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    write_crc(&mut out)?;
+    Ok(out)
 }
 
 impl<'a> RecordBatch<'a> {
@@ -193,6 +233,44 @@ pub fn compress_batch(batch: &[u8], codec: Compression) -> Result<Vec<u8>, Recor
 mod tests {
     use super::*;
     use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+
+    #[test]
+    fn recompressing_keeps_every_record_and_header_field_under_a_new_codec() {
+        let plain = RecordBatchBuilder::new(7, 1000)
+            .producer(42, 3, 17)
+            .transactional(true)
+            .record(RecordSpec::new(Some(b"k1"), Some(b"v1")).header("h", Some(b"x")))
+            .record(RecordSpec::new(Some(b"k2"), None).timestamp(1500))
+            .build();
+        let gz = compress_batch(&plain, Compression::Gzip).unwrap();
+        for (codec, level) in [
+            (Compression::Zstd, Some(19)),
+            (Compression::Lz4, None),
+            (Compression::Snappy, None),
+            (Compression::Gzip, Some(1)),
+            (Compression::None, None),
+        ] {
+            let source = RecordBatch::parse(&gz).unwrap();
+            let out = recompress_batch(&source, codec, level, 1 << 20).unwrap();
+            let b = RecordBatch::parse(&out).unwrap();
+            b.verify_crc().unwrap();
+            assert_eq!(b.compression().unwrap(), codec);
+            assert!(b.is_transactional());
+            assert_eq!(
+                (b.producer_id(), b.producer_epoch(), b.base_sequence()),
+                (42, 3, 17)
+            );
+            assert_eq!((b.max_timestamp(), b.record_count()), (1500, 2));
+            let section = b.decompressed_records(1 << 20).unwrap();
+            let records: Vec<_> = records_of(&section, 2)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(records[0].key, Some(&b"k1"[..]));
+            assert_eq!(records[0].headers[0].value, Some(&b"x"[..]));
+            assert_eq!(records[1].value, None);
+        }
+    }
 
     const CODECS: [Compression; 5] = [
         Compression::None,
