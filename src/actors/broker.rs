@@ -513,6 +513,7 @@ fn log_config(e: &EffectiveTopicConfig) -> LogConfig {
         timestamp_after_max_ms: Some(e.timestamp_after_max_ms).filter(|&ms| ms < i64::MAX as u64),
         file_delete_delay_ms: e.file_delete_delay_ms,
         preallocate: e.preallocate,
+        producer_id_expiration_ms: u64::from(e.producer_id_expiration_ms),
     }
 }
 

@@ -493,6 +493,11 @@ impl PartitionActor {
     }
 
     fn run_retention(&mut self) {
+        let expiration = i64::try_from(self.config.producer_id_expiration_ms).unwrap_or(i64::MAX);
+        let expired = self.producers.expire_producers(now_ms(), expiration);
+        if expired > 0 {
+            tracing::debug!(partition = %self.name, expired, "idle producers forgotten");
+        }
         let Some(log) = self.log.as_mut() else { return };
         match log.apply_retention(now_ms()) {
             Ok(removed) if !removed.is_empty() => {

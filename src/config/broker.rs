@@ -84,6 +84,8 @@ pub struct Config {
     /// `queued.max.request.bytes`: broker-wide, the most request bytes read and not
     /// yet answered.
     pub queued_max_request_bytes: u32,
+    /// `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: u32,
     /// `max.connections`: the most client connections open at once.
     pub max_connections: usize,
     /// `max.connections.per.ip`: the most connections open at once from one address.
@@ -420,6 +422,7 @@ impl Config {
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
             max_inflight_requests: v.num("queued.max.requests")?,
             max_connections: v.num("max.connections")?,
+            producer_id_expiration_ms: v.num("producer.id.expiration.ms")?,
             max_connections_per_ip: v.num("max.connections.per.ip")?,
             message_max_bytes: v.num("message.max.bytes")?,
             log_segment_bytes: v.num("log.segment.bytes")?,

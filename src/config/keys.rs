@@ -332,6 +332,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Partitions of the internal __consumer_offsets topic, created with the first group."),
     key("offsets.topic.segment.bytes", Kind::Int(SEGMENT_BYTES), T::Int, V("104857600"),
         "Segment size of the internal __consumer_offsets topic, in bytes."),
+    key("producer.id.expiration.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("86400000"),
+        "Forget an idempotent producer's sequence state on a partition once its newest batch there is this old, in milliseconds, unless it has a transaction open there."),
     key("transaction.max.timeout.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("900000"),
         "The largest transaction timeout a producer may ask for, in milliseconds."),
     key("transactional.id.expiration.ms", Kind::Int(AT_LEAST_1_INT), T::Int, V("604800000"),

@@ -150,6 +150,8 @@ pub struct EffectiveTopicConfig {
     pub compression_zstd_level: i32,
     /// The broker's `log.flush.before.ack` (Aeon only).
     pub flush_before_ack: bool,
+    /// The broker's `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: u32,
 }
 
 /// A topic's config overrides: only validated values of known topic configs.
@@ -404,6 +406,7 @@ impl TopicConfigs {
             compression_gzip_level: v("compression.gzip.level").parse().unwrap_or(-1),
             compression_zstd_level: v("compression.zstd.level").parse().unwrap_or(3),
             flush_before_ack: broker.log_flush_before_ack,
+            producer_id_expiration_ms: broker.producer_id_expiration_ms,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct LogConfig {
     /// `segment.bytes` when it is made, off the appending thread; otherwise blocks are
     /// allocated a chunk ahead of the appends (default false).
     pub preallocate: bool,
+    /// `producer.id.expiration.ms` (a broker config): how long an idle producer's
+    /// sequence state is kept (default 1 day).
+    pub producer_id_expiration_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -83,6 +86,7 @@ impl Default for LogConfig {
             timestamp_after_max_ms: Some(60 * 60 * 1000),
             file_delete_delay_ms: 60_000,
             preallocate: false,
+            producer_id_expiration_ms: 24 * 60 * 60 * 1000,
         }
     }
 }

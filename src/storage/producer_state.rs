@@ -357,6 +357,19 @@ impl ProducerState {
         out
     }
 
+    /// Forgets the producers with no open transaction here whose newest batch is older
+    /// than `expiration_ms` (Kafka's `producer.id.expiration.ms`); how many went. Their
+    /// sequences are then unknown: a returning producer starts afresh, as with Kafka.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || e.last_timestamp < 0
+                || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }
@@ -585,6 +598,28 @@ mod tests {
             Ok(None),
             "an unknown producer may start anywhere"
         );
+    }
+
+    #[test]
+    fn idle_producers_expire_unless_a_transaction_is_open() {
+        use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+        let batch = |pid: i64, txn: bool| {
+            RecordBatchBuilder::new(0, 0)
+                .producer(pid, 0, 0)
+                .transactional(txn)
+                .record(RecordSpec::new(None, Some(b"v")))
+                .build()
+        };
+        let mut s = ProducerState::default();
+        for (pid, txn, at) in [(1, false, 1_000), (2, true, 1_000), (3, false, 9_000)] {
+            let bytes = batch(pid, txn);
+            s.apply(&RecordBatch::parse(&bytes).unwrap(), pid * 10, at);
+        }
+        assert_eq!(s.expire_producers(10_000, 5_000), 1, "producer 1 idled out");
+        let left: Vec<i64> = s.active_producers().iter().map(|p| p.producer_id).collect();
+        assert_eq!(left, vec![2, 3], "the open transaction keeps producer 2");
+        assert_eq!(s.expire_producers(20_000, 5_000), 1);
+        assert_eq!(s.len(), 1);
     }
 
     #[test]
