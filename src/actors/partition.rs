@@ -508,11 +508,21 @@ impl PartitionActor {
             Ok(_) => {}
             Err(error) => tracing::warn!(partition = %self.name, %error, "retention failed"),
         }
-        if let Some(log) = self.log.as_mut() {
-            if let Err(error) = log.maybe_flush(now_ms()) {
-                tracing::warn!(partition = %self.name, %error, "periodic flush failed");
+        self.flush_if_due();
+    }
+
+    /// Runs the fsync that `flush.messages` / `flush.ms` call for on the blocking pool:
+    /// never on the arbiter, which serves other partitions and connections meanwhile.
+    fn flush_if_due(&mut self) {
+        let Some(flush) = self.log.as_mut().and_then(|log| log.flush_due(now_ms())) else {
+            return;
+        };
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = flush.flush() {
+                tracing::error!(partition = %name, %error, "flush failed");
             }
-        }
+        });
     }
 }
 
@@ -677,11 +687,6 @@ impl Handler<Append> for PartitionActor {
             }
             Err(e) => return Box::pin(async move { Err(storage_error(e)) }),
         };
-        if let Err(error) = log.maybe_flush(now_ms()) {
-            let err = PartitionError::Storage(error.to_string());
-            self.fail(ctx, &error);
-            return Box::pin(async move { Err(err) });
-        }
         let info = Appended {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
@@ -701,6 +706,7 @@ impl Handler<Append> for PartitionActor {
             }
         }
         self.on_roll();
+        self.flush_if_due();
         self.prepare_next_segment(ctx);
         self.fill_ahead(ctx);
         self.publish_offsets();

@@ -266,7 +266,7 @@ impl Log {
     /// Appends one validated batch: assigns offsets from the log end offset by
     /// rewriting its base offset, stamps `now_ms` on a LogAppendTime topic (fixing the
     /// CRC), copies it into the active segment (rolling first if needed) and indexes it.
-    /// Flushes if `flush.messages` or `flush.ms` say so.
+    /// The owner asks [`Log::flush_due`] afterwards, for `flush.messages` / `flush.ms`.
     pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendInfo> {
         let header = RecordBatch::parse(batch)?;
         if header.total_size() != batch.len() {
@@ -330,7 +330,6 @@ impl Log {
             appended.end,
             end_offset,
         );
-        self.maybe_flush(now_ms)?;
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -569,8 +568,10 @@ impl Log {
         self.flush.flush()
     }
 
-    /// Flushes if `flush.messages` or `flush.ms` is due at `now_ms` (for a timer).
-    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<()> {
+    /// Whether `flush.messages` or `flush.ms` asks for a flush at `now_ms`: then the
+    /// handle to flush with, off the owner's thread (the fsync blocks), and the flush
+    /// counts as started now.
+    pub fn flush_due(&mut self, now_ms: i64) -> Option<FlushHandle> {
         let unflushed = self.log_end_offset() - self.flush.flushed_offset();
         let by_count = self
             .config
@@ -580,11 +581,10 @@ impl Log {
             .config
             .flush_ms
             .is_some_and(|ms| now_ms.saturating_sub(self.last_flush_ms) >= clamp_i64(ms));
-        if unflushed > 0 && (by_count || by_time) {
-            self.flush.flush()?;
+        (unflushed > 0 && (by_count || by_time)).then(|| {
             self.last_flush_ms = now_ms;
-        }
-        Ok(())
+            self.flush.clone()
+        })
     }
 
     /// Clean shutdown: trims the active segment and its indexes to their content,
@@ -986,7 +986,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn flush_messages_flushes_on_append_and_concurrent_flushes_share_one_sync() {
+    fn flush_messages_makes_a_flush_due_and_concurrent_flushes_share_one_sync() {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig {
             flush_messages: Some(4),
@@ -994,8 +994,13 @@ pub(crate) mod tests {
         };
         let mut log = Log::open(dir.path(), config, T0).unwrap();
         log.append(&batch(3, 1, T0), T0).unwrap();
+        assert!(log.flush_due(T0).is_none());
         assert_eq!(log.recovery_point(), 0);
         log.append(&batch(1, 1, T0), T0).unwrap();
+        let due = log.flush_due(T0).expect("four messages unflushed");
+        std::thread::spawn(move || due.flush().unwrap())
+            .join()
+            .unwrap();
         assert_eq!(log.recovery_point(), 4);
 
         log.append(&batch(2, 1, T0), T0).unwrap();
