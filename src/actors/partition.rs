@@ -460,8 +460,9 @@ impl PartitionActor {
     }
 
     /// A roll flushes the rolled segment in the background, as Kafka does: its bytes,
-    /// its trimmed files and the directory reach the disk soon after, whatever the
-    /// flush settings, and the flush queue lets go of the segment's mapping, so a
+    /// its trimmed files, the directory and then the recovery point reach the disk soon
+    /// after, whatever the flush settings, and the flush queue lets go of the segment's
+    /// mapping, so a
     /// segment that retention deletes later is unmapped and closed at once (until its
     /// flush, the queue holds it open). A new segment also means a new producer
     /// snapshot, so recovery after a crash scans at most the active segment. The
@@ -484,6 +485,7 @@ impl PartitionActor {
             if let Err(error) = flush.flush() {
                 return tracing::warn!(partition = %name, %error, "flushing a rolled segment failed");
             }
+
             if let Some(bytes) = snapshot {
                 if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
                     tracing::warn!(partition = %name, %error, "writing a producer snapshot failed");

@@ -84,6 +84,8 @@ pub struct Config {
     /// `queued.max.request.bytes`: broker-wide, the most request bytes read and not
     /// yet answered.
     pub queued_max_request_bytes: u32,
+    /// `log.segment.delete.delay.ms`.
+    pub log_segment_delete_delay_ms: u64,
     /// `producer.id.expiration.ms`.
     pub producer_id_expiration_ms: u32,
     /// `max.connections`: the most client connections open at once.
@@ -423,6 +425,7 @@ impl Config {
             max_inflight_requests: v.num("queued.max.requests")?,
             max_connections: v.num("max.connections")?,
             producer_id_expiration_ms: v.num("producer.id.expiration.ms")?,
+            log_segment_delete_delay_ms: v.num("log.segment.delete.delay.ms")?,
             max_connections_per_ip: v.num("max.connections.per.ip")?,
             message_max_bytes: v.num("message.max.bytes")?,
             log_segment_bytes: v.num("log.segment.bytes")?,

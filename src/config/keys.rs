@@ -296,6 +296,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Delete segments older than this many hours, -1 for no limit."),
     key("log.retention.bytes", Kind::Int(ANY_LONG), T::Long, V("-1"),
         "Delete the oldest segments while a partition is bigger than this many bytes; -1 for no limit."),
+    key("log.segment.delete.delay.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("60000"),
+        "How long the files of a segment removed by retention, DeleteRecords or the cleaner stay (renamed *.deleted, closed) before they are deleted, in milliseconds (default of the topic config file.delete.delay.ms)."),
     key("log.index.interval.bytes", Kind::Int(AT_LEAST_0_INT), T::Int, V("4096"),
         "Add an offset index entry every this many bytes of log."),
     key("log.index.size.max.bytes", Kind::Int(&[(4, I32_MAX)]), T::Int, V("10485760"),

@@ -430,6 +430,7 @@ fn broker_value(topic_config: &str, broker: &Config) -> Option<String> {
         "index.interval.bytes" => broker.log_index_interval_bytes.to_string(),
         "cleanup.policy" => broker.log_cleanup_policy.to_string(),
         "compression.type" => broker.compression_type.clone(),
+        "file.delete.delay.ms" => broker.log_segment_delete_delay_ms.to_string(),
         "message.timestamp.type" => {
             timestamp_type_name(broker.log_message_timestamp_type).to_owned()
         }

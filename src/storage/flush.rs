@@ -40,6 +40,10 @@ pub(crate) enum SyncItem {
         file: Arc<std::fs::File>,
         path: PathBuf,
     },
+    /// The recovery point of the log in `dir`: noted after a roll's other items, it is
+    /// written once they are synced (items sync in order), so it never claims a segment
+    /// that is not on disk yet.
+    RecoveryPoint { dir: PathBuf, offset: i64 },
 }
 
 impl SyncItem {
@@ -51,6 +55,9 @@ impl SyncItem {
             Self::Plain { file, path } => file
                 .sync_data()
                 .map_err(super::error::io_err("sync txn index", path)),
+            Self::RecoveryPoint { dir, offset } => {
+                super::recovery::write_recovery_point(dir, *offset)
+            }
         }
     }
 }

@@ -408,6 +408,10 @@ impl Log {
         };
         self.segments.push(segment);
         self.flush.note(SyncItem::Dir(self.dir.clone()));
+        self.flush.note(SyncItem::RecoveryPoint {
+            dir: self.dir.clone(),
+            offset: base,
+        });
         self.roll_jitter_ms = roll_jitter_ms(&self.config);
         Ok(())
     }
@@ -595,6 +599,7 @@ impl Log {
             self.flush.note(item);
         }
         self.flush.flush()?;
+        recovery::write_recovery_point(&self.dir, self.active().base_offset())?;
         recovery::write_clean_shutdown(&self.dir, self.log_start_offset)
     }
 

@@ -167,7 +167,7 @@ impl MappedFile {
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if target > from {
+        if target > from && !self.sealed.load(Ordering::Acquire) {
             // Above the allocated end nothing is written or read; a writer that
             // outruns this allocates the same blocks itself, which is harmless.
             self.allocate_range(from, target)?;
@@ -338,9 +338,12 @@ impl MappedFile {
                 }
             }
         };
+        // KEEP_SIZE: allocating never changes the file's length. The background
+        // allocation ahead of the writer may run after a roll trimmed the file; without
+        // it that trimmed segment grew back to its capacity, zeros after its batches.
         match rustix::fs::fallocate(
             &self.file,
-            rustix::fs::FallocateFlags::empty(),
+            rustix::fs::FallocateFlags::KEEP_SIZE,
             from as u64,
             (to - from) as u64,
         ) {
@@ -351,7 +354,8 @@ impl MappedFile {
                 use std::os::unix::fs::FileExt;
                 let zeros = vec![0u8; (to - from).min(1 << 20)];
                 let mut at = from;
-                while at < to {
+                // A trimmed (sealed) file must not grow back: stop once it is sealed.
+                while at < to && !self.sealed.load(Ordering::Acquire) {
                     let n = zeros.len().min(to - at);
                     self.file
                         .write_all_at(&zeros[..n], at as u64)

@@ -7,12 +7,17 @@
 //! find the segment's next offset and newest timestamp (about one index interval). No
 //! CRC is computed.
 //!
-//! Without the marker, only the last segment is scanned: from its last offset-index
-//! entry whose batch checks out (or from the start when the index is missing or
-//! malformed), each batch's length bounds, magic, header and CRC-32C are checked, and
-//! the file is cut at the first bad byte; index entries past that point are dropped and
-//! the indexes are rebuilt from the walk. Earlier segments were trimmed and synced when
-//! they rolled, before their successor was created.
+//! Without the marker, every segment from the recovery point on is scanned from its
+//! start (Kafka's recovery of the segments after `recovery-point-offset-checkpoint`):
+//! each batch's length bounds, magic, header and CRC-32C are checked, the file is cut
+//! at the first bad byte, and the indexes are rebuilt from the walk. A segment cut
+//! before its end is followed by nothing: later segments, written after the hole, are
+//! deleted, so what survives is always a prefix of what was appended, even after a
+//! power loss that wrote back pages out of order.
+//!
+//! The recovery point (`.aeon_recovery_point`, the base offset of the first segment
+//! that may not be on disk) is written by the flush that syncs a rolled segment, after
+//! the segment, and at a clean close; without the file every segment is recovered.
 //!
 //! The marker is removed (and the removal synced) on open, so a crash after this open
 //! is detected by the next one.
@@ -63,6 +68,31 @@ pub(crate) fn write_clean_shutdown(dir: &Path, log_start_offset: i64) -> Result<
         .and_then(|f| f.sync_all())
         .map_err(io_err("fsync", &path))?;
     sync_dir(dir)
+}
+
+/// The recovery point file in a partition directory: every segment below the offset it
+/// holds was fsynced.
+pub(crate) const RECOVERY_POINT_FILE: &str = ".aeon_recovery_point";
+
+/// Records (durably) that every segment below `offset` is on disk. Blocking.
+pub fn write_recovery_point(dir: &Path, offset: i64) -> Result<()> {
+    let path = dir.join(RECOVERY_POINT_FILE);
+    let tmp = dir.join(format!("{RECOVERY_POINT_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{offset}\n")).map_err(io_err("write", &tmp))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("fsync", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io_err("rename", &path))?;
+    sync_dir(dir)
+}
+
+/// The recovery point, 0 (recover everything) when there is none or it is unreadable.
+fn read_recovery_point(dir: &Path) -> i64 {
+    std::fs::read_to_string(dir.join(RECOVERY_POINT_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .filter(|&o| o >= 0)
+        .unwrap_or(0)
 }
 
 /// Reads and removes the marker: `Some(log start offset)` after a clean shutdown.
@@ -126,17 +156,51 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
         recovered: clean.is_none() && !bases.is_empty(),
         ..LogOpenStats::default()
     };
-    let mut segments = Vec::with_capacity(bases.len().max(1));
-    for (i, &base) in bases.iter().enumerate() {
+    let recovery_point = read_recovery_point(dir);
+    // The first segment that may not be on disk: the one holding the recovery point.
+    let first_unflushed = bases
+        .iter()
+        .rposition(|&b| b <= recovery_point)
+        .unwrap_or(0);
+    let mut segments: Vec<LogSegment> = Vec::with_capacity(bases.len().max(1));
+    let mut i = 0;
+    while i < bases.len() {
+        let base = bases[i];
         let active = i + 1 == bases.len();
+        let verify = clean.is_none() && i >= first_unflushed;
         let mut segment = LogSegment::open(dir, base, config, active)?;
-        segment.load(dir, config, active, active && clean.is_none(), &mut stats)?;
-        if active && clean.is_none() {
+        let stopped_early = segment.load(dir, config, active, verify, &mut stats)?;
+        if verify {
             // Entries whose abort marker was in the cut tail go with it.
             let end = segment.next_offset();
             segment.txn_index.truncate_to(end)?;
         }
+        // A rolled segment whose batches stop short of the next segment's base lost
+        // its tail (zeros where a power loss kept no page). Zeros after batches that
+        // do reach it are only a file longer than its content.
+        let hole = stopped_early
+            && bases
+                .get(i + 1)
+                .is_some_and(|&next| segment.next_offset() < next);
+        if hole {
+            // A hole: what was written after it cannot be kept.
+            tracing::warn!(dir = %dir.display(), base, "a segment was cut before its end; deleting the segments after it");
+            for &later in &bases[i + 1..] {
+                for path in LogSegment::paths(dir, later) {
+                    remove_if_exists(&path)?;
+                }
+                remove_if_exists(&super::txn_index::TxnIndex::path(dir, later))?;
+            }
+            sync_dir(dir)?;
+            // It is the last segment now: reopened as the active one.
+            drop(segment);
+            let mut segment = LogSegment::open(dir, base, config, true)?;
+            segment.load(dir, config, true, true, &mut stats)?;
+            segments.push(segment);
+            break;
+        }
         segments.push(segment);
+        i += 1;
     }
     if segments.is_empty() {
         let base = clean.unwrap_or(0).max(0);
@@ -154,10 +218,24 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
     })
 }
 
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            op: "remove",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 impl LogSegment {
-    /// Validates the indexes against the log, walks the batches after the last index
-    /// entry that checks out (verifying CRCs if `verify`), cuts the log after the last
-    /// good batch, and leaves the segment ready: next offset, timestamps, indexes.
+    /// Leaves the segment ready (next offset, timestamps, indexes). Trusted (`verify`
+    /// false): the indexes are checked for structure and the batches after the last
+    /// offset-index entry are walked. Verified: every batch from the start is checked
+    /// (CRC included) and the indexes are rebuilt from the walk. The log is cut after
+    /// the last good batch; true if the batches stopped before the end of the file.
     pub(crate) fn load(
         &mut self,
         dir: &Path,
@@ -165,7 +243,7 @@ impl LogSegment {
         active: bool,
         verify: bool,
         stats: &mut LogOpenStats,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let file_len = self.log.len();
         let sane = if verify {
             let n = self.offset_index.valid_prefix(file_len);
@@ -179,7 +257,9 @@ impl LogSegment {
         let data_owner = Arc::clone(&self.log);
         let data = data_owner.contents();
 
-        let mut anchor = if sane {
+        // A verified segment is read from its start: after a power loss its index may
+        // have reached the disk while earlier log pages did not.
+        let mut anchor = if sane && !verify {
             self.offset_index.last_entry()
         } else {
             None
@@ -193,7 +273,8 @@ impl LogSegment {
                 anchor = None;
             }
         }
-        let must_rebuild = anchor.is_none() && (!sane || self.offset_index.entries() > 0);
+        let must_rebuild =
+            anchor.is_none() && (!sane || (!verify && self.offset_index.entries() > 0));
         if must_rebuild {
             tracing::warn!(segment = %self.log.path().display(), "index missing or inconsistent; rebuilding it from the log");
             stats.rebuilt_indexes += 1;
@@ -243,7 +324,9 @@ impl LogSegment {
             // Aeon assigns offsets contiguously, so a recovered batch must start exactly
             // where the previous one ended; a trusted (possibly Kafka-compacted) file may
             // have gaps. The base offset is outside the CRC: this is what checks it.
-            let ordered = if verify {
+            // A rolled segment may have been compacted (gaps, a first batch past its
+            // base): there offsets only have to grow.
+            let ordered = if verify && active {
                 (anchor.is_some() && position == from) || batch.base_offset() == self.next_offset
             } else {
                 batch.base_offset() >= self.next_offset
@@ -293,12 +376,13 @@ impl LogSegment {
                 self.log.trim()?;
             }
         }
-        if !active && must_rebuild {
+        let stopped_early = position < file_len;
+        if !active && (must_rebuild || verify) {
             self.write_final_time_entry()?;
             self.offset_index.file().trim()?;
             self.time_index.file().trim()?;
         }
-        Ok(())
+        Ok(stopped_early)
     }
 
     /// Replaces both index files with new, empty, preallocated ones.
@@ -420,6 +504,102 @@ mod tests {
     fn damage(template: &Path, case: &Path, log_file: &Path, f: impl FnOnce(&Path)) {
         copy_dir(template, case);
         f(&case.join(log_file.file_name().unwrap()));
+    }
+
+    /// A power loss can keep later pages and lose earlier ones: a rolled segment whose
+    /// flush had not run may come back with a hole (zeros) while the next segment's
+    /// bytes survive. Recovery keeps the prefix before the hole and nothing after it.
+    #[test]
+    fn a_hole_in_an_unflushed_rolled_segment_keeps_the_prefix_and_drops_what_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        for i in 0..40 {
+            log.append(&batch(2, 100 + i, T0 + i as i64), T0).unwrap();
+        }
+        let bases = log.segment_base_offsets();
+        assert!(bases.len() >= 4, "{bases:?}");
+        let expected = read_all(&log);
+        drop(log); // a crash: no close, no marker, no flush, no recovery point
+        assert!(!dir.path().join(RECOVERY_POINT_FILE).exists());
+        let second = dir.path().join(format!("{:020}.log", bases[1]));
+        let mut bytes = std::fs::read(&second).unwrap();
+        let first_batch = RecordBatch::parse(&bytes).unwrap().total_size();
+        let hole = first_batch + 10;
+        bytes[hole..hole + 200].fill(0);
+        std::fs::write(&second, &bytes).unwrap();
+
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert!(log.open_stats().recovered);
+        assert_eq!(
+            log.log_end_offset(),
+            bases[1] + 2,
+            "the batch before the hole ends it"
+        );
+        assert_eq!(log.segment_base_offsets(), vec![bases[0], bases[1]]);
+        let kept = read_all(&log);
+        assert_eq!(
+            kept[..],
+            expected[..kept.len()],
+            "a prefix of what was appended"
+        );
+        for &later in &bases[2..] {
+            assert!(!dir.path().join(format!("{later:020}.log")).exists());
+        }
+        drop(log);
+        // Appends go on after the prefix, in a new segment.
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let info = log.append(&batch(2, 100, T0), T0).unwrap();
+        assert_eq!(info.base_offset, bases[1] + 2);
+        assert_eq!(read_all(&log).len(), kept.len() + 1);
+    }
+
+    /// A rolled segment longer than its batches (zeros after them, as an allocation
+    /// that raced a roll could leave) is complete: its batches reach the next segment's
+    /// base. Nothing after it is dropped.
+    #[test]
+    fn zeros_after_the_batches_of_a_complete_rolled_segment_are_no_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        for i in 0..40 {
+            log.append(&batch(2, 100 + i, T0 + i as i64), T0).unwrap();
+        }
+        let bases = log.segment_base_offsets();
+        let (expected, end) = (read_all(&log), log.log_end_offset());
+        drop(log);
+        let second = dir.path().join(format!("{:020}.log", bases[1]));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&second)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        file.set_len(len + 4096).unwrap();
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        assert_eq!(log.segment_base_offsets(), bases);
+        assert_eq!((read_all(&log), log.log_end_offset()), (expected, end));
+    }
+
+    #[test]
+    fn a_flushed_roll_moves_the_recovery_point_and_recovery_starts_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        for i in 0..40 {
+            log.append(&batch(2, 100 + i, T0 + i as i64), T0).unwrap();
+        }
+        log.flush().unwrap();
+        let bases = log.segment_base_offsets();
+        let last = *bases.last().unwrap();
+        assert_eq!(read_recovery_point(dir.path()), last);
+        let expected = read_all(&log);
+        drop(log);
+        let log = Log::open(dir.path(), small_config(), T0).unwrap();
+        let active_bytes = std::fs::read(dir.path().join(format!("{last:020}.log")))
+            .unwrap()
+            .len() as u64;
+        assert!(
+            log.open_stats().scanned_bytes <= active_bytes,
+            "only the active segment"
+        );
+        assert_eq!(read_all(&log), expected);
     }
 
     #[test]
