@@ -177,14 +177,27 @@ impl Steady {
 fn under_attack(broker: &TestBroker, attack: impl FnOnce(&str)) {
     let steady = Steady::start(broker);
     steady.wait_for_progress(5, "before the attack");
+    // The steady client's acknowledged messages per second, before and during.
+    let rate = |from: (Instant, usize)| {
+        let n = steady.acked.load(Ordering::Relaxed).saturating_sub(from.1);
+        n as f64 / from.0.elapsed().as_secs_f64().max(1e-3)
+    };
+    let warmup = (Instant::now(), steady.acked.load(Ordering::Relaxed));
+    std::thread::sleep(Duration::from_millis(500));
+    let rate_before = rate(warmup);
     let before = rss_kb();
+    let start = (Instant::now(), steady.acked.load(Ordering::Relaxed));
     attack(&broker.bootstrap());
+    let (rate_during, attack_secs) = (rate(start), start.0.elapsed().as_secs_f64());
     let during = rss_kb();
     steady.wait_for_progress(20, "after the attack");
     assert_broker_answers(broker);
     steady.finish();
     let after = rss_kb();
     eprintln!("RSS: {before} KiB before, {during} KiB after the attack, {after} KiB at the end");
+    eprintln!(
+        "steady client: {rate_before:.0} msgs/s acknowledged before the attack, {rate_during:.0} during it ({attack_secs:.1} s)"
+    );
     for rss in [during, after] {
         assert!(
             rss < RSS_CAP_KB,
@@ -805,4 +818,50 @@ fn many_connections_announcing_large_frames_hold_no_more_than_the_request_pool()
         assert!(grown < 120 * 1024, "RSS grew by {grown} KiB");
         drop(socks);
     });
+}
+
+#[test]
+fn a_metadata_flood_of_new_topic_names_stops_at_max_broker_partitions() {
+    use aeon::protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+    let _one = exclusive();
+    let broker = TestBroker::start_with(|c| {
+        hostile_config(c);
+        c.set("max.broker.partitions", "300").expect("set");
+    });
+    let mut refused = 0;
+    let mut created = 0;
+    under_attack(&broker, |addr| {
+        let mut s = connect(addr);
+        for round in 0..20 {
+            let req = MetadataRequest {
+                topics: Some(
+                    (0..100)
+                        .map(|i| MetadataRequestTopic {
+                            name: Some(format!("flood-{round}-{i}")),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                allow_auto_topic_creation: true,
+                ..Default::default()
+            };
+            write_request(&mut s, 9, round, req.into());
+            let (_, body) =
+                decode_response(ApiKey::Metadata, 9, read_frame(&mut s)).expect("metadata");
+            let Response::Metadata(r) = body else {
+                panic!("not a metadata response")
+            };
+            for t in &r.topics {
+                match ErrorCode::from_code(t.error_code) {
+                    Some(ErrorCode::None) => created += 1,
+                    Some(ErrorCode::PolicyViolation) => refused += 1,
+                    other => panic!("unexpected {other:?} for {:?}", t.name),
+                }
+            }
+        }
+    });
+    eprintln!("{created} topics created, {refused} refused");
+    // 300 partitions in all: the steady topic has one.
+    assert_eq!(created, 299);
+    assert_eq!(refused, 2000 - 299);
 }

@@ -18,7 +18,7 @@ use crate::group::Group;
 use crate::protocol::ErrorCode;
 use crate::storage::{CleanerConfig, Log, LogConfig};
 use actix::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,7 @@ pub use dynamic::AlterBrokerConfigs;
 pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
-use store::{load_or_create_meta, write_atomically, TopicsFile, TOPICS_FILE};
+use store::{load_or_create_meta, write_atomically};
 pub use transactions::{ForgetTxnCoordinator, GetTxnCoordinator, TXN_TOPIC};
 
 /// A Kafka error code with its message, as admin responses carry them.
@@ -136,6 +136,15 @@ pub struct BrokerActor {
     /// Transactional ids rebuilt from `__transaction_state` while loading.
     replayed_txns: BTreeMap<String, crate::txn::TxnMetadata>,
     producer_ids: ProducerIds,
+    /// The published routes, kept to publish a change in O(log n).
+    routes: imbl::HashMap<String, Arc<TopicRoute>>,
+    routes_by_id: imbl::HashMap<Uuid, Arc<TopicRoute>>,
+    /// Collision key ('.' as '_') -> topic name.
+    collision_names: HashMap<String, String>,
+    /// Lines in the topics journal since the last snapshot.
+    journal_lines: usize,
+    /// Partitions of every topic, against `max.broker.partitions`.
+    partition_count: usize,
 }
 
 /// Kafka's rules for a topic name.
@@ -181,10 +190,10 @@ fn refuse_internal(name: &str, what: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Kafka treats '.' and '_' as the same in metric names, so two names that differ only
-/// there collide.
-fn collides(a: &str, b: &str) -> bool {
-    a != b && a.replace('.', "_") == b.replace('.', "_")
+/// Kafka treats '.' and '_' as the same in metric names, so two names with the same key
+/// collide.
+fn collision_key(name: &str) -> String {
+    name.replace('.', "_")
 }
 
 impl BrokerActor {
@@ -216,33 +225,39 @@ impl BrokerActor {
             txns: Registry::default(),
             replayed_txns: BTreeMap::new(),
             producer_ids: ProducerIds::default(),
+            routes: imbl::HashMap::new(),
+            routes_by_id: imbl::HashMap::new(),
+            collision_names: HashMap::new(),
+            journal_lines: 0,
+            partition_count: 0,
         };
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
-        let path = broker.data_dir.join(TOPICS_FILE);
-        if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            let file: TopicsFile = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
-            for t in file.topics {
-                let configs = TopicConfigs::from_overrides(
-                    t.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )
-                .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
-                let mut partitions = Vec::new();
-                for p in 0..t.partitions {
-                    partitions.push(broker.open_partition(&t.name, p, &configs)?);
-                }
-                tracing::info!(topic = %t.name, partitions = t.partitions, "topic loaded");
-                broker.topics.insert(
-                    t.name,
-                    TopicState {
-                        id: t.id,
-                        configs,
-                        partitions,
-                    },
-                );
+        let (records, journal_lines) = store::read_topics(&broker.data_dir)?;
+        for t in records {
+            let configs = TopicConfigs::from_overrides(
+                t.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
+            let mut partitions = Vec::new();
+            for p in 0..t.partitions {
+                partitions.push(broker.open_partition(&t.name, p, &configs)?);
             }
+            tracing::info!(topic = %t.name, partitions = t.partitions, "topic loaded");
+            broker
+                .collision_names
+                .insert(collision_key(&t.name), t.name.clone());
+            broker.partition_count += partitions.len();
+            broker.topics.insert(
+                t.name,
+                TopicState {
+                    id: t.id,
+                    configs,
+                    partitions,
+                },
+            );
+        }
+        if journal_lines > 0 {
+            broker.write_topics_snapshot()?;
         }
         broker.publish();
         Ok((broker, cluster_id))
@@ -340,26 +355,50 @@ impl BrokerActor {
         a
     }
 
-    /// Publishes a new routing snapshot.
-    fn publish(&self) {
-        let mut routing = Routing {
+    /// Rebuilds every topic's route and publishes them (at load, and when a dynamic
+    /// broker config changes what every topic inherits).
+    fn publish(&mut self) {
+        self.routes = imbl::HashMap::new();
+        self.routes_by_id = imbl::HashMap::new();
+        let names: Vec<String> = self.topics.keys().cloned().collect();
+        for name in names {
+            self.update_route(&name);
+        }
+        self.store_routing();
+    }
+
+    /// Publishes the change of one topic (created, deleted, grown or reconfigured).
+    fn publish_topic(&mut self, name: &str) {
+        self.update_route(name);
+        self.store_routing();
+    }
+
+    fn update_route(&mut self, name: &str) {
+        if let Some(old) = self.routes.remove(name) {
+            self.routes_by_id.remove(&old.id);
+        }
+        let Some(t) = self.topics.get(name) else {
+            return;
+        };
+        let route = Arc::new(TopicRoute {
+            name: name.to_string(),
+            id: t.id,
+            partitions: t.partitions.clone(),
+            configs: t.configs.clone(),
+            effective: t.configs.effective(&self.config),
+            internal: is_internal_topic(name),
+        });
+        self.routes_by_id.insert(t.id, route.clone());
+        self.routes.insert(name.to_string(), route);
+    }
+
+    fn store_routing(&self) {
+        self.routing.store(Arc::new(Routing {
+            topics: self.routes.clone(),
+            by_id: self.routes_by_id.clone(),
             groups: self.groups.clone(),
             txns: self.txns.clone(),
-            ..Routing::default()
-        };
-        for (name, t) in &self.topics {
-            let route = Arc::new(TopicRoute {
-                name: name.clone(),
-                id: t.id,
-                partitions: t.partitions.clone(),
-                configs: t.configs.clone(),
-                effective: t.configs.effective(&self.config),
-                internal: is_internal_topic(name),
-            });
-            routing.by_id.insert(t.id, route.clone());
-            routing.topics.insert(name.clone(), route);
-        }
-        self.routing.store(Arc::new(routing));
+        }));
     }
 
     fn check_new_topic(&self, msg: &CreateTopic) -> Result<(i32, i16, TopicConfigs), AdminError> {
@@ -370,7 +409,11 @@ impl BrokerActor {
                 format!("Topic '{}' already exists.", msg.name),
             ));
         }
-        if let Some(other) = self.topics.keys().find(|t| collides(t, &msg.name)) {
+        if let Some(other) = self
+            .collision_names
+            .get(&collision_key(&msg.name))
+            .filter(|other| **other != msg.name)
+        {
             return Err((
                 ErrorCode::InvalidTopicException,
                 format!("Topic '{}' collides with existing topic: {other}", msg.name),
@@ -456,8 +499,26 @@ impl BrokerActor {
         Ok(())
     }
 
+    /// Refuses `adding` partitions that would take the broker past
+    /// `max.broker.partitions`. The internal topics are never refused: the coordinators
+    /// cannot work without them.
+    fn check_partition_room(&self, name: &str, adding: i32) -> Result<(), AdminError> {
+        let limit = u64::from(self.config.max_broker_partitions);
+        let after = self.partition_count as u64 + u64::try_from(adding).unwrap_or(0);
+        if after > limit && !is_internal_topic(name) {
+            return Err((
+                ErrorCode::PolicyViolation,
+                format!(
+                    "Adding {adding} partitions to topic '{name}' would make this broker hold {after}, more than max.broker.partitions ({limit})."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn create(&mut self, msg: CreateTopic) -> Result<CreatedTopic, AdminError> {
         let (partitions, rf, configs) = self.check_new_topic(&msg)?;
+        self.check_partition_room(&msg.name, partitions)?;
         let id = Uuid::new_v4();
         if !msg.validate_only {
             let mut routes = Vec::new();
@@ -475,8 +536,11 @@ impl BrokerActor {
                     partitions: routes,
                 },
             );
-            self.persist()?;
-            self.publish();
+            self.collision_names
+                .insert(collision_key(&msg.name), msg.name.clone());
+            self.partition_count += partitions as usize;
+            self.persist_topic(&msg.name)?;
+            self.publish_topic(&msg.name);
             tracing::info!(topic = %msg.name, partitions, "topic created");
         }
         Ok(CreatedTopic {
@@ -607,8 +671,10 @@ impl Handler<DeleteTopic> for BrokerActor {
         };
         // Forget the topic first, then remove its data: a crash in between leaves
         // orphan directories, never a topic without its data.
-        let persisted = self.persist();
-        self.publish();
+        self.collision_names.remove(&collision_key(&name));
+        self.partition_count -= topic.partitions.len();
+        let persisted = self.persist_topic(&name);
+        self.publish_topic(&name);
         let id = topic.id;
         let closes: Vec<_> = topic
             .partitions
@@ -641,6 +707,7 @@ impl Handler<CreatePartitions> for BrokerActor {
             ));
         };
         let current = topic.partitions.len() as i32;
+        self.check_partition_room(&msg.name, msg.count.saturating_sub(current))?;
         if msg.count < current {
             return Err((
                 ErrorCode::InvalidPartitions,
@@ -677,11 +744,12 @@ impl Handler<CreatePartitions> for BrokerActor {
                     .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?,
             );
         }
+        self.partition_count += added.len();
         if let Some(t) = self.topics.get_mut(&msg.name) {
             t.partitions.extend(added);
         }
-        self.persist()?;
-        self.publish();
+        self.persist_topic(&msg.name)?;
+        self.publish_topic(&msg.name);
         tracing::info!(topic = %msg.name, partitions = msg.count, "partitions added");
         Ok(())
     }
@@ -726,8 +794,8 @@ impl Handler<AlterTopicConfigs> for BrokerActor {
                 p.addr.do_send(UpdateConfig(log_config.clone()));
             }
         }
-        self.persist()?;
-        self.publish();
+        self.persist_topic(&msg.name)?;
+        self.publish_topic(&msg.name);
         tracing::info!(topic = %msg.name, "topic configs changed");
         Ok(())
     }
@@ -768,6 +836,7 @@ mod tests {
         c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
         c.set("log.segment.bytes", "1048576")
             .expect("segment bytes");
+        c.set("max.broker.partitions", "100").expect("cap");
         Arc::new(c)
     }
 
@@ -959,7 +1028,78 @@ mod tests {
             assert!(validate_topic_name(bad).is_err(), "{bad:?}");
         }
         assert!(validate_topic_name(&"x".repeat(249)).is_ok());
-        assert!(collides("a.b", "a_b"));
-        assert!(!collides("a.b", "a.b"));
+        assert_eq!(collision_key("a.b"), collision_key("a_b"));
+        assert_ne!(collision_key("a.b"), collision_key("a-b"));
+    }
+
+    #[actix::test]
+    async fn topic_changes_are_journaled_and_survive_a_restart_and_the_partition_cap_holds() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (broker, routing, _) = start(dir.path());
+        for i in 0..30 {
+            broker
+                .send(create(&format!("t{i}"), 2))
+                .await
+                .expect("mailbox")
+                .expect("created");
+        }
+        broker
+            .send(DeleteTopic::Name("t7".into()))
+            .await
+            .expect("mailbox")
+            .expect("deleted");
+        broker
+            .send(CreatePartitions {
+                name: "t8".into(),
+                count: 5,
+                assignments: None,
+                validate_only: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("grown");
+        assert!(dir.path().join(store::TOPICS_JOURNAL).exists());
+        let collides = broker.send(create("t_1", 1)).await.expect("mailbox");
+        assert_eq!(
+            collides.map(|_| ()).map_err(|e| e.0),
+            Ok(()),
+            "t_1 is its own key"
+        );
+        let collides = broker.send(create("t.1", 1)).await.expect("mailbox");
+        assert_eq!(
+            collides.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::InvalidTopicException)
+        );
+        broker.send(Shutdown).await.expect("mailbox");
+        drop(routing);
+
+        let (broker, routing, _) = start(dir.path());
+        let snapshot = routing.load();
+        assert!(snapshot.topic("t7").is_none());
+        assert_eq!(snapshot.topic("t8").map(|t| t.partitions.len()), Some(5));
+        assert_eq!(snapshot.topics.len(), 30);
+        // The restart folded the journal into the snapshot.
+        assert!(!dir.path().join(store::TOPICS_JOURNAL).exists());
+        // 29 * 2 + 3 + 1 = 62 partitions; the test config allows 100.
+        let over = broker.send(create("big", 39)).await.expect("mailbox");
+        assert_eq!(
+            over.map(|_| ()).map_err(|e| e.0),
+            Err(ErrorCode::PolicyViolation)
+        );
+        broker
+            .send(create("fits", 38))
+            .await
+            .expect("mailbox")
+            .expect("created");
+        let grow = broker
+            .send(CreatePartitions {
+                name: "fits".into(),
+                count: 39,
+                assignments: None,
+                validate_only: false,
+            })
+            .await
+            .expect("mailbox");
+        assert_eq!(grow.map_err(|e| e.0), Err(ErrorCode::PolicyViolation));
     }
 }

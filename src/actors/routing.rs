@@ -92,11 +92,13 @@ impl<A: Actor> Registry<A> {
 }
 
 /// Every topic, by name and by id, and the coordinator of every group and transactional
-/// id.
+/// id. The topic maps are persistent (structurally shared): the broker publishes a
+/// changed topic by inserting it into its own copy, O(log n), and the snapshot is an
+/// O(1) clone of that copy, so a topic change costs the same whatever the topic count.
 #[derive(Default)]
 pub struct Routing {
-    pub topics: HashMap<String, Arc<TopicRoute>>,
-    pub by_id: HashMap<Uuid, Arc<TopicRoute>>,
+    pub topics: imbl::HashMap<String, Arc<TopicRoute>>,
+    pub by_id: imbl::HashMap<Uuid, Arc<TopicRoute>>,
     pub groups: Registry<GroupCoordinatorActor>,
     pub txns: Registry<TxnCoordinatorActor>,
 }

@@ -68,6 +68,8 @@ pub struct Config {
     pub num_network_threads: usize,
     /// `num.partitions`.
     pub num_partitions: i32,
+    /// `max.broker.partitions`.
+    pub max_broker_partitions: u32,
     /// `default.replication.factor`.
     pub default_replication_factor: i16,
     /// `auto.create.topics.enable`.
@@ -416,6 +418,7 @@ impl Config {
             log_dir: PathBuf::from(v.string("log.dirs")?),
             num_network_threads: v.num("num.network.threads")?,
             num_partitions: v.num("num.partitions")?,
+            max_broker_partitions: v.num("max.broker.partitions")?,
             default_replication_factor: v.num("default.replication.factor")?,
             auto_create_topics_enable: v.flag("auto.create.topics.enable")?,
             socket_request_max_bytes,

@@ -262,6 +262,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "Threads serving connections (actix workers); Kafka's default is 3, Aeon's the number of cores."),
     key("num.partitions", Kind::Int(AT_LEAST_1_INT), T::Int, V("1"),
         "The number of partitions of an auto-created topic or of a CreateTopics request that gives -1."),
+    key("max.broker.partitions", Kind::Int(AT_LEAST_1_INT), T::Int, V("10000"),
+        "The most partitions this broker holds, internal topics included; a CreateTopics, CreatePartitions or auto-creation past it is refused with POLICY_VIOLATION (each partition maps three files; Kafka: unlimited, KIP-578's name)."),
     key("default.replication.factor", Kind::Int(&[(1, 32_767)]), T::Int, V("1"),
         "The replication factor of an auto-created topic (a single-node broker can only honour 1)."),
     key("auto.create.topics.enable", Kind::Bool, T::Boolean, V("true"),

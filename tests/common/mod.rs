@@ -29,6 +29,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.set("num.network.threads", "2").expect("threads");
     c.set("log.segment.bytes", "8388608")
         .expect("segment bytes");
+    // Removed segments' files go at once, so tests that measure disk use see it.
+    c.set("log.segment.delete.delay.ms", "0")
+        .expect("delete delay");
     c
 }
 
