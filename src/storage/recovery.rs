@@ -25,6 +25,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::cleaner::swap::remove_if_exists;
 use super::config::LogConfig;
 use super::error::{io_err, Error, Result};
 use super::index::{OffsetIndex, TimeIndex};
@@ -216,18 +217,6 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
         log_start_offset,
         stats,
     })
-}
-
-fn remove_if_exists(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Io {
-            op: "remove",
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
 }
 
 impl LogSegment {
