@@ -93,8 +93,15 @@ impl Sweep {
 
     /// Adds partitions 0 and 1 of the topic to `txn`'s transaction (v3).
     fn add_partitions(&mut self, txn: &str, pid: i64, epoch: i16) {
-        let req = add_partitions_request(txn, pid, epoch, 3);
-        self.call(3, req);
+        let mut req = add_partitions_request(txn, pid, epoch, 3);
+        // Only partitions that exist: one unknown partition fails the whole request.
+        req.v3_and_below_topics.retain(|t| t.name == TOPIC);
+        let Response::AddPartitionsToTxn(r) = self.call(3, req) else {
+            unreachable!()
+        };
+        for p in &r.results_by_topic_v3_and_below[0].results_by_partition {
+            assert_eq!(p.partition_error_code, 0, "setup add partitions");
+        }
     }
 
     /// Produces one gzip batch of three records (keys, headers) to each of `partitions`.
