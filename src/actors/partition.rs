@@ -797,8 +797,10 @@ impl Handler<DeleteRecords> for PartitionActor {
 }
 
 impl Handler<Close> for PartitionActor {
-    type Result = Result<(), PartitionError>;
+    type Result = ResponseFuture<Result<(), PartitionError>>;
 
+    /// The actor stops at once; the file work (producer snapshot, trims and fsyncs, or
+    /// removing the directory) runs on the blocking pool, and the reply waits for it.
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) -> Self::Result {
         self.closed = true;
         for w in self.waiters.drain() {
@@ -806,19 +808,29 @@ impl Handler<Close> for PartitionActor {
         }
         ctx.stop();
         let Some(log) = self.log.take() else {
-            return Ok(());
+            return Box::pin(async { Ok(()) });
         };
-        if !msg.delete && !self.producers.is_empty() {
+        let snapshot = (!msg.delete && !self.producers.is_empty()).then(|| {
             let offset = log.log_end_offset();
-            producer_state::write_snapshot(&self.dir, offset, &self.producers.snapshot(offset))
-                .map_err(|e| PartitionError::Storage(e.to_string()))?;
-        }
-        let res = if msg.delete {
-            log.delete()
-        } else {
-            log.close()
+            (offset, self.producers.snapshot(offset))
+        });
+        let dir = self.dir.clone();
+        let work = move || -> Result<(), storage::Error> {
+            if let Some((offset, bytes)) = snapshot {
+                producer_state::write_snapshot(&dir, offset, &bytes)?;
+            }
+            if msg.delete {
+                log.delete()
+            } else {
+                log.close()
+            }
         };
-        res.map_err(|e| PartitionError::Storage(e.to_string()))
+        Box::pin(async move {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| PartitionError::Storage(e.to_string()))?
+                .map_err(|e| PartitionError::Storage(e.to_string()))
+        })
     }
 }
 
