@@ -491,3 +491,47 @@ fn batches_rewritten_with_every_codec_are_read_back_by_librdkafka() {
         );
     }
 }
+
+/// A compacted topic refuses records without a key with INVALID_RECORD, compressed or
+/// not (the compressed ones are decompressed for the check off the connection's thread),
+/// and keeps what it accepts in order.
+#[test]
+fn a_compacted_topic_refuses_keyless_records_in_any_codec() {
+    use aeon::protocol::records::compression::compress_batch;
+    use aeon::protocol::records::{Compression, RecordBatchBuilder, RecordSpec};
+    let broker = TestBroker::start();
+    let topic =
+        rdkafka::admin::NewTopic::new("keyed", 1, rdkafka::admin::TopicReplication::Fixed(1))
+            .set("cleanup.policy", "compact");
+    futures::executor::block_on(
+        broker
+            .admin()
+            .create_topics([&topic], &rdkafka::admin::AdminOptions::new()),
+    )
+    .expect("create")[0]
+        .clone()
+        .expect("created");
+    let batch = |keyless: bool| {
+        RecordBatchBuilder::new(0, 1)
+            .record(RecordSpec::new(Some(b"k"), Some(b"v")))
+            .record(RecordSpec::new(
+                (!keyless).then_some(&b"k2"[..]),
+                Some(b"v2"),
+            ))
+            .build()
+    };
+    let mut s = std::net::TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut accepted = 0;
+    for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        for keyless in [true, false] {
+            let bytes = compress_batch(&batch(keyless), codec).expect("compress");
+            let p = common::produce_raw(&mut s, "keyed", None, bytes);
+            let expected = if keyless { 87 } else { 0 };
+            assert_eq!(p.error_code, expected, "{codec:?} keyless={keyless}");
+            if !keyless {
+                assert_eq!(p.base_offset, accepted * 2, "{codec:?}");
+                accepted += 1;
+            }
+        }
+    }
+}

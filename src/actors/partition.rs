@@ -78,6 +78,10 @@ pub struct Append {
 #[rtype(result = "()")]
 pub struct AppendInOrder {
     pub append: Append,
+    /// A compressed batch of a compacted topic: every record must have a key. The
+    /// check decompresses it on the blocking pool while this partition waits (its
+    /// appends stay in order; the arbiter serves the others meanwhile).
+    pub check_keys: bool,
     pub reply: oneshot::Sender<Result<Appended, PartitionError>>,
 }
 
@@ -182,6 +186,9 @@ pub enum PartitionError {
     InvalidTxnState(String),
     #[error("{0}")]
     InvalidTimestamp(String),
+    /// A batch the produce checks refuse, with Kafka's code for it.
+    #[error("{1}")]
+    Refused(ErrorCode, String),
 }
 
 impl From<SequenceError> for PartitionError {
@@ -207,6 +214,7 @@ impl PartitionError {
             PartitionError::InvalidProducerEpoch(_) => ErrorCode::InvalidProducerEpoch,
             PartitionError::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
             PartitionError::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
+            PartitionError::Refused(code, _) => *code,
         }
     }
 }
@@ -632,7 +640,46 @@ impl Handler<AppendInOrder> for PartitionActor {
             let _ = reply.send(Err(e));
             return;
         }
-        let result = <Self as Handler<Append>>::handle(self, msg.append, ctx);
+        if !msg.check_keys {
+            return self.append_and_reply(msg.append, reply, ctx);
+        }
+        let batch = msg.append.batch.clone();
+        let check = tokio::task::spawn_blocking(move || {
+            use crate::protocol::records::compression::{
+                KEYLESS_RECORD, MAX_DECOMPRESSED_KEY_CHECK,
+            };
+            let keyed = RecordBatch::parse(&batch)
+                .and_then(|b| b.every_record_has_a_key(MAX_DECOMPRESSED_KEY_CHECK));
+            match keyed {
+                Ok(true) => Ok(()),
+                Ok(false) => Err((ErrorCode::InvalidRecord, KEYLESS_RECORD.to_string())),
+                Err(e) => Err((ErrorCode::CorruptMessage, e.to_string())),
+            }
+        });
+        let append = msg.append;
+        // `wait`: no other message of this partition runs before this append.
+        ctx.wait(
+            actix::fut::wrap_future(check).map(move |res, act: &mut Self, ctx| match res {
+                Ok(Ok(())) => act.append_and_reply(append, reply, ctx),
+                Ok(Err((code, message))) => {
+                    let _ = reply.send(Err(PartitionError::Refused(code, message)));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(PartitionError::Storage(e.to_string())));
+                }
+            }),
+        );
+    }
+}
+
+impl PartitionActor {
+    fn append_and_reply(
+        &mut self,
+        append: Append,
+        reply: oneshot::Sender<Result<Appended, PartitionError>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let result = <Self as Handler<Append>>::handle(self, append, ctx);
         ctx.spawn(actix::fut::wrap_future(async move {
             let _ = reply.send(result.await);
         }));

@@ -3,7 +3,8 @@
 //! `PartitionActor` as one message; all partitions are appended concurrently. Batches
 //! are stored as received, unless the topic's `compression.type` names another codec
 //! (then they are re-encoded, as Kafka does); compressed ones are otherwise decompressed
-//! only to check that every record has a key on a compacted topic. Control batches and
+//! only to check that every record has a key on a compacted topic, which their
+//! partition does on the blocking pool. Control batches and
 //! writes to internal topics come from the broker only.
 
 use super::Node;
@@ -78,7 +79,9 @@ fn validate(
     batch
         .verify_crc()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
-    if compacted {
+    // An uncompressed batch's keys are checked here, by a walk of its records; a
+    // compressed one's by its partition, off the arbiter (`AppendInOrder::check_keys`).
+    if compacted && batch.compression().is_ok_and(|c| c == Compression::None) {
         check_keys(&batch)?;
     }
     Ok(bytes.clone())
@@ -133,23 +136,13 @@ fn to_topic_codec(
     Ok(Bytes::from(out))
 }
 
-/// Kafka's check for compacted topics: every record has a key (compressed batches are
-/// decompressed for it).
+/// Kafka's check for compacted topics: every record has a key.
 fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
-    const MAX_DECOMPRESSED_BYTES: usize = 256 * 1024 * 1024;
-    let corrupt = |e: RecordsError| (ErrorCode::CorruptMessage, e.to_string());
-    let section = batch
-        .decompressed_records(MAX_DECOMPRESSED_BYTES)
-        .map_err(corrupt)?;
-    for record in compression::records_of(&section, batch.record_count()).map_err(corrupt)? {
-        if record.map_err(corrupt)?.key.is_none() {
-            return Err((
-                ErrorCode::InvalidRecord,
-                "Compacted topic cannot accept message without key.".into(),
-            ));
-        }
+    match batch.every_record_has_a_key(compression::MAX_DECOMPRESSED_KEY_CHECK) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err((ErrorCode::InvalidRecord, compression::KEYLESS_RECORD.into())),
+        Err(e) => Err((ErrorCode::CorruptMessage, e.to_string())),
     }
-    Ok(())
 }
 
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
@@ -199,7 +192,11 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                         }
                         Ok(batch) => {
                             let (reply, answer) = tokio::sync::oneshot::channel();
+                            let check_keys = t.effective.cleanup_policy.compact
+                                && RecordBatch::parse(&batch)
+                                    .is_ok_and(|b| b.compression().ok() != Some(Compression::None));
                             r.addr.do_send(AppendInOrder {
+                                check_keys,
                                 append: Append {
                                     batch,
                                     wait_for_fsync: acks == -1 && t.effective.flush_before_ack,

@@ -202,6 +202,27 @@ impl<'a> RecordBatch<'a> {
     }
 }
 
+/// The most bytes a compressed batch of a compacted topic may take once decompressed
+/// for its key check.
+pub const MAX_DECOMPRESSED_KEY_CHECK: usize = 64 * 1024 * 1024;
+
+/// The message Kafka refuses a keyless record of a compacted topic with.
+pub const KEYLESS_RECORD: &str = "Compacted topic cannot accept message without key.";
+
+impl RecordBatch<'_> {
+    /// Kafka's check for compacted topics: whether every record has a key. A compressed
+    /// batch is decompressed for it, up to `max_bytes`.
+    pub fn every_record_has_a_key(&self, max_bytes: usize) -> Result<bool, RecordsError> {
+        let section = self.decompressed_records(max_bytes)?;
+        for record in records_of(&section, self.record_count())? {
+            if record?.key.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// The records of a (decompressed) records section holding `count` records.
 pub fn records_of(section: &[u8], count: i32) -> Result<RecordIter<'_>, RecordsError> {
     let count =
