@@ -69,7 +69,9 @@ fn check_prefix(dir: &Path, flushed: i64) -> i64 {
     // two flushes here).
     assert!(
         log.open_stats().scanned_bytes <= 2 * 64 * 1024,
-        "recovery scans the segments from the recovery point only"
+        "recovery scans the segments from the recovery point only: {} bytes, {:?}",
+        log.open_stats().scanned_bytes,
+        log.open_stats()
     );
     let end = log.log_end_offset();
     assert!(

@@ -160,6 +160,13 @@ impl Log {
                 .map(|s| SyncItem::File(std::sync::Arc::clone(s.log_file())))
                 .collect();
             pending.push(SyncItem::Dir(dir.clone()));
+            // Once those are synced, a later crash need not recover them again.
+            if let Some(active) = loaded.segments.last() {
+                pending.push(SyncItem::RecoveryPoint {
+                    dir: dir.clone(),
+                    offset: active.base_offset(),
+                });
+            }
             FlushHandle::new(start, end, pending)
         } else {
             FlushHandle::new(end, end, Vec::new())
@@ -715,6 +722,9 @@ pub(crate) mod tests {
             log.append(&b, T0).unwrap();
         }
         assert!(log.segment_count() >= 3);
+        // A roll's files are trimmed by its flush (a partition runs it in the
+        // background at once).
+        log.flush().unwrap();
         for base in log.segment_base_offsets() {
             for ext in ["log", "index", "timeindex"] {
                 assert!(dir.path().join(format!("{base:020}.{ext}")).exists());

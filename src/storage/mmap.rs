@@ -39,8 +39,11 @@ pub(crate) struct MappedFile {
     capacity: usize,
     /// Committed bytes: readable and immutable from now on.
     len: AtomicUsize,
-    /// Set once the file was trimmed: it takes no more appends.
+    /// Set once the file takes no more appends.
     sealed: AtomicBool,
+    /// Set once the file was cut to its committed length (a sealed file is trimmed
+    /// by the sync that makes it durable, off the writer's thread).
+    trimmed: AtomicBool,
     /// Bytes to prefault ahead of the write position (0: none).
     populate_ahead: AtomicUsize,
     /// The end of what was prefaulted.
@@ -101,6 +104,7 @@ impl MappedFile {
             capacity,
             len: AtomicUsize::new(len),
             sealed: AtomicBool::new(false),
+            trimmed: AtomicBool::new(false),
             populate_ahead: AtomicUsize::new(0),
             populated: AtomicUsize::new(len),
             write_lock: Mutex::new(len),
@@ -410,7 +414,19 @@ impl MappedFile {
         self.sealed.store(true, Ordering::Release);
         self.file
             .set_len(self.len() as u64)
-            .map_err(io_err("trim", &self.path))
+            .map_err(io_err("trim", &self.path))?;
+        self.trimmed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Takes no more appends, without a system call: the file is trimmed to its
+    /// committed length by the next [`MappedFile::sync_all`] (a roll's background flush).
+    pub(crate) fn seal(&self) {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.sealed.store(true, Ordering::Release);
     }
 
     /// Writes the bytes `start..end` of the mapping to disk and waits (msync).
@@ -426,6 +442,9 @@ impl MappedFile {
 
     /// fsync: data and metadata (the length after a trim).
     pub(crate) fn sync_all(&self) -> Result<()> {
+        if self.sealed.load(Ordering::Acquire) && !self.trimmed.load(Ordering::Acquire) {
+            self.trim()?;
+        }
         self.map
             .flush_range(0, self.len().clamp(1, self.capacity))
             .map_err(io_err("msync", &self.path))?;

@@ -430,13 +430,16 @@ impl LogSegment {
             }))
     }
 
-    /// Makes the segment inactive: a last time-index entry, then the three files
-    /// trimmed to their content. Returns what must be fsynced for the new lengths.
+    /// Makes the segment inactive: a last time-index entry, and no more appends.
+    /// Returns the syncs that trim the three files to their content and make the new
+    /// lengths durable.
     pub(crate) fn seal(&mut self) -> Result<[SyncItem; 3]> {
         self.write_final_time_entry()?;
-        self.log.trim()?;
-        self.offset_index.file().trim()?;
-        self.time_index.file().trim()?;
+        // The three trims are done by the syncs returned (a roll's flush runs them on
+        // the blocking pool); until then only the length of the files is too long.
+        self.log.seal();
+        self.offset_index.file().seal();
+        self.time_index.file().seal();
         Ok([
             SyncItem::File(Arc::clone(&self.log)),
             SyncItem::File(Arc::clone(self.offset_index.file())),
@@ -553,12 +556,17 @@ mod tests {
     }
 
     #[test]
-    fn seal_trims_all_three_files_and_refuses_appends() {
+    fn seal_refuses_appends_and_its_syncs_trim_all_three_files() {
         let dir = tempfile::tempdir().unwrap();
         let (mut segment, _) = segment_with(dir.path(), 10);
-        segment.seal().unwrap();
         let [log, index, time] = LogSegment::paths(dir.path(), 100);
         let len = |p: &Path| std::fs::metadata(p).unwrap().len() as usize;
+        let syncs = segment.seal().unwrap();
+        // Sealing makes no system call; the syncs it returns trim (off the writer).
+        assert!(len(&log) > segment.size(), "not trimmed yet");
+        for item in syncs {
+            item.sync().unwrap();
+        }
         assert_eq!(len(&log), segment.size());
         assert_eq!(len(&index), segment.offset_index.entries() * 8);
         assert_eq!(len(&time), segment.time_index.entries() * 12);
