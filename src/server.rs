@@ -132,7 +132,7 @@ fn run(
         let metrics = Arc::new(BrokerMetrics::default());
         let node = Arc::new(Node {
             metrics: metrics.clone(),
-            request_bytes: Arc::new(tokio::sync::Semaphore::new(
+            request_memory: Arc::new(crate::actors::connection::RequestMemory::new(
                 config.queued_max_request_bytes as usize,
             )),
             advertised: config.advertised_endpoint(addr),

@@ -1,14 +1,15 @@
 //! `ConnectionActor`: one per client socket.
 //!
 //! Frames are read by [`read_frame`]: the size prefix is checked against
-//! `socket.request.max.bytes`, then the frame's bytes are taken from the broker-wide
-//! `queued.max.request.bytes` pool (waiting, unread, while they do not fit), and the
-//! buffer grows as bytes arrive, never reserved ahead from what the prefix claims. Each
-//! request runs as its own future, so a client's pipelined requests are served
-//! concurrently; responses leave in request order through a small reorder buffer keyed
-//! by arrival. A semaphore of `queued.max.requests` permits bounds the requests in
-//! flight: a frame is only read once a permit is free, and a permit (with the frame's
-//! bytes from the pool) is released only once its response is written, so a client
+//! `socket.request.max.bytes`, and the frame's buffer grows as its bytes arrive, never
+//! reserved ahead from what the prefix claims. Those bytes come out of the broker-wide
+//! [`RequestMemory`] (`queued.max.request.bytes`): a large frame takes its share as its
+//! bytes arrive and waits, unread, when there is none; small frames have a reserve that
+//! large ones cannot take. Each request runs as its own future, so a client's pipelined
+//! requests are served concurrently; responses leave in request order through a small
+//! reorder buffer keyed by arrival. A semaphore of `queued.max.requests` permits bounds
+//! the requests in flight: a frame is only read once a permit is free, and a permit
+//! (with the frame's memory) is released only once its response is written, so a client
 //! that stops reading its responses stops being read.
 //!
 //! Malformed bytes, an unknown API, or an unsupported version (other than ApiVersions,
@@ -44,16 +45,58 @@ type Outgoing = (Vec<Bytes>, Held);
 /// buffer of a connection).
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The broker-wide memory for requests read and not yet answered
+/// (`queued.max.request.bytes`). Large requests take it as their bytes arrive, so a
+/// client that announces a large request and sends it slowly holds only what it sent.
+/// An eighth is kept for requests of at most [`SMALL_FRAME`] bytes: however much the
+/// large ones hold, ordinary requests (metadata, fetches, heartbeats, most produces)
+/// still get read.
+pub struct RequestMemory {
+    shared: Arc<Semaphore>,
+    small_only: Arc<Semaphore>,
+}
+
+/// The largest request that may use the reserve for small requests.
+pub const SMALL_FRAME: usize = 1 << 20;
+
+impl RequestMemory {
+    /// Splits `bytes` into the shared part and the reserve for small requests.
+    pub fn new(bytes: usize) -> Self {
+        let reserve = bytes / 8;
+        RequestMemory {
+            shared: Arc::new(Semaphore::new(bytes - reserve)),
+            small_only: Arc::new(Semaphore::new(reserve)),
+        }
+    }
+
+    /// Permits for a whole small frame: from the shared part if it has room now, else
+    /// from the reserve (waiting for it).
+    async fn small(&self, size: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(size.max(1)).ok()?;
+        if let Ok(p) = self.shared.clone().try_acquire_many_owned(n) {
+            return Some(p);
+        }
+        self.small_only.clone().acquire_many_owned(n).await.ok()
+    }
+
+    /// Permits for `n` more bytes of a large frame, from the shared part.
+    async fn large(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n.max(1)).ok()?;
+        self.shared.clone().acquire_many_owned(n).await.ok()
+    }
+}
+
 /// Reads one size-prefixed frame. `Ok(None)` when the client closed the connection
 /// between frames. A prefix over `max` is an error before anything is allocated; the
-/// frame's bytes are taken from `pool` before they are read, and its buffer grows as
-/// they arrive.
+/// frame's buffer grows as its bytes arrive, each chunk read only once `memory` has
+/// room for it (a small frame takes its room at once).
 async fn read_frame(
     r: &mut BufReader<OwnedReadHalf>,
     max: usize,
-    pool: &Arc<Semaphore>,
+    memory: &RequestMemory,
 ) -> std::io::Result<Option<(BytesMut, OwnedSemaphorePermit)>> {
     use std::io::{Error, ErrorKind};
+    let stopping = || Error::other("the broker is stopping");
     let mut prefix = [0u8; 4];
     if r.read(&mut prefix[..1]).await? == 0 {
         return Ok(None);
@@ -66,19 +109,29 @@ async fn read_frame(
             format!("a frame of {size} bytes is over socket.request.max.bytes ({max})"),
         ));
     }
-    let permits = u32::try_from(size.max(1)).map_err(|_| Error::from(ErrorKind::InvalidData))?;
-    let bytes = pool
-        .clone()
-        .acquire_many_owned(permits)
-        .await
-        .map_err(|_| Error::other("the broker is stopping"))?;
-    let mut buf = BytesMut::with_capacity(size.min(READ_CHUNK));
+    let mut held = if size <= SMALL_FRAME {
+        Some(memory.small(size).await.ok_or_else(stopping)?)
+    } else {
+        None
+    };
+    // Bytes the permits held cover: a small frame's all at once, a large one's by steps.
+    let mut granted = if held.is_some() { size } else { 0 };
+    let mut buf = BytesMut::new();
     while buf.len() < size {
-        let want = size - buf.len();
-        if buf.capacity() == buf.len() {
-            buf.reserve(want.min(buf.len().max(READ_CHUNK)));
+        if buf.len() == granted {
+            let grow = (size - granted).min(granted.max(READ_CHUNK));
+            let more = memory.large(grow).await.ok_or_else(stopping)?;
+            match held.as_mut() {
+                Some(h) => h.merge(more),
+                None => held = Some(more),
+            }
+            granted += grow;
         }
-        let mut limited = (&mut buf).limit(want);
+        // The buffer grows with the bytes that came: by at least a chunk, at most by
+        // what the permits cover.
+        let step = (granted - buf.len()).min(buf.len().max(READ_CHUNK));
+        buf.reserve(step);
+        let mut limited = (&mut buf).limit(step);
         if r.read_buf(&mut limited).await? == 0 {
             return Err(Error::new(
                 ErrorKind::UnexpectedEof,
@@ -86,7 +139,11 @@ async fn read_frame(
             ));
         }
     }
-    Ok(Some((buf, bytes)))
+    let held = match held {
+        Some(h) => h,
+        None => memory.small(0).await.ok_or_else(stopping)?,
+    };
+    Ok(Some((buf, held)))
 }
 
 /// The most I/O slices one vectored write takes.
@@ -180,7 +237,7 @@ impl ConnectionActor {
         });
         let reader = BufReader::with_capacity(READ_CHUNK, read);
         let permits = Arc::new(Semaphore::new(inflight));
-        let pool = node.request_bytes.clone();
+        let pool = node.request_memory.clone();
         let frames =
             futures::stream::unfold(Some((reader, permits, pool)), move |state| async move {
                 let (mut reader, permits, pool) = state?;

@@ -402,12 +402,14 @@ impl Config {
         }
         let socket_request_max_bytes: usize = v.num("socket.request.max.bytes")?;
         let queued_max_request_bytes: u32 = v.num("queued.max.request.bytes")?;
-        if (queued_max_request_bytes as usize) < socket_request_max_bytes {
+        // An eighth is kept for small requests: the rest must hold the largest one.
+        let shared = queued_max_request_bytes as usize - queued_max_request_bytes as usize / 8;
+        if shared < socket_request_max_bytes {
             return Err(ConfigError::Unsupported {
                 key: "queued.max.request.bytes".to_owned(),
                 reason: format!(
-                    "must be at least socket.request.max.bytes, or the largest request \
-                     could never be read ({queued_max_request_bytes} < {socket_request_max_bytes})"
+                    "seven eighths of it must be at least socket.request.max.bytes, or the \
+                     largest request could never be read ({shared} < {socket_request_max_bytes})"
                 ),
             });
         }

@@ -277,7 +277,7 @@ pub static BROKER_KEYS: &[KeyDef] = &[
     key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), T::Int, V("500"),
         "Per connection, the most requests in flight; Aeon stops reading the socket past it (Kafka: the broker-wide request queue)."),
     key("queued.max.request.bytes", Kind::Int(&[(1, 4_294_967_295)]), T::Long, V("536870912"),
-        "Broker-wide, the most bytes of requests read and not yet answered; a connection whose next request does not fit waits, unread, until others are answered (Kafka: -1, unlimited). At least socket.request.max.bytes."),
+        "Broker-wide, the most bytes of requests read and not yet answered: a large request takes its bytes as they arrive and waits, unread, when none are left; an eighth is kept for requests of up to 1 MiB (Kafka: -1, unlimited). Seven eighths of it must hold socket.request.max.bytes."),
     key("max.connections", Kind::Int(AT_LEAST_1_INT), T::Int, V("10000"),
         "The most client connections open at once; past it a new connection is accepted and closed at once, with a log line (Kafka: unlimited)."),
     key("max.connections.per.ip", Kind::Int(AT_LEAST_1_INT), T::Int, V("1000"),

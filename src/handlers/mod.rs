@@ -58,9 +58,8 @@ pub struct Node {
     /// The host and port clients are told to connect to.
     pub advertised: (String, u16),
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
-    /// `queued.max.request.bytes` permits, one per byte: a request's bytes are read
-    /// only once they fit, and given back when its response is written.
-    pub request_bytes: Arc<tokio::sync::Semaphore>,
+    /// `queued.max.request.bytes`: the memory for requests read and not yet answered.
+    pub request_memory: Arc<crate::actors::connection::RequestMemory>,
 }
 
 /// The APIs this broker answers. A served codec without behaviour is not advertised:
