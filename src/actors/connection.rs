@@ -109,26 +109,28 @@ async fn read_frame(
             format!("a frame of {size} bytes is over socket.request.max.bytes ({max})"),
         ));
     }
-    let mut held = if size <= SMALL_FRAME {
-        Some(memory.small(size).await.ok_or_else(stopping)?)
+    // A small frame's memory is taken at once; a large one's a step at a time, as its
+    // bytes arrive.
+    let mut granted = if size <= SMALL_FRAME {
+        size
     } else {
-        None
+        READ_CHUNK
     };
-    // Bytes the permits held cover: a small frame's all at once, a large one's by steps.
-    let mut granted = if held.is_some() { size } else { 0 };
+    let mut held = if size <= SMALL_FRAME {
+        memory.small(size).await
+    } else {
+        memory.large(granted).await
+    }
+    .ok_or_else(stopping)?;
     let mut buf = BytesMut::new();
     while buf.len() < size {
         if buf.len() == granted {
-            let grow = (size - granted).min(granted.max(READ_CHUNK));
-            let more = memory.large(grow).await.ok_or_else(stopping)?;
-            match held.as_mut() {
-                Some(h) => h.merge(more),
-                None => held = Some(more),
-            }
+            let grow = (size - granted).min(granted);
+            held.merge(memory.large(grow).await.ok_or_else(stopping)?);
             granted += grow;
         }
         // The buffer grows with the bytes that came: by at least a chunk, at most by
-        // what the permits cover.
+        // what the memory taken covers.
         let step = (granted - buf.len()).min(buf.len().max(READ_CHUNK));
         buf.reserve(step);
         let mut limited = (&mut buf).limit(step);
@@ -139,10 +141,6 @@ async fn read_frame(
             ));
         }
     }
-    let held = match held {
-        Some(h) => h,
-        None => memory.small(0).await.ok_or_else(stopping)?,
-    };
     Ok(Some((buf, held)))
 }
 

@@ -10,7 +10,7 @@
 //! `Supervisor` restarts it, and `restarting` reopens the log with recovery while the
 //! rest of the broker keeps serving.
 
-use crate::protocol::records::RecordBatch;
+use crate::protocol::records::{Compression, RecordBatch};
 use crate::protocol::ErrorCode;
 use crate::storage::producer_state::{self, BatchIdentity, ProducerState, SequenceError};
 use crate::storage::{self, AbortedTxn, FlushHandle, Log, LogConfig};
@@ -78,9 +78,7 @@ pub struct Append {
 #[rtype(result = "()")]
 pub struct AppendInOrder {
     pub append: Append,
-    /// A compressed batch of a compacted topic: every record must have a key. The
-    /// check decompresses it on the blocking pool while this partition waits (its
-    /// appends stay in order; the arbiter serves the others meanwhile).
+    /// A compacted topic's batch: every record must have a key (Kafka's check).
     pub check_keys: bool,
     pub reply: oneshot::Sender<Result<Appended, PartitionError>>,
 }
@@ -470,13 +468,12 @@ impl PartitionActor {
     /// A roll flushes the rolled segment in the background, as Kafka does: its bytes,
     /// its trimmed files, the directory and then the recovery point reach the disk soon
     /// after, whatever the flush settings, and the flush queue lets go of the segment's
-    /// mapping, so a
-    /// segment that retention deletes later is unmapped and closed at once (until its
-    /// flush, the queue holds it open). A new segment also means a new producer
-    /// snapshot, so recovery after a crash scans at most the active segment. The
-    /// snapshot is written after the flush of the batches (and `.txnindex` entries) it
-    /// covers: it never gets ahead of the data, so a recovery that starts from it never
-    /// misses an abort marker whose index entry was lost.
+    /// mapping, so a segment that retention deletes later is unmapped and closed at
+    /// once (until its flush, the queue holds it open). A new segment also means a new
+    /// producer snapshot, so recovery after a crash scans at most the active segment.
+    /// The snapshot is written after the flush of the batches (and `.txnindex` entries)
+    /// it covers: it never gets ahead of the data, so a recovery that starts from it
+    /// never misses an abort marker whose index entry was lost.
     fn on_roll(&mut self) {
         let Some(log) = &self.log else { return };
         let segments = log.segment_count();
@@ -493,7 +490,6 @@ impl PartitionActor {
             if let Err(error) = flush.flush() {
                 return tracing::warn!(partition = %name, %error, "flushing a rolled segment failed");
             }
-
             if let Some(bytes) = snapshot {
                 if let Err(error) = producer_state::write_snapshot(&dir, offset, &bytes) {
                     tracing::warn!(partition = %name, %error, "writing a producer snapshot failed");
@@ -565,7 +561,6 @@ fn storage_error(e: storage::Error) -> PartitionError {
     }
 }
 
-/// Deletes removed segment files on the blocking pool.
 /// Deletes removed segments' renamed files on the blocking pool once
 /// `file.delete.delay.ms` has passed (Kafka's delay, for readers that still hold them
 /// open). Until then they are closed and unmapped but on disk; a broker stopped meanwhile
@@ -640,35 +635,62 @@ impl Handler<AppendInOrder> for PartitionActor {
             let _ = reply.send(Err(e));
             return;
         }
-        if !msg.check_keys {
-            return self.append_and_reply(msg.append, reply, ctx);
-        }
-        let batch = msg.append.batch.clone();
-        let check = tokio::task::spawn_blocking(move || {
-            use crate::protocol::records::compression::{
-                KEYLESS_RECORD, MAX_DECOMPRESSED_KEY_CHECK,
-            };
-            let keyed = RecordBatch::parse(&batch)
-                .and_then(|b| b.every_record_has_a_key(MAX_DECOMPRESSED_KEY_CHECK));
-            match keyed {
-                Ok(true) => Ok(()),
-                Ok(false) => Err((ErrorCode::InvalidRecord, KEYLESS_RECORD.to_string())),
-                Err(e) => Err((ErrorCode::CorruptMessage, e.to_string())),
+        // Compacted topic: every record needs a key. An uncompressed batch is walked
+        // here; a compressed one is decompressed on the blocking pool while this
+        // partition waits (`wait`: no other message runs before this append, so appends
+        // stay in order, and the arbiter serves the others meanwhile).
+        if msg.check_keys {
+            let compressed = RecordBatch::parse(&msg.append.batch)
+                .is_ok_and(|b| b.compression().ok() != Some(Compression::None));
+            if compressed {
+                return self.check_keys_then_append(msg.append, reply, ctx);
             }
-        });
-        let append = msg.append;
-        // `wait`: no other message of this partition runs before this append.
+            if let Err(e) = every_record_has_a_key(&msg.append.batch) {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        self.append_and_reply(msg.append, reply, ctx);
+    }
+}
+
+impl PartitionActor {
+    fn check_keys_then_append(
+        &mut self,
+        append: Append,
+        reply: oneshot::Sender<Result<Appended, PartitionError>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let batch = append.batch.clone();
+        let check = tokio::task::spawn_blocking(move || every_record_has_a_key(&batch));
         ctx.wait(
             actix::fut::wrap_future(check).map(move |res, act: &mut Self, ctx| match res {
                 Ok(Ok(())) => act.append_and_reply(append, reply, ctx),
-                Ok(Err((code, message))) => {
-                    let _ = reply.send(Err(PartitionError::Refused(code, message)));
+                Ok(Err(e)) => {
+                    let _ = reply.send(Err(e));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(PartitionError::Storage(e.to_string())));
                 }
             }),
         );
+    }
+}
+
+/// Kafka's check for compacted topics: every record has a key (INVALID_RECORD), a
+/// compressed batch decompressed for it (CORRUPT_MESSAGE if that fails).
+fn every_record_has_a_key(batch: &[u8]) -> Result<(), PartitionError> {
+    use crate::protocol::records::compression::{KEYLESS_RECORD, MAX_DECOMPRESSED_BATCH};
+    match RecordBatch::parse(batch).and_then(|b| b.every_record_has_a_key(MAX_DECOMPRESSED_BATCH)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(PartitionError::Refused(
+            ErrorCode::InvalidRecord,
+            KEYLESS_RECORD.to_string(),
+        )),
+        Err(e) => Err(PartitionError::Refused(
+            ErrorCode::CorruptMessage,
+            e.to_string(),
+        )),
     }
 }
 

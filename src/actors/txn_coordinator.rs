@@ -147,20 +147,25 @@ impl TxnIo {
         producer_epoch: i16,
         partitions: &[(String, i32)],
     ) {
-        let sends = {
-            let routing = self.routing.load();
-            partitions
-                .iter()
-                .filter_map(|(topic, p)| routing.partition(topic, *p).map(|r| r.addr.clone()))
-                .map(|addr| {
-                    addr.send(ExpectTxn {
-                        producer_id,
-                        producer_epoch,
-                    })
-                })
-                .collect::<Vec<_>>()
-        };
+        let sends = self.partition_actors(partitions).into_iter().map(|addr| {
+            addr.send(ExpectTxn {
+                producer_id,
+                producer_epoch,
+            })
+        });
         futures::future::join_all(sends).await;
+    }
+
+    /// The actors of those of `partitions` that exist.
+    fn partition_actors<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = &'a (String, i32)>,
+    ) -> Vec<Addr<PartitionActor>> {
+        let routing = self.routing.load();
+        partitions
+            .into_iter()
+            .filter_map(|(topic, p)| routing.partition(topic, *p).map(|r| r.addr.clone()))
+            .collect()
     }
 
     async fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
@@ -178,22 +183,18 @@ impl TxnIo {
     /// settles the offsets of its groups. A deleted partition needs no marker.
     async fn write_markers(&self, id: &str, m: &TxnMetadata) -> Result<(), String> {
         let commit = m.state == TxnState::PrepareCommit;
-        let writes = {
-            let routing = self.routing.load();
-            m.partitions
-                .iter()
-                .filter_map(|(topic, p)| routing.partition(topic, *p).map(|r| r.addr.clone()))
-                .map(|addr| {
-                    addr.send(WriteTxnMarker {
-                        producer_id: m.producer_id,
-                        producer_epoch: m.producer_epoch,
-                        coordinator_epoch: COORDINATOR_EPOCH,
-                        commit,
-                        wait_for_fsync: self.wait_for_fsync,
-                    })
+        let writes = self
+            .partition_actors(&m.partitions)
+            .into_iter()
+            .map(|addr| {
+                addr.send(WriteTxnMarker {
+                    producer_id: m.producer_id,
+                    producer_epoch: m.producer_epoch,
+                    coordinator_epoch: COORDINATOR_EPOCH,
+                    commit,
+                    wait_for_fsync: self.wait_for_fsync,
                 })
-                .collect::<Vec<_>>()
-        };
+            });
         for result in futures::future::join_all(writes).await {
             match result {
                 Ok(Ok(_)) => {}

@@ -2,10 +2,9 @@
 //! connection's arbiter (bounds, magic, CRC-32C, size), then sent to its
 //! `PartitionActor` as one message; all partitions are appended concurrently. Batches
 //! are stored as received, unless the topic's `compression.type` names another codec
-//! (then they are re-encoded, as Kafka does); compressed ones are otherwise decompressed
-//! only to check that every record has a key on a compacted topic, which their
-//! partition does on the blocking pool. Control batches and
-//! writes to internal topics come from the broker only.
+//! (then they are re-encoded, as Kafka does). The partition checks that every record of
+//! a compacted topic has a key (compressed batches off the arbiter). Control batches
+//! and writes to internal topics come from the broker only.
 
 use super::Node;
 use crate::actors::partition::{Append, AppendInOrder};
@@ -34,7 +33,6 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
 fn validate(
     records: Option<&Bytes>,
     max_message_bytes: usize,
-    compacted: bool,
 ) -> Result<Bytes, (ErrorCode, String)> {
     let Some(bytes) = records.filter(|b| !b.is_empty()) else {
         return Err((
@@ -79,11 +77,6 @@ fn validate(
     batch
         .verify_crc()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
-    // An uncompressed batch's keys are checked here, by a walk of its records; a
-    // compressed one's by its partition, off the arbiter (`AppendInOrder::check_keys`).
-    if compacted && batch.compression().is_ok_and(|c| c == Compression::None) {
-        check_keys(&batch)?;
-    }
     Ok(bytes.clone())
 }
 
@@ -112,7 +105,6 @@ fn to_topic_codec(
     batch: Bytes,
     effective: &EffectiveTopicConfig,
 ) -> Result<Bytes, (ErrorCode, String)> {
-    const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
     let Some((codec, level)) = topic_codec(effective) else {
         return Ok(batch);
     };
@@ -121,8 +113,9 @@ fn to_topic_codec(
     if view.compression().ok() == Some(codec) {
         return Ok(batch);
     }
-    let out = compression::recompress_batch(&view, codec, level, MAX_DECOMPRESSED_BYTES)
-        .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+    let out =
+        compression::recompress_batch(&view, codec, level, compression::MAX_DECOMPRESSED_BATCH)
+            .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
     if out.len() > effective.max_message_bytes as usize {
         return Err((
             ErrorCode::MessageTooLarge,
@@ -134,15 +127,6 @@ fn to_topic_codec(
         ));
     }
     Ok(Bytes::from(out))
-}
-
-/// Kafka's check for compacted topics: every record has a key.
-fn check_keys(batch: &RecordBatch<'_>) -> Result<(), (ErrorCode, String)> {
-    match batch.every_record_has_a_key(compression::MAX_DECOMPRESSED_KEY_CHECK) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err((ErrorCode::InvalidRecord, compression::KEYLESS_RECORD.into())),
-        Err(e) => Err((ErrorCode::CorruptMessage, e.to_string())),
-    }
 }
 
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
@@ -179,12 +163,8 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                     Some(format!("Cannot append to internal topic {}", t.name)),
                 ),
                 (true, Some((t, r))) => {
-                    match validate(
-                        p.records.as_ref(),
-                        t.effective.max_message_bytes as usize,
-                        t.effective.cleanup_policy.compact,
-                    )
-                    .and_then(|batch| to_topic_codec(batch, &t.effective))
+                    match validate(p.records.as_ref(), t.effective.max_message_bytes as usize)
+                        .and_then(|batch| to_topic_codec(batch, &t.effective))
                     {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
@@ -192,11 +172,8 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                         }
                         Ok(batch) => {
                             let (reply, answer) = tokio::sync::oneshot::channel();
-                            let check_keys = t.effective.cleanup_policy.compact
-                                && RecordBatch::parse(&batch)
-                                    .is_ok_and(|b| b.compression().ok() != Some(Compression::None));
                             r.addr.do_send(AppendInOrder {
-                                check_keys,
+                                check_keys: t.effective.cleanup_policy.compact,
                                 append: Append {
                                     batch,
                                     wait_for_fsync: acks == -1 && t.effective.flush_before_ack,

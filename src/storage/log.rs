@@ -11,11 +11,8 @@ use super::flush::{FlushHandle, SyncItem};
 use super::prepare::PreparedSegment;
 use super::recovery::{self, LogOpenStats};
 use super::segment::LogSegment;
+use crate::protocol::records::compression::MAX_DECOMPRESSED_BATCH;
 use crate::protocol::records::{MaxTimestampRewrite, RecordBatch, TimestampType, NO_TIMESTAMP};
-
-/// The most bytes a compressed batch's records may take once decompressed when the log
-/// reads record timestamps (a lookup by time, an unset max timestamp on append).
-pub(crate) const MAX_DECOMPRESSED_TIMESTAMP_SCAN: usize = 64 << 20;
 
 /// Kafka's roll jitter: a random part of `segment.jitter.ms` (less than `segment.ms`).
 fn roll_jitter_ms(config: &LogConfig) -> i64 {
@@ -36,7 +33,7 @@ fn create_time_rewrite(header: &RecordBatch<'_>) -> Result<MaxTimestampRewrite> 
         return Ok(MaxTimestampRewrite::Keep);
     }
     Ok(header
-        .records_max_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)?
+        .records_max_timestamp(MAX_DECOMPRESSED_BATCH)?
         .filter(|&ts| ts != header.max_timestamp())
         .map_or(MaxTimestampRewrite::Keep, MaxTimestampRewrite::CreateTime))
 }
@@ -311,10 +308,7 @@ impl Log {
             Some(ts) => MaxTimestampRewrite::LogAppendTime(ts),
             None => create_time_rewrite(&header)?,
         };
-        let max_timestamp = match rewrite {
-            MaxTimestampRewrite::Keep => header.max_timestamp(),
-            MaxTimestampRewrite::CreateTime(ts) | MaxTimestampRewrite::LogAppendTime(ts) => ts,
-        };
+        let max_timestamp = rewrite.max_timestamp(&header);
         if log_append_time.is_none() {
             self.check_timestamps(&header, max_timestamp, now_ms)?;
         }
@@ -324,7 +318,7 @@ impl Log {
         let leader_epoch = self.leader_epoch;
         let appended = self
             .active_mut()
-            .append(batch, base_offset, rewrite, max_timestamp, leader_epoch)?
+            .append(batch, base_offset, rewrite, leader_epoch)?
             .ok_or(Error::BatchTooLarge {
                 size,
                 limit: self.active().remaining(),
@@ -371,7 +365,7 @@ impl Log {
             });
         }
         if self.config.timestamp_before_max_ms.is_some() {
-            if let Some(min) = header.records_min_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)? {
+            if let Some(min) = header.records_min_timestamp(MAX_DECOMPRESSED_BATCH)? {
                 if min < low {
                     return Err(Error::InvalidTimestamp {
                         timestamp: min,

@@ -38,7 +38,6 @@ use super::error::{io_err, Result};
 use super::txn_index::AbortedTxn;
 use crate::protocol::records::{control, RecordBatch, NO_TIMESTAMP};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Batches remembered per producer (Kafka: 5, the most in flight per connection).
@@ -478,17 +477,7 @@ pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
 
 /// Writes a snapshot (temp file, fsync, rename) and removes all but the newest two.
 pub fn write_snapshot(dir: &Path, offset: i64, bytes: &[u8]) -> Result<()> {
-    let path = snapshot_path(dir, offset);
-    let tmp = path.with_extension("snapshot.tmp");
-    {
-        let mut f =
-            std::fs::File::create(&tmp).map_err(io_err("create producer snapshot", &tmp))?;
-        f.write_all(bytes)
-            .map_err(io_err("write producer snapshot", &tmp))?;
-        f.sync_all()
-            .map_err(io_err("sync producer snapshot", &tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io_err("rename producer snapshot", &path))?;
+    super::mmap::write_atomically(&snapshot_path(dir, offset), bytes)?;
     let mut offsets = snapshot_offsets(dir)?;
     offsets.sort_unstable();
     for old in offsets.iter().rev().skip(2) {

@@ -29,7 +29,7 @@ use super::cleaner::swap::remove_if_exists;
 use super::config::LogConfig;
 use super::error::{io_err, Error, Result};
 use super::index::{OffsetIndex, TimeIndex};
-use super::mmap::sync_dir;
+use super::mmap::{sync_dir, write_atomically};
 use super::segment::LogSegment;
 use crate::protocol::records::{BatchIter, RecordBatch};
 
@@ -62,13 +62,10 @@ pub(crate) struct Loaded {
 
 /// Writes the marker (and syncs it): the log was closed cleanly at this start offset.
 pub(crate) fn write_clean_shutdown(dir: &Path, log_start_offset: i64) -> Result<()> {
-    let path = dir.join(CLEAN_SHUTDOWN_FILE);
-    std::fs::write(&path, format!("log_start_offset={log_start_offset}\n"))
-        .map_err(io_err("write", &path))?;
-    std::fs::File::open(&path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("fsync", &path))?;
-    sync_dir(dir)
+    write_atomically(
+        &dir.join(CLEAN_SHUTDOWN_FILE),
+        format!("log_start_offset={log_start_offset}\n").as_bytes(),
+    )
 }
 
 /// The recovery point file in a partition directory: every segment below the offset it
@@ -77,14 +74,10 @@ pub(crate) const RECOVERY_POINT_FILE: &str = ".aeon_recovery_point";
 
 /// Records (durably) that every segment below `offset` is on disk. Blocking.
 pub fn write_recovery_point(dir: &Path, offset: i64) -> Result<()> {
-    let path = dir.join(RECOVERY_POINT_FILE);
-    let tmp = dir.join(format!("{RECOVERY_POINT_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{offset}\n")).map_err(io_err("write", &tmp))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("fsync", &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io_err("rename", &path))?;
-    sync_dir(dir)
+    write_atomically(
+        &dir.join(RECOVERY_POINT_FILE),
+        format!("{offset}\n").as_bytes(),
+    )
 }
 
 /// The recovery point, 0 (recover everything) when there is none or it is unreadable.

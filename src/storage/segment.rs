@@ -9,9 +9,10 @@ use super::config::LogConfig;
 use super::error::{Error, Result};
 use super::flush::SyncItem;
 use super::index::{OffsetIndex, TimeIndex};
-use super::log::{TimestampOffset, MAX_DECOMPRESSED_TIMESTAMP_SCAN};
+use super::log::TimestampOffset;
 use super::mmap::MappedFile;
 use super::txn_index::TxnIndex;
+use crate::protocol::records::compression::MAX_DECOMPRESSED_BATCH;
 use crate::protocol::records::{self, BatchIter, RecordBatch};
 
 /// The file name of a segment file: the base offset in 20 digits and the extension.
@@ -272,7 +273,6 @@ impl LogSegment {
         batch: &[u8],
         offset: i64,
         rewrite: records::MaxTimestampRewrite,
-        max_timestamp: i64,
         leader_epoch: Option<i32>,
     ) -> Result<Option<SegmentAppend>> {
         // Disk blocks for the batch and for one entry in each index first: on a full
@@ -309,7 +309,7 @@ impl LogSegment {
         // through the mapping would cost a page fault.
         let input = RecordBatch::parse(batch)?;
         let last = offset.saturating_add(i64::from(input.last_offset_delta()));
-        self.track(position, batch.len(), last, max_timestamp)?;
+        self.track(position, batch.len(), last, rewrite.max_timestamp(&input))?;
         Ok(Some(SegmentAppend { position, end }))
     }
 
@@ -391,11 +391,9 @@ impl LogSegment {
             if batch.max_timestamp() < ts || batch.last_offset() < starting_offset {
                 continue;
             }
-            if let Some(r) = batch.first_record_at_or_after(
-                ts,
-                starting_offset,
-                MAX_DECOMPRESSED_TIMESTAMP_SCAN,
-            )? {
+            if let Some(r) =
+                batch.first_record_at_or_after(ts, starting_offset, MAX_DECOMPRESSED_BATCH)?
+            {
                 return Ok(Some(TimestampOffset {
                     timestamp: r.timestamp,
                     offset: r.offset,
@@ -423,7 +421,7 @@ impl LogSegment {
             return Ok(None);
         };
         Ok(batch
-            .offset_of_max_timestamp(MAX_DECOMPRESSED_TIMESTAMP_SCAN)?
+            .offset_of_max_timestamp(MAX_DECOMPRESSED_BATCH)?
             .map(|offset| TimestampOffset {
                 timestamp: max_timestamp,
                 offset,
@@ -498,13 +496,7 @@ mod tests {
         for i in 0..batches {
             let b = batch(1 + i % 2, 100, T0 + i as i64);
             let Some(appended) = segment
-                .append(
-                    &b,
-                    offset,
-                    records::MaxTimestampRewrite::Keep,
-                    T0 + i as i64,
-                    None,
-                )
+                .append(&b, offset, records::MaxTimestampRewrite::Keep, None)
                 .unwrap()
             else {
                 break;
@@ -547,7 +539,6 @@ mod tests {
                 &batch(1, 100, T0),
                 next,
                 records::MaxTimestampRewrite::Keep,
-                T0,
                 None
             )
             .unwrap()
@@ -581,7 +572,6 @@ mod tests {
                 &batch(1, 1, T0),
                 next,
                 records::MaxTimestampRewrite::Keep,
-                T0,
                 None
             )
             .unwrap()

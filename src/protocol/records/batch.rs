@@ -330,6 +330,16 @@ pub enum MaxTimestampRewrite {
     LogAppendTime(i64),
 }
 
+impl MaxTimestampRewrite {
+    /// The max timestamp of `batch` once this rewrite is applied.
+    pub fn max_timestamp(self, batch: &RecordBatch<'_>) -> i64 {
+        match self {
+            MaxTimestampRewrite::Keep => batch.max_timestamp(),
+            MaxTimestampRewrite::CreateTime(ts) | MaxTimestampRewrite::LogAppendTime(ts) => ts,
+        }
+    }
+}
+
 /// The append-time rewrite on a copy of the 61-byte header, for writers that copy the
 /// header and the records separately: writes `base_offset` and rewrites the max
 /// timestamp as `max_timestamp` says, computing the CRC over the patched header and

@@ -202,9 +202,10 @@ impl<'a> RecordBatch<'a> {
     }
 }
 
-/// The most bytes a compressed batch of a compacted topic may take once decompressed
-/// for its key check.
-pub const MAX_DECOMPRESSED_KEY_CHECK: usize = 64 * 1024 * 1024;
+/// The most bytes the broker lets a produced or stored batch's records take once it
+/// decompresses them on request: the key check of a compacted topic, a re-encoding to
+/// the topic's `compression.type`, a record timestamp lookup.
+pub const MAX_DECOMPRESSED_BATCH: usize = 64 * 1024 * 1024;
 
 /// The message Kafka refuses a keyless record of a compacted topic with.
 pub const KEYLESS_RECORD: &str = "Compacted topic cannot accept message without key.";
@@ -236,18 +237,7 @@ pub fn compress_batch(batch: &[u8], codec: Compression) -> Result<Vec<u8>, Recor
     if codec == Compression::None {
         return Ok(batch.to_vec());
     }
-    let view = RecordBatch::parse(batch)?;
-    let compressed = compress(codec, view.records_bytes())?;
-    let mut out = Vec::with_capacity(RECORDS_OFFSET + compressed.len());
-    out.extend_from_slice(&batch[..RECORDS_OFFSET]);
-    out.extend_from_slice(&compressed);
-    let length = i32::try_from(out.len() - LOG_OVERHEAD)
-        .map_err(|_| RecordsError::InvalidHeader("batch too large"))?;
-    out[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&length.to_be_bytes());
-    let attributes = view.attributes() | i16::from(codec.id());
-    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    write_crc(&mut out)?;
-    Ok(out)
+    recompress_batch(&RecordBatch::parse(batch)?, codec, None, usize::MAX)
 }
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
 //! [`CleanerCheckpoint`]: how far a partition's log has been cleaned.
 
-use std::io::Write;
 use std::path::Path;
 
-use crate::storage::error::{io_err, Result};
-use crate::storage::mmap::sync_dir;
+use crate::storage::error::Result;
+use crate::storage::mmap::write_atomically;
 
 /// The cleaner's checkpoint of one partition, `cleaner-offset-checkpoint` in the
 /// partition directory (Kafka keeps one such file per log directory; Aeon one per
@@ -58,19 +57,11 @@ impl CleanerCheckpoint {
 
     /// Writes the checkpoint atomically (see the type's doc).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(CHECKPOINT_FILE);
-        let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
         let mut text = format!("first_dirty_offset={}\n", self.first_dirty_offset);
         if let Some(h) = self.delete_horizon_ms {
             text.push_str(&format!("delete_horizon_ms={h}\n"));
         }
-        let mut file = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-        file.write_all(text.as_bytes())
-            .map_err(io_err("write", &tmp))?;
-        file.sync_all().map_err(io_err("fsync", &tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io_err("rename checkpoint", &path))?;
-        sync_dir(dir)
+        write_atomically(&dir.join(CHECKPOINT_FILE), text.as_bytes())
     }
 }
 

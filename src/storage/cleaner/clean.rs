@@ -250,17 +250,8 @@ impl Pass<'_> {
                     Filtered::Keep => std::borrow::Cow::Borrowed(batch.bytes()),
                     Filtered::Rewrite(bytes) => std::borrow::Cow::Owned(bytes),
                 };
-                let max_timestamp = RecordBatch::parse(&out)
-                    .map_err(|e| corrupt(source, e))?
-                    .max_timestamp();
                 cleaned
-                    .append(
-                        &out,
-                        batch.base_offset(),
-                        MaxTimestampRewrite::Keep,
-                        max_timestamp,
-                        None,
-                    )?
+                    .append(&out, batch.base_offset(), MaxTimestampRewrite::Keep, None)?
                     .ok_or_else(|| Error::Corrupt {
                         path: paths[0].clone(),
                         reason: "cleaned segment outgrew its preallocation".into(),
