@@ -531,3 +531,41 @@ fn a_topics_compression_type_re_encodes_batches_sent_with_another_codec() {
         first.verify_crc().expect("crc");
     }
 }
+
+/// `min.insync.replicas` above 1 cannot be met by a single broker's one replica: an
+/// acks=all produce is refused with NOT_ENOUGH_REPLICAS and nothing is written; acks=1
+/// still goes through, as with Kafka.
+#[test]
+fn min_insync_replicas_above_one_refuses_acks_all() {
+    use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+    let broker = TestBroker::start();
+    broker.create_topic("isr", 1);
+    assert_eq!(
+        incremental(
+            &broker,
+            "isr",
+            &[("min.insync.replicas", 0, Some("2"))],
+            false
+        )
+        .0,
+        ErrorCode::None
+    );
+    let batch = RecordBatchBuilder::new(0, 1)
+        .record(RecordSpec::new(Some(b"k"), Some(b"v")))
+        .build();
+    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let all = common::produce_raw(&mut s, "isr", None, batch.clone());
+    assert_eq!(all.error_code, ErrorCode::NotEnoughReplicas.code());
+    let req = common::produce_request("isr", 0, None, 1, batch);
+    write_request(&mut s, 9, 2, req.into());
+    let (_, body) = decode_response(ApiKey::Produce, 9, read_frame(&mut s)).expect("response");
+    let Response::Produce(r) = body else {
+        panic!("not a produce response")
+    };
+    let one = &r.responses[0].partition_responses[0];
+    assert_eq!(
+        (one.error_code, one.base_offset),
+        (0, 0),
+        "acks=1, the first write"
+    );
+}

@@ -405,7 +405,7 @@ pub static TOPIC_KEYS: &[TopicKeyDef] = &[
     topic(key("min.compaction.lag.ms", Kind::Int(AT_LEAST_0_LONG), T::Long, V("0"),
         "The shortest a message stays uncompacted, in milliseconds."), &["log.cleaner.min.compaction.lag.ms"]),
     topic(key("min.insync.replicas", Kind::Int(AT_LEAST_1_INT), T::Int, V("1"),
-        "With acks=all, the replicas that must have a write before it is acknowledged."), &["min.insync.replicas"]),
+        "With acks=all, the in-sync replicas a write needs; above 1, acks=all produce is refused with NOT_ENOUGH_REPLICAS (a single broker has one replica)."), &["min.insync.replicas"]),
     topic(key("preallocate", Kind::Bool, T::Boolean, V("false"),
         "Give each segment made ahead of its roll all its disk blocks when it is made (otherwise they are allocated a chunk ahead of the appends)."), &["log.preallocate"]),
     topic(key("remote.log.copy.disable", Kind::Bool, T::Boolean, V("false"),

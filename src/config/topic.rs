@@ -144,6 +144,8 @@ pub struct EffectiveTopicConfig {
     pub preallocate: bool,
     /// `compression.type`.
     pub compression_type: String,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: u32,
     /// `compression.gzip.level` (-1: the codec's default).
     pub compression_gzip_level: i32,
     /// `compression.zstd.level`.
@@ -403,6 +405,7 @@ impl TopicConfigs {
             file_delete_delay_ms: non_negative("file.delete.delay.ms"),
             preallocate: v("preallocate") == "true",
             compression_type: v("compression.type"),
+            min_insync_replicas: u32::try_from(long("min.insync.replicas")).unwrap_or(1),
             compression_gzip_level: v("compression.gzip.level").parse().unwrap_or(-1),
             compression_zstd_level: v("compression.zstd.level").parse().unwrap_or(3),
             flush_before_ack: broker.log_flush_before_ack,

@@ -157,6 +157,18 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
             let result = match (valid_acks, target) {
                 (false, _) => error(p.index, ErrorCode::InvalidRequiredAcks, None),
                 (true, None) => error(p.index, unknown, None),
+                // One replica, always in sync: acks=all cannot have more (Kafka's
+                // NOT_ENOUGH_REPLICAS, before anything is written).
+                (true, Some((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {
+                    error(
+                        p.index,
+                        ErrorCode::NotEnoughReplicas,
+                        Some(format!(
+                            "The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of {} for partition {}-{}",
+                            t.effective.min_insync_replicas, t.name, p.index
+                        )),
+                    )
+                }
                 (true, Some((t, _))) if t.internal => error(
                     p.index,
                     ErrorCode::InvalidTopicException,
