@@ -1,5 +1,6 @@
 //! Starting and stopping a broker: the actor system on its own thread, one worker
-//! arbiter per network thread, the `BrokerActor` on the system arbiter.
+//! arbiter per network thread, the `BrokerActor` on an arbiter of its own (its topic
+//! admin does file work), the accept loop on the system arbiter.
 
 use crate::actors::broker::{BrokerActor, Shutdown};
 use crate::actors::listener;
@@ -101,6 +102,8 @@ fn run(
     let threads = config.num_network_threads.max(1);
     let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
     let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
+    let admin = Arbiter::new();
+    let admin_handle = admin.handle();
     system.block_on(async move {
         let config = Arc::new(config);
         let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config.clone()));
@@ -113,7 +116,10 @@ fn run(
                     return;
                 }
             };
-        let broker = broker.start();
+        // The broker actor does its topic admin's file work (creating partitions,
+        // fsyncing the topics journal) in its handlers, serially: it gets a thread of
+        // its own, so that work never stalls the accept loop or a connection.
+        let broker = BrokerActor::start_in_arbiter(&admin_handle, move |_| broker);
         let listener = match TcpListener::bind(config.listener).await {
             Ok(l) => l,
             Err(e) => {
@@ -154,7 +160,7 @@ fn run(
         accept.abort();
         let _ = broker.send(Shutdown).await;
     });
-    for arbiter in arbiters {
+    for arbiter in arbiters.into_iter().chain([admin]) {
         arbiter.stop();
         let _ = arbiter.join();
     }

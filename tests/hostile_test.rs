@@ -869,3 +869,66 @@ fn a_metadata_flood_of_new_topic_names_stops_at_max_broker_partitions() {
     assert_eq!(created, 299);
     assert_eq!(refused, 2000 - 299);
 }
+
+/// The groups the broker lists (ListGroups v4).
+fn listed_groups(s: &mut TcpStream, correlation_id: i32) -> usize {
+    use aeon::protocol::messages::list_groups_request::ListGroupsRequest;
+    write_request(s, 4, correlation_id, ListGroupsRequest::default().into());
+    let (_, body) = decode_response(ApiKey::ListGroups, 4, read_frame(s)).expect("ListGroups");
+    let Response::ListGroups(r) = body else {
+        panic!("not a ListGroups response")
+    };
+    assert_eq!(r.error_code, 0);
+    r.groups.len()
+}
+
+#[test]
+fn a_join_group_flood_of_new_group_ids_leaves_no_group_behind() {
+    let _one = exclusive();
+    let broker = TestBroker::start_with(|c| {
+        hostile_config(c);
+        c.set("group.min.session.timeout.ms", "1000").expect("set");
+        c.set("offsets.retention.check.interval.ms", "2000")
+            .expect("set");
+    });
+    const GROUPS: i32 = 3000;
+    let mut peak = 0;
+    under_attack(&broker, |addr| {
+        let mut s = connect(addr);
+        // Each JoinGroup v5 without a member id makes a group with one pending member
+        // (MEMBER_ID_REQUIRED), who never comes back.
+        for i in 0..GROUPS {
+            let join = JoinGroupRequest {
+                group_id: format!("flood-{i}"),
+                session_timeout_ms: 1000,
+                rebalance_timeout_ms: 1000,
+                protocol_type: "consumer".into(),
+                protocols: vec![JoinGroupRequestProtocol {
+                    name: "range".into(),
+                    metadata: subscription("flood").into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            write_request(&mut s, 5, i, join.into());
+            let (_, body) =
+                decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
+            let Response::JoinGroup(r) = body else {
+                panic!("not a JoinGroup response")
+            };
+            assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
+        }
+        peak = listed_groups(&mut s, GROUPS);
+        // Pending members expire after 1 s, empty groups without offsets go 2 s later.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while listed_groups(&mut s, GROUPS + 1) > 0 {
+            assert!(Instant::now() < deadline, "empty groups were never removed");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    eprintln!("{peak} groups listed after the flood, none 30 s later");
+    assert!(peak > GROUPS as usize / 2, "{peak} groups listed");
+    // A removed group's id works again.
+    let consumer = common::group_consumer(&broker, "flood-7", &["steady"], &[]);
+    drop(consumer);
+}

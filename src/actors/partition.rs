@@ -423,23 +423,56 @@ impl PartitionActor {
             return;
         }
         self.preparing = true;
-        let preparer = log.segment_preparer();
-        let work = async move { tokio::task::spawn_blocking(move || preparer.prepare()).await };
+        let work = prepare_segment(log.segment_preparer());
         ctx.spawn(work.into_actor(self).map(|res, act, _| {
             act.preparing = false;
-            let segment = match res {
-                Ok(Ok(segment)) => segment,
-                Ok(Err(error)) => return tracing::warn!(partition = %act.name, %error, "preparing the next segment failed"),
-                Err(error) => return tracing::warn!(partition = %act.name, %error, "preparing the next segment failed"),
-            };
-            let unused = match act.log.as_mut() {
-                Some(log) => log.offer_prepared(segment),
-                None => Some(segment),
-            };
-            if let Some(unused) = unused {
-                tokio::task::spawn_blocking(move || unused.discard());
+            if let Err(error) = act.offer_prepared(res) {
+                tracing::warn!(partition = %act.name, %error, "preparing the next segment failed");
             }
         }));
+    }
+
+    /// An append must roll and the next segment is not prepared yet (rolls came faster
+    /// than their preparation): the files are made on the blocking pool while this
+    /// partition's mailbox waits (no later append may overtake this one; the arbiter
+    /// serves its other actors meanwhile), then the append runs.
+    fn prepare_then_append(
+        &mut self,
+        msg: Append,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<Appended, PartitionError>> {
+        let Some(log) = &self.log else {
+            return Box::pin(async { Err(PartitionError::Closed) });
+        };
+        let (reply, answer) = oneshot::channel();
+        let work = prepare_segment(log.segment_preparer());
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| {
+            if let Err(error) = act.offer_prepared(res) {
+                tracing::error!(partition = %act.name, %error, "creating the next segment failed");
+                let _ = reply.send(Err(PartitionError::Storage(error)));
+                return;
+            }
+            act.append_and_reply(msg, reply, ctx);
+        }));
+        Box::pin(async move { answer.await.unwrap_or(Err(PartitionError::Closed)) })
+    }
+
+    /// Gives the log a segment prepared on the blocking pool (one it does not need is
+    /// deleted there).
+    fn offer_prepared(&mut self, res: PreparedResult) -> Result<(), String> {
+        let segment = match res {
+            Ok(Ok(segment)) => segment,
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(error) => return Err(error.to_string()),
+        };
+        let unused = match self.log.as_mut() {
+            Some(log) => log.offer_prepared(segment),
+            None => Some(segment),
+        };
+        if let Some(unused) = unused {
+            tokio::task::spawn_blocking(move || unused.discard());
+        }
+        Ok(())
     }
 
     /// Has the active segment's next blocks allocated and its pages prefaulted on the
@@ -751,6 +784,7 @@ impl Handler<Append> for PartitionActor {
         let result = log.append(&msg.batch, now_ms());
         let info = match result {
             Ok(info) => info,
+            Err(storage::Error::SegmentNotPrepared) => return self.prepare_then_append(msg, ctx),
             Err(e @ storage::Error::Io { .. }) | Err(e @ storage::Error::Corrupt { .. }) => {
                 let err = PartitionError::Storage(e.to_string());
                 self.fail(ctx, &e);
@@ -770,11 +804,7 @@ impl Handler<Append> for PartitionActor {
             } else {
                 h.max_timestamp()
             };
-            if let Err(error) = self.apply_to_producers(h, info.base_offset, timestamp) {
-                let err = PartitionError::Storage(error.to_string());
-                self.fail(ctx, &error);
-                return Box::pin(async move { Err(err) });
-            }
+            self.apply_to_producers(h, info.base_offset, timestamp);
         }
         self.on_roll();
         self.flush_if_due();
@@ -926,10 +956,21 @@ impl Handler<InjectFailure> for PartitionActor {
     }
 }
 
+type PreparedResult =
+    Result<Result<storage::PreparedSegment, storage::Error>, tokio::task::JoinError>;
+
+/// Makes a segment's files on the blocking pool.
+fn prepare_segment(
+    preparer: storage::SegmentPreparer,
+) -> impl std::future::Future<Output = PreparedResult> {
+    tokio::task::spawn_blocking(move || preparer.prepare())
+}
+
 /// Opens a partition's log. Blocking (it creates, maps and may scan files): call it off
 /// the arbiters.
 pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<OpenLog, storage::Error> {
     let mut log = Log::open(dir, config, now_ms())?;
+    log.prepare_segments_elsewhere();
     let producers = producer_state::rebuild(&mut log)?;
     log.set_first_unstable_offset(producers.first_unstable_offset());
     Ok(OpenLog { log, producers })
@@ -989,6 +1030,46 @@ pub(super) mod tests {
             log,
             Duration::from_secs(60),
         )
+    }
+
+    /// Segments of 4 KiB and a burst of queued appends: rolls come faster than the
+    /// blocking pool prepares segments, so appends wait for one (no file is created on
+    /// the arbiter) and still land in the order they were sent.
+    #[actix::test]
+    async fn appends_that_outrun_segment_preparation_wait_for_it_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = LogConfig {
+            segment_bytes: 4096,
+            ..LogConfig::default()
+        };
+        let (p, offsets) = start_partition_with(dir.path(), "t-0", config);
+        let mut answers = Vec::new();
+        for _ in 0..200 {
+            let (reply, answer) = oneshot::channel();
+            p.do_send(AppendInOrder {
+                append: Append {
+                    batch: batch(20),
+                    wait_for_fsync: false,
+                },
+                check_keys: false,
+                reply,
+            });
+            answers.push(answer);
+        }
+        for (i, answer) in answers.into_iter().enumerate() {
+            let appended = answer.await.expect("reply").expect("append");
+            assert_eq!(appended.base_offset, i as i64 * 20);
+        }
+        assert_eq!(offsets.borrow().high_watermark, 4000);
+        let logs = std::fs::read_dir(dir.path().join("t-0"))
+            .expect("dir")
+            .filter(|e| {
+                let name = e.as_ref().expect("entry").file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".log") && !name.starts_with('.')
+            })
+            .count();
+        assert!(logs > 10, "{logs} segments");
     }
 
     #[actix::test]

@@ -137,6 +137,8 @@ pub struct Config {
     pub group_max_session_timeout_ms: u32,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: u32,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
     /// `offsets.topic.num.partitions`.
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`.
@@ -471,6 +473,7 @@ impl Config {
             group_min_session_timeout_ms,
             group_max_session_timeout_ms,
             offsets_retention_minutes: v.num("offsets.retention.minutes")?,
+            offsets_retention_check_interval_ms: v.num("offsets.retention.check.interval.ms")?,
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
             offsets_topic_segment_bytes: v.num("offsets.topic.segment.bytes")?,
             transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,

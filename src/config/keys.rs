@@ -332,6 +332,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The largest session timeout a consumer may ask for, in milliseconds."),
     key("offsets.retention.minutes", Kind::Int(AT_LEAST_1_INT), T::Int, V("10080"),
         "Keep the committed offsets of an empty group this many minutes."),
+    key("offsets.retention.check.interval.ms", Kind::Int(AT_LEAST_1_LONG), T::Long, V("600000"),
+        "How long an empty group that holds no committed offsets is kept before it is removed, in milliseconds (Kafka's interval of the same cleanup)."),
     key("offsets.topic.num.partitions", Kind::Int(AT_LEAST_1_INT), T::Int, V("50"),
         "Partitions of the internal __consumer_offsets topic, created with the first group."),
     key("offsets.topic.segment.bytes", Kind::Int(SEGMENT_BYTES), T::Int, V("104857600"),

@@ -29,6 +29,9 @@ pub struct GroupConfig {
     pub offsets_retention_ms: u64,
     /// `group.max.size` (`i32::MAX`).
     pub max_size: usize,
+    /// `offsets.retention.check.interval.ms` (600000): how long an Empty group without
+    /// offsets lingers before it is removed.
+    pub empty_group_removal_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -39,6 +42,7 @@ impl Default for GroupConfig {
             max_session_timeout_ms: 1_800_000,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             max_size: i32::MAX as usize,
+            empty_group_removal_ms: 600_000,
         }
     }
 }

@@ -17,6 +17,7 @@ fn config() -> GroupConfig {
         max_session_timeout_ms: 300_000,
         offsets_retention_ms: 100_000,
         max_size: 100,
+        empty_group_removal_ms: 50_000,
     }
 }
 
@@ -846,6 +847,49 @@ fn offsets_of_an_empty_group_expire_after_retention_and_the_group_dies() {
     assert!(records.iter().all(|r| r.value_bytes().is_none()));
     assert!(g.is_empty_and_unused());
     assert_eq!(g.state(), GroupState::Dead);
+}
+
+#[test]
+fn an_empty_group_without_offsets_is_removed_after_the_check_interval() {
+    // Its only member asked for a member id and never came back.
+    let mut g = group();
+    let now = 1_000;
+    let req = JoinRequest {
+        require_known_member_id: true,
+        ..join_req("")
+    };
+    let first = join_of(&g.join(now, 1, req), 1).expect("answered at once");
+    assert_eq!(first.error, ErrorCode::MemberIdRequired);
+    assert!(!g.is_empty_and_unused(), "a pending member keeps it");
+    let expiry = g.next_deadline().expect("pending member expires");
+    assert!(g.tick(expiry).is_empty());
+    assert_eq!(g.state(), GroupState::Empty);
+    // The first tick that sees it unused starts the interval.
+    assert_eq!(g.next_deadline(), Some(expiry + 50_000));
+    assert!(persists(&g.tick(expiry + 49_999)).is_empty());
+    let effects = g.tick(expiry + 50_000);
+    let records = persists(&effects);
+    assert_eq!(records.len(), 1, "the group's tombstone");
+    assert!(records[0].value_bytes().is_none());
+    assert_eq!(g.state(), GroupState::Dead);
+    assert_eq!(g.next_deadline(), None);
+}
+
+#[test]
+fn a_group_with_offsets_or_members_is_not_removed_as_unused() {
+    let (mut g, ids, now, _) = stable_group(1);
+    for t in (now..now + 200_000).step_by(5_000) {
+        g.heartbeat(t, &ids[0], 1, None);
+        assert!(persists(&g.tick(t)).is_empty());
+    }
+    assert_eq!(g.state(), GroupState::Stable);
+    let _ = g.commit_offsets(now, &ids[0], 1, None, vec![commit("t", 0, 1)]);
+    g.leave(now + 200_000, vec![(ids[0].clone(), None)]);
+    assert!(
+        persists(&g.tick(now + 260_000)).is_empty(),
+        "offsets keep it until they expire"
+    );
+    assert_eq!(g.state(), GroupState::Empty);
 }
 
 #[test]

@@ -47,6 +47,12 @@ impl Group {
         if let Some(d) = self.offsets_expiry() {
             consider(d);
         }
+        if self.state == GroupState::Empty && self.is_empty_and_unused() {
+            consider(
+                self.unused_since_ms
+                    .map_or(0, |t| t.saturating_add(self.config.empty_group_removal_ms)),
+            );
+        }
         next
     }
 
@@ -90,7 +96,24 @@ impl Group {
             self.expire_pending_sync(now_ms, &mut effects);
         }
         self.expire_offsets(now_ms, &mut effects);
+        self.remove_if_unused(now_ms, &mut effects);
         effects
+    }
+
+    /// Kafka's periodic cleanup also removes an Empty group that holds no offsets (one
+    /// whose members all left before committing, or whose only member never completed
+    /// its join): here once it has been so for `offsets.retention.check.interval.ms`.
+    /// It becomes Dead, with a tombstone for its metadata, and its actor stops.
+    fn remove_if_unused(&mut self, now_ms: u64, effects: &mut Vec<Effect>) {
+        if self.state != GroupState::Empty || !self.is_empty_and_unused() {
+            self.unused_since_ms = None;
+            return;
+        }
+        let since = *self.unused_since_ms.get_or_insert(now_ms);
+        if since.saturating_add(self.config.empty_group_removal_ms) <= now_ms {
+            effects.push(self.group_tombstone());
+            self.transition(GroupState::Dead, Some(now_ms));
+        }
     }
 
     /// Kafka's `maybePrepareRebalance`.

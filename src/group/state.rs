@@ -36,6 +36,9 @@ pub struct Group {
     pub(crate) offsets: BTreeMap<(String, i32), OffsetValue>,
     /// TxnOffsetCommit offsets by producer id, until the transaction ends.
     pub(crate) pending_txn_offsets: BTreeMap<i64, BTreeMap<(String, i32), OffsetValue>>,
+    /// Since when the group has been Empty with no offsets, members or open
+    /// transactional offsets, as seen by a tick.
+    pub(crate) unused_since_ms: Option<u64>,
 }
 
 impl Group {
@@ -58,6 +61,7 @@ impl Group {
             subscribed_topics: None,
             offsets: BTreeMap::new(),
             pending_txn_offsets: BTreeMap::new(),
+            unused_since_ms: None,
         }
     }
 

@@ -43,6 +43,11 @@ pub enum Error {
     /// was and stays readable (ENOSPC while allocating blocks ahead of a write).
     #[error("no space left on device for {}", path.display())]
     NoSpace { path: PathBuf },
+    /// The append must roll and no prepared segment is waiting, on a log whose owner
+    /// has segments made off its thread ([`crate::storage::Log::prepare_segments_elsewhere`]):
+    /// nothing was written; prepare one, offer it, and append again.
+    #[error("the next segment is not prepared yet")]
+    SegmentNotPrepared,
 }
 
 /// The storage result type.

@@ -35,10 +35,13 @@ pub(crate) enum SyncItem {
     File(Arc<MappedFile>),
     /// A directory, after files were created in it.
     Dir(PathBuf),
-    /// A file written with plain writes (a `.txnindex`): fsync its data.
-    Plain {
-        file: Arc<std::fs::File>,
+    /// A `.txnindex` entry: written at `at` (the file opened first if the segment
+    /// was loaded read-only), then the file's data synced.
+    TxnEntry {
+        file: Option<Arc<std::fs::File>>,
         path: PathBuf,
+        at: u64,
+        bytes: [u8; super::txn_index::ENTRY_SIZE],
     },
     /// The recovery point of the log in `dir`: noted after a roll's other items, it is
     /// written once they are synced (items sync in order), so it never claims a segment
@@ -52,9 +55,26 @@ impl SyncItem {
             Self::Range { file, start, end } => file.sync_range(*start, *end),
             Self::File(file) => file.sync_all(),
             Self::Dir(dir) => sync_dir(dir),
-            Self::Plain { file, path } => file
-                .sync_data()
-                .map_err(super::error::io_err("sync txn index", path)),
+            Self::TxnEntry {
+                file,
+                path,
+                at,
+                bytes,
+            } => {
+                use std::os::unix::fs::FileExt;
+                let opened;
+                let file = match file {
+                    Some(file) => file.as_ref(),
+                    None => {
+                        opened = super::txn_index::open_for_append(path)?;
+                        &opened
+                    }
+                };
+                file.write_all_at(bytes, *at)
+                    .map_err(super::error::io_err("append to txn index", path))?;
+                file.sync_data()
+                    .map_err(super::error::io_err("sync txn index", path))
+            }
             Self::RecoveryPoint { dir, offset } => {
                 super::recovery::write_recovery_point(dir, *offset)
             }

@@ -113,6 +113,9 @@ pub struct Log {
     last_flush_ms: i64,
     open_stats: LogOpenStats,
     pub(super) prepared: Option<PreparedSegment>,
+    /// Whether a roll without a prepared segment creates the files itself (blocking)
+    /// or refuses with [`Error::SegmentNotPrepared`].
+    pub(super) create_segments_inline: bool,
     leader_epoch: Option<i32>,
     /// This active segment's share of `segment.jitter.ms`, drawn when it started.
     roll_jitter_ms: i64,
@@ -179,6 +182,7 @@ impl Log {
             last_flush_ms: now_ms,
             open_stats: loaded.stats,
             prepared: None,
+            create_segments_inline: true,
             leader_epoch: None,
             roll_jitter_ms: jitter,
             cleaner: compaction::CleanerState {
@@ -398,6 +402,9 @@ impl Log {
     pub fn roll(&mut self, now_ms: i64) -> Result<()> {
         if self.active().size() == 0 {
             return Ok(());
+        }
+        if self.prepared.is_none() && !self.create_segments_inline {
+            return Err(Error::SegmentNotPrepared);
         }
         let base = self.log_end_offset();
         for item in self.active_mut().seal()? {

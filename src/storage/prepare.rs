@@ -153,6 +153,13 @@ impl Log {
         }
     }
 
+    /// From now on a roll never creates files on the owner's thread: an append that
+    /// must roll while no prepared segment is held fails with
+    /// [`crate::storage::Error::SegmentNotPrepared`] and changes nothing.
+    pub fn prepare_segments_elsewhere(&mut self) {
+        self.create_segments_inline = false;
+    }
+
     /// Whether the log would use a prepared segment (it holds none yet).
     pub fn wants_prepared_segment(&self) -> bool {
         self.prepared.is_none()
@@ -240,5 +247,34 @@ mod tests {
             names.iter().all(|n| !n.starts_with(".prepared-")),
             "{names:?}"
         );
+    }
+
+    #[test]
+    fn a_log_that_prepares_elsewhere_refuses_a_roll_without_one_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
+        log.prepare_segments_elsewhere();
+        let b = batch(1, 900, T0);
+        let mut appended = 0;
+        let refused = loop {
+            match log.append(&b, T0) {
+                Ok(_) => appended += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(refused, crate::storage::Error::SegmentNotPrepared),
+            "{refused}"
+        );
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.log_end_offset(), appended);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+
+        let prepared = log.segment_preparer().prepare().unwrap();
+        assert!(log.offer_prepared(prepared).is_none());
+        log.append(&b, T0).unwrap();
+        assert_eq!(log.segment_count(), 2);
+        assert_eq!(log.log_end_offset(), appended + 1);
+        assert!(std::fs::read_dir(dir.path()).unwrap().count() > files);
     }
 }

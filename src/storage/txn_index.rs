@@ -20,8 +20,9 @@
 //!
 //! # After a crash
 //!
-//! An entry is written when its marker is appended and synced with the segment when the
-//! log flushes. A torn last entry (a length not a multiple of 34) is ignored on load and
+//! An entry is added in memory when its marker is appended (reads see it at once); the
+//! log's next flush writes and syncs it, off the owner's thread (a roll starts one at
+//! once, and so does a clean shutdown). A torn last entry (a length not a multiple of 34) is ignored on load and
 //! overwritten by the next append. An entry lost altogether (the marker reached the log,
 //! the entry did not) is re-added when the producer state is rebuilt, because the
 //! rebuild replays every batch after the newest producer snapshot, and the partition
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::{io_err, Result};
+use super::flush::SyncItem;
 
 /// Bytes of one entry.
 pub const ENTRY_SIZE: usize = 34;
@@ -49,6 +51,17 @@ pub struct AbortedTxn {
     pub last_offset: i64,
     /// The partition's last stable offset once this transaction ended.
     pub last_stable_offset: i64,
+}
+
+/// Opens an index file for writing, creating it if missing.
+pub(crate) fn open_for_append(path: &Path) -> Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_err("open txn index", path))
 }
 
 impl AbortedTxn {
@@ -145,13 +158,7 @@ impl TxnIndex {
             file: None,
         };
         if writable {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&index.path)
-                .map_err(io_err("open txn index", &index.path))?;
+            let file = open_for_append(&index.path)?;
             let whole = (index.entries.len() * ENTRY_SIZE) as u64;
             if whole != bytes.len() as u64 {
                 tracing::warn!(path = %index.path.display(), "cutting a torn txn index tail");
@@ -176,18 +183,25 @@ impl TxnIndex {
         self.file.as_ref()
     }
 
-    /// Appends an entry to memory and to the file (a 34-byte write into the page cache;
-    /// the log's flush syncs it). Opens the file if this index was loaded read-only.
+    /// Adds an entry in memory and returns the write that puts it in the file, for the
+    /// log's flush to do off the owner's thread (no file I/O here). An entry whose write
+    /// a crash loses is re-added when the producer state is rebuilt (module docs).
+    pub(crate) fn push(&mut self, txn: AbortedTxn) -> SyncItem {
+        let at = (self.entries.len() * ENTRY_SIZE) as u64;
+        self.entries.push(txn);
+        SyncItem::TxnEntry {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            at,
+            bytes: txn.encode(),
+        }
+    }
+
+    /// Appends an entry to memory and to the file now (blocking: a cleaner's or a
+    /// recovery's write). Opens the file if this index was loaded read-only.
     pub(crate) fn append(&mut self, txn: AbortedTxn) -> Result<()> {
         if self.file.is_none() {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&self.path)
-                .map_err(io_err("open txn index", &self.path))?;
-            self.file = Some(Arc::new(file));
+            self.file = Some(Arc::new(open_for_append(&self.path)?));
         }
         if let Some(file) = &self.file {
             let at = (self.entries.len() * ENTRY_SIZE) as u64;

@@ -58,6 +58,7 @@ impl BrokerActor {
             min_session_timeout_ms: u64::from(self.config.group_min_session_timeout_ms),
             max_session_timeout_ms: u64::from(self.config.group_max_session_timeout_ms),
             offsets_retention_ms: u64::from(self.config.offsets_retention_minutes) * 60_000,
+            empty_group_removal_ms: self.config.offsets_retention_check_interval_ms,
             ..GroupConfig::default()
         }
     }
@@ -104,7 +105,9 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
     type Result = Result<Addr<GroupCoordinatorActor>, AdminError>;
 
     fn handle(&mut self, msg: GetGroupCoordinator, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(addr) = self.groups.get(&msg.0) {
+        // A coordinator whose group died may have stopped before its
+        // ForgetGroupCoordinator arrives: start a new one then.
+        if let Some(addr) = self.groups.get(&msg.0).filter(Addr::connected) {
             return Ok(addr);
         }
         let addr = self.start_group(ctx, Group::new(msg.0.clone(), self.group_config()))?;

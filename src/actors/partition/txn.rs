@@ -49,20 +49,19 @@ impl PartitionActor {
         batch: &RecordBatch<'_>,
         base_offset: i64,
         timestamp: i64,
-    ) -> Result<(), crate::storage::Error> {
+    ) {
         let Some(log) = self.log.as_mut() else {
-            return Ok(());
+            return;
         };
         let before = self.producers.first_unstable_offset();
         let completed = self.producers.apply(batch, base_offset, timestamp);
         if let Some(txn) = completed.filter(|t| !t.commit) {
-            log.append_aborted_txn(self.producers.aborted_entry(&txn))?;
+            log.append_aborted_txn(self.producers.aborted_entry(&txn));
         }
         let after = self.producers.first_unstable_offset();
         if before != after {
             log.set_first_unstable_offset(after);
         }
-        Ok(())
     }
 }
 

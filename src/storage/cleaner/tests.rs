@@ -744,13 +744,16 @@ fn log_with_aborted_txns(dir: &std::path::Path) -> Log {
         let done = state
             .apply(&RecordBatch::parse(&b).unwrap(), info.base_offset, T0)
             .unwrap();
-        log.append_aborted_txn(state.aborted_entry(&done)).unwrap();
+        log.append_aborted_txn(state.aborted_entry(&done));
         log.append(&keyed(&[(Some("a"), Some("new"))], T0), T0)
             .unwrap();
         log.roll(T0).unwrap();
     }
     log.append(&keyed(&[(Some("b"), Some("new"))], T0), T0)
         .unwrap();
+    // The rolled segments' flush (a partition starts it at each roll) writes their
+    // `.txnindex` entries.
+    log.flush().unwrap();
     log
 }
 

@@ -3,30 +3,20 @@
 //! producer state's business ([`crate::storage::producer_state`]); the log only stores
 //! what it is told.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::Log;
 use crate::protocol::records::BatchIter;
 use crate::storage::error::Result;
-use crate::storage::flush::SyncItem;
 use crate::storage::txn_index::AbortedTxn;
 
 impl Log {
     /// Records an aborted transaction whose marker was just appended: an entry in the
-    /// active segment's `.txnindex`, synced by the next flush.
-    pub fn append_aborted_txn(&mut self, txn: AbortedTxn) -> Result<()> {
-        let last = self.segments.len() - 1;
-        let index = &mut self.segments[last].txn_index;
-        index.append(txn)?;
-        if let Some(file) = index.file() {
-            self.flush.note(SyncItem::Plain {
-                file: Arc::clone(file),
-                path: index.file_path().to_path_buf(),
-            });
-        }
-        Ok(())
+    /// active segment's `.txnindex`, in memory at once (reads see it) and written and
+    /// synced by the next flush, off the owner's thread.
+    pub fn append_aborted_txn(&mut self, txn: AbortedTxn) {
+        let item = self.active_mut().txn_index.push(txn);
+        self.flush.note(item);
     }
 
     /// Re-adds an aborted transaction found by a rebuild of the producer state if the
@@ -171,7 +161,7 @@ mod tests {
         let b = RecordBatch::parse(bytes).unwrap();
         if let Some(t) = state.apply(&b, info.base_offset, T0) {
             if !t.commit {
-                log.append_aborted_txn(state.aborted_entry(&t)).unwrap();
+                log.append_aborted_txn(state.aborted_entry(&t));
             }
         }
         log.set_first_unstable_offset(state.first_unstable_offset());
@@ -218,7 +208,9 @@ mod tests {
             !log.has_aborted_txns_from(m3 + 1),
             "nothing ends after the last abort"
         );
-        // Only the marker's segment holds the entries, in Kafka's 34-byte layout.
+        // Only the marker's segment holds the entries, in Kafka's 34-byte layout, once
+        // the flush that writes them has run.
+        log.flush().unwrap();
         let last_base = *log.segment_base_offsets().last().unwrap();
         let len = |base| {
             std::fs::metadata(TxnIndex::path(dir.path(), base))
