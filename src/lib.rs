@@ -13,11 +13,13 @@
 //! - [`txn`]: a transactional id's metadata and transitions, likewise pure.
 //! - [`handlers`]: one file per Kafka API, from typed request to typed response.
 //! - [`metrics`]: the broker's counters about itself (atomics, read by tests and tools).
+//! - [`clock`]: the one wall clock the actors read (state machines take `now_ms`).
 //! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
 //!
 //! Arrows point one way: connection -> handlers -> actors -> storage -> protocol.
 
 pub mod actors;
+pub mod clock;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;

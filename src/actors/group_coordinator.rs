@@ -10,6 +10,7 @@
 
 use super::broker::{BrokerActor, ForgetGroupCoordinator};
 use super::partition::{Append, PartitionActor};
+use crate::clock::now_ms_u64 as now_ms;
 use crate::group::{
     CommittedOffset, Effect, Group, GroupDescription, GroupRecord, GroupState, JoinRequest,
     JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
@@ -21,12 +22,6 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// JoinGroup; answered when the rebalance it takes part in completes.
 #[derive(Message)]

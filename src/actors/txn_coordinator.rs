@@ -28,6 +28,7 @@ use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGr
 use super::group_coordinator::CompleteTxn;
 use super::partition::{Append, ExpectTxn, PartitionActor, WriteTxnMarker};
 use super::routing::RoutingHandle;
+use crate::clock::now_ms;
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
 use crate::txn::{record, EndStep, InitStep, TxnMetadata, TxnState};
@@ -39,12 +40,6 @@ use std::time::Duration;
 const COORDINATOR_EPOCH: i32 = 0;
 /// How long to wait before retrying markers that could not be written.
 const MARKER_RETRY: Duration = Duration::from_millis(500);
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// InitProducerId with this transactional id: the producer id and its new epoch.
 #[derive(Message, Debug)]

@@ -42,9 +42,7 @@ pub async fn handle(node: &Node, req: ListTransactionsRequest) -> ListTransactio
         .load()
         .txns
         .filtered(|id| pattern.as_ref().is_none_or(|r| r.is_match(id)));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::clock::now_ms();
     let mut transaction_states = Vec::new();
     for (id, addr) in txns {
         let Ok(Some(m)) = addr.send(DescribeTxn).await else {
