@@ -1,0 +1,271 @@
+//! The produce path: ordered appends, the compacted-topic key check, idempotence and
+//! transaction checks, and the segment files readied ahead of the appends on the
+//! blocking pool.
+
+use super::*;
+
+impl PartitionActor {
+    /// Has the next segment's files made on the blocking pool, so a roll on this
+    /// arbiter only renames them. Only partitions that receive appends get one.
+    pub(super) fn prepare_next_segment(&mut self, ctx: &mut Context<Self>) {
+        let Some(log) = &self.log else { return };
+        if self.preparing || !log.wants_prepared_segment() {
+            return;
+        }
+        self.preparing = true;
+        let work = prepare_segment(log.segment_preparer());
+        ctx.spawn(work.into_actor(self).map(|res, act, _| {
+            act.preparing = false;
+            if let Err(error) = act.offer_prepared(res) {
+                tracing::warn!(partition = %act.name, %error, "preparing the next segment failed");
+            }
+        }));
+    }
+
+    /// An append must roll and the next segment is not prepared yet (rolls came faster
+    /// than their preparation): the files are made on the blocking pool while this
+    /// partition's mailbox waits (no later append may overtake this one; the arbiter
+    /// serves its other actors meanwhile), then the append runs.
+    pub(super) fn prepare_then_append(
+        &mut self,
+        msg: Append,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<Appended, PartitionError>> {
+        let Some(log) = &self.log else {
+            return Box::pin(async { Err(PartitionError::Closed) });
+        };
+        let (reply, answer) = oneshot::channel();
+        let work = prepare_segment(log.segment_preparer());
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| {
+            if let Err(error) = act.offer_prepared(res) {
+                tracing::error!(partition = %act.name, %error, "creating the next segment failed");
+                let _ = reply.send(Err(PartitionError::Storage(error)));
+                return;
+            }
+            act.append_and_reply(msg, reply, ctx);
+        }));
+        Box::pin(async move { answer.await.unwrap_or(Err(PartitionError::Closed)) })
+    }
+
+    /// Gives the log a segment prepared on the blocking pool (one it does not need is
+    /// deleted there).
+    pub(super) fn offer_prepared(&mut self, res: PreparedResult) -> Result<(), String> {
+        let segment = match res {
+            Ok(Ok(segment)) => segment,
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(error) => return Err(error.to_string()),
+        };
+        let unused = match self.log.as_mut() {
+            Some(log) => log.offer_prepared(segment),
+            None => Some(segment),
+        };
+        if let Some(unused) = unused {
+            tokio::task::spawn_blocking(move || unused.discard());
+        }
+        Ok(())
+    }
+
+    /// Has the active segment's next blocks allocated and its pages prefaulted on the
+    /// blocking pool, ahead of the appends: done on this arbiter, each chunk would
+    /// stall every request it serves for milliseconds (a `fallocate` or a 4 MiB
+    /// prefault waits on the filesystem's journal).
+    pub(super) fn fill_ahead(&mut self, ctx: &mut Context<Self>) {
+        if self.filling_ahead {
+            return;
+        }
+        let Some(work) = self.log.as_ref().and_then(Log::ahead_work) else {
+            return;
+        };
+        self.filling_ahead = true;
+        let work = async move { tokio::task::spawn_blocking(move || work.run()).await };
+        ctx.spawn(work.into_actor(self).map(|res, act, _| {
+            act.filling_ahead = false;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(partition = %act.name, %error, "allocating ahead of the appends failed"),
+                Err(error) => tracing::warn!(partition = %act.name, %error, "allocating ahead of the appends failed"),
+            }
+        }));
+    }
+}
+
+impl Handler<AppendInOrder> for PartitionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
+        let reply = msg.reply;
+        if let Err(e) = self.verify_client_txn(&msg.append.batch) {
+            tracing::debug!(partition = %self.name, error = %e, "transactional batch refused");
+            let _ = reply.send(Err(e));
+            return;
+        }
+        // Compacted topic: every record needs a key. An uncompressed batch is walked
+        // here; a compressed one is decompressed on the blocking pool while this
+        // partition waits (`wait`: no other message runs before this append, so appends
+        // stay in order, and the arbiter serves the others meanwhile).
+        if msg.check_keys {
+            let compressed = RecordBatch::parse(&msg.append.batch)
+                .is_ok_and(|b| b.compression().ok() != Some(Compression::None));
+            if compressed {
+                return self.check_keys_then_append(msg.append, reply, ctx);
+            }
+            if let Err(e) = every_record_has_a_key(&msg.append.batch) {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        self.append_and_reply(msg.append, reply, ctx);
+    }
+}
+
+impl PartitionActor {
+    fn check_keys_then_append(
+        &mut self,
+        append: Append,
+        reply: oneshot::Sender<Result<Appended, PartitionError>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let batch = append.batch.clone();
+        let check = tokio::task::spawn_blocking(move || every_record_has_a_key(&batch));
+        ctx.wait(
+            actix::fut::wrap_future(check).map(move |res, act: &mut Self, ctx| match res {
+                Ok(Ok(())) => act.append_and_reply(append, reply, ctx),
+                Ok(Err(e)) => {
+                    let _ = reply.send(Err(e));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(PartitionError::Storage(e.to_string())));
+                }
+            }),
+        );
+    }
+}
+
+/// Kafka's check for compacted topics: every record has a key (INVALID_RECORD), a
+/// compressed batch decompressed for it (CORRUPT_MESSAGE if that fails).
+fn every_record_has_a_key(batch: &[u8]) -> Result<(), PartitionError> {
+    use crate::protocol::records::compression::{KEYLESS_RECORD, MAX_DECOMPRESSED_BATCH};
+    match RecordBatch::parse(batch).and_then(|b| b.every_record_has_a_key(MAX_DECOMPRESSED_BATCH)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(PartitionError::Refused(
+            ErrorCode::InvalidRecord,
+            KEYLESS_RECORD.to_string(),
+        )),
+        Err(e) => Err(PartitionError::Refused(
+            ErrorCode::CorruptMessage,
+            e.to_string(),
+        )),
+    }
+}
+
+impl PartitionActor {
+    fn append_and_reply(
+        &mut self,
+        append: Append,
+        reply: oneshot::Sender<Result<Appended, PartitionError>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let result = <Self as Handler<Append>>::handle(self, append, ctx);
+        ctx.spawn(actix::fut::wrap_future(async move {
+            let _ = reply.send(result.await);
+        }));
+    }
+}
+
+impl Handler<Append> for PartitionActor {
+    type Result = ResponseFuture<Result<Appended, PartitionError>>;
+
+    fn handle(&mut self, msg: Append, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(log) = self.log.as_mut() else {
+            return Box::pin(async { Err(PartitionError::Closed) });
+        };
+        // An idempotent producer's batch: a duplicate is answered with its original
+        // offsets and not written again; a gap or an old epoch is refused. A batch
+        // without a sequence (a marker, a transactional offset commit) only has its
+        // epoch checked.
+        let header = RecordBatch::parse(&msg.batch).ok();
+        let identity = header.as_ref().and_then(BatchIdentity::of);
+        if let Some(h) = header
+            .as_ref()
+            .filter(|h| identity.is_none() && h.producer_id() >= 0)
+        {
+            if let Err(e) = self
+                .producers
+                .check_epoch(h.producer_id(), h.producer_epoch())
+            {
+                return Box::pin(async move { Err(PartitionError::from(e)) });
+            }
+        }
+        if let Some(id) = &identity {
+            match self.producers.check(id) {
+                Ok(None) => {}
+                Ok(Some(dup)) => {
+                    let info = Appended {
+                        base_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        log_append_time_ms: -1,
+                        log_start_offset: log.log_start_offset(),
+                    };
+                    tracing::debug!(partition = %self.name, producer_id = id.producer_id, "duplicate batch acknowledged");
+                    return Box::pin(async move { Ok(info) });
+                }
+                Err(e) => return Box::pin(async move { Err(PartitionError::from(e)) }),
+            }
+        }
+        let result = log.append(&msg.batch, now_ms());
+        let info = match result {
+            Ok(info) => info,
+            Err(storage::Error::SegmentNotPrepared) => return self.prepare_then_append(msg, ctx),
+            Err(e @ storage::Error::Io { .. }) | Err(e @ storage::Error::Corrupt { .. }) => {
+                let err = PartitionError::Storage(e.to_string());
+                self.fail(ctx, &e);
+                return Box::pin(async move { Err(err) });
+            }
+            Err(e) => return Box::pin(async move { Err(storage_error(e)) }),
+        };
+        let info = Appended {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            log_append_time_ms: info.log_append_time_ms,
+            log_start_offset: log.log_start_offset(),
+        };
+        if let Some(h) = &header {
+            let timestamp = if info.log_append_time_ms >= 0 {
+                info.log_append_time_ms
+            } else {
+                h.max_timestamp()
+            };
+            self.apply_to_producers(h, info.base_offset, timestamp);
+        }
+        self.on_roll();
+        self.flush_if_due();
+        self.prepare_next_segment(ctx);
+        self.fill_ahead(ctx);
+        self.publish_offsets();
+        self.wake_waiters();
+        match (msg.wait_for_fsync, &self.flush) {
+            (true, Some(flush)) => {
+                let flush = flush.clone();
+                let upto = info.last_offset + 1;
+                Box::pin(async move {
+                    match tokio::task::spawn_blocking(move || flush.flush_up_to(upto)).await {
+                        Ok(Ok(_)) => Ok(info),
+                        Ok(Err(e)) => Err(PartitionError::Storage(e.to_string())),
+                        Err(e) => Err(PartitionError::Storage(e.to_string())),
+                    }
+                })
+            }
+            _ => Box::pin(async move { Ok(info) }),
+        }
+    }
+}
+
+type PreparedResult =
+    Result<Result<storage::PreparedSegment, storage::Error>, tokio::task::JoinError>;
+
+/// Makes a segment's files on the blocking pool.
+fn prepare_segment(
+    preparer: storage::SegmentPreparer,
+) -> impl std::future::Future<Output = PreparedResult> {
+    tokio::task::spawn_blocking(move || preparer.prepare())
+}
