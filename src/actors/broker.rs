@@ -2,12 +2,13 @@
 //!
 //! It keeps the registry of topics, starts and stops their `PartitionActor`s (spread
 //! round-robin over the worker arbiters), persists the metadata so topics survive a
-//! restart, and publishes the routing snapshot connections read. It runs on the
-//! system arbiter, which serves no connection and no partition: its blocking work
-//! (opening logs, writing the metadata file) stalls no request path.
+//! restart, and publishes the routing snapshot connections read. It runs on an
+//! arbiter of its own, which serves no connection and no partition: its blocking work
+//! (opening logs, fsyncing the topics journal) stalls no request path.
 //!
-//! What it keeps on disk is in `store`; the group registry in `groups`; dynamic broker
-//! configs in `dynamic`; producer ids in `producer_ids`.
+//! Topic admin is in `topics` (its rules in `topic_rules`); what it keeps on disk in
+//! `store`; the group registry in `groups`; the transactional ids in `transactions`;
+//! dynamic broker configs in `dynamic`; producer ids in `producer_ids`.
 
 use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{self, Close, UpdateConfig};
@@ -28,6 +29,8 @@ mod dynamic;
 mod groups;
 mod producer_ids;
 mod store;
+mod topic_rules;
+mod topics;
 mod transactions;
 
 pub use dynamic::AlterBrokerConfigs;
@@ -35,76 +38,16 @@ pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator,
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::{load_or_create_meta, write_atomically};
+use topic_rules::{collision_key, refuse_internal};
+pub use topic_rules::{is_internal_topic, validate_topic_name};
+pub use topics::{
+    AlterTopicConfigs, AutoCreateTopics, ConfigChange, CreatePartitions, CreateTopic, CreatedTopic,
+    DeleteTopic,
+};
 pub use transactions::{ForgetTxnCoordinator, GetTxnCoordinator, TXN_TOPIC};
 
 /// A Kafka error code with its message, as admin responses carry them.
 pub type AdminError = (ErrorCode, String);
-
-/// Creates a topic (or checks that it could be created, with `validate_only`).
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<CreatedTopic, AdminError>")]
-pub struct CreateTopic {
-    pub name: String,
-    /// -1: `num.partitions`.
-    pub num_partitions: i32,
-    /// -1: `default.replication.factor`.
-    pub replication_factor: i16,
-    /// Manual assignment: partition -> replicas, if given.
-    pub assignments: Vec<(i32, Vec<i32>)>,
-    pub configs: Vec<(String, Option<String>)>,
-    pub validate_only: bool,
-}
-
-/// What a created topic looks like.
-#[derive(Debug, Clone)]
-pub struct CreatedTopic {
-    pub id: Uuid,
-    pub num_partitions: i32,
-    pub replication_factor: i16,
-    pub configs: TopicConfigs,
-}
-
-/// Deletes a topic by name or by id; its data is removed.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(String, Uuid), AdminError>")]
-pub enum DeleteTopic {
-    Name(String),
-    Id(Uuid),
-}
-
-/// Grows a topic to `count` partitions.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(), AdminError>")]
-pub struct CreatePartitions {
-    pub name: String,
-    pub count: i32,
-    pub assignments: Option<Vec<Vec<i32>>>,
-    pub validate_only: bool,
-}
-
-/// Creates the named topics that do not exist, with the broker defaults
-/// (`auto.create.topics.enable`); answers each name's outcome.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Vec<(String, Result<(), AdminError>)>")]
-pub struct AutoCreateTopics(pub Vec<String>);
-
-/// Changes a topic's config overrides, live (AlterConfigs, IncrementalAlterConfigs).
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(), AdminError>")]
-pub struct AlterTopicConfigs {
-    pub name: String,
-    pub change: ConfigChange,
-    pub validate_only: bool,
-}
-
-/// How configs change.
-#[derive(Debug, Clone)]
-pub enum ConfigChange {
-    /// AlterConfigs: the given set replaces every override.
-    Replace(Vec<(String, Option<String>)>),
-    /// IncrementalAlterConfigs: SET, DELETE, APPEND, SUBTRACT.
-    Incremental(Vec<AlterOp>),
-}
 
 /// Closes every partition cleanly; the broker is about to stop.
 #[derive(Message, Debug)]
@@ -145,55 +88,6 @@ pub struct BrokerActor {
     journal_lines: usize,
     /// Partitions of every topic, against `max.broker.partitions`.
     partition_count: usize,
-}
-
-/// Kafka's rules for a topic name.
-pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
-    let invalid = |why: &str| {
-        Err((
-            ErrorCode::InvalidTopicException,
-            format!("Topic name \"{name}\" is illegal, {why}"),
-        ))
-    };
-    if name.is_empty() {
-        return invalid("it can't be empty");
-    }
-    if name == "." || name == ".." {
-        return invalid("it can't be '.' or '..'");
-    }
-    if name.len() > 249 {
-        return invalid("it can't be longer than 249 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return invalid("it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
-    }
-    Ok(())
-}
-
-/// The broker's own topics: created by the coordinators that need them, with the
-/// configs they need, and never deleted or created by a client.
-pub fn is_internal_topic(name: &str) -> bool {
-    name == groups::OFFSETS_TOPIC || name == transactions::TXN_TOPIC
-}
-
-/// Refuses a client's attempt to create or delete an internal topic.
-fn refuse_internal(name: &str, what: &str) -> Result<(), AdminError> {
-    if is_internal_topic(name) {
-        return Err((
-            ErrorCode::InvalidTopicException,
-            format!("Topic '{name}' is internal: clients cannot {what} it."),
-        ));
-    }
-    Ok(())
-}
-
-/// Kafka treats '.' and '_' as the same in metric names, so two names with the same key
-/// collide.
-fn collision_key(name: &str) -> String {
-    name.replace('.', "_")
 }
 
 impl BrokerActor {
@@ -400,156 +294,6 @@ impl BrokerActor {
             txns: self.txns.clone(),
         }));
     }
-
-    fn check_new_topic(&self, msg: &CreateTopic) -> Result<(i32, i16, TopicConfigs), AdminError> {
-        validate_topic_name(&msg.name)?;
-        if self.topics.contains_key(&msg.name) {
-            return Err((
-                ErrorCode::TopicAlreadyExists,
-                format!("Topic '{}' already exists.", msg.name),
-            ));
-        }
-        if let Some(other) = self
-            .collision_names
-            .get(&collision_key(&msg.name))
-            .filter(|other| **other != msg.name)
-        {
-            return Err((
-                ErrorCode::InvalidTopicException,
-                format!("Topic '{}' collides with existing topic: {other}", msg.name),
-            ));
-        }
-        let (partitions, rf) = if msg.assignments.is_empty() {
-            let partitions = if msg.num_partitions == -1 {
-                self.config.num_partitions
-            } else {
-                msg.num_partitions
-            };
-            let rf = if msg.replication_factor == -1 {
-                self.config.default_replication_factor
-            } else {
-                msg.replication_factor
-            };
-            if partitions <= 0 {
-                return Err((
-                    ErrorCode::InvalidPartitions,
-                    "Number of partitions must be larger than 0.".into(),
-                ));
-            }
-            (partitions, rf)
-        } else {
-            if msg.num_partitions != -1 || msg.replication_factor != -1 {
-                return Err((
-                    ErrorCode::InvalidRequest,
-                    "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
-                ));
-            }
-            let mut seen: Vec<i32> = msg.assignments.iter().map(|(p, _)| *p).collect();
-            seen.sort_unstable();
-            if seen != (0..seen.len() as i32).collect::<Vec<_>>() {
-                return Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    "Partitions must be numbered consecutively from 0.".into(),
-                ));
-            }
-            self.check_assignment(msg.assignments.iter().map(|(_, r)| r.as_slice()))?;
-            (seen.len() as i32, msg.assignments[0].1.len() as i16)
-        };
-        if rf <= 0 {
-            return Err((
-                ErrorCode::InvalidReplicationFactor,
-                "Replication factor must be larger than 0.".into(),
-            ));
-        }
-        if rf > 1 {
-            return Err((
-                ErrorCode::InvalidReplicationFactor,
-                format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."),
-            ));
-        }
-        let mut overrides = Vec::new();
-        for (k, v) in &msg.configs {
-            match v {
-                Some(v) => overrides.push((k.as_str(), v.as_str())),
-                None => {
-                    return Err((
-                        ErrorCode::InvalidConfig,
-                        format!("Null value not supported for topic configs: {k}"),
-                    ))
-                }
-            }
-        }
-        let configs = TopicConfigs::from_overrides(overrides)
-            .map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
-        Ok((partitions, rf, configs))
-    }
-
-    fn check_assignment<'a>(
-        &self,
-        replicas: impl Iterator<Item = &'a [i32]>,
-    ) -> Result<(), AdminError> {
-        for r in replicas {
-            if r.len() != 1 || r[0] != self.config.node_id {
-                return Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    format!("Replica assignment {r:?} is invalid: this cluster has the single broker {}.", self.config.node_id),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Refuses `adding` partitions that would take the broker past
-    /// `max.broker.partitions`. The internal topics are never refused: the coordinators
-    /// cannot work without them.
-    fn check_partition_room(&self, name: &str, adding: i32) -> Result<(), AdminError> {
-        let limit = u64::from(self.config.max_broker_partitions);
-        let after = self.partition_count as u64 + u64::try_from(adding).unwrap_or(0);
-        if after > limit && !is_internal_topic(name) {
-            return Err((
-                ErrorCode::PolicyViolation,
-                format!(
-                    "Adding {adding} partitions to topic '{name}' would make this broker hold {after}, more than max.broker.partitions ({limit})."
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn create(&mut self, msg: CreateTopic) -> Result<CreatedTopic, AdminError> {
-        let (partitions, rf, configs) = self.check_new_topic(&msg)?;
-        self.check_partition_room(&msg.name, partitions)?;
-        let id = Uuid::new_v4();
-        if !msg.validate_only {
-            let mut routes = Vec::new();
-            for p in 0..partitions {
-                let route = self
-                    .open_partition(&msg.name, p, &configs)
-                    .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
-                routes.push(route);
-            }
-            self.topics.insert(
-                msg.name.clone(),
-                TopicState {
-                    id,
-                    configs: configs.clone(),
-                    partitions: routes,
-                },
-            );
-            self.collision_names
-                .insert(collision_key(&msg.name), msg.name.clone());
-            self.partition_count += partitions as usize;
-            self.persist_topic(&msg.name)?;
-            self.publish_topic(&msg.name);
-            tracing::info!(topic = %msg.name, partitions, "topic created");
-        }
-        Ok(CreatedTopic {
-            id,
-            num_partitions: partitions,
-            replication_factor: rf,
-            configs,
-        })
-    }
 }
 
 /// The storage settings of a topic.
@@ -592,212 +336,6 @@ impl Actor for BrokerActor {
         if !self.replayed_txns.is_empty() {
             self.start_replayed_txns(ctx);
         }
-    }
-}
-
-impl Handler<CreateTopic> for BrokerActor {
-    type Result = Result<CreatedTopic, AdminError>;
-
-    fn handle(&mut self, msg: CreateTopic, _: &mut Context<Self>) -> Self::Result {
-        if !self.topics.contains_key(&msg.name) {
-            refuse_internal(&msg.name, "create")?;
-        }
-        self.create(msg)
-    }
-}
-
-impl Handler<AutoCreateTopics> for BrokerActor {
-    type Result = MessageResult<AutoCreateTopics>;
-
-    fn handle(&mut self, msg: AutoCreateTopics, _: &mut Context<Self>) -> Self::Result {
-        let results = msg
-            .0
-            .into_iter()
-            .map(|name| {
-                if self.topics.contains_key(&name) {
-                    return (name, Ok(()));
-                }
-                if let Err(e) = refuse_internal(&name, "create") {
-                    return (name, Err(e));
-                }
-                let req = CreateTopic {
-                    name: name.clone(),
-                    num_partitions: -1,
-                    replication_factor: -1,
-                    assignments: Vec::new(),
-                    configs: Vec::new(),
-                    validate_only: false,
-                };
-                (name, self.create(req).map(|_| ()))
-            })
-            .collect();
-        MessageResult(results)
-    }
-}
-
-impl Handler<DeleteTopic> for BrokerActor {
-    type Result = ResponseActFuture<Self, Result<(String, Uuid), AdminError>>;
-
-    fn handle(&mut self, msg: DeleteTopic, _: &mut Context<Self>) -> Self::Result {
-        let name = match &msg {
-            DeleteTopic::Name(n) => self.topics.contains_key(n).then(|| n.clone()),
-            DeleteTopic::Id(id) => self
-                .topics
-                .iter()
-                .find(|(_, t)| t.id == *id)
-                .map(|(n, _)| n.clone()),
-        };
-        if let Some(Err(e)) = name.as_deref().map(|n| refuse_internal(n, "delete")) {
-            return Box::pin(actix::fut::ready(Err(e)));
-        }
-        let Some(name) = name else {
-            let err = match msg {
-                DeleteTopic::Name(_) => (
-                    ErrorCode::UnknownTopicOrPartition,
-                    "This server does not host this topic-partition.".to_string(),
-                ),
-                DeleteTopic::Id(_) => (
-                    ErrorCode::UnknownTopicId,
-                    "This server does not host this topic ID.".to_string(),
-                ),
-            };
-            return Box::pin(actix::fut::ready(Err(err)));
-        };
-        let Some(topic) = self.topics.remove(&name) else {
-            return Box::pin(actix::fut::ready(Err((
-                ErrorCode::UnknownTopicOrPartition,
-                name,
-            ))));
-        };
-        // Forget the topic first, then remove its data: a crash in between leaves
-        // orphan directories, never a topic without its data.
-        self.collision_names.remove(&collision_key(&name));
-        self.partition_count -= topic.partitions.len();
-        let persisted = self.persist_topic(&name);
-        self.publish_topic(&name);
-        let id = topic.id;
-        let closes: Vec<_> = topic
-            .partitions
-            .iter()
-            .map(|p| p.addr.send(Close { delete: true }))
-            .collect();
-        tracing::info!(topic = %name, "topic deleted");
-        Box::pin(
-            async move {
-                for res in futures::future::join_all(closes).await {
-                    if let Ok(Err(e)) = res {
-                        tracing::warn!(error = %e, "removing a deleted topic's data failed");
-                    }
-                }
-                persisted.map(|()| (name, id))
-            }
-            .into_actor(self),
-        )
-    }
-}
-
-impl Handler<CreatePartitions> for BrokerActor {
-    type Result = Result<(), AdminError>;
-
-    fn handle(&mut self, msg: CreatePartitions, _: &mut Context<Self>) -> Self::Result {
-        let Some(topic) = self.topics.get(&msg.name) else {
-            return Err((
-                ErrorCode::UnknownTopicOrPartition,
-                format!("The topic '{}' does not exist.", msg.name),
-            ));
-        };
-        let current = topic.partitions.len() as i32;
-        self.check_partition_room(&msg.name, msg.count.saturating_sub(current))?;
-        if msg.count < current {
-            return Err((
-                ErrorCode::InvalidPartitions,
-                format!("Topic currently has {current} partitions, which is higher than the requested {}.", msg.count),
-            ));
-        }
-        if msg.count == current {
-            return Err((
-                ErrorCode::InvalidPartitions,
-                format!("Topic already has {current} partitions."),
-            ));
-        }
-        if let Some(a) = &msg.assignments {
-            if a.len() as i32 != msg.count - current {
-                return Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    format!(
-                        "Increasing the number of partitions by {} but {} assignments provided.",
-                        msg.count - current,
-                        a.len()
-                    ),
-                ));
-            }
-            self.check_assignment(a.iter().map(Vec::as_slice))?;
-        }
-        if msg.validate_only {
-            return Ok(());
-        }
-        let configs = topic.configs.clone();
-        let mut added = Vec::new();
-        for p in current..msg.count {
-            added.push(
-                self.open_partition(&msg.name, p, &configs)
-                    .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?,
-            );
-        }
-        self.partition_count += added.len();
-        if let Some(t) = self.topics.get_mut(&msg.name) {
-            t.partitions.extend(added);
-        }
-        self.persist_topic(&msg.name)?;
-        self.publish_topic(&msg.name);
-        tracing::info!(topic = %msg.name, partitions = msg.count, "partitions added");
-        Ok(())
-    }
-}
-
-impl Handler<AlterTopicConfigs> for BrokerActor {
-    type Result = Result<(), AdminError>;
-
-    fn handle(&mut self, msg: AlterTopicConfigs, _: &mut Context<Self>) -> Self::Result {
-        let Some(topic) = self.topics.get(&msg.name) else {
-            return Err((
-                ErrorCode::UnknownTopicOrPartition,
-                format!("The topic '{}' does not exist.", msg.name),
-            ));
-        };
-        let invalid = |e: crate::config::ConfigError| (ErrorCode::InvalidConfig, e.to_string());
-        let next = match msg.change {
-            ConfigChange::Replace(configs) => {
-                let mut pairs = Vec::with_capacity(configs.len());
-                for (k, v) in configs {
-                    let v = v.ok_or_else(|| {
-                        (
-                            ErrorCode::InvalidRequest,
-                            format!("Null value not supported for : {k}"),
-                        )
-                    })?;
-                    pairs.push((k, v));
-                }
-                TopicConfigs::from_overrides(pairs).map_err(invalid)?
-            }
-            ConfigChange::Incremental(ops) => {
-                topic.configs.altered(&ops, &self.config).map_err(invalid)?
-            }
-        };
-        if msg.validate_only {
-            return Ok(());
-        }
-        let log_config = log_config(&next.effective(&self.config));
-        if let Some(t) = self.topics.get_mut(&msg.name) {
-            t.configs = next;
-            for p in &t.partitions {
-                p.addr.do_send(UpdateConfig(log_config.clone()));
-            }
-        }
-        self.persist_topic(&msg.name)?;
-        self.publish_topic(&msg.name);
-        tracing::info!(topic = %msg.name, "topic configs changed");
-        Ok(())
     }
 }
 
