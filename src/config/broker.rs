@@ -1,5 +1,6 @@
 //! [`Config`]: the broker settings, loaded from defaults, a TOML file, the environment
-//! and CLI overrides, with where every value came from.
+//! and CLI overrides, with where every value came from. The dynamic layer (values
+//! changed on a running broker) is in `dynamic`; DescribeConfigs' view in `describe`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,6 +12,10 @@ use super::keys::{self, KeyDef, BROKER_KEYS};
 use super::listener;
 use super::sources;
 use super::topic::{parse_timestamp_type, CleanupPolicy, TimestampType};
+
+mod describe;
+mod dynamic;
+pub use dynamic::DYNAMIC_BROKER_KEYS;
 
 /// Where a broker key's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,41 +169,6 @@ pub struct Config {
     dynamic: BTreeMap<&'static str, String>,
 }
 
-/// Broker keys that set the same thing, highest precedence first.
-const SYNONYM_FAMILIES: &[&[&str]] = &[
-    &[
-        "log.retention.ms",
-        "log.retention.minutes",
-        "log.retention.hours",
-    ],
-    &["log.roll.ms", "log.roll.hours"],
-];
-
-/// The keys after `name` in its family.
-fn lower_precedence_synonyms(name: &str) -> &'static [&'static str] {
-    SYNONYM_FAMILIES
-        .iter()
-        .find_map(|f| f.iter().position(|k| *k == name).map(|i| &f[i + 1..]))
-        .unwrap_or(&[])
-}
-
-/// The broker keys Aeon changes on a running broker (Kafka's cluster-wide dynamic
-/// configs that Aeon can apply live): the log defaults every topic without its own
-/// override follows, and the fetch cap.
-pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
-    "log.retention.ms",
-    "log.retention.bytes",
-    "log.segment.bytes",
-    "log.roll.ms",
-    "log.index.interval.bytes",
-    "log.flush.interval.messages",
-    "log.flush.interval.ms",
-    "log.message.timestamp.type",
-    "log.cleanup.policy",
-    "message.max.bytes",
-    "fetch.max.bytes",
-];
-
 impl Default for Config {
     /// The built-in defaults.
     fn default() -> Self {
@@ -306,62 +276,6 @@ impl Config {
         }
         *self = Config::with_dynamic(values, self.dynamic.clone())?;
         Ok(())
-    }
-
-    /// The values set before start, without the dynamic ones.
-    fn static_values(&self) -> BTreeMap<&'static str, (String, ValueOrigin)> {
-        self.set_values
-            .iter()
-            .filter(|(_, (_, o))| *o != ValueOrigin::Dynamic)
-            .map(|(k, v)| (*k, v.clone()))
-            .collect()
-    }
-
-    fn with_dynamic(
-        static_values: BTreeMap<&'static str, (String, ValueOrigin)>,
-        dynamic: BTreeMap<&'static str, String>,
-    ) -> Result<Config, ConfigError> {
-        let mut values = static_values;
-        for (k, v) in &dynamic {
-            values.insert(k, (v.clone(), ValueOrigin::Dynamic));
-        }
-        let mut config = Config::from_values(values)?;
-        config.dynamic = dynamic;
-        Ok(config)
-    }
-
-    /// Changes broker keys on the running broker: `Some` sets, `None` removes the dynamic
-    /// value (the static one applies again). Only [`DYNAMIC_BROKER_KEYS`]; everything is
-    /// validated before anything changes.
-    pub fn set_dynamic(&mut self, changes: &[(String, Option<String>)]) -> Result<(), ConfigError> {
-        let mut dynamic = self.dynamic.clone();
-        for (key, value) in changes {
-            let def = keys::broker_key(key).ok_or_else(|| ConfigError::UnknownKey {
-                key: key.clone(),
-                origin: "a dynamic update".into(),
-            })?;
-            if !DYNAMIC_BROKER_KEYS.contains(&def.name) {
-                return Err(ConfigError::Unsupported {
-                    key: def.name.to_owned(),
-                    reason: format!("Cannot update these configs dynamically: {}", def.name),
-                });
-            }
-            match value {
-                Some(v) => {
-                    dynamic.insert(def.name, def.validate(v)?);
-                }
-                None => {
-                    dynamic.remove(def.name);
-                }
-            }
-        }
-        *self = Config::with_dynamic(self.static_values(), dynamic)?;
-        Ok(())
-    }
-
-    /// The values changed on the running broker, by key (to persist them).
-    pub fn dynamic_values(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.dynamic.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
     fn from_values(
@@ -523,92 +437,6 @@ impl Config {
                 .map_or(ValueOrigin::Default, |(_, origin)| *origin),
         )
     }
-
-    /// Every known broker key, as DescribeConfigs for the broker resource reports it.
-    pub fn describe(&self) -> Vec<ConfigEntry> {
-        BROKER_KEYS
-            .iter()
-            .map(|def| self.describe_key(def))
-            .collect()
-    }
-
-    fn describe_key(&self, def: &KeyDef) -> ConfigEntry {
-        let default = def.default.resolve();
-        let mut synonyms = Vec::new();
-        let (value, source) = match self.set_values.get(def.name) {
-            Some((value, origin)) => {
-                synonyms.push(ConfigSynonym {
-                    name: def.name.to_owned(),
-                    value: Some(value.clone()),
-                    source: origin.source(),
-                });
-                // A dynamic value hides the static one, which Kafka still lists.
-                if *origin == ValueOrigin::Dynamic {
-                    if let Some((v, o)) = self.static_values().get(def.name) {
-                        synonyms.push(ConfigSynonym {
-                            name: def.name.to_owned(),
-                            value: Some(v.clone()),
-                            source: o.source(),
-                        });
-                    }
-                }
-                (Some(value.clone()), origin.source())
-            }
-            None => (default.clone(), ConfigSource::Default),
-        };
-        if default.is_some() {
-            synonyms.push(ConfigSynonym {
-                name: def.name.to_owned(),
-                value: default,
-                source: ConfigSource::Default,
-            });
-        }
-        // Kafka also lists the keys of lower precedence that mean the same setting
-        // (`log.retention.minutes`, `log.retention.hours` for `log.retention.ms`).
-        for other in lower_precedence_synonyms(def.name) {
-            if let Some((v, o)) = self.set_values.get(other) {
-                synonyms.push(ConfigSynonym {
-                    name: (*other).to_owned(),
-                    value: Some(v.clone()),
-                    source: o.source(),
-                });
-            }
-            let other_default = keys::broker_key(other).and_then(|d| d.default.resolve());
-            if other_default.is_some() {
-                synonyms.push(ConfigSynonym {
-                    name: (*other).to_owned(),
-                    value: other_default,
-                    source: ConfigSource::Default,
-                });
-            }
-        }
-        ConfigEntry {
-            name: def.name.to_owned(),
-            value,
-            source,
-            read_only: !DYNAMIC_BROKER_KEYS.contains(&def.name),
-            sensitive: false,
-            config_type: def.config_type,
-            documentation: def.doc.to_owned(),
-            synonyms,
-        }
-    }
-
-    /// One line with every key, for the log at start: `key=value`, with the origin of
-    /// anything not a default.
-    pub fn effective_summary(&self) -> String {
-        BROKER_KEYS
-            .iter()
-            .map(|def| {
-                let value = self.value(def.name).unwrap_or_else(|| "null".to_owned());
-                match self.set_values.get(def.name) {
-                    Some((_, origin)) => format!("{}={value} ({})", def.name, origin.label()),
-                    None => format!("{}={value}", def.name),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 /// Read access to set values with fallback to defaults, typed.
@@ -658,44 +486,6 @@ impl Values<'_> {
     fn num<T: TryFrom<i64>>(&self, key: &str) -> Result<T, ConfigError> {
         self.opt_num(key)?
             .ok_or_else(|| ConfigError::invalid(key, "an integer", ""))
-    }
-}
-
-#[cfg(test)]
-mod dynamic_tests {
-    use super::*;
-
-    #[test]
-    fn dynamic_values_override_static_ones_and_removing_them_restores_the_static_value() {
-        let mut c = Config::default();
-        c.set("log.retention.hours", "24").expect("static");
-        c.set_dynamic(&[("log.retention.ms".into(), Some("60000".into()))])
-            .expect("dynamic");
-        assert_eq!(c.log_retention_ms, Some(60_000));
-        assert_eq!(c.origin("log.retention.ms"), Some(ValueOrigin::Dynamic));
-        let e = c
-            .describe()
-            .into_iter()
-            .find(|e| e.name == "log.retention.ms")
-            .expect("listed");
-        assert_eq!(e.source, ConfigSource::DynamicBroker);
-        assert!(!e.read_only);
-        // A later static change keeps the dynamic value on top.
-        c.set("num.partitions", "3").expect("static");
-        assert_eq!(c.log_retention_ms, Some(60_000));
-        c.set_dynamic(&[("log.retention.ms".into(), None)])
-            .expect("remove");
-        assert_eq!(c.log_retention_ms, Some(24 * 3_600_000));
-        assert!(
-            c.set_dynamic(&[("num.partitions".into(), Some("2".into()))])
-                .is_err(),
-            "not a dynamic key"
-        );
-        assert!(
-            c.set_dynamic(&[("log.retention.ms".into(), Some("soon".into()))])
-                .is_err(),
-            "validated"
-        );
     }
 }
 
