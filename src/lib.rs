@@ -2,21 +2,29 @@
 //!
 //! # Layout
 //!
-//! - [`protocol`]: the Kafka wire format and nothing else: generated message structs,
-//!   primitives, frames, record batches, error codes. No I/O, no broker state.
+//! A request's way through the crate, top-down:
+//!
+//! - [`server`]: starts a broker from a [`config::Config`] (the actor system, its
+//!   arbiters, the listener), gives its address, stops it.
+//! - [`net`]: the network edge: the listener and its connection caps, one
+//!   `ConnectionActor` per socket, frames read within the broker-wide request memory,
+//!   responses written in request order.
+//! - [`handlers`]: one file per Kafka API, from typed request to typed response; they
+//!   read the routing snapshot and send messages to the actors.
+//! - [`actors`]: the broker's state, each piece owned by one actor: `BrokerActor`
+//!   (topics, registries, routing), `PartitionActor`, `GroupCoordinatorActor`,
+//!   `TxnCoordinatorActor`.
 //! - [`storage`]: the on-disk log of one partition: segments, indexes, recovery,
-//!   retention. Synchronous, no actors.
-//! - [`config`]: the broker's TOML configuration (Kafka's key names) and topic configs.
-//! - [`actors`]: everything that runs concurrently: `BrokerActor`, the listener,
-//!   `ConnectionActor`s and `PartitionActor`s.
+//!   retention, compaction. Synchronous, no actors.
 //! - [`group`]: the consumer-group protocol as a pure state machine (no actix, no clock).
 //! - [`txn`]: a transactional id's metadata and transitions, likewise pure.
-//! - [`handlers`]: one file per Kafka API, from typed request to typed response.
+//! - [`protocol`]: the Kafka wire format and nothing else: generated message structs,
+//!   primitives, frames, record batches, error codes. No I/O, no broker state.
+//! - [`config`]: the broker's TOML configuration (Kafka's key names) and topic configs.
 //! - [`metrics`]: the broker's counters about itself (atomics, read by tests and tools).
 //! - [`clock`]: the one wall clock the actors read (state machines take `now_ms`).
-//! - [`server`]: start a broker from a [`config::Config`], get its address, stop it.
 //!
-//! Arrows point one way: connection -> handlers -> actors -> storage -> protocol.
+//! Arrows point one way: net -> handlers -> actors -> storage / group / txn -> protocol.
 
 pub mod actors;
 pub mod clock;
@@ -26,6 +34,7 @@ pub mod fuzzing;
 pub mod group;
 pub mod handlers;
 pub mod metrics;
+pub mod net;
 pub mod protocol;
 pub mod server;
 pub mod storage;

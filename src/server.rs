@@ -3,11 +3,11 @@
 //! admin does file work), the accept loop on the system arbiter.
 
 use crate::actors::broker::{BrokerActor, Shutdown};
-use crate::actors::listener;
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
 use crate::handlers::Node;
 use crate::metrics::BrokerMetrics;
+use crate::net::{listener, RequestMemory};
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,9 +138,6 @@ fn run(
         let metrics = Arc::new(BrokerMetrics::default());
         let node = Arc::new(Node {
             metrics: metrics.clone(),
-            request_memory: Arc::new(crate::actors::connection::RequestMemory::new(
-                config.queued_max_request_bytes as usize,
-            )),
             advertised: config.advertised_endpoint(addr),
             config: shared.clone(),
             routing,
@@ -148,7 +145,8 @@ fn run(
             cluster_id: cluster_id.clone(),
             node_id: config.node_id,
         });
-        let accept = actix_rt::spawn(listener::run(listener, node, handles));
+        let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
+        let accept = actix_rt::spawn(listener::run(listener, node, memory, handles));
         tracing::info!(%addr, %cluster_id, threads, "aeon is serving");
         let _ = ready.send(Ok(Started {
             addr,

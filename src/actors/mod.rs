@@ -1,10 +1,10 @@
-//! Everything that runs concurrently: the broker supervisor, the listener, one actor
-//! per connection and one per partition. Actors talk only through typed messages.
+//! The broker's state, each piece owned by one actor: the broker supervisor (topics,
+//! registries, routing), one actor per partition, per consumer group and per
+//! transactional id. Actors talk only through typed messages; the network edge that
+//! sends them is `crate::net`.
 
 pub mod broker;
-pub mod connection;
 pub mod group_coordinator;
-pub mod listener;
 pub mod partition;
 pub mod routing;
 pub mod txn_coordinator;

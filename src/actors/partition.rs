@@ -236,8 +236,8 @@ pub fn start(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use bytes::Bytes;
     use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
+    use bytes::Bytes;
 
     fn batch(n: usize) -> Bytes {
         let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);

@@ -58,8 +58,6 @@ pub struct Node {
     /// The host and port clients are told to connect to.
     pub advertised: (String, u16),
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
-    /// `queued.max.request.bytes`: the memory for requests read and not yet answered.
-    pub request_memory: Arc<crate::actors::connection::RequestMemory>,
 }
 
 /// The APIs this broker answers. A served codec without behaviour is not advertised:

@@ -7,6 +7,7 @@
 //! `ConnectionActor` (and with it the socket) is dropped.
 
 use super::connection::ConnectionActor;
+use super::frame_reader::RequestMemory;
 use crate::handlers::Node;
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -108,7 +109,12 @@ impl Drop for ConnectionSlot {
 
 /// Accepts until the system stops. Each socket is handed to its arbiter as a std
 /// socket and registered there, so its I/O runs on that arbiter's own reactor.
-pub async fn run(listener: TcpListener, node: Arc<Node>, arbiters: Vec<ArbiterHandle>) {
+pub async fn run(
+    listener: TcpListener,
+    node: Arc<Node>,
+    memory: Arc<RequestMemory>,
+    arbiters: Vec<ArbiterHandle>,
+) {
     let config = node.config.load();
     let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
     let mut next = 0usize;
@@ -139,10 +145,11 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, arbiters: Vec<ArbiterHa
         let arbiter = &arbiters[next % arbiters.len()];
         next = next.wrapping_add(1);
         let node = node.clone();
+        let memory = memory.clone();
         arbiter.spawn(async move {
             match tokio::net::TcpStream::from_std(std_stream) {
                 Ok(stream) => {
-                    ConnectionActor::start_for(node, stream, peer, slot);
+                    ConnectionActor::start_for(node, memory, stream, peer, slot);
                 }
                 Err(error) => tracing::warn!(%peer, %error, "could not register a socket"),
             }
