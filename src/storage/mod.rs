@@ -11,11 +11,15 @@
 //! `<base offset, 20 digits>.log | .index | .timeindex | .txnindex` per segment and, after a clean
 //! shutdown, `.aeon_clean_shutdown`.
 //!
-//! - [`log`]: [`Log`], the ordered segments: append, read, roll, retention, delete-records.
+//! - [`log`]: [`Log`], the ordered segments: append, read, roll, retention, delete-records,
+//!   and its sides of transactions and compaction.
 //! - `segment`: one mmap'd `.log` with its indexes (format documented on the type).
 //! - `index`: the sparse offset index and time index (formats documented on the types).
-//! - `truncate`: [`Log::truncate_to`], cutting the end of the log (follower divergence).
-//! - [`recovery`]: opening, the clean-shutdown marker, scanning the last segment.
+//! - `truncate`: [`Log::truncate_to`], cutting the end of the log. Nothing in the broker
+//!   calls it yet: it is for a follower whose log diverged from its leader's, which
+//!   replication (a cluster of brokers) will bring; its tests keep it correct until then.
+//! - [`recovery`]: opening, the clean-shutdown marker, recovering every segment from
+//!   the recovery point after an unclean shutdown.
 //! - [`producer_state`]: idempotent-producer sequences and open transactions per
 //!   partition (the last stable offset), with snapshots.
 //! - [`txn_index`]: the per-segment `.txnindex` of aborted transactions.

@@ -1,5 +1,9 @@
 //! [`Log::truncate_to`]: cutting the end of the log (Kafka's `truncateTo`), for a
 //! follower whose log diverged from its leader's.
+//!
+//! Only the tests call it today: a single broker never truncates (recovery cuts a torn
+//! tail itself). It is kept, tested, for replication, whose followers truncate to the
+//! leader's epoch end offset before they fetch (KIP-101/279).
 
 use std::sync::Arc;
 
