@@ -21,6 +21,128 @@ fn be_i64(b: &[u8]) -> i64 {
     i64::from_be_bytes(a)
 }
 
+/// An index file of `E` entries: a memory-mapped [`MappedFile`] of fixed-size entries
+/// that only grows at the end, with the segment's base offset its entries are relative
+/// to. [`OffsetIndex`] and [`TimeIndex`] are its two kinds.
+#[derive(Debug)]
+pub(crate) struct IndexFile<E> {
+    file: Arc<MappedFile>,
+    base_offset: i64,
+    kind: std::marker::PhantomData<E>,
+}
+
+/// What an index's entries are: their size, how one reads, and what a lookup below the
+/// first entry answers.
+pub(crate) trait IndexEntry {
+    const SIZE: usize;
+    /// An entry, decoded with the segment's base offset.
+    type Value: Copy;
+    fn decode(base_offset: i64, bytes: &[u8]) -> Self::Value;
+    /// The entry's key, which lookups search: its offset or its timestamp.
+    fn key(value: &Self::Value) -> i64;
+    /// What a lookup below every entry answers.
+    fn before_first(base_offset: i64) -> Self::Value;
+}
+
+impl<E: IndexEntry> IndexFile<E> {
+    /// Opens (or creates empty) the index at `path`, preallocated to `capacity` (rounded
+    /// down to whole entries).
+    pub(crate) fn open(path: &Path, base_offset: i64, capacity: usize) -> Result<Self> {
+        let capacity = capacity / E::SIZE * E::SIZE;
+        Ok(Self::from_file(
+            MappedFile::open(path, capacity)?,
+            base_offset,
+        ))
+    }
+
+    /// An index over an already created, empty file.
+    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+        Self {
+            file: Arc::new(file),
+            base_offset,
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn file(&self) -> &Arc<MappedFile> {
+        &self.file
+    }
+
+    pub(crate) fn entries(&self) -> usize {
+        self.file.len() / E::SIZE
+    }
+
+    /// Entry `i`.
+    pub(crate) fn entry(&self, i: usize) -> E::Value {
+        E::decode(
+            self.base_offset,
+            &self.file.contents()[i * E::SIZE..(i + 1) * E::SIZE],
+        )
+    }
+
+    pub(crate) fn last_entry(&self) -> Option<E::Value> {
+        self.entries().checked_sub(1).map(|i| self.entry(i))
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.file.remaining() < E::SIZE
+    }
+
+    /// The last entry whose key is <= `target`, or [`IndexEntry::before_first`].
+    pub(crate) fn lookup(&self, target: i64) -> E::Value {
+        // partition_point over entry indexes: entries with key <= target come first.
+        let (mut lo, mut hi) = (0usize, self.entries());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if E::key(&self.entry(mid)) <= target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1) {
+            Some(i) => self.entry(i),
+            None => E::before_first(self.base_offset),
+        }
+    }
+
+    /// The offset `offset` relative to the base offset, if it fits the entry's int32.
+    fn relative(&self, offset: i64) -> Option<i32> {
+        i32::try_from(offset.saturating_sub(self.base_offset)).ok()
+    }
+
+    /// The number of leading entries that are well formed, by `ok(previous, entry)`.
+    fn valid_prefix_by(&self, ok: impl Fn(Option<E::Value>, E::Value) -> bool) -> usize {
+        let mut prev = None;
+        for i in 0..self.entries() {
+            let e = self.entry(i);
+            if !ok(prev, e) {
+                return i;
+            }
+            prev = Some(e);
+        }
+        self.entries()
+    }
+
+    /// Keeps the first `n` entries.
+    pub(crate) fn truncate_entries(&mut self, n: usize) -> Result<()> {
+        let path = self.file.path().to_path_buf();
+        Arc::get_mut(&mut self.file)
+            .ok_or(Error::Corrupt {
+                path,
+                reason: "index is shared while being recovered".into(),
+            })?
+            .cut(n * E::SIZE)
+    }
+
+    fn corrupt(&self, reason: &str) -> Error {
+        Error::Corrupt {
+            path: self.file.path().to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// The offset index (`<base offset>.index`): maps offsets to positions in the `.log`.
 ///
 /// # Format
@@ -54,62 +176,41 @@ fn be_i64(b: &[u8]) -> i64 {
 /// strictly increasing and points inside the log; trailing zeros end it. Recovery
 /// keeps entries up to the last one whose batch checks out and rebuilds the rest from
 /// the log; an index that is missing or fails these checks is rebuilt from its segment.
+pub(crate) type OffsetIndex = IndexFile<OffsetEntry>;
+
+/// An offset-index entry: (absolute offset, position in the `.log`).
 #[derive(Debug)]
-pub(crate) struct OffsetIndex {
-    file: Arc<MappedFile>,
-    base_offset: i64,
-}
+pub(crate) struct OffsetEntry;
 
 /// Bytes per offset-index entry.
 pub(crate) const OFFSET_ENTRY_SIZE: usize = 8;
 
-impl OffsetIndex {
-    /// Opens (or creates empty) the index at `path`, preallocated to `capacity`.
-    pub(crate) fn open(path: &Path, base_offset: i64, capacity: usize) -> Result<Self> {
-        let capacity = capacity / OFFSET_ENTRY_SIZE * OFFSET_ENTRY_SIZE;
-        Ok(Self {
-            file: Arc::new(MappedFile::open(path, capacity)?),
-            base_offset,
-        })
-    }
+impl IndexEntry for OffsetEntry {
+    const SIZE: usize = OFFSET_ENTRY_SIZE;
+    type Value = (i64, u32);
 
-    /// An index over an already created, empty file.
-    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
-        Self {
-            file: Arc::new(file),
-            base_offset,
-        }
-    }
-
-    pub(crate) fn file(&self) -> &Arc<MappedFile> {
-        &self.file
-    }
-
-    pub(crate) fn entries(&self) -> usize {
-        self.file.len() / OFFSET_ENTRY_SIZE
-    }
-
-    /// Entry `i` as (absolute offset, position).
-    pub(crate) fn entry(&self, i: usize) -> (i64, u32) {
-        let b = &self.file.contents()[i * OFFSET_ENTRY_SIZE..(i + 1) * OFFSET_ENTRY_SIZE];
+    fn decode(base_offset: i64, b: &[u8]) -> (i64, u32) {
         (
-            self.base_offset.saturating_add(i64::from(be_i32(b))),
+            base_offset.saturating_add(i64::from(be_i32(b))),
             be_i32(&b[4..]) as u32,
         )
     }
 
-    pub(crate) fn last_entry(&self) -> Option<(i64, u32)> {
-        self.entries().checked_sub(1).map(|i| self.entry(i))
+    fn key(value: &(i64, u32)) -> i64 {
+        value.0
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.file.remaining() < OFFSET_ENTRY_SIZE
+    fn before_first(base_offset: i64) -> (i64, u32) {
+        (base_offset, 0)
     }
+}
 
+impl IndexFile<OffsetEntry> {
     /// Appends an entry for the batch whose last offset is `offset` at `position`.
     pub(crate) fn append(&self, offset: i64, position: u32) -> Result<()> {
-        let relative = i32::try_from(offset.saturating_sub(self.base_offset))
-            .map_err(|_| self.corrupt("relative offset overflows"))?;
+        let relative = self
+            .relative(offset)
+            .ok_or_else(|| self.corrupt("relative offset overflows"))?;
         let mut entry = [0u8; OFFSET_ENTRY_SIZE];
         entry[..4].copy_from_slice(&relative.to_be_bytes());
         entry[4..].copy_from_slice(&position.to_be_bytes());
@@ -119,65 +220,20 @@ impl OffsetIndex {
         }
     }
 
-    /// The last entry whose offset is <= `target`, or (base offset, 0).
-    pub(crate) fn lookup(&self, target: i64) -> (i64, u32) {
-        let n = self.entries();
-        // partition_point over entry indexes: entries with offset <= target come first.
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry(mid).0 <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        match lo.checked_sub(1) {
-            Some(i) => self.entry(i),
-            None => (self.base_offset, 0),
-        }
-    }
-
     /// The number of leading entries that are well formed: strictly increasing and
     /// pointing before `log_len`.
     pub(crate) fn valid_prefix(&self, log_len: usize) -> usize {
-        let mut prev: Option<(i64, u32)> = None;
-        for i in 0..self.entries() {
-            let (offset, position) = self.entry(i);
-            let ok = offset >= self.base_offset
+        let base = self.base_offset;
+        self.valid_prefix_by(|prev, (offset, position)| {
+            offset >= base
                 && (position as usize) < log_len
-                && prev.is_none_or(|(po, pp)| offset > po && position > pp);
-            if !ok {
-                return i;
-            }
-            prev = Some((offset, position));
-        }
-        self.entries()
+                && prev.is_none_or(|(po, pp)| offset > po && position > pp)
+        })
     }
 
     /// Whether the file holds exactly well-formed entries.
     pub(crate) fn is_sane(&self, log_len: usize) -> bool {
         self.file.len() % OFFSET_ENTRY_SIZE == 0 && self.valid_prefix(log_len) == self.entries()
-    }
-
-    /// Keeps the first `n` entries.
-    pub(crate) fn truncate_entries(&mut self, n: usize) -> Result<()> {
-        self.file_mut()?.cut(n * OFFSET_ENTRY_SIZE)
-    }
-
-    fn file_mut(&mut self) -> Result<&mut MappedFile> {
-        let path = self.file.path().to_path_buf();
-        Arc::get_mut(&mut self.file).ok_or(Error::Corrupt {
-            path,
-            reason: "index is shared while being recovered".into(),
-        })
-    }
-
-    fn corrupt(&self, reason: &str) -> Error {
-        Error::Corrupt {
-            path: self.file.path().to_path_buf(),
-            reason: reason.into(),
-        }
     }
 }
 
@@ -207,57 +263,36 @@ impl OffsetIndex {
 /// As for [`OffsetIndex`]: preallocated to `segment.index.bytes` (whole entries),
 /// trimmed at roll and clean shutdown; after a crash the entries are the well-formed
 /// prefix, cut back to those the recovered offset index vouches for, or rebuilt.
+pub(crate) type TimeIndex = IndexFile<TimeEntry>;
+
+/// A time-index entry: (timestamp, absolute offset).
 #[derive(Debug)]
-pub(crate) struct TimeIndex {
-    file: Arc<MappedFile>,
-    base_offset: i64,
-}
+pub(crate) struct TimeEntry;
 
 /// Bytes per time-index entry.
 pub(crate) const TIME_ENTRY_SIZE: usize = 12;
 
-impl TimeIndex {
-    pub(crate) fn open(path: &Path, base_offset: i64, capacity: usize) -> Result<Self> {
-        let capacity = capacity / TIME_ENTRY_SIZE * TIME_ENTRY_SIZE;
-        Ok(Self {
-            file: Arc::new(MappedFile::open(path, capacity)?),
-            base_offset,
-        })
-    }
+impl IndexEntry for TimeEntry {
+    const SIZE: usize = TIME_ENTRY_SIZE;
+    type Value = (i64, i64);
 
-    /// An index over an already created, empty file.
-    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
-        Self {
-            file: Arc::new(file),
-            base_offset,
-        }
-    }
-
-    pub(crate) fn file(&self) -> &Arc<MappedFile> {
-        &self.file
-    }
-
-    pub(crate) fn entries(&self) -> usize {
-        self.file.len() / TIME_ENTRY_SIZE
-    }
-
-    /// Entry `i` as (timestamp, absolute offset).
-    pub(crate) fn entry(&self, i: usize) -> (i64, i64) {
-        let b = &self.file.contents()[i * TIME_ENTRY_SIZE..(i + 1) * TIME_ENTRY_SIZE];
+    fn decode(base_offset: i64, b: &[u8]) -> (i64, i64) {
         (
             be_i64(b),
-            self.base_offset.saturating_add(i64::from(be_i32(&b[8..]))),
+            base_offset.saturating_add(i64::from(be_i32(&b[8..]))),
         )
     }
 
-    pub(crate) fn last_entry(&self) -> Option<(i64, i64)> {
-        self.entries().checked_sub(1).map(|i| self.entry(i))
+    fn key(value: &(i64, i64)) -> i64 {
+        value.0
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.file.remaining() < TIME_ENTRY_SIZE
+    fn before_first(base_offset: i64) -> (i64, i64) {
+        (-1, base_offset)
     }
+}
 
+impl IndexFile<TimeEntry> {
     /// Appends (timestamp, offset) if the timestamp is larger than the last entry's.
     pub(crate) fn maybe_append(&self, timestamp: i64, offset: i64) -> Result<()> {
         if let Some((last_ts, last_offset)) = self.last_entry() {
@@ -265,7 +300,7 @@ impl TimeIndex {
                 return Ok(());
             }
         }
-        let Ok(relative) = i32::try_from(offset.saturating_sub(self.base_offset)) else {
+        let Some(relative) = self.relative(offset) else {
             return Ok(());
         };
         let mut entry = [0u8; TIME_ENTRY_SIZE];
@@ -276,51 +311,16 @@ impl TimeIndex {
         Ok(())
     }
 
-    /// The last entry with timestamp <= `target`, or (-1, base offset).
-    pub(crate) fn lookup(&self, target: i64) -> (i64, i64) {
-        let (mut lo, mut hi) = (0usize, self.entries());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry(mid).0 <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        match lo.checked_sub(1) {
-            Some(i) => self.entry(i),
-            None => (-1, self.base_offset),
-        }
-    }
-
     /// The number of leading entries that are well formed.
     pub(crate) fn valid_prefix(&self) -> usize {
-        let mut prev: Option<(i64, i64)> = None;
-        for i in 0..self.entries() {
-            let (ts, offset) = self.entry(i);
-            let ok =
-                offset >= self.base_offset && prev.is_none_or(|(pt, po)| ts > pt && offset >= po);
-            if !ok {
-                return i;
-            }
-            prev = Some((ts, offset));
-        }
-        self.entries()
+        let base = self.base_offset;
+        self.valid_prefix_by(|prev, (ts, offset)| {
+            offset >= base && prev.is_none_or(|(pt, po)| ts > pt && offset >= po)
+        })
     }
 
     pub(crate) fn is_sane(&self) -> bool {
         self.file.len() % TIME_ENTRY_SIZE == 0 && self.valid_prefix() == self.entries()
-    }
-
-    /// Keeps the first `n` entries.
-    pub(crate) fn truncate_entries(&mut self, n: usize) -> Result<()> {
-        let path = self.file.path().to_path_buf();
-        Arc::get_mut(&mut self.file)
-            .ok_or(Error::Corrupt {
-                path,
-                reason: "index is shared while being recovered".into(),
-            })?
-            .cut(n * TIME_ENTRY_SIZE)
     }
 }
 
