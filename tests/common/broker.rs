@@ -1,0 +1,149 @@
+//! A real broker in this process on 127.0.0.1:0 with a temporary data directory,
+//! stopped (cleanly) on drop, and rdkafka clients configured for it.
+
+use super::clients::Deliveries;
+use aeon::config::Config;
+use aeon::Broker;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::BaseProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use tempfile::TempDir;
+
+pub struct TestBroker {
+    broker: Option<Broker>,
+    pub dir: TempDir,
+    tweak: Box<dyn Fn(&mut Config)>,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.set("listeners", "127.0.0.1:0").expect("listeners");
+    c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
+    c.set("num.network.threads", "2").expect("threads");
+    c.set("log.segment.bytes", "8388608")
+        .expect("segment bytes");
+    // Removed segments' files go at once, so tests that measure disk use see it.
+    c.set("log.segment.delete.delay.ms", "0")
+        .expect("delete delay");
+    c
+}
+
+impl TestBroker {
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: impl Fn(&mut Config) + 'static) -> Self {
+        // RUST_LOG=aeon=debug shows the broker's log in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let broker = Broker::start(config).expect("broker starts");
+        TestBroker {
+            broker: Some(broker),
+            dir,
+            tweak: Box::new(tweak),
+        }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.broker
+            .as_ref()
+            .expect("running")
+            .local_addr()
+            .to_string()
+    }
+
+    /// How many responses this broker failed to encode: always a broker bug.
+    pub fn response_encode_failures(&self) -> u64 {
+        self.broker
+            .as_ref()
+            .map_or(0, |b| b.metrics().response_encode_failures())
+    }
+
+    /// Stops the broker cleanly; [`TestBroker::restart`] starts it again. Every test
+    /// thereby checks that the broker encoded every response it built.
+    pub fn stop(&mut self) {
+        if let Some(b) = self.broker.take() {
+            let failures = b.metrics().response_encode_failures();
+            b.stop();
+            if !std::thread::panicking() {
+                assert_eq!(
+                    failures, 0,
+                    "responses the broker failed to encode (see its ERROR log)"
+                );
+            }
+        }
+    }
+
+    /// Stops the broker cleanly (if it runs) and starts it again on the same data (a new
+    /// port unless the test fixed one).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut config = test_config(self.dir.path());
+        (self.tweak)(&mut config);
+        self.broker = Some(Broker::start(config).expect("broker restarts"));
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.bootstrap())
+            .set("broker.address.family", "v4")
+            .set("socket.timeout.ms", "10000")
+            .set("message.timeout.ms", "20000");
+        c
+    }
+
+    pub fn admin(&self) -> AdminClient<DefaultClientContext> {
+        self.client_config().create().expect("admin client")
+    }
+
+    pub fn producer(&self, extra: &[(&str, &str)]) -> BaseProducer<Deliveries> {
+        let mut c = self.client_config();
+        c.set("acks", "all").set("linger.ms", "5");
+        for (k, v) in extra {
+            c.set(*k, *v);
+        }
+        c.create_with_context(Deliveries::default())
+            .expect("producer")
+    }
+
+    /// A consumer without a group: partitions are assigned from the beginning.
+    pub fn consumer(&self, topic: &str, partitions: i32) -> BaseConsumer {
+        let mut c = self.client_config();
+        c.set("group.id", "aeon-test-unused")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let consumer: BaseConsumer = c.create().expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .expect("tpl");
+        }
+        consumer.assign(&tpl).expect("assign");
+        consumer
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        let admin = self.admin();
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let res = futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+            .expect("create_topics");
+        for r in res {
+            r.expect("topic created");
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
