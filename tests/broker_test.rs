@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::{consume, produce_all, TestBroker};
+use common::{assert_closed_by_broker, connect, consume, produce_all, TestBroker};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -159,21 +158,6 @@ fn metadata_for_an_unknown_topic_creates_it_when_auto_creation_is_on() {
     assert_eq!(t.partitions().len(), 1, "num.partitions");
 }
 
-/// Reads until the peer closes the socket; fails if it stays open.
-fn assert_closed(mut s: TcpStream) {
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
-            Err(e) => panic!("connection not closed: {e}"),
-        }
-    }
-}
-
 #[test]
 fn garbage_and_an_oversized_length_prefix_close_only_their_connections() {
     let broker = TestBroker::start();
@@ -184,15 +168,15 @@ fn garbage_and_an_oversized_length_prefix_close_only_their_connections() {
         (0..100).map(|_| BaseRecord::<[u8], [u8]>::to("steady").payload(b"before")),
     );
 
-    let mut garbage = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut garbage = connect(&broker.bootstrap());
     garbage
         .write_all(&[0, 0, 0, 12, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8])
         .expect("write");
-    assert_closed(garbage);
+    assert_closed_by_broker(&mut garbage, "garbage");
 
-    let mut huge = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut huge = connect(&broker.bootstrap());
     huge.write_all(&[0x7f, 0xff, 0xff, 0xff]).expect("write");
-    assert_closed(huge);
+    assert_closed_by_broker(&mut huge, "an oversized length prefix");
 
     // The client on its own connection is unaffected.
     produce_all(

@@ -5,51 +5,22 @@ mod common;
 
 use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
-use aeon::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use aeon::protocol::messages::metadata_request::MetadataRequest;
 use aeon::protocol::{ApiKey, ErrorCode, Response};
-use common::{read_frame, write_request, TestBroker};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use common::{
+    assert_closed_by_broker, connect, exchange, fetch_request, read_frame, write_request,
+    TestBroker,
+};
+use std::io::Write;
 use std::time::Duration;
-
-fn connect(broker: &TestBroker) -> TcpStream {
-    let s = TcpStream::connect(broker.bootstrap()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    s
-}
-
-fn closed_by_peer(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 64];
-    matches!(s.read(&mut buf), Ok(0))
-        || matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
-}
 
 #[test]
 fn pipelined_requests_are_answered_in_request_order() {
     let broker = TestBroker::start();
     broker.create_topic("quiet", 1);
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     // A fetch that waits (nothing to read), then quick requests behind it.
-    let fetch = FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 300,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: "quiet".into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    write_request(&mut s, 11, 1, fetch.into());
+    write_request(&mut s, 11, 1, fetch_request("quiet", 0, 300, 1).into());
     write_request(&mut s, 3, 2, ApiVersionsRequest::default().into());
     write_request(
         &mut s,
@@ -80,7 +51,7 @@ fn pipelined_requests_are_answered_in_request_order() {
 #[test]
 fn api_versions_of_an_unknown_version_gets_a_v0_unsupported_version_answer() {
     let broker = TestBroker::start();
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     // ApiVersions v99: header v2 framing, which the broker cannot know; it answers v0.
     s.write_all(&[0, 0, 0, 10, 0, 18, 0, 99, 0, 0, 0, 7, 0xff, 0xff])
         .expect("write");
@@ -101,33 +72,31 @@ fn api_versions_of_an_unknown_version_gets_a_v0_unsupported_version_answer() {
         (0, ApiKey::Produce.versions().max)
     );
     // The connection stays usable.
-    write_request(&mut s, 3, 8, ApiVersionsRequest::default().into());
-    let (header, _) =
-        decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s)).expect("v3 response");
+    let (header, _) = exchange(&mut s, 3, 8, ApiVersionsRequest::default().into());
     assert_eq!(header.correlation_id, 8);
 }
 
 #[test]
 fn an_unknown_api_key_or_version_closes_the_connection() {
     let broker = TestBroker::start();
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     s.write_all(&[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
         .expect("write");
-    assert!(closed_by_peer(&mut s), "unknown API key");
-    let mut s = connect(&broker);
+    assert_closed_by_broker(&mut s, "unknown API key");
+    let mut s = connect(&broker.bootstrap());
     // Metadata v99.
     s.write_all(&[0, 0, 0, 10, 0, 3, 0, 99, 0, 0, 0, 1, 0xff, 0xff])
         .expect("write");
-    assert!(closed_by_peer(&mut s), "unsupported Metadata version");
+    assert_closed_by_broker(&mut s, "unsupported Metadata version");
 }
 
 #[test]
 fn idle_connections_are_closed_after_connections_max_idle_ms() {
     let broker = TestBroker::start_with(|c| c.set("connections.max.idle.ms", "300").expect("set"));
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     write_request(&mut s, 3, 1, ApiVersionsRequest::default().into());
     read_frame(&mut s);
-    assert!(closed_by_peer(&mut s), "an idle connection is closed");
+    assert_closed_by_broker(&mut s, "an idle connection is closed");
 }
 
 /// Every handled API answers a request at every version it advertises (here a request
@@ -155,11 +124,12 @@ fn every_handled_api_answers_at_every_advertised_version() {
                 j.protocol_type = "consumer".into();
             }
             correlation_id += 1;
-            let mut s = connect(&broker);
-            write_request(&mut s, version, correlation_id, body);
-            let frame = read_frame(&mut s);
-            let (header, response) = decode_response(api, version, frame)
-                .unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));
+            let (header, response) = exchange(
+                &mut connect(&broker.bootstrap()),
+                version,
+                correlation_id,
+                body,
+            );
             assert_eq!(header.correlation_id, correlation_id, "{api:?} v{version}");
             assert_eq!(response.api_key(), api);
         }
@@ -172,29 +142,12 @@ fn every_handled_api_answers_at_every_advertised_version() {
 fn a_fetch_with_min_bytes_zero_is_answered_without_waiting() {
     let broker = TestBroker::start();
     broker.create_topic("empty", 1);
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    let fetch = FetchRequest {
-        replica_id: -1,
-        // Far longer than the read timeout: a broker that waited would fail the read.
-        max_wait_ms: 120_000,
-        min_bytes: 0,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: "empty".into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    write_request(&mut s, 11, 5, fetch.into());
-    let (header, _) =
-        decode_response(ApiKey::Fetch, 11, read_frame(&mut s)).expect("fetch answered");
+    // A max_wait_ms far longer than the read timeout: a broker that waited would fail
+    // the read.
+    let fetch = fetch_request("empty", 0, 120_000, 0);
+    let (header, _) = exchange(&mut s, 11, 5, fetch.into());
     assert_eq!(header.correlation_id, 5);
 }

@@ -18,7 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,29 +225,15 @@ fn commit_acked(addr: &str, acks: &[Acks], stop: &AtomicBool) -> Vec<(i32, i64)>
             ..Default::default()
         };
         correlation_id += 1;
-        let header = aeon::protocol::messages::RequestHeader {
-            request_api_key: ApiKey::OffsetCommit.code(),
-            request_api_version: 8,
-            correlation_id,
-            client_id: Some("crash-committer".into()),
-            ..Default::default()
-        };
-        let Ok(frame) = aeon::protocol::frame::encode_request(&header, &request.into()) else {
-            break;
-        };
+        // The broker is killed under this loop: a failed write or read ends it.
+        let frame = common::request_frame(8, correlation_id, request.into());
         if s.write_all(&frame).is_err() {
             break;
         }
-        let mut len = [0u8; 4];
-        if s.read_exact(&mut len).is_err() {
+        let Ok(buf) = common::try_read_frame(&mut s) else {
             break;
-        }
-        let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
-        if s.read_exact(&mut buf).is_err() {
-            break;
-        }
-        let Ok((_, Response::OffsetCommit(r))) =
-            decode_response(ApiKey::OffsetCommit, 8, buf.into())
+        };
+        let Ok((_, Response::OffsetCommit(r))) = decode_response(ApiKey::OffsetCommit, 8, buf)
         else {
             panic!("an OffsetCommit response")
         };

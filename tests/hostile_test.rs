@@ -12,11 +12,14 @@ use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
 use aeon::protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
 use aeon::protocol::{ApiKey, ErrorCode, Response};
-use common::{consume, produce_all, read_frame, write_request, TestBroker};
+use common::{
+    assert_closed_by_broker, call, connect, consume, exchange, produce_all, read_frame,
+    request_frame, TestBroker,
+};
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Message;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -206,44 +209,12 @@ fn under_attack(broker: &TestBroker, attack: impl FnOnce(&str)) {
     }
 }
 
-fn connect(addr: &str) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
-    s.set_write_timeout(Some(Duration::from_secs(30)))
-        .expect("write timeout");
-    s
-}
-
 /// A new connection gets an ApiVersions answer.
 fn assert_broker_answers(broker: &TestBroker) {
     let mut s = connect(&broker.bootstrap());
-    write_request(&mut s, 3, 7, ApiVersionsRequest::default().into());
-    let (header, body) =
-        decode_response(ApiKey::ApiVersions, 3, read_frame(&mut s)).expect("ApiVersions response");
+    let (header, body) = exchange(&mut s, 3, 7, ApiVersionsRequest::default().into());
     assert_eq!(header.correlation_id, 7);
     assert!(matches!(body, Response::ApiVersions(r) if r.error_code == 0));
-}
-
-/// Reads until the broker closes the connection (EOF or reset); panics if it stays
-/// open past the read timeout.
-fn assert_closed_by_broker(s: &mut TcpStream, what: &str) {
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
-                ) =>
-            {
-                return
-            }
-            Err(e) => panic!("{what}: the broker kept the connection open ({e})"),
-        }
-    }
 }
 
 /// Writes what it can: a closed or full socket ends the write, which is what a
@@ -432,21 +403,12 @@ fn unknown_api_keys_and_versions_get_an_error_or_a_close() {
 fn api_versions_frames(n: i32) -> Vec<u8> {
     let mut out = Vec::new();
     for correlation_id in 0..n {
-        let header = aeon::protocol::messages::RequestHeader {
-            request_api_key: ApiKey::ApiVersions.code(),
-            request_api_version: 3,
-            correlation_id,
-            client_id: Some("pipeline".into()),
-            ..Default::default()
-        };
         let body = ApiVersionsRequest {
             client_software_name: "hostile".into(),
             client_software_version: "1".into(),
             ..Default::default()
         };
-        out.extend_from_slice(
-            &aeon::protocol::frame::encode_request(&header, &body.into()).expect("encode"),
-        );
+        out.extend_from_slice(&request_frame(3, correlation_id, body.into()));
     }
     out
 }
@@ -485,10 +447,12 @@ fn two_thousand_idle_connections_do_not_disturb_a_working_client() {
         let mut idle: Vec<TcpStream> = (0..2000).map(|_| connect(addr)).collect();
         // All of them were admitted and are served: the last and the first answer.
         for i in [0, 999, 1999] {
-            let s = &mut idle[i];
-            write_request(s, 3, i as i32, ApiVersionsRequest::default().into());
-            let (header, _) =
-                decode_response(ApiKey::ApiVersions, 3, read_frame(s)).expect("response");
+            let (header, _) = exchange(
+                &mut idle[i],
+                3,
+                i as i32,
+                ApiVersionsRequest::default().into(),
+            );
             assert_eq!(header.correlation_id, i as i32);
         }
         std::thread::sleep(Duration::from_secs(2));
@@ -534,17 +498,12 @@ fn a_group_member_that_joins_and_never_heartbeats_is_evicted_and_the_group_moves
             }],
             ..Default::default()
         };
-        write_request(&mut s, 5, 1, join("").into());
-        let (_, body) =
-            decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
-        let Response::JoinGroup(first) = body else {
+        let Response::JoinGroup(first) = call(&mut s, 5, 1, join("").into()) else {
             panic!("not a JoinGroup response")
         };
         let member_id = if first.error_code == ErrorCode::MemberIdRequired.code() {
-            write_request(&mut s, 5, 2, join(&first.member_id).into());
-            let (_, body) =
-                decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
-            let Response::JoinGroup(second) = body else {
+            let Response::JoinGroup(second) = call(&mut s, 5, 2, join(&first.member_id).into())
+            else {
                 panic!("not a JoinGroup response")
             };
             assert_eq!(second.error_code, 0, "joined");
@@ -636,11 +595,7 @@ fn an_offset_commit_naming_150_000_unknown_partitions_is_answered_in_one_pass() 
         };
         // The read timeout (30 s) bounds the answer: a scan of the unknown partitions
         // per partition took 52 s here.
-        let mut s = connect(addr);
-        write_request(&mut s, 2, 1, req.into());
-        let (_, body) =
-            decode_response(ApiKey::OffsetCommit, 2, read_frame(&mut s)).expect("response");
-        let Response::OffsetCommit(r) = body else {
+        let Response::OffsetCommit(r) = call(&mut connect(addr), 2, 1, req.into()) else {
             panic!("not an OffsetCommit response")
         };
         let partitions = &r.topics[0].partitions;
@@ -849,10 +804,7 @@ fn a_metadata_flood_of_new_topic_names_stops_at_max_broker_partitions() {
                 allow_auto_topic_creation: true,
                 ..Default::default()
             };
-            write_request(&mut s, 9, round, req.into());
-            let (_, body) =
-                decode_response(ApiKey::Metadata, 9, read_frame(&mut s)).expect("metadata");
-            let Response::Metadata(r) = body else {
+            let Response::Metadata(r) = call(&mut s, 9, round, req.into()) else {
                 panic!("not a metadata response")
             };
             for t in &r.topics {
@@ -873,9 +825,8 @@ fn a_metadata_flood_of_new_topic_names_stops_at_max_broker_partitions() {
 /// The groups the broker lists (ListGroups v4).
 fn listed_groups(s: &mut TcpStream, correlation_id: i32) -> usize {
     use aeon::protocol::messages::list_groups_request::ListGroupsRequest;
-    write_request(s, 4, correlation_id, ListGroupsRequest::default().into());
-    let (_, body) = decode_response(ApiKey::ListGroups, 4, read_frame(s)).expect("ListGroups");
-    let Response::ListGroups(r) = body else {
+    let Response::ListGroups(r) = call(s, 4, correlation_id, ListGroupsRequest::default().into())
+    else {
         panic!("not a ListGroups response")
     };
     assert_eq!(r.error_code, 0);
@@ -910,10 +861,7 @@ fn a_join_group_flood_of_new_group_ids_leaves_no_group_behind() {
                 }],
                 ..Default::default()
             };
-            write_request(&mut s, 5, i, join.into());
-            let (_, body) =
-                decode_response(ApiKey::JoinGroup, 5, read_frame(&mut s)).expect("JoinGroup");
-            let Response::JoinGroup(r) = body else {
+            let Response::JoinGroup(r) = call(&mut s, 5, i, join.into()) else {
                 panic!("not a JoinGroup response")
             };
             assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());

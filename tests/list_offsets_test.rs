@@ -5,23 +5,18 @@
 
 mod common;
 
-use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use aeon::protocol::messages::list_offsets_response::ListOffsetsPartitionResponse;
 use aeon::protocol::records::compression::compress_batch;
 use aeon::protocol::records::{Compression, RecordBatchBuilder, RecordSpec};
-use aeon::protocol::{ApiKey, Response};
-use common::{produce_raw, read_frame, write_request, TestBroker};
+use aeon::protocol::Response;
+use common::{call, connect, produce_raw, TestBroker};
 use std::net::TcpStream;
 
 const TOPIC: &str = "times";
 const T0: i64 = 1_750_000_000_000;
-
-fn connect(broker: &TestBroker) -> TcpStream {
-    TcpStream::connect(broker.bootstrap()).expect("connect")
-}
 
 /// Produces one batch to partition 0 and returns its base offset.
 fn produce(s: &mut TcpStream, batch: Vec<u8>) -> i64 {
@@ -61,10 +56,7 @@ fn list(s: &mut TcpStream, version: i16, timestamp: i64, partition: i32) -> (i16
         }],
         ..Default::default()
     };
-    write_request(s, version, 7, req.into());
-    let (_, body) = decode_response(ApiKey::ListOffsets, version, read_frame(s))
-        .unwrap_or_else(|e| panic!("ListOffsets v{version} response: {e}"));
-    let Response::ListOffsets(r) = body else {
+    let Response::ListOffsets(r) = call(s, version, 7, req.into()) else {
         panic!("wrong response")
     };
     let ListOffsetsPartitionResponse {
@@ -81,7 +73,7 @@ fn list(s: &mut TcpStream, version: i16, timestamp: i64, partition: i32) -> (i16
 fn timestamp_lookups_answer_the_record_at_every_version() {
     let broker = TestBroker::start();
     broker.create_topic(TOPIC, 2);
-    let mut s = connect(&broker);
+    let mut s = connect(&broker.bootstrap());
     // 0..9: ten records a second apart, uncompressed; 10..19: the same times shifted
     // by 20 s, lz4; 20..22: out of order (the max in the middle), zstd, and a header
     // that leaves its max timestamp unset, as some producers do.

@@ -14,9 +14,7 @@ use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::produce_request::ProduceRequest;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ApiKey, Response};
-use common::{read_frame, TestBroker};
-use std::net::TcpStream;
-use std::time::Duration;
+use common::{connect, read_frame, request_frame, TestBroker};
 
 fn produce(seq: usize) -> ProduceRequest {
     let batch = RecordBatchBuilder::new(0, 1_700_000_000_000)
@@ -31,24 +29,13 @@ fn pipelined_produce_requests_are_appended_in_request_order() {
         c.set("log.flush.before.ack", "true").expect("set");
     });
     broker.create_topic("ordered", 1);
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    let mut s = connect(&broker.bootstrap());
     const N: usize = 2000;
     let mut writer = s.try_clone().expect("clone");
     // All requests in one write, so the broker reads many frames at a time.
     let mut all = Vec::new();
     for seq in 0..N {
-        let header = aeon::protocol::messages::RequestHeader {
-            request_api_key: ApiKey::Produce.code(),
-            request_api_version: 3,
-            correlation_id: seq as i32,
-            client_id: Some("pipelining".into()),
-            ..Default::default()
-        };
-        all.extend_from_slice(
-            &aeon::protocol::frame::encode_request(&header, &produce(seq).into()).expect("encode"),
-        );
+        all.extend_from_slice(&request_frame(3, seq as i32, produce(seq).into()));
     }
     let w = std::thread::spawn(move || {
         use std::io::Write;

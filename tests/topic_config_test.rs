@@ -3,12 +3,11 @@
 
 mod common;
 
-use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
 };
-use aeon::protocol::{ApiKey, ErrorCode, Response};
-use common::{consume, produce_all, read_frame, write_request, TestBroker};
+use aeon::protocol::{ErrorCode, Response};
+use common::{call, connect, consume, produce_all, raw, TestBroker};
 use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::BaseRecord;
@@ -35,8 +34,6 @@ fn incremental_on(
     ops: &[(&str, i8, Option<&str>)],
     validate_only: bool,
 ) -> (ErrorCode, Option<String>) {
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let req = IncrementalAlterConfigsRequest {
         resources: vec![AlterConfigsResource {
             resource_type,
@@ -55,10 +52,7 @@ fn incremental_on(
         validate_only,
         ..Default::default()
     };
-    write_request(&mut s, 1, 1, req.into());
-    let (_, body) =
-        decode_response(ApiKey::IncrementalAlterConfigs, 1, read_frame(&mut s)).expect("response");
-    let Response::IncrementalAlterConfigs(r) = body else {
+    let Response::IncrementalAlterConfigs(r) = raw(&broker.bootstrap(), 1, req.into()) else {
         panic!("wrong response")
     };
     let r = &r.responses[0];
@@ -322,8 +316,6 @@ fn legacy_alter_configs_refuses_an_invalid_value_with_invalid_config() {
     };
     let broker = TestBroker::start();
     broker.create_topic("legacy", 1);
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
-    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let req = AlterConfigsRequest {
         resources: vec![AlterConfigsResource {
             resource_type: 2,
@@ -337,9 +329,7 @@ fn legacy_alter_configs_refuses_an_invalid_value_with_invalid_config() {
         }],
         ..Default::default()
     };
-    write_request(&mut s, 1, 1, req.into());
-    let (_, body) = decode_response(ApiKey::AlterConfigs, 1, read_frame(&mut s)).expect("response");
-    let Response::AlterConfigs(r) = body else {
+    let Response::AlterConfigs(r) = raw(&broker.bootstrap(), 1, req.into()) else {
         panic!("wrong response")
     };
     assert_eq!(r.responses[0].error_code, ErrorCode::InvalidConfig.code());
@@ -437,7 +427,7 @@ fn create_time_records_outside_the_timestamp_bounds_are_refused() {
         }
         b.build()
     };
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut s = connect(&broker.bootstrap());
     let code = |s: &mut TcpStream, timestamps: &[i64]| {
         common::produce_raw(s, "clocked", None, batch(timestamps)).error_code
     };
@@ -511,7 +501,7 @@ fn a_topics_compression_type_re_encodes_batches_sent_with_another_codec() {
         .record(RecordSpec::new(Some(b"k2"), Some(b"v2")))
         .build();
     let gzip = compress_batch(&batch, Compression::Gzip).expect("gzip");
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut s = connect(&broker.bootstrap());
     for (topic, stored) in [
         ("by-broker", Compression::Lz4),
         ("by-topic", Compression::Zstd),
@@ -553,13 +543,11 @@ fn min_insync_replicas_above_one_refuses_acks_all() {
     let batch = RecordBatchBuilder::new(0, 1)
         .record(RecordSpec::new(Some(b"k"), Some(b"v")))
         .build();
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut s = connect(&broker.bootstrap());
     let all = common::produce_raw(&mut s, "isr", None, batch.clone());
     assert_eq!(all.error_code, ErrorCode::NotEnoughReplicas.code());
     let req = common::produce_request("isr", 0, None, 1, batch);
-    write_request(&mut s, 9, 2, req.into());
-    let (_, body) = decode_response(ApiKey::Produce, 9, read_frame(&mut s)).expect("response");
-    let Response::Produce(r) = body else {
+    let Response::Produce(r) = call(&mut s, 9, 2, req.into()) else {
         panic!("not a produce response")
     };
     let one = &r.responses[0].partition_responses[0];

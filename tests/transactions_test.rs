@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{consume, Got, TestBroker};
+use common::{consume, raw, Got, TestBroker};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -12,17 +12,6 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
-
-/// One request over a fresh connection, as an operator's tool sends it.
-fn raw(addr: &str, version: i16, body: aeon::protocol::Request) -> aeon::protocol::Response {
-    let api = body.api_key();
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    common::write_request(&mut s, version, 1, body);
-    let (_, response) =
-        aeon::protocol::frame::decode_response(api, version, common::read_frame(&mut s))
-            .expect("response decodes");
-    response
-}
 
 /// DescribeTransactions of one id: (error, state, producer epoch, timeout, topics).
 type Described = (i16, String, i16, i32, Vec<(String, Vec<i32>)>);

@@ -6,18 +6,17 @@
 
 mod common;
 
-use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::describe_producers_request::{
     DescribeProducersRequest, TopicRequest,
 };
-use aeon::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use aeon::protocol::messages::fetch_request::FetchRequest;
 use aeon::protocol::messages::fetch_response::PartitionData;
 use aeon::protocol::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
-use aeon::protocol::{ApiKey, ErrorCode, Response};
-use common::{read_frame, write_request, TestBroker};
+use aeon::protocol::{ErrorCode, Response};
+use common::{call, connect, fetch_request, TestBroker};
 use std::net::TcpStream;
 
 const TOPIC: &str = "txn-read";
@@ -49,9 +48,7 @@ fn begin_txn(s: &mut TcpStream) -> i64 {
         producer_epoch: -1,
         ..Default::default()
     };
-    write_request(s, 4, 100, init.into());
-    let (_, body) = decode_response(ApiKey::InitProducerId, 4, read_frame(s)).expect("response");
-    let Response::InitProducerId(r) = body else {
+    let Response::InitProducerId(r) = call(s, 4, 100, init.into()) else {
         panic!("wrong response")
     };
     assert_eq!((r.error_code, r.producer_epoch), (0, 0));
@@ -66,10 +63,7 @@ fn begin_txn(s: &mut TcpStream) -> i64 {
         }],
         ..Default::default()
     };
-    write_request(s, 3, 101, add.into());
-    let (_, body) =
-        decode_response(ApiKey::AddPartitionsToTxn, 3, read_frame(s)).expect("response");
-    let Response::AddPartitionsToTxn(added) = body else {
+    let Response::AddPartitionsToTxn(added) = call(s, 3, 101, add.into()) else {
         panic!("wrong response")
     };
     assert_eq!(
@@ -81,27 +75,11 @@ fn begin_txn(s: &mut TcpStream) -> i64 {
 
 fn fetch(s: &mut TcpStream, id: i32, isolation_level: i8) -> PartitionData {
     let req = FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 0,
-        min_bytes: 0,
-        max_bytes: 1 << 20,
         isolation_level,
         session_epoch: -1,
-        topics: vec![FetchTopic {
-            topic: TOPIC.into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 1 << 20,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..fetch_request(TOPIC, 0, 0, 0)
     };
-    write_request(s, 11, id, req.into());
-    let (_, body) = decode_response(ApiKey::Fetch, 11, read_frame(s)).expect("response");
-    let Response::Fetch(r) = body else {
+    let Response::Fetch(r) = call(s, 11, id, req.into()) else {
         panic!("wrong response")
     };
     r.responses[0].partitions[0].clone()
@@ -120,7 +98,7 @@ fn batch(producer: Option<(i64, i32)>) -> Vec<u8> {
 fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
     let broker = TestBroker::start();
     broker.create_topic(TOPIC, 1);
-    let mut s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let mut s = connect(&broker.bootstrap());
     let pid = begin_txn(&mut s);
     produce(&mut s, batch(None));
     produce(&mut s, batch(Some((pid, 0))));
@@ -160,10 +138,7 @@ fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
             }],
             ..Default::default()
         };
-        write_request(&mut s, 5, 7, req.into());
-        let (_, body) =
-            decode_response(ApiKey::ListOffsets, 5, read_frame(&mut s)).expect("response");
-        let Response::ListOffsets(r) = body else {
+        let Response::ListOffsets(r) = call(&mut s, 5, 7, req.into()) else {
             panic!("wrong response")
         };
         assert_eq!(
@@ -180,10 +155,7 @@ fn read_committed_fetch_and_list_offsets_stop_at_an_open_transaction() {
         }],
         ..Default::default()
     };
-    write_request(&mut s, 0, 8, req.into());
-    let (_, body) =
-        decode_response(ApiKey::DescribeProducers, 0, read_frame(&mut s)).expect("response");
-    let Response::DescribeProducers(r) = body else {
+    let Response::DescribeProducers(r) = call(&mut s, 0, 8, req.into()) else {
         panic!("wrong response")
     };
     let partitions = &r.topics[0].partitions;

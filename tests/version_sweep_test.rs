@@ -11,12 +11,11 @@
 
 mod common;
 
-use aeon::protocol::frame::decode_response;
 use aeon::protocol::messages::*;
 use aeon::protocol::records::compression::compress_batch;
 use aeon::protocol::records::{Compression, RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ApiKey, Request, Response};
-use common::{read_frame, write_request, TestBroker};
+use common::{connect, exchange, TestBroker};
 use std::collections::BTreeSet;
 use std::net::TcpStream;
 use uuid::Uuid;
@@ -37,9 +36,7 @@ impl Sweep {
         let req = req.into();
         let api = req.api_key();
         self.correlation_id += 1;
-        write_request(&mut self.s, version, self.correlation_id, req);
-        let (header, response) = decode_response(api, version, read_frame(&mut self.s))
-            .unwrap_or_else(|e| panic!("{api:?} v{version}: the response does not decode: {e}"));
+        let (header, response) = exchange(&mut self.s, version, self.correlation_id, req);
         assert_eq!(
             header.correlation_id, self.correlation_id,
             "{api:?} v{version}"
@@ -1042,7 +1039,7 @@ fn every_handled_api_answers_real_requests_at_every_version() {
             .expect("set");
     });
     broker.create_topic(TOPIC, 3);
-    let s = TcpStream::connect(broker.bootstrap()).expect("connect");
+    let s = connect(&broker.bootstrap());
     let mut sweep = Sweep {
         s,
         correlation_id: 0,
