@@ -3,23 +3,10 @@
 
 mod common;
 
-use common::{produce_all, Deliveries};
+use common::{produce_all, AeonProcess, Deliveries};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord};
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// Starts `aeon` on 127.0.0.1:0 with its data in `data_dir`.
-fn start_aeon(data_dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut command = common::aeon_command();
-    command
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(data_dir);
-    let aeon = common::spawn_aeon(command);
-    (aeon.child, aeon.addr)
-}
+use std::time::Duration;
 
 #[test]
 fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
@@ -46,9 +33,9 @@ fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
 #[test]
 fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (mut child, addr) = start_aeon(dir.path());
+    let mut aeon = AeonProcess::spawn(&mut common::aeon_serving(dir.path(), 0));
     let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", addr)
+        .set("bootstrap.servers", &aeon.addr)
         .set("acks", "all")
         .create_with_context(Deliveries::default())
         .expect("producer");
@@ -58,21 +45,7 @@ fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
     );
     drop(producer);
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "aeon did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "clean exit: {exit}");
+    aeon.sigterm(Duration::from_secs(30));
     let part = dir.path().join("auto-created-0");
     assert!(
         part.join(".aeon_clean_shutdown").exists(),

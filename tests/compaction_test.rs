@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{consume, produce_all, Deliveries, Got, TestBroker};
+use common::{aeon_serving, consume, produce_all, AeonProcess, Deliveries, Got, TestBroker};
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -280,21 +280,6 @@ fn disk_use_of_a_compacted_topic_stays_flat_under_updates() {
     );
 }
 
-/// Starts the `aeon` binary with extra environment; returns it and its address.
-fn start_aeon(data_dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    let mut command = common::aeon_command();
-    command
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(data_dir);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let aeon = common::spawn_aeon(command);
-    (aeon.child, aeon.addr)
-}
-
 #[test]
 fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
     let data = tempfile::tempdir().expect("tmp");
@@ -302,7 +287,8 @@ fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
         ("AEON_LOG_CLEANER_BACKOFF_MS", "100"),
         ("AEON_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND", "400000"),
     ];
-    let (mut child, addr) = start_aeon(data.path(), &slow);
+    let mut aeon = AeonProcess::spawn(aeon_serving(data.path(), 0).envs(slow));
+    let addr = aeon.addr.clone();
     compacted_topic(&addr, "killed", &[("segment.ms", "1000")]);
     let producer: BaseProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", &addr)
@@ -329,11 +315,12 @@ fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(cleaning(), "a cleaning was under way");
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
+    aeon.sigkill();
 
-    let (mut child, addr) = start_aeon(data.path(), &[("AEON_LOG_CLEANER_BACKOFF_MS", "100")]);
-    let got = read_all(&addr, "killed");
+    let aeon =
+        AeonProcess::spawn(aeon_serving(data.path(), 0).env("AEON_LOG_CLEANER_BACKOFF_MS", "100"));
+    let addr = &aeon.addr;
+    let got = read_all(addr, "killed");
     assert!(
         got.len() > KEYS,
         "readable from the start: {} records",
@@ -352,10 +339,8 @@ fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
         );
     }
     // The interrupted cleaning simply runs again.
-    let got = wait_for(&addr, "killed", |g| g.len() == KEYS + 1);
+    let got = wait_for(addr, "killed", |g| g.len() == KEYS + 1);
     assert_latest_per_key(&got[..KEYS], &latest);
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
 }
 
 fn small_offsets_log(c: &mut aeon::config::Config) {

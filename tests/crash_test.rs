@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::Deliveries;
+use common::{aeon_serving, AeonProcess, Deliveries};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -20,7 +20,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,66 +31,13 @@ const CYCLES: usize = 20;
 const GROUP: &str = "crash-group";
 const RECOVERED_LINE: &str = "log recovered after an unclean shutdown";
 
-/// A running `aeon` and every line it logged so far.
-struct Aeon {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
+fn start_aeon(data_dir: &Path, config: &Path) -> AeonProcess {
+    AeonProcess::spawn(aeon_serving(data_dir, 0).arg("--config").arg(config))
 }
 
-fn start_aeon(data_dir: &Path, config: &Path) -> Aeon {
-    let mut command = common::aeon_command();
-    command
-        .arg("--config")
-        .arg(config)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "aeon=info");
-    let common::SpawnedAeon { child, addr, log } = common::spawn_aeon(command);
-    Aeon { child, addr, log }
-}
-
-impl Aeon {
-    fn recovered_partitions(&self) -> usize {
-        self.log
-            .lock()
-            .expect("log lines")
-            .iter()
-            .filter(|l| l.contains(RECOVERED_LINE))
-            .count()
-    }
-
-    fn sigkill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    fn sigterm(mut self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let exit = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "aeon did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(exit.success(), "clean exit: {exit}");
-    }
-}
-
-impl Drop for Aeon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The partitions `aeon` scanned to recover them, by its log.
+fn recovered_partitions(aeon: &AeonProcess) -> usize {
+    aeon.log_lines_containing(RECOVERED_LINE)
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
@@ -256,7 +203,7 @@ fn commit_acked(addr: &str, acks: &[Acks], stop: &AtomicBool) -> Vec<(i32, i64)>
 /// committing rather than creating topics. Ends with a clean shutdown.
 fn prepare(data: &Path, config: &Path) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let aeon = start_aeon(data, config);
+    let mut aeon = start_aeon(data, config);
     let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &aeon.addr)
         .set("broker.address.family", "v4")
@@ -288,7 +235,7 @@ fn prepare(data: &Path, config: &Path) {
             "the group's first commit is accepted"
         );
     }
-    aeon.sigterm();
+    aeon.sigterm(Duration::from_secs(60));
 }
 
 /// A small deterministic generator for the kill moments.
@@ -327,7 +274,7 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
     for cycle in 0..CYCLES {
         let aeon = start_aeon(&data, &config);
         if cycle > 0 {
-            recoveries += aeon.recovered_partitions();
+            recoveries += recovered_partitions(&aeon);
         }
         let stop = AtomicBool::new(false);
         let kill_after = Duration::from_millis(rng.next_ms(150, 700));
@@ -471,7 +418,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
     let config = write_config(dir.path());
-    let aeon = start_aeon(&data, &config);
+    let mut aeon = start_aeon(&data, &config);
     let producer: BaseProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", &aeon.addr)
         .set("broker.address.family", "v4")
@@ -487,9 +434,9 @@ fn sigterm_then_restart_does_no_recovery_scan() {
         }),
     );
     drop(producer);
-    aeon.sigterm();
+    aeon.sigterm(Duration::from_secs(60));
 
-    let aeon = start_aeon(&data, &config);
+    let mut aeon = start_aeon(&data, &config);
     // Metadata for the topic: its partitions are open once this answers.
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &aeon.addr)
@@ -505,7 +452,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
     }
     assert_eq!(total, 3000, "everything is there after the clean restart");
     assert_eq!(
-        aeon.recovered_partitions(),
+        recovered_partitions(&aeon),
         0,
         "a clean shutdown leaves nothing to recover"
     );
@@ -522,7 +469,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
         .fetch_watermarks(TOPIC, 0, Duration::from_secs(30))
         .expect("watermarks");
     assert!(
-        aeon.recovered_partitions() >= PARTITIONS as usize,
+        recovered_partitions(&aeon) >= PARTITIONS as usize,
         "after SIGKILL each partition is recovered"
     );
 }

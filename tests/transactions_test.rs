@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{consume, raw, Got, TestBroker};
+use common::{consume, free_port, raw, AeonProcess, Got, TestBroker};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -409,14 +409,6 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
     );
 }
 
-/// A free port on 127.0.0.1, so a restarted broker listens where clients expect it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[test]
 fn transactions_in_flight_survive_a_broker_restart() {
     let port = free_port();
@@ -490,34 +482,11 @@ fn process(consumer: &BaseConsumer, producer: &BaseProducer, max: usize, commit:
     batch.len()
 }
 
-/// A running `aeon` binary that is killed when the test ends, passed or not.
-struct Binary(common::SpawnedAeon);
-
-impl Binary {
-    fn sigkill(&mut self) {
-        self.0.child.kill().expect("SIGKILL");
-        self.0.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
-}
-
 /// The real `aeon` binary on `port`, over `dir`.
-fn start_binary(dir: &std::path::Path, port: u16) -> Binary {
-    let mut command = common::aeon_command();
-    command
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "aeon=info")
-        .env("AEON_GROUP_INITIAL_REBALANCE_DELAY_MS", "0");
-    Binary(common::spawn_aeon(command))
+fn start_binary(dir: &std::path::Path, port: u16) -> AeonProcess {
+    AeonProcess::spawn(
+        common::aeon_serving(dir, port).env("AEON_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
+    )
 }
 
 fn group_consumer_at(addr: &str, group: &str, topic: &str) -> BaseConsumer {
@@ -556,7 +525,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let dir = tempfile::tempdir().expect("data dir");
     let port = free_port();
     let mut aeon = start_binary(dir.path(), port);
-    let addr = aeon.0.addr.clone();
+    let addr = aeon.addr.clone();
     create_topic_at(&addr, "ctp-in", 2);
     create_topic_at(&addr, "ctp-out", 2);
     let input = txn_producer(&addr, "ctp-source", &[]);

@@ -147,3 +147,12 @@ impl Drop for TestBroker {
         self.stop();
     }
 }
+
+/// A free port on 127.0.0.1, so a restarted broker (in this process or the binary)
+/// listens where clients expect it.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
