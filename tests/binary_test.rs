@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{produce_all, AeonProcess, Deliveries};
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord};
+use common::{client_config, produce_all, producer_with, AeonProcess};
+use rdkafka::producer::BaseRecord;
 use std::time::Duration;
 
 #[test]
@@ -34,11 +33,7 @@ fn an_unknown_config_key_stops_startup_with_a_message_naming_it() {
 fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut aeon = AeonProcess::spawn(&mut common::aeon_serving(dir.path(), 0));
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("acks", "all")
-        .create_with_context(Deliveries::default())
-        .expect("producer");
+    let producer = producer_with(&client_config(&aeon.addr), &[]);
     produce_all(
         &producer,
         (0..1000).map(|_| BaseRecord::<[u8], [u8]>::to("auto-created").payload(b"durable")),

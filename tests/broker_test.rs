@@ -322,16 +322,13 @@ fn list_offsets_answers_earliest_latest_and_by_timestamp() {
 
 #[test]
 fn a_log_append_time_topic_stamps_the_brokers_clock() {
-    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::admin::{NewTopic, TopicReplication};
     use rdkafka::message::Timestamp;
     let broker = TestBroker::start();
-    let admin = broker.admin();
-    let topic = NewTopic::new("stamped", 1, TopicReplication::Fixed(1))
-        .set("message.timestamp.type", "LogAppendTime");
-    futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .expect("request")[0]
-        .as_ref()
-        .expect("created");
+    broker.create_topic_with(
+        &NewTopic::new("stamped", 1, TopicReplication::Fixed(1))
+            .set("message.timestamp.type", "LogAppendTime"),
+    );
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

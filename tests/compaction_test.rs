@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{aeon_serving, consume, produce_all, AeonProcess, Deliveries, Got, TestBroker};
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
-use rdkafka::config::ClientConfig;
+use common::{
+    admin_at, aeon_serving, assigned_consumer, client_config, consume, create_topic_with,
+    produce_all, producer_with, AeonProcess, Deliveries, Got, TestBroker,
+};
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -21,12 +23,6 @@ fn fast_cleaner(c: &mut aeon::config::Config) {
 }
 
 fn compacted_topic(bootstrap: &str, name: &str, extra: &[(&str, &str)]) {
-    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-        ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("broker.address.family", "v4")
-            .create()
-            .expect("admin");
     let mut topic = NewTopic::new(name, 1, TopicReplication::Fixed(1))
         .set("cleanup.policy", "compact")
         .set("segment.bytes", "1048576")
@@ -34,29 +30,21 @@ fn compacted_topic(bootstrap: &str, name: &str, extra: &[(&str, &str)]) {
     for (k, v) in extra {
         topic = topic.set(k, v);
     }
-    let res = futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .expect("create_topics");
-    for r in res {
-        r.expect("topic created");
-    }
+    create_topic_with(&admin_at(bootstrap), &topic);
 }
 
 /// Everything from the beginning up to the high watermark, with a fresh consumer.
 fn read_all(bootstrap: &str, topic: &str) -> Vec<Got> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("group.id", "compaction-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer = assigned_consumer(
+        client_config(bootstrap)
+            .set("group.id", "compaction-reader")
+            .set("enable.auto.commit", "false"),
+        topic,
+        1,
+    );
     let (_, high) = consumer
         .fetch_watermarks(topic, 0, Duration::from_secs(10))
         .expect("watermarks");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("tpl");
-    consumer.assign(&tpl).expect("assign");
     let mut out: Vec<Got> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while out.last().is_none_or(|g| g.offset < high - 1) && Instant::now() < deadline {
@@ -290,12 +278,7 @@ fn a_broker_killed_during_a_cleaning_restarts_with_an_intact_log() {
     let mut aeon = AeonProcess::spawn(aeon_serving(data.path(), 0).envs(slow));
     let addr = aeon.addr.clone();
     compacted_topic(&addr, "killed", &[("segment.ms", "1000")]);
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &addr)
-        .set("acks", "all")
-        .set("linger.ms", "20")
-        .create_with_context(Deliveries::default())
-        .expect("producer");
+    let producer = producer_with(&client_config(&addr), &[("linger.ms", "20")]);
     let mut latest = BTreeMap::new();
     produce_updates(&producer, "killed", 0, 30_000, &mut latest);
     roll_with_marker(&producer, "killed", 1000);
@@ -485,17 +468,9 @@ fn a_compacted_topic_refuses_keyless_records_in_any_codec() {
     use aeon::protocol::records::compression::compress_batch;
     use aeon::protocol::records::{Compression, RecordBatchBuilder, RecordSpec};
     let broker = TestBroker::start();
-    let topic =
-        rdkafka::admin::NewTopic::new("keyed", 1, rdkafka::admin::TopicReplication::Fixed(1))
-            .set("cleanup.policy", "compact");
-    futures::executor::block_on(
-        broker
-            .admin()
-            .create_topics([&topic], &rdkafka::admin::AdminOptions::new()),
-    )
-    .expect("create")[0]
-        .clone()
-        .expect("created");
+    broker.create_topic_with(
+        &NewTopic::new("keyed", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+    );
     let batch = |keyless: bool| {
         RecordBatchBuilder::new(0, 1)
             .record(RecordSpec::new(Some(b"k"), Some(b"v")))

@@ -12,8 +12,7 @@
 
 mod common;
 
-use common::{aeon_serving, AeonProcess, Deliveries};
-use rdkafka::config::ClientConfig;
+use common::{aeon_serving, client_config, create_topic_at, producer_with, AeonProcess};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
@@ -95,9 +94,7 @@ fn parse_payload(partition: i32, bytes: &[u8]) -> u64 {
 /// One producer per partition: produces with acks=all until `stop`, numbering its
 /// messages from `next_seq`. Returns the next unused sequence number.
 fn produce_until(addr: &str, partition: i32, mut seq: u64, acks: Acks, stop: &AtomicBool) -> u64 {
-    let producer: BaseProducer<AckLog> = ClientConfig::new()
-        .set("bootstrap.servers", addr)
-        .set("broker.address.family", "v4")
+    let producer: BaseProducer<AckLog> = client_config(addr)
         .set("acks", "all")
         .set("retries", "0")
         .set("linger.ms", "2")
@@ -202,19 +199,8 @@ fn commit_acked(addr: &str, acks: &[Acks], stop: &AtomicBool) -> Vec<(i32, i64)>
 /// before the kills start, so that the short cycles spend their time producing and
 /// committing rather than creating topics. Ends with a clean shutdown.
 fn prepare(data: &Path, config: &Path) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let mut aeon = start_aeon(data, config);
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
-        .create()
-        .expect("admin");
-    let topic = NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(1));
-    for r in futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .expect("create_topics")
-    {
-        r.expect("topic created");
-    }
+    create_topic_at(&aeon.addr, TOPIC, PARTITIONS);
     let zero: Vec<Acks> = (0..PARTITIONS)
         .map(|_| Arc::new(Mutex::new(vec![(0, -1)])))
         .collect();
@@ -308,9 +294,7 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
 
     // The verdict, from a final start.
     let aeon = start_aeon(&data, &config);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
+    let consumer: BaseConsumer = client_config(&aeon.addr)
         .set("group.id", "crash-verifier")
         .set("enable.auto.commit", "false")
         .set("check.crcs", "true")
@@ -376,9 +360,7 @@ fn acknowledged_messages_survive_twenty_sigkills_in_order_and_intact() {
     for p in 0..PARTITIONS {
         tpl.add_partition(TOPIC, p);
     }
-    let group: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
+    let group: BaseConsumer = client_config(&aeon.addr)
         .set("group.id", GROUP)
         .create()
         .expect("consumer");
@@ -419,12 +401,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
     let data = dir.path().join("data");
     let config = write_config(dir.path());
     let mut aeon = start_aeon(&data, &config);
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
-        .set("acks", "all")
-        .create_with_context(Deliveries::default())
-        .expect("producer");
+    let producer = producer_with(&client_config(&aeon.addr), &[]);
     common::produce_all(
         &producer,
         (0..3000).map(|i| {
@@ -438,11 +415,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
 
     let mut aeon = start_aeon(&data, &config);
     // Metadata for the topic: its partitions are open once this answers.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer = client_config(&aeon.addr).create().expect("consumer");
     let mut total = 0;
     for p in 0..PARTITIONS {
         let (_, high) = consumer
@@ -460,11 +433,7 @@ fn sigterm_then_restart_does_no_recovery_scan() {
     // And the contrast: SIGKILL, then the next start does recover.
     aeon.sigkill();
     let aeon = start_aeon(&data, &config);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &aeon.addr)
-        .set("broker.address.family", "v4")
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer = client_config(&aeon.addr).create().expect("consumer");
     consumer
         .fetch_watermarks(TOPIC, 0, Duration::from_secs(30))
         .expect("watermarks");

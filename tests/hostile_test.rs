@@ -665,16 +665,12 @@ fn internal_topics_cannot_be_deleted_created_or_written_by_clients() {
 #[test]
 fn transactional_batches_of_a_transaction_that_never_added_the_partition_are_refused() {
     use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
-    use rdkafka::consumer::Consumer;
     let _one = exclusive();
     let broker = TestBroker::start_with(hostile_config);
     broker.create_topic("victim", 1);
     // A real transactional producer, whose transaction does include the partition.
-    let mut config = broker.client_config();
-    config
-        .set("transactional.id", "honest")
-        .set("linger.ms", "0");
-    let honest: rdkafka::producer::BaseProducer = config.create().expect("producer");
+    let honest =
+        common::transactional_producer(&broker.bootstrap(), "honest", &[("linger.ms", "0")]);
     honest
         .init_transactions(Duration::from_secs(30))
         .expect("init");
@@ -719,15 +715,14 @@ fn transactional_batches_of_a_transaction_that_never_added_the_partition_are_ref
     honest
         .commit_transaction(Duration::from_secs(30))
         .expect("commit");
-    let mut config = broker.client_config();
-    config
-        .set("group.id", "reader")
-        .set("isolation.level", "read_committed");
-    let reader: BaseConsumer = config.create().expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("victim", 0, rdkafka::Offset::Beginning)
-        .expect("tpl");
-    reader.assign(&tpl).expect("assign");
+    let reader = common::assigned_consumer(
+        broker
+            .client_config()
+            .set("group.id", "reader")
+            .set("isolation.level", "read_committed"),
+        "victim",
+        1,
+    );
     let got = consume(&reader, 1, TIMEOUT);
     assert_eq!(got.len(), 1);
 }

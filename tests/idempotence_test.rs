@@ -117,19 +117,19 @@ fn an_idempotent_producer_whose_connections_are_cut_leaves_no_duplicates_and_no_
     *proxy.target.lock().expect("target") = broker.bootstrap().parse().ok();
     broker.create_topic("exactly", 3);
 
-    let mut config = broker.client_config();
-    config
-        .set("bootstrap.servers", proxy.addr.to_string())
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "2")
-        .set("batch.num.messages", "50")
-        .set("message.timeout.ms", "120000")
-        .set("retry.backoff.ms", "10")
-        .set("reconnect.backoff.ms", "10");
-    let producer: rdkafka::producer::BaseProducer<common::Deliveries> = config
-        .create_with_context(common::Deliveries::default())
-        .expect("producer");
+    let producer = common::producer_with(
+        broker
+            .client_config()
+            .set("bootstrap.servers", proxy.addr.to_string()),
+        &[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "2"),
+            ("batch.num.messages", "50"),
+            ("message.timeout.ms", "120000"),
+            ("retry.backoff.ms", "10"),
+            ("reconnect.backoff.ms", "10"),
+        ],
+    );
 
     // The connections are cut right after each chunk is handed to the producer, while
     // that chunk is still unacknowledged: the cuts land mid-flight however fast the

@@ -145,19 +145,14 @@ fn a_full_disk_fails_appends_with_kafka_storage_error_and_the_log_stays_readable
     let broker = aeon::Broker::start(config).expect("broker starts");
     let bootstrap = broker.local_addr().to_string();
     let client = |extra: &[(&str, &str)]| {
-        let mut c = rdkafka::config::ClientConfig::new();
-        c.set("bootstrap.servers", &bootstrap)
-            .set("broker.address.family", "v4")
-            .set("message.timeout.ms", "10000");
+        let mut c = common::client_config(&bootstrap);
+        c.set("message.timeout.ms", "10000");
         for (k, v) in extra {
             c.set(*k, *v);
         }
         c
     };
-    let producer: rdkafka::producer::BaseProducer<common::Deliveries> =
-        client(&[("acks", "all"), ("retries", "0"), ("linger.ms", "0")])
-            .create_with_context(common::Deliveries::default())
-            .expect("producer");
+    let producer = common::producer_with(&client(&[]), &[("retries", "0"), ("linger.ms", "0")]);
     let value = vec![b'v'; 16 * 1024];
     common::produce_all(
         &producer,
@@ -204,11 +199,7 @@ fn a_full_disk_fails_appends_with_kafka_storage_error_and_the_log_stays_readable
     // Everything acknowledged is still readable.
     let mut c = client(&[("group.id", "full-reader"), ("enable.auto.commit", "false")]);
     c.set("auto.offset.reset", "earliest");
-    let consumer: rdkafka::consumer::BaseConsumer = c.create().expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("full", 0, rdkafka::Offset::Beginning)
-        .expect("tpl");
-    rdkafka::consumer::Consumer::assign(&consumer, &tpl).expect("assign");
+    let consumer = common::assigned_consumer(&c, "full", 1);
     let got = consume(&consumer, acked, Duration::from_secs(60));
     assert_eq!(got.len(), acked, "every acknowledged message is readable");
 

@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{produce_all, TestBroker};
-use rdkafka::config::ClientConfig;
+use common::{group_config, produce_all, TestBroker};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::BaseRecord;
 use rdkafka::{ClientContext, Message};
@@ -55,12 +54,8 @@ impl Member {
         extra: &[(&str, &str)],
         seen: Arc<Mutex<Vec<String>>>,
     ) -> Member {
-        let mut c: ClientConfig = broker.client_config();
-        c.set("group.id", group)
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "300");
+        let mut c = group_config(&broker.client_config(), group);
+        c.set("heartbeat.interval.ms", "300");
         for (k, v) in extra {
             c.set(*k, *v);
         }

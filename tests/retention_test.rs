@@ -5,7 +5,7 @@
 mod common;
 
 use common::{produce_all, TestBroker};
-use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::producer::BaseRecord;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -58,10 +58,7 @@ fn segments_removed_by_retention_are_closed_and_unmapped_at_once() {
     let topic = NewTopic::new("shrinking", 1, TopicReplication::Fixed(1))
         .set("segment.bytes", "1048576")
         .set("retention.bytes", "2097152");
-    let created =
-        futures::executor::block_on(broker.admin().create_topics([&topic], &AdminOptions::new()))
-            .expect("create");
-    created[0].clone().expect("created");
+    broker.create_topic_with(&topic);
     let producer = broker.producer(&[("linger.ms", "5"), ("compression.type", "none")]);
     let value = vec![b'x'; 1024];
     produce_all(

@@ -217,14 +217,10 @@ fn fill_segments(broker: &TestBroker, topic: &str) -> usize {
 #[test]
 fn retention_changed_live_takes_effect() {
     let broker = TestBroker::start();
-    let admin = broker.admin();
     let topic =
         rdkafka::admin::NewTopic::new("shrinking", 1, rdkafka::admin::TopicReplication::Fixed(1))
             .set("segment.bytes", "1048576");
-    futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .expect("request")[0]
-        .as_ref()
-        .expect("created");
+    broker.create_topic_with(&topic);
     let n = fill_segments(&broker, "shrinking");
     let consumer = broker.consumer("shrinking", 0);
     assert_eq!(

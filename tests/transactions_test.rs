@@ -4,8 +4,10 @@
 
 mod common;
 
-use common::{consume, free_port, raw, AeonProcess, Got, TestBroker};
-use rdkafka::config::ClientConfig;
+use common::{
+    assigned_consumer, client_config, consume, create_topic_at, free_port, group_config, raw,
+    send_all, transactional_producer, AeonProcess, Got, TestBroker,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -65,42 +67,14 @@ fn list(addr: &str, state: &str) -> Vec<String> {
         .collect()
 }
 
-fn txn_producer(broker_addr: &str, id: &str, extra: &[(&str, &str)]) -> BaseProducer {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", broker_addr)
-        .set("broker.address.family", "v4")
-        .set("transactional.id", id)
-        .set("linger.ms", "5");
-    for (k, v) in extra {
-        c.set(*k, *v);
-    }
-    c.create().expect("transactional producer")
-}
-
 fn send(p: &BaseProducer, topic: &str, partition: i32, value: &str) {
-    let mut record = BaseRecord::<str, str>::to(topic)
-        .partition(partition)
-        .key(value)
-        .payload(value);
-    loop {
-        match p.send(record) {
-            Ok(()) => break,
-            Err((e, back)) => {
-                assert!(
-                    matches!(
-                        e,
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull
-                        )
-                    ),
-                    "send failed: {e}"
-                );
-                record = back;
-                p.poll(Duration::from_millis(10));
-            }
-        }
-    }
-    p.poll(Duration::ZERO);
+    send_all(
+        p,
+        [BaseRecord::<str, str>::to(topic)
+            .partition(partition)
+            .key(value)
+            .payload(value)],
+    );
 }
 
 /// A consumer of every partition from the beginning, with the given isolation level.
@@ -109,27 +83,21 @@ fn reader(broker: &TestBroker, topic: &str, partitions: i32, committed: bool) ->
 }
 
 fn reader_at(addr: &str, topic: &str, partitions: i32, committed: bool) -> BaseConsumer {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", addr)
-        .set("broker.address.family", "v4")
-        .set("group.id", "txn-test-reader")
-        .set("enable.auto.commit", "false")
-        .set(
-            "isolation.level",
-            if committed {
-                "read_committed"
-            } else {
-                "read_uncommitted"
-            },
-        );
-    let consumer: BaseConsumer = c.create().expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    consumer
+    assigned_consumer(
+        client_config(addr)
+            .set("group.id", "txn-test-reader")
+            .set("enable.auto.commit", "false")
+            .set(
+                "isolation.level",
+                if committed {
+                    "read_committed"
+                } else {
+                    "read_uncommitted"
+                },
+            ),
+        topic,
+        partitions,
+    )
 }
 
 /// A transactional error after which the producer cannot commit what it has.
@@ -162,7 +130,7 @@ fn drain(consumer: &BaseConsumer, quiet: Duration) -> Vec<Got> {
 fn a_committed_transaction_is_seen_whole_by_read_committed_consumers() {
     let broker = TestBroker::start();
     broker.create_topic("tx-commit", 3);
-    let p = txn_producer(&broker.bootstrap(), "committer", &[]);
+    let p = transactional_producer(&broker.bootstrap(), "committer", &[]);
     p.init_transactions(T).expect("init");
     p.begin_transaction().expect("begin");
     for i in 0..300 {
@@ -191,7 +159,7 @@ fn a_committed_transaction_is_seen_whole_by_read_committed_consumers() {
 fn an_aborted_transaction_is_hidden_from_read_committed_and_its_marker_from_everyone() {
     let broker = TestBroker::start();
     broker.create_topic("tx-abort", 1);
-    let p = txn_producer(&broker.bootstrap(), "aborter", &[]);
+    let p = transactional_producer(&broker.bootstrap(), "aborter", &[]);
     p.init_transactions(T).expect("init");
     p.begin_transaction().expect("begin");
     for i in 0..50 {
@@ -232,8 +200,8 @@ fn an_aborted_transaction_is_hidden_from_read_committed_and_its_marker_from_ever
 fn interleaved_committed_and_aborted_transactions_leave_exactly_the_committed_in_order() {
     let broker = TestBroker::start();
     broker.create_topic("tx-mix", 2);
-    let a = txn_producer(&broker.bootstrap(), "mix-a", &[]);
-    let b = txn_producer(&broker.bootstrap(), "mix-b", &[]);
+    let a = transactional_producer(&broker.bootstrap(), "mix-a", &[]);
+    let b = transactional_producer(&broker.bootstrap(), "mix-b", &[]);
     a.init_transactions(T).expect("init a");
     b.init_transactions(T).expect("init b");
     let mut want: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
@@ -296,7 +264,7 @@ fn interleaved_committed_and_aborted_transactions_leave_exactly_the_committed_in
 fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
     let broker = TestBroker::start();
     broker.create_topic("tx-zombie", 1);
-    let zombie = txn_producer(&broker.bootstrap(), "fenced-id", &[]);
+    let zombie = transactional_producer(&broker.bootstrap(), "fenced-id", &[]);
     zombie.init_transactions(T).expect("init zombie");
     zombie.begin_transaction().expect("begin");
     for i in 0..20 {
@@ -304,7 +272,7 @@ fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
     }
     zombie.flush(T).expect("flush");
 
-    let successor = txn_producer(&broker.bootstrap(), "fenced-id", &[]);
+    let successor = transactional_producer(&broker.bootstrap(), "fenced-id", &[]);
     successor.init_transactions(T).expect("init successor");
     successor.begin_transaction().expect("begin");
     for i in 0..5 {
@@ -334,7 +302,7 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
     });
     broker.create_topic("tx-timeout", 1);
 
-    let greedy = txn_producer(
+    let greedy = transactional_producer(
         &broker.bootstrap(),
         "greedy",
         &[("transaction.timeout.ms", "120000")],
@@ -351,7 +319,7 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
         "INVALID_TRANSACTION_TIMEOUT: {err}"
     );
 
-    let abandoned = txn_producer(
+    let abandoned = transactional_producer(
         &broker.bootstrap(),
         "abandoned",
         &[("transaction.timeout.ms", "2000")],
@@ -371,7 +339,7 @@ fn a_transaction_left_open_past_its_timeout_is_aborted_and_an_oversized_timeout_
     );
     // The producer goes silent. Another one commits after it on the same partition:
     // read_committed can only reach that commit once the open transaction is aborted.
-    let other = txn_producer(&broker.bootstrap(), "after", &[]);
+    let other = transactional_producer(&broker.bootstrap(), "after", &[]);
     other.init_transactions(T).expect("init");
     other.begin_transaction().expect("begin");
     send(&other, "tx-timeout", 0, "after");
@@ -417,14 +385,15 @@ fn transactions_in_flight_survive_a_broker_restart() {
         TestBroker::start_with(move |c| c.set("listeners", &listeners).expect("listeners"));
     broker.create_topic("tx-restart", 1);
     let addr = broker.bootstrap();
-    let p = txn_producer(&addr, "survivor", &[]);
+    let p = transactional_producer(&addr, "survivor", &[]);
     p.init_transactions(T).expect("init");
     p.begin_transaction().expect("begin");
     for i in 0..10 {
         send(&p, "tx-restart", 0, &format!("before{i}"));
     }
     p.flush(T).expect("flush");
-    let left_open = txn_producer(&addr, "left-open", &[("transaction.timeout.ms", "3000")]);
+    let left_open =
+        transactional_producer(&addr, "left-open", &[("transaction.timeout.ms", "3000")]);
     left_open.init_transactions(T).expect("init");
     left_open.begin_transaction().expect("begin");
     send(&left_open, "tx-restart", 0, "never");
@@ -490,34 +459,13 @@ fn start_binary(dir: &std::path::Path, port: u16) -> AeonProcess {
 }
 
 fn group_consumer_at(addr: &str, group: &str, topic: &str) -> BaseConsumer {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", addr)
-        .set("broker.address.family", "v4")
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
+    let consumer: BaseConsumer = group_config(&client_config(addr), group)
         .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "500")
-        .set("max.poll.interval.ms", "10000");
-    let consumer: BaseConsumer = c.create().expect("consumer");
+        .set("max.poll.interval.ms", "10000")
+        .create()
+        .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     consumer
-}
-
-fn create_topic_at(addr: &str, name: &str, partitions: i32) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", addr)
-        .set("broker.address.family", "v4")
-        .create()
-        .expect("admin");
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    for r in futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .expect("create_topics")
-    {
-        r.expect("topic created");
-    }
 }
 
 #[test]
@@ -528,7 +476,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let addr = aeon.addr.clone();
     create_topic_at(&addr, "ctp-in", 2);
     create_topic_at(&addr, "ctp-out", 2);
-    let input = txn_producer(&addr, "ctp-source", &[]);
+    let input = transactional_producer(&addr, "ctp-source", &[]);
     input.init_transactions(T).expect("init");
     input.begin_transaction().expect("begin");
     let n = 400;
@@ -541,7 +489,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     // whose output and offsets are written but never committed, and the broker is
     // SIGKILLed under it.
     let consumer = group_consumer_at(&addr, "ctp", "ctp-in");
-    let producer = txn_producer(&addr, "ctp-processor", &[]);
+    let producer = transactional_producer(&addr, "ctp-processor", &[]);
     producer.init_transactions(T).expect("init");
     let mut moved = 0;
     while moved < 150 {
@@ -559,7 +507,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
 
     // The replacement fences the dead processor's transaction (aborting it) and goes on
     // from the committed offsets.
-    let producer = txn_producer(&addr, "ctp-processor", &[]);
+    let producer = transactional_producer(&addr, "ctp-processor", &[]);
     producer.init_transactions(T).expect("init replacement");
     let consumer = group_consumer_at(&addr, "ctp", "ctp-in");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -647,7 +595,7 @@ fn a_decision_persisted_before_a_crash_is_carried_out_by_the_restarted_broker() 
     broker.create_topic("tx-decided", 1);
     let addr = broker.bootstrap();
     for id in ["decided-commit", "decided-abort"] {
-        let p = txn_producer(&addr, id, &[]);
+        let p = transactional_producer(&addr, id, &[]);
         p.init_transactions(T).expect("init");
         p.begin_transaction().expect("begin");
         for i in 0..5 {
@@ -691,13 +639,13 @@ fn an_idle_transactional_id_expires_and_stays_forgotten_after_a_restart() {
     });
     broker.create_topic("tx-expire", 1);
     let addr = broker.bootstrap();
-    let idle = txn_producer(&addr, "idle", &[]);
+    let idle = transactional_producer(&addr, "idle", &[]);
     idle.init_transactions(T).expect("init");
     idle.begin_transaction().expect("begin");
     send(&idle, "tx-expire", 0, "done");
     idle.commit_transaction(T).expect("commit");
     // An open transaction is never expired, however long it waits for its timeout.
-    let open = txn_producer(&addr, "open", &[("transaction.timeout.ms", "60000")]);
+    let open = transactional_producer(&addr, "open", &[("transaction.timeout.ms", "60000")]);
     open.init_transactions(T).expect("init");
     open.begin_transaction().expect("begin");
     send(&open, "tx-expire", 0, "pending");
@@ -719,7 +667,7 @@ fn an_idle_transactional_id_expires_and_stays_forgotten_after_a_restart() {
     );
     assert_eq!(describe(&addr, "open").1, "Ongoing");
     // The id can be used again from scratch.
-    let again = txn_producer(&addr, "idle", &[]);
+    let again = transactional_producer(&addr, "idle", &[]);
     again.init_transactions(T).expect("init again");
     assert_eq!(describe(&addr, "idle").1, "Empty");
 }

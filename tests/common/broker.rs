@@ -1,15 +1,16 @@
 //! A real broker in this process on 127.0.0.1:0 with a temporary data directory,
 //! stopped (cleanly) on drop, and rdkafka clients configured for it.
 
-use super::clients::Deliveries;
+use super::clients::{
+    assigned_consumer, client_config, create_topic_with, producer_with, Deliveries,
+};
 use aeon::config::Config;
 use aeon::Broker;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::BaseProducer;
-use rdkafka::{Offset, TopicPartitionList};
 use tempfile::TempDir;
 
 pub struct TestBroker {
@@ -92,11 +93,11 @@ impl TestBroker {
         self.broker = Some(Broker::start(config).expect("broker restarts"));
     }
 
+    /// A client config for this broker, with timeouts that fail a test rather than
+    /// hang it.
     pub fn client_config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", self.bootstrap())
-            .set("broker.address.family", "v4")
-            .set("socket.timeout.ms", "10000")
+        let mut c = client_config(&self.bootstrap());
+        c.set("socket.timeout.ms", "10000")
             .set("message.timeout.ms", "20000");
         c
     }
@@ -107,38 +108,29 @@ impl TestBroker {
 
     pub fn producer(&self, extra: &[(&str, &str)]) -> BaseProducer<Deliveries> {
         let mut c = self.client_config();
-        c.set("acks", "all").set("linger.ms", "5");
-        for (k, v) in extra {
-            c.set(*k, *v);
-        }
-        c.create_with_context(Deliveries::default())
-            .expect("producer")
+        c.set("linger.ms", "5");
+        producer_with(&c, extra)
     }
 
     /// A consumer without a group: partitions are assigned from the beginning.
     pub fn consumer(&self, topic: &str, partitions: i32) -> BaseConsumer {
-        let mut c = self.client_config();
-        c.set("group.id", "aeon-test-unused")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false");
-        let consumer: BaseConsumer = c.create().expect("consumer");
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .expect("tpl");
-        }
-        consumer.assign(&tpl).expect("assign");
-        consumer
+        assigned_consumer(
+            self.client_config()
+                .set("group.id", "aeon-test-unused")
+                .set("enable.auto.commit", "false")
+                .set("enable.auto.offset.store", "false"),
+            topic,
+            partitions,
+        )
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        let admin = self.admin();
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-        let res = futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
-            .expect("create_topics");
-        for r in res {
-            r.expect("topic created");
-        }
+        self.create_topic_with(&NewTopic::new(name, partitions, TopicReplication::Fixed(1)));
+    }
+
+    /// Creates `topic` (with its configs); panics unless it is created.
+    pub fn create_topic_with(&self, topic: &NewTopic<'_>) {
+        create_topic_with(&self.admin(), topic);
     }
 }
 

@@ -1,13 +1,45 @@
 //! rdkafka clients and the helpers tests produce and consume with.
 
 use super::broker::TestBroker;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A client config for the broker at `bootstrap` (a 127.0.0.1 address: IPv4 only).
+pub fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    c
+}
+
+/// An admin client for the broker at `bootstrap`.
+pub fn admin_at(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    client_config(bootstrap).create().expect("admin client")
+}
+
+/// Creates `topic` (with its configs) through `admin`; panics unless it is created.
+pub fn create_topic_with(admin: &AdminClient<DefaultClientContext>, topic: &NewTopic<'_>) {
+    let res = futures::executor::block_on(admin.create_topics([topic], &AdminOptions::new()))
+        .expect("create_topics");
+    for r in res {
+        r.expect("topic created");
+    }
+}
+
+/// Creates a topic of `partitions` partitions on the broker at `bootstrap`.
+pub fn create_topic_at(bootstrap: &str, name: &str, partitions: i32) {
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    create_topic_with(&admin_at(bootstrap), &topic);
+}
 
 /// Counts acknowledged and failed deliveries.
 #[derive(Default, Clone)]
@@ -30,6 +62,27 @@ impl ProducerContext for Deliveries {
             }
         };
     }
+}
+
+/// A producer from `config` with acks=all and `extra`, counting its deliveries.
+pub fn producer_with(config: &ClientConfig, extra: &[(&str, &str)]) -> BaseProducer<Deliveries> {
+    let mut c = config.clone();
+    c.set("acks", "all");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create_with_context(Deliveries::default())
+        .expect("producer")
+}
+
+/// A transactional producer with transactional id `id` for the broker at `bootstrap`.
+pub fn transactional_producer(bootstrap: &str, id: &str, extra: &[(&str, &str)]) -> BaseProducer {
+    let mut c = client_config(bootstrap);
+    c.set("transactional.id", id).set("linger.ms", "5");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().expect("transactional producer")
 }
 
 /// One consumed record, owned.
@@ -90,10 +143,14 @@ pub fn produce_all<'a>(
 
 /// Hands every record to the producer (waiting while its queue is full) without waiting
 /// for acknowledgements.
-pub fn send_all<'a>(
-    producer: &BaseProducer<Deliveries>,
-    records: impl IntoIterator<Item = BaseRecord<'a, [u8], [u8]>>,
-) {
+pub fn send_all<'a, C, K, P>(
+    producer: &BaseProducer<C>,
+    records: impl IntoIterator<Item = BaseRecord<'a, K, P, C::DeliveryOpaque>>,
+) where
+    C: ProducerContext,
+    K: ToBytes + ?Sized + 'a,
+    P: ToBytes + ?Sized + 'a,
+{
     for mut r in records {
         loop {
             match producer.send(r) {
@@ -114,20 +171,40 @@ pub fn send_all<'a>(
     }
 }
 
-/// A consumer in group `group`, subscribed to `topics`, from the earliest offset when
-/// the group has no commit. Small session timeout so tests see expiry quickly.
+/// A consumer from `config`, outside any group's assignment, that reads partitions
+/// 0..`partitions` of `topic` from the beginning.
+pub fn assigned_consumer(config: &ClientConfig, topic: &str, partitions: i32) -> BaseConsumer {
+    let consumer: BaseConsumer = config.create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    consumer
+}
+
+/// `config` for a member of group `group` that starts from the earliest offset when the
+/// group has no commit and commits only when told. Small session timeout so tests see
+/// expiry quickly.
+pub fn group_config(config: &ClientConfig, group: &str) -> ClientConfig {
+    let mut c = config.clone();
+    c.set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500");
+    c
+}
+
+/// A consumer in group `group` (see [`group_config`]), subscribed to `topics`.
 pub fn group_consumer(
     broker: &TestBroker,
     group: &str,
     topics: &[&str],
     extra: &[(&str, &str)],
 ) -> BaseConsumer {
-    let mut c = broker.client_config();
-    c.set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "500");
+    let mut c = group_config(&broker.client_config(), group);
     for (k, v) in extra {
         c.set(*k, *v);
     }
