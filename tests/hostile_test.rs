@@ -14,16 +14,13 @@ use aeon::protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRe
 use aeon::protocol::{ApiKey, ErrorCode, Response};
 use common::{
     assert_closed_by_broker, call, connect, consume, exchange, produce_all, read_frame,
-    request_frame, TestBroker,
+    request_frame, Steady, TestBroker,
 };
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::{BaseRecord, Producer};
-use rdkafka::Message;
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Resident memory of the whole test process (broker, clients, attackers), in KiB.
@@ -48,132 +45,6 @@ fn rss_kb() -> u64 {
         .expect("VmRSS line")
 }
 
-/// What the steady client saw.
-#[derive(Debug, Default)]
-struct SteadyReport {
-    sent: usize,
-    received: Vec<usize>,
-    consumer_errors: Vec<String>,
-}
-
-/// An rdkafka producer and consumer on topic `steady`, producing and consuming
-/// without pause until stopped.
-struct Steady {
-    stop: Arc<AtomicBool>,
-    acked: Arc<AtomicUsize>,
-    received: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    thread: Option<JoinHandle<SteadyReport>>,
-}
-
-impl Steady {
-    fn start(broker: &TestBroker) -> Steady {
-        broker.create_topic("steady", 1);
-        let producer = broker.producer(&[("linger.ms", "0")]);
-        let consumer = broker.consumer("steady", 1);
-        let acked = producer.context().acked.clone();
-        let failed = producer.context().failed.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicUsize::new(0));
-        let (stop2, received2) = (stop.clone(), received.clone());
-        let thread = std::thread::spawn(move || {
-            let mut report = SteadyReport::default();
-            let poll = |consumer: &BaseConsumer, report: &mut SteadyReport| match consumer
-                .poll(Duration::from_millis(20))
-            {
-                Some(Ok(m)) => {
-                    let v = std::str::from_utf8(m.payload().unwrap_or_default())
-                        .ok()
-                        .and_then(|s| s.strip_prefix("steady-"))
-                        .and_then(|s| s.parse().ok())
-                        .expect("a steady payload");
-                    report.received.push(v);
-                    received2.fetch_add(1, Ordering::Relaxed);
-                }
-                Some(Err(e)) => report.consumer_errors.push(e.to_string()),
-                None => {}
-            };
-            let mut last_send = Instant::now() - Duration::from_secs(1);
-            while !stop2.load(Ordering::Relaxed) {
-                // A message every 5 ms: steady traffic, not a flood.
-                if last_send.elapsed() >= Duration::from_millis(5) {
-                    last_send = Instant::now();
-                    let payload = format!("steady-{}", report.sent);
-                    if producer
-                        .send(BaseRecord::<[u8], [u8]>::to("steady").payload(payload.as_bytes()))
-                        .is_ok()
-                    {
-                        report.sent += 1;
-                    }
-                }
-                producer.poll(Duration::ZERO);
-                poll(&consumer, &mut report);
-            }
-            producer
-                .flush(Duration::from_secs(60))
-                .expect("the steady producer flushes");
-            let deadline = Instant::now() + TIMEOUT;
-            while report.received.len() < report.sent && Instant::now() < deadline {
-                poll(&consumer, &mut report);
-            }
-            report
-        });
-        Steady {
-            stop,
-            acked,
-            received,
-            failed,
-            thread: Some(thread),
-        }
-    }
-
-    /// Waits until `n` more messages than now were acknowledged and consumed.
-    fn wait_for_progress(&self, n: usize, what: &str) {
-        let (a0, r0) = (
-            self.acked.load(Ordering::Relaxed),
-            self.received.load(Ordering::Relaxed),
-        );
-        let deadline = Instant::now() + TIMEOUT;
-        while self.acked.load(Ordering::Relaxed) < a0 + n
-            || self.received.load(Ordering::Relaxed) < r0 + n
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the steady client made no progress {what}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn finish(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let report = self
-            .thread
-            .take()
-            .expect("running")
-            .join()
-            .expect("steady thread");
-        assert_eq!(
-            self.failed.load(Ordering::Relaxed),
-            0,
-            "steady deliveries failed"
-        );
-        assert_eq!(self.acked.load(Ordering::Relaxed), report.sent);
-        assert!(
-            report.consumer_errors.is_empty(),
-            "steady consumer errors: {:?}",
-            report.consumer_errors
-        );
-        assert_eq!(
-            report.received.len(),
-            report.sent,
-            "every acknowledged message consumed"
-        );
-        let out_of_order = report.received.iter().enumerate().find(|(i, v)| *i != **v);
-        assert_eq!(out_of_order, None, "consumed once each, in order");
-    }
-}
-
 /// Runs `attack` while the steady client works; then checks that the broker still
 /// answers a new connection, that resident memory stayed under the cap, and that the
 /// steady client kept working during and after the attack and lost nothing.
@@ -182,14 +53,14 @@ fn under_attack(broker: &TestBroker, attack: impl FnOnce(&str)) {
     steady.wait_for_progress(5, "before the attack");
     // The steady client's acknowledged messages per second, before and during.
     let rate = |from: (Instant, usize)| {
-        let n = steady.acked.load(Ordering::Relaxed).saturating_sub(from.1);
+        let n = steady.acked().saturating_sub(from.1);
         n as f64 / from.0.elapsed().as_secs_f64().max(1e-3)
     };
-    let warmup = (Instant::now(), steady.acked.load(Ordering::Relaxed));
+    let warmup = (Instant::now(), steady.acked());
     std::thread::sleep(Duration::from_millis(500));
     let rate_before = rate(warmup);
     let before = rss_kb();
-    let start = (Instant::now(), steady.acked.load(Ordering::Relaxed));
+    let start = (Instant::now(), steady.acked());
     attack(&broker.bootstrap());
     let (rate_during, attack_secs) = (rate(start), start.0.elapsed().as_secs_f64());
     let during = rss_kb();

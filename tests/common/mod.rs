@@ -6,6 +6,8 @@
 //!   produce and consume.
 //! - [`process`]: the `aeon` binary as a child process.
 //! - [`raw`]: requests and responses below the client, over a plain socket.
+//! - [`steady`]: a client that keeps producing and consuming while a test attacks
+//!   the broker, and checks it lost nothing.
 //!
 //! Each test binary compiles this module on its own and uses part of it, hence
 //! `allow(dead_code)` here and `allow(unused_imports)` on the re-exports.
@@ -15,6 +17,7 @@ pub mod broker;
 pub mod clients;
 pub mod process;
 pub mod raw;
+pub mod steady;
 
 // The harness's items at `common::`; a test binary that uses none of a module's is
 // not an unused import.
@@ -26,3 +29,5 @@ pub use clients::*;
 pub use process::*;
 #[allow(unused_imports)]
 pub use raw::*;
+#[allow(unused_imports)]
+pub use steady::*;
