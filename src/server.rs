@@ -5,7 +5,7 @@
 use crate::actors::broker::{BrokerActor, Shutdown};
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
-use crate::handlers::Node;
+use crate::handlers::BrokerContext;
 use crate::metrics::BrokerMetrics;
 use crate::net::{listener, RequestMemory};
 use actix::prelude::*;
@@ -136,7 +136,7 @@ fn run(
             }
         };
         let metrics = Arc::new(BrokerMetrics::default());
-        let node = Arc::new(Node {
+        let ctx = Arc::new(BrokerContext {
             metrics: metrics.clone(),
             advertised: config.advertised_endpoint(addr),
             config: shared.clone(),
@@ -146,7 +146,7 @@ fn run(
             node_id: config.node_id,
         });
         let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
-        let accept = actix_rt::spawn(listener::run(listener, node, memory, handles));
+        let accept = actix_rt::spawn(listener::run(listener, ctx, memory, handles));
         tracing::info!(%addr, %cluster_id, threads, "aeon is serving");
         let _ = ready.send(Ok(Started {
             addr,

@@ -2,7 +2,7 @@
 //! its TxnOffsetCommit records get the transaction's marker, and the group learns the
 //! outcome when the transaction ends.
 
-use super::{coordinator, txn_coordinator, Node};
+use super::{coordinator, txn_coordinator, BrokerContext};
 use crate::actors::broker::OFFSETS_TOPIC;
 use crate::actors::txn_coordinator::AddToTxn;
 use crate::protocol::messages::add_offsets_to_txn_request::AddOffsetsToTxnRequest;
@@ -10,20 +10,24 @@ use crate::protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnRespo
 use crate::protocol::ErrorCode;
 use crate::txn::fenced;
 
-async fn add(node: &Node, req: AddOffsetsToTxnRequest, version: i16) -> Result<(), ErrorCode> {
+async fn add(
+    ctx: &BrokerContext,
+    req: AddOffsetsToTxnRequest,
+    version: i16,
+) -> Result<(), ErrorCode> {
     if req.group_id.is_empty() {
         return Err(ErrorCode::InvalidGroupId);
     }
     // The group's coordinator exists (and with it `__consumer_offsets`) before its
     // partition can be named.
-    coordinator(node, &req.group_id).await?;
-    let partitions = node
+    coordinator(ctx, &req.group_id).await?;
+    let partitions = ctx
         .routing
         .load()
         .topic(OFFSETS_TOPIC)
         .map_or(0, |t| t.partitions.len());
     let partition = crate::actors::broker::partition_for_key(&req.group_id, partitions);
-    let txn = txn_coordinator(node, &req.transactional_id, false)
+    let txn = txn_coordinator(ctx, &req.transactional_id, false)
         .await?
         .ok_or(ErrorCode::InvalidProducerIdMapping)?;
     txn.send(AddToTxn {
@@ -38,12 +42,12 @@ async fn add(node: &Node, req: AddOffsetsToTxnRequest, version: i16) -> Result<(
 }
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> AddOffsetsToTxnResponse {
     AddOffsetsToTxnResponse {
-        error_code: add(node, req, version)
+        error_code: add(ctx, req, version)
             .await
             .err()
             .unwrap_or(ErrorCode::None)

@@ -3,7 +3,7 @@
 //! Unknown partitions fail the request: they get UNKNOWN_TOPIC_OR_PARTITION and the
 //! others OPERATION_NOT_ATTEMPTED, as Kafka answers.
 
-use super::{txn_coordinator, Node};
+use super::{txn_coordinator, BrokerContext};
 use crate::actors::txn_coordinator::{AddToTxn, VerifyInTxn};
 use crate::protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
@@ -23,10 +23,14 @@ fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
 }
 
 /// One error per partition, in request order.
-async fn add(node: &Node, txn: AddPartitionsToTxnTransaction, version: i16) -> Vec<ErrorCode> {
+async fn add(
+    ctx: &BrokerContext,
+    txn: AddPartitionsToTxnTransaction,
+    version: i16,
+) -> Vec<ErrorCode> {
     let partitions = partitions_of(&txn.topics);
     let known: Vec<bool> = {
-        let routing = node.routing.load();
+        let routing = ctx.routing.load();
         partitions
             .iter()
             .map(|(t, p)| routing.partition(t, *p).is_some())
@@ -46,7 +50,7 @@ async fn add(node: &Node, txn: AddPartitionsToTxnTransaction, version: i16) -> V
     }
     let n = partitions.len();
     let all = |code: ErrorCode| vec![code; n];
-    let coordinator = match txn_coordinator(node, &txn.transactional_id, false).await {
+    let coordinator = match txn_coordinator(ctx, &txn.transactional_id, false).await {
         Ok(Some(c)) => c,
         Ok(None) => return all(ErrorCode::InvalidProducerIdMapping),
         Err(code) => return all(code),
@@ -111,7 +115,7 @@ fn results(
 }
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     req: AddPartitionsToTxnRequest,
     version: i16,
 ) -> AddPartitionsToTxnResponse {
@@ -125,7 +129,7 @@ pub async fn handle(
             topics: topics.clone(),
             ..Default::default()
         };
-        let codes = add(node, txn, version).await;
+        let codes = add(ctx, txn, version).await;
         return AddPartitionsToTxnResponse {
             results_by_topic_v3_and_below: results(&topics, &codes),
             ..Default::default()
@@ -134,7 +138,7 @@ pub async fn handle(
     let mut by_txn = Vec::with_capacity(req.transactions.len());
     for txn in req.transactions {
         let (id, topics) = (txn.transactional_id.clone(), txn.topics.clone());
-        let codes = add(node, txn, version).await;
+        let codes = add(ctx, txn, version).await;
         by_txn.push(AddPartitionsToTxnResult {
             transactional_id: id,
             topic_results: results(&topics, &codes),

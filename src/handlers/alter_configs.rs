@@ -3,7 +3,7 @@
 //! Broker configs: the keys Aeon can change live (`config::DYNAMIC_BROKER_KEYS`), as
 //! dynamic broker configs; the others are refused.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::broker::{AlterBrokerConfigs, AlterTopicConfigs, ConfigChange};
 use crate::config::AlterOp;
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
@@ -21,7 +21,7 @@ const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 
 async fn alter(
-    node: &Node,
+    ctx: &BrokerContext,
     resource_type: i8,
     name: &str,
     change: Result<ConfigChange, (ErrorCode, String)>,
@@ -33,7 +33,7 @@ async fn alter(
     };
     let sent = match resource_type {
         TOPIC => {
-            node.broker
+            ctx.broker
                 .send(AlterTopicConfigs {
                     name: name.to_owned(),
                     change,
@@ -42,7 +42,7 @@ async fn alter(
                 .await
         }
         // The broker itself (its id) or the cluster-wide default (empty name).
-        BROKER if name.is_empty() || name == node.node_id.to_string() => {
+        BROKER if name.is_empty() || name == ctx.node_id.to_string() => {
             let ops = match change {
                 ConfigChange::Incremental(ops) => ops,
                 // AlterConfigs replaces every dynamic value with the given set.
@@ -59,7 +59,7 @@ async fn alter(
                             }
                         }
                     }
-                    let current = node.config.load();
+                    let current = ctx.config.load();
                     ops.extend(
                         current
                             .dynamic_values()
@@ -69,7 +69,7 @@ async fn alter(
                     ops
                 }
             };
-            node.broker
+            ctx.broker
                 .send(AlterBrokerConfigs { ops, validate_only })
                 .await
         }
@@ -78,7 +78,7 @@ async fn alter(
                 ErrorCode::InvalidRequest,
                 Some(format!(
                     "Unexpected broker id, expected {} or empty string, but received {name}",
-                    node.node_id
+                    ctx.node_id
                 )),
             )
         }
@@ -96,14 +96,14 @@ async fn alter(
     }
 }
 
-pub async fn handle_legacy(node: &Node, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle_legacy(ctx: &BrokerContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let change = Ok(ConfigChange::Replace(
             r.configs.into_iter().map(|c| (c.name, c.value)).collect(),
         ));
         let (code, message) = alter(
-            node,
+            ctx,
             r.resource_type,
             &r.resource_name,
             change,
@@ -149,7 +149,7 @@ fn op(name: String, operation: i8, value: Option<String>) -> Result<AlterOp, (Er
 }
 
 pub async fn handle_incremental(
-    node: &Node,
+    ctx: &BrokerContext,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
@@ -169,7 +169,7 @@ pub async fn handle_incremental(
             })
             .collect();
         let (code, message) = alter(
-            node,
+            ctx,
             r.resource_type,
             &r.resource_name,
             ops.map(ConfigChange::Incremental),

@@ -1,6 +1,6 @@
 //! CreatePartitions: grow a topic (never shrink it).
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::broker::CreatePartitions;
 use crate::protocol::messages::create_partitions_request::CreatePartitionsRequest;
 use crate::protocol::messages::create_partitions_response::{
@@ -8,7 +8,7 @@ use crate::protocol::messages::create_partitions_response::{
 };
 use crate::protocol::ErrorCode;
 
-pub async fn handle(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(ctx: &BrokerContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let msg = CreatePartitions {
@@ -19,7 +19,7 @@ pub async fn handle(node: &Node, req: CreatePartitionsRequest) -> CreatePartitio
                 .map(|a| a.into_iter().map(|a| a.broker_ids).collect()),
             validate_only: req.validate_only,
         };
-        let (code, message) = match node.broker.send(msg).await {
+        let (code, message) = match ctx.broker.send(msg).await {
             Ok(Ok(())) => (ErrorCode::None, None),
             Ok(Err((code, msg))) => (code, Some(msg)),
             Err(e) => (ErrorCode::UnknownServerError, Some(e.to_string())),

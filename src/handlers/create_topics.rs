@@ -1,7 +1,7 @@
 //! CreateTopics: one `CreateTopic` to the `BrokerActor` per topic, with Kafka's checks
 //! (names, partitions, replication factor 1 on one node, known configs, validate_only).
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::broker::CreateTopic;
 use crate::protocol::messages::create_topics_request::CreateTopicsRequest;
 use crate::protocol::messages::create_topics_response::{
@@ -10,7 +10,11 @@ use crate::protocol::messages::create_topics_response::{
 use crate::protocol::ErrorCode;
 use std::collections::HashSet;
 
-pub async fn handle(node: &Node, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = req
@@ -47,7 +51,7 @@ pub async fn handle(node: &Node, req: CreateTopicsRequest, version: i16) -> Crea
             configs: t.configs.into_iter().map(|c| (c.name, c.value)).collect(),
             validate_only: req.validate_only,
         };
-        let result = match node.broker.send(msg).await {
+        let result = match ctx.broker.send(msg).await {
             Ok(Ok(created)) => CreatableTopicResult {
                 name: t.name,
                 topic_id: created.id,
@@ -57,7 +61,7 @@ pub async fn handle(node: &Node, req: CreateTopicsRequest, version: i16) -> Crea
                 configs: (version >= 5).then(|| {
                     created
                         .configs
-                        .describe_topic(&node.config.load())
+                        .describe_topic(&ctx.config.load())
                         .into_iter()
                         .map(|e| CreatableTopicConfigs {
                             name: e.name,

@@ -1,6 +1,6 @@
 //! DeleteGroups: only empty groups; their offsets and metadata are tombstoned.
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::DeleteGroup;
 use crate::protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use crate::protocol::messages::delete_groups_response::{
@@ -8,10 +8,10 @@ use crate::protocol::messages::delete_groups_response::{
 };
 use crate::protocol::ErrorCode;
 
-pub async fn handle(node: &Node, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn handle(ctx: &BrokerContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for group_id in req.groups_names {
-        let code = match existing_coordinator(node, &group_id) {
+        let code = match existing_coordinator(ctx, &group_id) {
             None => ErrorCode::GroupIdNotFound,
             Some(g) => match g.send(DeleteGroup).await {
                 Ok(Ok(())) => ErrorCode::None,

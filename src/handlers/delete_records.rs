@@ -1,7 +1,7 @@
 //! DeleteRecords: moves each partition's log start offset (-1: to the high watermark);
 //! segments wholly below it are deleted. Fetches below it get OFFSET_OUT_OF_RANGE.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::partition::{DeleteRecords, PartitionError};
 use crate::protocol::messages::delete_records_request::DeleteRecordsRequest;
 use crate::protocol::messages::delete_records_response::{
@@ -10,8 +10,8 @@ use crate::protocol::messages::delete_records_response::{
 use crate::protocol::ErrorCode;
 use futures::future::join_all;
 
-pub async fn handle(node: &Node, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
-    let routing = node.routing.load();
+pub async fn handle(ctx: &BrokerContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let routing = ctx.routing.load();
     let mut calls = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
         for p in &t.partitions {

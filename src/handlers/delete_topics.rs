@@ -1,6 +1,6 @@
 //! DeleteTopics: by name (all versions) or by topic id (v6+); the data is removed.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::broker::DeleteTopic;
 use crate::protocol::messages::delete_topics_request::DeleteTopicsRequest;
 use crate::protocol::messages::delete_topics_response::{
@@ -9,7 +9,7 @@ use crate::protocol::messages::delete_topics_response::{
 use crate::protocol::ErrorCode;
 use uuid::Uuid;
 
-pub async fn handle(node: &Node, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(ctx: &BrokerContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let targets: Vec<DeleteTopic> = req
         .topic_names
         .into_iter()
@@ -25,7 +25,7 @@ pub async fn handle(node: &Node, req: DeleteTopicsRequest) -> DeleteTopicsRespon
             DeleteTopic::Name(n) => (Some(n.clone()), Uuid::nil()),
             DeleteTopic::Id(id) => (None, *id),
         };
-        let result = match node.broker.send(target).await {
+        let result = match ctx.broker.send(target).await {
             Ok(Ok((name, id))) => DeletableTopicResult {
                 name: Some(name),
                 topic_id: id,

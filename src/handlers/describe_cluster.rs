@@ -1,6 +1,6 @@
 //! DescribeCluster: this broker, as the only broker and the controller.
 
-use super::Node;
+use super::BrokerContext;
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
@@ -10,7 +10,7 @@ use crate::protocol::ErrorCode;
 /// DescribeCluster's endpoint types: 1 = brokers, 2 = controllers.
 const ENDPOINT_BROKERS: i8 = 1;
 
-pub fn handle(node: &Node, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(ctx: &BrokerContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
     if req.endpoint_type != ENDPOINT_BROKERS && req.endpoint_type != 2 {
         return DescribeClusterResponse {
             error_code: ErrorCode::UnsupportedEndpointType.code(),
@@ -19,13 +19,13 @@ pub fn handle(node: &Node, req: DescribeClusterRequest) -> DescribeClusterRespon
             ..Default::default()
         };
     }
-    let (host, port) = node.advertised.clone();
+    let (host, port) = ctx.advertised.clone();
     DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
-        cluster_id: node.cluster_id.clone(),
-        controller_id: node.node_id,
+        cluster_id: ctx.cluster_id.clone(),
+        controller_id: ctx.node_id,
         brokers: vec![DescribeClusterBroker {
-            broker_id: node.node_id,
+            broker_id: ctx.node_id,
             host,
             port: i32::from(port),
             rack: None,

@@ -1,7 +1,7 @@
 //! DescribeConfigs: broker and topic configs with their value, source, read-only and
 //! sensitive flags, type, documentation and synonyms, as Kafka reports them.
 
-use super::Node;
+use super::BrokerContext;
 use crate::config::ConfigEntry;
 use crate::protocol::messages::describe_configs_request::DescribeConfigsRequest;
 use crate::protocol::messages::describe_configs_response::{
@@ -40,33 +40,36 @@ fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
     }
 }
 
-pub fn handle(node: &Node, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn handle(
+    ctx: &BrokerContext,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let synonyms = version >= 1 && req.include_synonyms;
     let docs = version >= 3 && req.include_documentation;
-    let routing = node.routing.load();
+    let routing = ctx.routing.load();
     let results = req
         .resources
         .into_iter()
         .map(|r| {
             let entries = match r.resource_type {
                 TOPIC => match routing.topic(&r.resource_name) {
-                    Some(t) => Ok(t.configs.describe_topic(&node.config.load())),
+                    Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
                     None => Err((
                         ErrorCode::UnknownTopicOrPartition,
                         format!("Topic '{}' does not exist", r.resource_name),
                     )),
                 },
                 BROKER
-                    if r.resource_name.is_empty()
-                        || r.resource_name == node.node_id.to_string() =>
+                    if r.resource_name.is_empty() || r.resource_name == ctx.node_id.to_string() =>
                 {
-                    Ok(node.config.load().describe())
+                    Ok(ctx.config.load().describe())
                 }
                 BROKER => Err((
                     ErrorCode::InvalidRequest,
                     format!(
                         "Unexpected broker id, expected {} or empty string, but received {}",
-                        node.node_id, r.resource_name
+                        ctx.node_id, r.resource_name
                     ),
                 )),
                 other => Err((

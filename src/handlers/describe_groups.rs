@@ -1,6 +1,6 @@
 //! DescribeGroups: state, protocol, and members with their metadata and assignment.
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::Describe;
 use crate::protocol::messages::describe_groups_request::DescribeGroupsRequest;
 use crate::protocol::messages::describe_groups_response::{
@@ -9,13 +9,13 @@ use crate::protocol::messages::describe_groups_response::{
 use crate::protocol::ErrorCode;
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
     for group_id in req.groups {
-        let described = match existing_coordinator(node, &group_id) {
+        let described = match existing_coordinator(ctx, &group_id) {
             Some(g) => g.send(Describe).await.ok(),
             None => None,
         };

@@ -4,7 +4,7 @@
 //! transaction is found). An unknown topic or partition gets
 //! UNKNOWN_TOPIC_OR_PARTITION.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::partition::{DescribeProducers, PartitionError};
 use crate::protocol::messages::describe_producers_request::DescribeProducersRequest;
 use crate::protocol::messages::describe_producers_response::{
@@ -26,8 +26,11 @@ fn producer(p: &ActiveProducer) -> ProducerState {
     }
 }
 
-pub async fn handle(node: &Node, req: DescribeProducersRequest) -> DescribeProducersResponse {
-    let routing = node.routing.load();
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: DescribeProducersRequest,
+) -> DescribeProducersResponse {
+    let routing = ctx.routing.load();
     let mut calls = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
         for &partition in &t.partition_indexes {

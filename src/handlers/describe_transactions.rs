@@ -2,7 +2,7 @@
 //! named transactional id; TRANSACTIONAL_ID_NOT_FOUND for an id this coordinator does
 //! not know.
 
-use super::{txn_coordinator, Node};
+use super::{txn_coordinator, BrokerContext};
 use crate::actors::txn_coordinator::DescribeTxn;
 use crate::protocol::messages::describe_transactions_request::DescribeTransactionsRequest;
 use crate::protocol::messages::describe_transactions_response::{
@@ -11,10 +11,13 @@ use crate::protocol::messages::describe_transactions_response::{
 use crate::protocol::ErrorCode;
 use std::collections::BTreeMap;
 
-pub async fn handle(node: &Node, req: DescribeTransactionsRequest) -> DescribeTransactionsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: DescribeTransactionsRequest,
+) -> DescribeTransactionsResponse {
     let mut transaction_states = Vec::with_capacity(req.transactional_ids.len());
     for id in req.transactional_ids {
-        let found = match txn_coordinator(node, &id, false).await {
+        let found = match txn_coordinator(ctx, &id, false).await {
             Ok(Some(addr)) => addr.send(DescribeTxn).await.ok().flatten(),
             _ => None,
         };

@@ -2,15 +2,15 @@
 //! persisted in `__transaction_state` and its markers are written (or, if a partition
 //! cannot take its marker yet, once the decision is persisted: the coordinator retries).
 
-use super::{txn_coordinator, Node};
+use super::{txn_coordinator, BrokerContext};
 use crate::actors::txn_coordinator::EndTxn;
 use crate::protocol::messages::end_txn_request::EndTxnRequest;
 use crate::protocol::messages::end_txn_response::EndTxnResponse;
 use crate::protocol::ErrorCode;
 use crate::txn::fenced;
 
-async fn end(node: &Node, req: EndTxnRequest, version: i16) -> Result<(), ErrorCode> {
-    let txn = txn_coordinator(node, &req.transactional_id, false)
+async fn end(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> Result<(), ErrorCode> {
+    let txn = txn_coordinator(ctx, &req.transactional_id, false)
         .await?
         .ok_or(ErrorCode::InvalidProducerIdMapping)?;
     txn.send(EndTxn {
@@ -23,9 +23,9 @@ async fn end(node: &Node, req: EndTxnRequest, version: i16) -> Result<(), ErrorC
     .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
 }
 
-pub async fn handle(node: &Node, req: EndTxnRequest, version: i16) -> EndTxnResponse {
+pub async fn handle(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> EndTxnResponse {
     EndTxnResponse {
-        error_code: end(node, req, version)
+        error_code: end(ctx, req, version)
             .await
             .err()
             .unwrap_or(ErrorCode::None)

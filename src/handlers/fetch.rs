@@ -10,7 +10,7 @@
 //! aborted transactions overlapping what it returns (an empty list when there are
 //! none; read_uncommitted gets none at all, as in Kafka).
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::partition::{Fetch, FetchData, IsolationLevel, PartitionError};
 use crate::actors::routing::PartitionRoute;
 use crate::protocol::messages::fetch_request::FetchRequest;
@@ -79,8 +79,8 @@ async fn read_all(
     results
 }
 
-pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchResponse {
-    let routing = node.routing.load();
+pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> FetchResponse {
+    let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut plan = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
@@ -113,7 +113,7 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchRespon
     drop(routing);
     let response_max = usize::try_from(req.max_bytes)
         .unwrap_or(0)
-        .min(node.config.load().fetch_max_bytes);
+        .min(ctx.config.load().fetch_max_bytes);
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let isolation = IsolationLevel::from_kafka(req.isolation_level);
     let deadline =

@@ -1,7 +1,7 @@
 //! FindCoordinator: this broker coordinates every group (key type 0) and every
 //! transactional id (key type 1). v0-3 carry one key, v4+ a batch.
 
-use super::Node;
+use super::BrokerContext;
 use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use crate::protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
 use crate::protocol::ErrorCode;
@@ -10,7 +10,7 @@ use crate::protocol::ErrorCode;
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
-fn answer(node: &Node, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
+fn answer(ctx: &BrokerContext, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
     if key_type != GROUP && key_type != TRANSACTION {
         return (
             ErrorCode::InvalidRequest,
@@ -20,13 +20,17 @@ fn answer(node: &Node, key_type: i8) -> (ErrorCode, Option<String>, i32, String,
             -1,
         );
     }
-    let (host, port) = node.advertised.clone();
-    (ErrorCode::None, None, node.node_id, host, i32::from(port))
+    let (host, port) = ctx.advertised.clone();
+    (ErrorCode::None, None, ctx.node_id, host, i32::from(port))
 }
 
-pub fn handle(node: &Node, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+pub fn handle(
+    ctx: &BrokerContext,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
     if version < 4 {
-        let (code, message, node_id, host, port) = answer(node, req.key_type);
+        let (code, message, node_id, host, port) = answer(ctx, req.key_type);
         return FindCoordinatorResponse {
             error_code: code.code(),
             error_message: if version >= 1 { message } else { None },
@@ -40,7 +44,7 @@ pub fn handle(node: &Node, req: FindCoordinatorRequest, version: i16) -> FindCoo
         .coordinator_keys
         .into_iter()
         .map(|key| {
-            let (code, message, node_id, host, port) = answer(node, req.key_type);
+            let (code, message, node_id, host, port) = answer(ctx, req.key_type);
             Coordinator {
                 key,
                 node_id,

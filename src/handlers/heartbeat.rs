@@ -1,13 +1,13 @@
 //! Heartbeat: keeps a member's session alive; tells it to rejoin during a rebalance.
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::Heartbeat;
 use crate::protocol::messages::heartbeat_request::HeartbeatRequest;
 use crate::protocol::messages::heartbeat_response::HeartbeatResponse;
 use crate::protocol::ErrorCode;
 
-pub async fn handle(node: &Node, req: HeartbeatRequest) -> HeartbeatResponse {
-    let code = match existing_coordinator(node, &req.group_id) {
+pub async fn handle(ctx: &BrokerContext, req: HeartbeatRequest) -> HeartbeatResponse {
+    let code = match existing_coordinator(ctx, &req.group_id) {
         None => ErrorCode::UnknownMemberId,
         Some(group) => group
             .send(Heartbeat {

@@ -2,7 +2,7 @@
 //! transactional id, its coordinator fences older producers with the id (aborting their
 //! open transaction) and answers the id's producer id with a bumped epoch.
 
-use super::{txn_coordinator, Node};
+use super::{txn_coordinator, BrokerContext};
 use crate::actors::broker::AllocateProducerId;
 use crate::actors::txn_coordinator::InitTxnProducer;
 use crate::protocol::messages::init_producer_id_request::InitProducerIdRequest;
@@ -10,14 +10,14 @@ use crate::protocol::messages::init_producer_id_response::InitProducerIdResponse
 use crate::protocol::ErrorCode;
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     req: InitProducerIdRequest,
     version: i16,
 ) -> InitProducerIdResponse {
     let result = match req.transactional_id {
         Some(id) if !id.is_empty() => {
             let expected = (req.producer_id >= 0).then_some((req.producer_id, req.producer_epoch));
-            match txn_coordinator(node, &id, true).await {
+            match txn_coordinator(ctx, &id, true).await {
                 Ok(Some(txn)) => txn
                     .send(InitTxnProducer {
                         timeout_ms: req.transaction_timeout_ms,
@@ -29,7 +29,7 @@ pub async fn handle(
                 Err(code) => Err(code),
             }
         }
-        _ => match node.broker.send(AllocateProducerId).await {
+        _ => match ctx.broker.send(AllocateProducerId).await {
             Ok(Ok(producer_id)) => Ok((producer_id, 0)),
             Ok(Err((code, message))) => {
                 tracing::warn!(%message, "no producer id");

@@ -1,7 +1,7 @@
 //! JoinGroup: the member joins (or rejoins) its group's rebalance; the answer comes
 //! when the rebalance completes. v4+ joins in two steps (MEMBER_ID_REQUIRED).
 
-use super::{coordinator, Caller, Node};
+use super::{coordinator, BrokerContext, Caller};
 use crate::actors::group_coordinator::JoinGroup;
 use crate::group::{JoinRequest, JoinResult};
 use crate::protocol::messages::join_group_request::JoinGroupRequest;
@@ -41,7 +41,7 @@ fn response(r: JoinResult, version: i16) -> JoinGroupResponse {
 }
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     caller: &Caller,
     req: JoinGroupRequest,
     version: i16,
@@ -52,7 +52,7 @@ pub async fn handle(
             version,
         );
     }
-    let group = match coordinator(node, &req.group_id).await {
+    let group = match coordinator(ctx, &req.group_id).await {
         Ok(g) => g,
         Err(code) => return response(JoinResult::error(&req.member_id, code), version),
     };

@@ -1,12 +1,16 @@
 //! LeaveGroup: v0-2 one member by id; v3+ a batch of members (static ones by instance id).
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::LeaveGroup;
 use crate::protocol::messages::leave_group_request::LeaveGroupRequest;
 use crate::protocol::messages::leave_group_response::{LeaveGroupResponse, MemberResponse};
 use crate::protocol::ErrorCode;
 
-pub async fn handle(node: &Node, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .into_iter()
@@ -15,7 +19,7 @@ pub async fn handle(node: &Node, req: LeaveGroupRequest, version: i16) -> LeaveG
     } else {
         vec![(req.member_id, None)]
     };
-    let codes = match existing_coordinator(node, &req.group_id) {
+    let codes = match existing_coordinator(ctx, &req.group_id) {
         None => vec![ErrorCode::UnknownMemberId; members.len()],
         Some(group) => group
             .send(LeaveGroup(members.clone()))

@@ -1,13 +1,17 @@
 //! ListGroups: every live group, filtered by state (v4+) and type (v5+; all are classic).
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::group_coordinator::Overview;
 use crate::group::GroupState;
 use crate::protocol::messages::list_groups_request::ListGroupsRequest;
 use crate::protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
 
-pub async fn handle(node: &Node, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-    let groups = node.routing.load().groups.filtered(|_| true);
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: ListGroupsRequest,
+    version: i16,
+) -> ListGroupsResponse {
+    let groups = ctx.routing.load().groups.filtered(|_| true);
     let mut listed = Vec::new();
     for (group_id, addr) in groups {
         let Ok((state, protocol_type)) = addr.send(Overview).await else {

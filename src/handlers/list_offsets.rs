@@ -3,7 +3,7 @@
 //! for. read_committed (`isolation_level` 1) answers latest with the last stable offset.
 //! The leader epoch exists from v4 on; older versions leave it at its default.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::partition::{IsolationLevel, ListOffset, PartitionError};
 use crate::protocol::messages::list_offsets_request::ListOffsetsRequest;
 use crate::protocol::messages::list_offsets_response::{
@@ -12,8 +12,12 @@ use crate::protocol::messages::list_offsets_response::{
 use crate::protocol::ErrorCode;
 use futures::future::join_all;
 
-pub async fn handle(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-    let routing = node.routing.load();
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let routing = ctx.routing.load();
     let isolation = IsolationLevel::from_kafka(req.isolation_level);
     let mut lookups = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {

@@ -3,7 +3,7 @@
 //! (v2+, a regular expression that must match the whole id). Unknown state names are
 //! reported back, as Kafka does.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::txn_coordinator::DescribeTxn;
 use crate::protocol::messages::list_transactions_request::ListTransactionsRequest;
 use crate::protocol::messages::list_transactions_response::{
@@ -12,7 +12,7 @@ use crate::protocol::messages::list_transactions_response::{
 use crate::protocol::ErrorCode;
 use crate::txn::TxnState;
 
-pub async fn handle(node: &Node, req: ListTransactionsRequest) -> ListTransactionsResponse {
+pub async fn handle(ctx: &BrokerContext, req: ListTransactionsRequest) -> ListTransactionsResponse {
     let mut unknown_state_filters = Vec::new();
     let mut states = Vec::new();
     for name in &req.state_filters {
@@ -37,7 +37,7 @@ pub async fn handle(node: &Node, req: ListTransactionsRequest) -> ListTransactio
         },
         None => None,
     };
-    let txns = node
+    let txns = ctx
         .routing
         .load()
         .txns

@@ -1,7 +1,7 @@
 //! Metadata: this broker as the only broker and the controller, every topic or the
 //! named ones, auto-creating unknown ones when the broker and the request allow it.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::broker::{validate_topic_name, AutoCreateTopics};
 use crate::actors::routing::TopicRoute;
 use crate::protocol::messages::metadata_request::MetadataRequest;
@@ -11,7 +11,7 @@ use crate::protocol::messages::metadata_response::{
 use crate::protocol::ErrorCode;
 use uuid::Uuid;
 
-fn topic_metadata(node: &Node, t: &TopicRoute) -> MetadataResponseTopic {
+fn topic_metadata(ctx: &BrokerContext, t: &TopicRoute) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: 0,
         name: Some(t.name.clone()),
@@ -20,10 +20,10 @@ fn topic_metadata(node: &Node, t: &TopicRoute) -> MetadataResponseTopic {
         partitions: (0..t.partitions.len() as i32)
             .map(|p| MetadataResponsePartition {
                 partition_index: p,
-                leader_id: node.node_id,
+                leader_id: ctx.node_id,
                 leader_epoch: 0,
-                replica_nodes: vec![node.node_id],
-                isr_nodes: vec![node.node_id],
+                replica_nodes: vec![ctx.node_id],
+                isr_nodes: vec![ctx.node_id],
                 ..Default::default()
             })
             .collect(),
@@ -40,35 +40,35 @@ fn topic_error(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
     }
 }
 
-pub async fn handle(node: &Node, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(ctx: &BrokerContext, req: MetadataRequest, version: i16) -> MetadataResponse {
     let mut topics = Vec::new();
     match req.topics {
         // v0 answers every topic for an empty list; later versions use null for that.
         None => topics.extend(
-            node.routing
+            ctx.routing
                 .load()
                 .topics
                 .values()
-                .map(|t| topic_metadata(node, t)),
+                .map(|t| topic_metadata(ctx, t)),
         ),
         Some(list) if list.is_empty() && version == 0 => topics.extend(
-            node.routing
+            ctx.routing
                 .load()
                 .topics
                 .values()
-                .map(|t| topic_metadata(node, t)),
+                .map(|t| topic_metadata(ctx, t)),
         ),
         Some(list) => {
-            let routing = node.routing.load();
+            let routing = ctx.routing.load();
             let mut missing = Vec::new();
             for t in &list {
                 match &t.name {
                     Some(name) => match routing.topic(name) {
-                        Some(route) => topics.push(topic_metadata(node, route)),
+                        Some(route) => topics.push(topic_metadata(ctx, route)),
                         None => missing.push(name.clone()),
                     },
                     None => match routing.topic_by_id(&t.topic_id) {
-                        Some(route) => topics.push(topic_metadata(node, route)),
+                        Some(route) => topics.push(topic_metadata(ctx, route)),
                         None => {
                             topics.push(topic_error(None, t.topic_id, ErrorCode::UnknownTopicId))
                         }
@@ -76,7 +76,7 @@ pub async fn handle(node: &Node, req: MetadataRequest, version: i16) -> Metadata
                 }
             }
             drop(routing);
-            let auto_create = node.config.load().auto_create_topics_enable
+            let auto_create = ctx.config.load().auto_create_topics_enable
                 && (version < 4 || req.allow_auto_topic_creation);
             let (creatable, invalid): (Vec<String>, Vec<String>) = missing
                 .into_iter()
@@ -87,15 +87,15 @@ pub async fn handle(node: &Node, req: MetadataRequest, version: i16) -> Metadata
                     .map(|n| topic_error(Some(n), Uuid::nil(), ErrorCode::InvalidTopicException)),
             );
             if auto_create && !creatable.is_empty() {
-                let results = node
+                let results = ctx
                     .broker
                     .send(AutoCreateTopics(creatable.clone()))
                     .await
                     .unwrap_or_default();
-                let routing = node.routing.load();
+                let routing = ctx.routing.load();
                 for (name, res) in results {
                     match (res, routing.topic(&name)) {
-                        (Ok(()), Some(route)) => topics.push(topic_metadata(node, route)),
+                        (Ok(()), Some(route)) => topics.push(topic_metadata(ctx, route)),
                         (Ok(()), None) => topics.push(topic_error(
                             Some(name),
                             Uuid::nil(),
@@ -113,17 +113,17 @@ pub async fn handle(node: &Node, req: MetadataRequest, version: i16) -> Metadata
             }
         }
     }
-    let (host, port) = node.advertised.clone();
+    let (host, port) = ctx.advertised.clone();
     MetadataResponse {
         brokers: vec![MetadataResponseBroker {
-            node_id: node.node_id,
+            node_id: ctx.node_id,
             host,
             port: i32::from(port),
             rack: None,
             ..Default::default()
         }],
-        cluster_id: Some(node.cluster_id.clone()),
-        controller_id: node.node_id,
+        cluster_id: Some(ctx.cluster_id.clone()),
+        controller_id: ctx.node_id,
         topics,
         ..Default::default()
     }

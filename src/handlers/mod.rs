@@ -48,8 +48,10 @@ use std::sync::Arc;
 
 pub use api_versions::unsupported_version_response;
 
-/// This broker node as the handlers see it.
-pub struct Node {
+/// What every handler shares: the live config, the routing snapshot, the `BrokerActor`,
+/// the metrics, and this broker's identity (cluster id, node id, advertised address).
+/// One per broker, behind an `Arc` that each connection holds.
+pub struct BrokerContext {
     pub config: SharedConfig,
     pub routing: RoutingHandle,
     pub broker: Addr<BrokerActor>,
@@ -112,13 +114,13 @@ impl Caller {
 
 /// The coordinator of `group_id`, started if the group is new.
 async fn coordinator(
-    node: &Node,
+    ctx: &BrokerContext,
     group_id: &str,
 ) -> Result<Addr<GroupCoordinatorActor>, ErrorCode> {
-    if let Some(addr) = existing_coordinator(node, group_id) {
+    if let Some(addr) = existing_coordinator(ctx, group_id) {
         return Ok(addr);
     }
-    match node
+    match ctx
         .broker
         .send(GetGroupCoordinator(group_id.to_string()))
         .await
@@ -133,21 +135,24 @@ async fn coordinator(
 }
 
 /// The coordinator of a group that exists, from the routing snapshot.
-fn existing_coordinator(node: &Node, group_id: &str) -> Option<Addr<GroupCoordinatorActor>> {
-    node.routing.load().groups.get(group_id)
+fn existing_coordinator(
+    ctx: &BrokerContext,
+    group_id: &str,
+) -> Option<Addr<GroupCoordinatorActor>> {
+    ctx.routing.load().groups.get(group_id)
 }
 
 /// The coordinator of a transactional id, from the routing snapshot or the broker; with
 /// `create`, started if the id is new.
 async fn txn_coordinator(
-    node: &Node,
+    ctx: &BrokerContext,
     transactional_id: &str,
     create: bool,
 ) -> Result<Option<Addr<TxnCoordinatorActor>>, ErrorCode> {
-    if let Some(addr) = node.routing.load().txns.get(transactional_id) {
+    if let Some(addr) = ctx.routing.load().txns.get(transactional_id) {
         return Ok(Some(addr));
     }
-    match node
+    match ctx
         .broker
         .send(GetTxnCoordinator {
             transactional_id: transactional_id.to_string(),
@@ -173,7 +178,7 @@ pub enum HandlerError {
 
 /// Answers one request; `None` for a request that gets no response (acks=0 produce).
 pub async fn dispatch(
-    node: Arc<Node>,
+    ctx: Arc<BrokerContext>,
     frame: RequestFrame,
     peer: SocketAddr,
 ) -> Result<Option<Response>, HandlerError> {
@@ -184,41 +189,41 @@ pub async fn dispatch(
     };
     let response: Response = match frame.body {
         Request::ApiVersions(r) => api_versions::handle(&r, version).into(),
-        Request::Metadata(r) => metadata::handle(&node, r, version).await.into(),
-        Request::Produce(r) => return Ok(produce::handle(&node, r, version).await.map(Into::into)),
-        Request::Fetch(r) => fetch::handle(&node, r, version).await.into(),
-        Request::ListOffsets(r) => list_offsets::handle(&node, r, version).await.into(),
-        Request::CreateTopics(r) => create_topics::handle(&node, r, version).await.into(),
-        Request::DeleteTopics(r) => delete_topics::handle(&node, r).await.into(),
-        Request::CreatePartitions(r) => create_partitions::handle(&node, r).await.into(),
-        Request::DescribeConfigs(r) => describe_configs::handle(&node, r, version).into(),
-        Request::DescribeCluster(r) => describe_cluster::handle(&node, r).into(),
-        Request::DeleteRecords(r) => delete_records::handle(&node, r).await.into(),
-        Request::DescribeProducers(r) => describe_producers::handle(&node, r).await.into(),
-        Request::AlterConfigs(r) => alter_configs::handle_legacy(&node, r).await.into(),
+        Request::Metadata(r) => metadata::handle(&ctx, r, version).await.into(),
+        Request::Produce(r) => return Ok(produce::handle(&ctx, r, version).await.map(Into::into)),
+        Request::Fetch(r) => fetch::handle(&ctx, r, version).await.into(),
+        Request::ListOffsets(r) => list_offsets::handle(&ctx, r, version).await.into(),
+        Request::CreateTopics(r) => create_topics::handle(&ctx, r, version).await.into(),
+        Request::DeleteTopics(r) => delete_topics::handle(&ctx, r).await.into(),
+        Request::CreatePartitions(r) => create_partitions::handle(&ctx, r).await.into(),
+        Request::DescribeConfigs(r) => describe_configs::handle(&ctx, r, version).into(),
+        Request::DescribeCluster(r) => describe_cluster::handle(&ctx, r).into(),
+        Request::DeleteRecords(r) => delete_records::handle(&ctx, r).await.into(),
+        Request::DescribeProducers(r) => describe_producers::handle(&ctx, r).await.into(),
+        Request::AlterConfigs(r) => alter_configs::handle_legacy(&ctx, r).await.into(),
         Request::IncrementalAlterConfigs(r) => {
-            alter_configs::handle_incremental(&node, r).await.into()
+            alter_configs::handle_incremental(&ctx, r).await.into()
         }
-        Request::FindCoordinator(r) => find_coordinator::handle(&node, r, version).into(),
-        Request::JoinGroup(r) => join_group::handle(&node, &caller, r, version).await.into(),
-        Request::SyncGroup(r) => sync_group::handle(&node, r, version).await.into(),
-        Request::Heartbeat(r) => heartbeat::handle(&node, r).await.into(),
-        Request::LeaveGroup(r) => leave_group::handle(&node, r, version).await.into(),
-        Request::OffsetCommit(r) => offset_commit::handle(&node, r, version).await.into(),
-        Request::OffsetFetch(r) => offset_fetch::handle(&node, r, version).await.into(),
-        Request::OffsetDelete(r) => offset_delete::handle(&node, r).await.into(),
-        Request::DescribeGroups(r) => describe_groups::handle(&node, r, version).await.into(),
-        Request::ListGroups(r) => list_groups::handle(&node, r, version).await.into(),
-        Request::DeleteGroups(r) => delete_groups::handle(&node, r).await.into(),
-        Request::InitProducerId(r) => init_producer_id::handle(&node, r, version).await.into(),
-        Request::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(&node, r, version)
-            .await
-            .into(),
-        Request::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(&node, r, version).await.into(),
-        Request::EndTxn(r) => end_txn::handle(&node, r, version).await.into(),
-        Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&node, r, version).await.into(),
-        Request::DescribeTransactions(r) => describe_transactions::handle(&node, r).await.into(),
-        Request::ListTransactions(r) => list_transactions::handle(&node, r).await.into(),
+        Request::FindCoordinator(r) => find_coordinator::handle(&ctx, r, version).into(),
+        Request::JoinGroup(r) => join_group::handle(&ctx, &caller, r, version).await.into(),
+        Request::SyncGroup(r) => sync_group::handle(&ctx, r, version).await.into(),
+        Request::Heartbeat(r) => heartbeat::handle(&ctx, r).await.into(),
+        Request::LeaveGroup(r) => leave_group::handle(&ctx, r, version).await.into(),
+        Request::OffsetCommit(r) => offset_commit::handle(&ctx, r, version).await.into(),
+        Request::OffsetFetch(r) => offset_fetch::handle(&ctx, r, version).await.into(),
+        Request::OffsetDelete(r) => offset_delete::handle(&ctx, r).await.into(),
+        Request::DescribeGroups(r) => describe_groups::handle(&ctx, r, version).await.into(),
+        Request::ListGroups(r) => list_groups::handle(&ctx, r, version).await.into(),
+        Request::DeleteGroups(r) => delete_groups::handle(&ctx, r).await.into(),
+        Request::InitProducerId(r) => init_producer_id::handle(&ctx, r, version).await.into(),
+        Request::AddPartitionsToTxn(r) => {
+            add_partitions_to_txn::handle(&ctx, r, version).await.into()
+        }
+        Request::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(&ctx, r, version).await.into(),
+        Request::EndTxn(r) => end_txn::handle(&ctx, r, version).await.into(),
+        Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&ctx, r, version).await.into(),
+        Request::DescribeTransactions(r) => describe_transactions::handle(&ctx, r).await.into(),
+        Request::ListTransactions(r) => list_transactions::handle(&ctx, r).await.into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

@@ -2,7 +2,7 @@
 //! standalone commit (generation -1) from a consumer that uses no group management.
 //! Answered once the offsets are in `__consumer_offsets`.
 
-use super::{coordinator, Node};
+use super::{coordinator, BrokerContext};
 use crate::actors::group_coordinator::{CommitOffsets, GroupCoordinatorActor};
 use crate::group::{check_offset_commit, OffsetCommit};
 use crate::protocol::messages::offset_commit_request::OffsetCommitRequest;
@@ -37,7 +37,7 @@ pub(super) fn partition_code(
 /// `commit` builds: INVALID_GROUP_ID for an empty group id, nothing to do without
 /// offsets. Shared by OffsetCommit and TxnOffsetCommit.
 pub(super) async fn commit_through_group<M>(
-    node: &Node,
+    ctx: &BrokerContext,
     group_id: &str,
     offsets: Vec<OffsetCommit>,
     commit: impl FnOnce(Vec<OffsetCommit>) -> M,
@@ -52,18 +52,22 @@ where
     if offsets.is_empty() {
         return Ok(());
     }
-    coordinator(node, group_id)
+    coordinator(ctx, group_id)
         .await?
         .send(commit(offsets))
         .await
         .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
 }
 
-pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
     // Whether each requested partition exists, in request order: the answer is built
     // from it in one pass (a request may name hundreds of thousands of partitions).
-    let routing = node.routing.load();
+    let routing = ctx.routing.load();
     let mut offsets = Vec::new();
     let mut known = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
@@ -91,7 +95,7 @@ pub async fn handle(node: &Node, req: OffsetCommitRequest, version: i16) -> Offs
         known.push(topic_known);
     }
     drop(routing);
-    let result = commit_through_group(node, &req.group_id, offsets, |offsets| CommitOffsets {
+    let result = commit_through_group(ctx, &req.group_id, offsets, |offsets| CommitOffsets {
         member_id: req.member_id,
         generation_id: req.generation_id_or_member_epoch,
         group_instance_id: req.group_instance_id,

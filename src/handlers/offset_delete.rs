@@ -1,6 +1,6 @@
 //! OffsetDelete: removes a group's committed offsets of partitions it no longer consumes.
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::DeleteOffsets;
 use crate::protocol::messages::offset_delete_request::OffsetDeleteRequest;
 use crate::protocol::messages::offset_delete_response::{
@@ -8,8 +8,8 @@ use crate::protocol::messages::offset_delete_response::{
 };
 use crate::protocol::ErrorCode;
 
-pub async fn handle(node: &Node, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
-    let Some(group) = existing_coordinator(node, &req.group_id) else {
+pub async fn handle(ctx: &BrokerContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let Some(group) = existing_coordinator(ctx, &req.group_id) else {
         return OffsetDeleteResponse {
             error_code: ErrorCode::GroupIdNotFound.code(),
             ..Default::default()

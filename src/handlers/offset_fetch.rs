@@ -2,7 +2,7 @@
 //! partitions without a commit answer offset -1, and with `require_stable`, partitions
 //! whose offset a transaction still holds answer UNSTABLE_OFFSET_COMMIT.
 
-use super::{existing_coordinator, Node};
+use super::{existing_coordinator, BrokerContext};
 use crate::actors::group_coordinator::FetchOffsets;
 use crate::group::CommittedOffset;
 use crate::protocol::messages::offset_fetch_request::OffsetFetchRequest;
@@ -16,14 +16,14 @@ use uuid::Uuid;
 
 /// The committed offsets of one group, grouped by topic (in request order when asked).
 async fn offsets(
-    node: &Node,
+    ctx: &BrokerContext,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> (ErrorCode, Vec<(String, Vec<CommittedOffset>)>) {
     if group_id.is_empty() {
         return (ErrorCode::InvalidGroupId, Vec::new());
     }
-    let found = match existing_coordinator(node, group_id) {
+    let found = match existing_coordinator(ctx, group_id) {
         Some(group) => match group.send(FetchOffsets(topics.clone())).await {
             Ok(o) => o,
             Err(_) => return (ErrorCode::CoordinatorNotAvailable, Vec::new()),
@@ -93,14 +93,18 @@ fn stable(o: CommittedOffset, require_stable: bool) -> Answer {
     }
 }
 
-pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
     if version < 8 {
         let topics = req.topics.map(|ts| {
             ts.into_iter()
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let (code, found) = offsets(node, &req.group_id, topics).await;
+        let (code, found) = offsets(ctx, &req.group_id, topics).await;
         return OffsetFetchResponse {
             error_code: if version >= 2 { code.code() } else { 0 },
             topics: found
@@ -135,7 +139,7 @@ pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> Offse
             ..Default::default()
         };
     }
-    let routing = node.routing.load();
+    let routing = ctx.routing.load();
     let mut groups = Vec::with_capacity(req.groups.len());
     for g in req.groups {
         // v10 names topics by id.
@@ -154,7 +158,7 @@ pub async fn handle(node: &Node, req: OffsetFetchRequest, version: i16) -> Offse
                 })
                 .collect()
         });
-        let (code, found) = offsets(node, &g.group_id, topics).await;
+        let (code, found) = offsets(ctx, &g.group_id, topics).await;
         groups.push(OffsetFetchResponseGroup {
             group_id: g.group_id,
             error_code: code.code(),

@@ -6,7 +6,7 @@
 //! a compacted topic has a key (compressed batches off the arbiter). Control batches
 //! and writes to internal topics come from the broker only.
 
-use super::Node;
+use super::BrokerContext;
 use crate::actors::partition::{Append, AppendInOrder};
 use crate::config::EffectiveTopicConfig;
 use crate::protocol::messages::produce_request::ProduceRequest;
@@ -129,10 +129,14 @@ fn to_topic_codec(
     Ok(Bytes::from(out))
 }
 
-pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub async fn handle(
+    ctx: &BrokerContext,
+    req: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
-    let routing = node.routing.load();
+    let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending = Vec::new();
     for (ti, topic) in req.topic_data.into_iter().enumerate() {

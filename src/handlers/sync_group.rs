@@ -1,6 +1,6 @@
 //! SyncGroup: the leader hands in the assignment; every member gets its own part.
 
-use super::{coordinator, Node};
+use super::{coordinator, BrokerContext};
 use crate::actors::group_coordinator::SyncGroup;
 use crate::group::{SyncRequest, SyncResult};
 use crate::protocol::messages::sync_group_request::SyncGroupRequest;
@@ -17,11 +17,11 @@ fn response(r: SyncResult, version: i16) -> SyncGroupResponse {
     }
 }
 
-pub async fn handle(node: &Node, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+pub async fn handle(ctx: &BrokerContext, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
     if req.group_id.is_empty() {
         return response(SyncResult::error(ErrorCode::InvalidGroupId), version);
     }
-    let group = match coordinator(node, &req.group_id).await {
+    let group = match coordinator(ctx, &req.group_id).await {
         Ok(g) => g,
         Err(code) => return response(SyncResult::error(code), version),
     };

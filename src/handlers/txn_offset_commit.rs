@@ -4,7 +4,7 @@
 //! count only if it commits.
 
 use super::offset_commit::{commit_through_group, partition_code};
-use super::Node;
+use super::BrokerContext;
 use crate::actors::group_coordinator::TxnCommitOffsets;
 use crate::group::OffsetCommit;
 use crate::protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequest;
@@ -15,11 +15,11 @@ use crate::protocol::ErrorCode;
 use crate::txn::fenced;
 
 pub async fn handle(
-    node: &Node,
+    ctx: &BrokerContext,
     req: TxnOffsetCommitRequest,
     version: i16,
 ) -> TxnOffsetCommitResponse {
-    let routing = node.routing.load();
+    let routing = ctx.routing.load();
     let mut offsets = Vec::new();
     // Whether each requested partition exists, in request order (one pass, as in
     // OffsetCommit).
@@ -44,7 +44,7 @@ pub async fn handle(
     drop(routing);
     // The coordinator is started if need be, as Kafka does: a broker restarted since
     // AddOffsetsToTxn does not restore a group that had nothing yet.
-    let result = commit_through_group(node, &req.group_id, offsets, |offsets| TxnCommitOffsets {
+    let result = commit_through_group(ctx, &req.group_id, offsets, |offsets| TxnCommitOffsets {
         producer_id: req.producer_id,
         producer_epoch: req.producer_epoch,
         member_id: req.member_id,

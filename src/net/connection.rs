@@ -17,7 +17,7 @@
 
 use super::frame_reader::{read_frame, RequestMemory, READ_CHUNK};
 use super::listener::ConnectionSlot;
-use crate::handlers::{self, unsupported_version_response, Node};
+use crate::handlers::{self, unsupported_version_response, BrokerContext};
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
 use actix::prelude::*;
@@ -84,7 +84,8 @@ struct Incoming(std::io::Result<BytesMut>, Held);
 
 /// One client connection.
 pub struct ConnectionActor {
-    node: Arc<Node>,
+    /// The broker's shared context (`ctx` is actix's `Context` in this file).
+    broker_ctx: Arc<BrokerContext>,
     peer: SocketAddr,
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
@@ -98,14 +99,14 @@ pub struct ConnectionActor {
 impl ConnectionActor {
     /// Starts the actor for `stream` on the current arbiter.
     pub fn start_for(
-        node: Arc<Node>,
+        broker_ctx: Arc<BrokerContext>,
         memory: Arc<RequestMemory>,
         stream: TcpStream,
         peer: SocketAddr,
         slot: ConnectionSlot,
     ) -> Addr<Self> {
         let _ = stream.set_nodelay(true);
-        let config = node.config.load();
+        let config = broker_ctx.config.load();
         let max_frame = config.socket_request_max_bytes;
         let inflight = config.max_inflight_requests.max(1);
         let (read, mut write) = stream.into_split();
@@ -161,7 +162,7 @@ impl ConnectionActor {
         ConnectionActor::create(move |ctx| {
             ctx.add_stream(frames);
             ConnectionActor {
-                node,
+                broker_ctx,
                 peer,
                 out: tx,
                 next_seq: 0,
@@ -198,7 +199,7 @@ impl Actor for ConnectionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection opened");
-        let idle = Duration::from_millis(self.node.config.load().connections_max_idle_ms);
+        let idle = Duration::from_millis(self.broker_ctx.config.load().connections_max_idle_ms);
         let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(tick, move |act, ctx| {
             if act.next_out == act.next_seq && act.last_activity.elapsed() >= idle {
@@ -238,12 +239,12 @@ impl StreamHandler<Incoming> for ConnectionActor {
         };
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
-        let node = self.node.clone();
+        let broker_ctx = self.broker_ctx.clone();
         // The first poll happens here, in arrival order: handlers send their actor
         // messages (a produce's Appends) before their first await, so pipelined
         // requests reach each partition in request order. actix would not keep that
         // order: it polls spawned futures in a list it reorders with swap_remove.
-        let mut dispatch = Box::pin(handlers::dispatch(node, request, self.peer));
+        let mut dispatch = Box::pin(handlers::dispatch(broker_ctx, request, self.peer));
         let first = std::future::Future::poll(
             dispatch.as_mut(),
             &mut std::task::Context::from_waker(futures::task::noop_waker_ref()),
@@ -264,7 +265,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
                             Err(e) => {
                                 // The broker built a response its own codec refuses:
                                 // a bug of ours, not the client's.
-                                act.node.metrics.note_response_encode_failure();
+                                act.broker_ctx.metrics.note_response_encode_failure();
                                 tracing::error!(
                                     peer = %act.peer,
                                     ?api_key,

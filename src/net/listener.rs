@@ -8,7 +8,7 @@
 
 use super::connection::ConnectionActor;
 use super::frame_reader::RequestMemory;
-use crate::handlers::Node;
+use crate::handlers::BrokerContext;
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -111,11 +111,11 @@ impl Drop for ConnectionSlot {
 /// socket and registered there, so its I/O runs on that arbiter's own reactor.
 pub async fn run(
     listener: TcpListener,
-    node: Arc<Node>,
+    ctx: Arc<BrokerContext>,
     memory: Arc<RequestMemory>,
     arbiters: Vec<ArbiterHandle>,
 ) {
-    let config = node.config.load();
+    let config = ctx.config.load();
     let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
     let mut next = 0usize;
     loop {
@@ -144,12 +144,12 @@ pub async fn run(
         };
         let arbiter = &arbiters[next % arbiters.len()];
         next = next.wrapping_add(1);
-        let node = node.clone();
+        let ctx = ctx.clone();
         let memory = memory.clone();
         arbiter.spawn(async move {
             match tokio::net::TcpStream::from_std(std_stream) {
                 Ok(stream) => {
-                    ConnectionActor::start_for(node, memory, stream, peer, slot);
+                    ConnectionActor::start_for(ctx, memory, stream, peer, slot);
                 }
                 Err(error) => tracing::warn!(%peer, %error, "could not register a socket"),
             }
