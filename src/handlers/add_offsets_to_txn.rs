@@ -8,7 +8,7 @@ use crate::actors::txn_coordinator::AddToTxn;
 use crate::protocol::messages::add_offsets_to_txn_request::AddOffsetsToTxnRequest;
 use crate::protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
 use crate::protocol::ErrorCode;
-use crate::txn::fenced;
+use crate::txn::fencing_error;
 
 async fn add(
     ctx: &BrokerContext,
@@ -35,7 +35,7 @@ async fn add(
         producer_epoch: req.producer_epoch,
         partitions: vec![(OFFSETS_TOPIC.to_string(), partition as i32)],
         group: Some(req.group_id),
-        fenced: fenced(version >= 2),
+        fenced: fencing_error(version >= 2),
     })
     .await
     .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))

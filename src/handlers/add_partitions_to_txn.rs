@@ -13,7 +13,7 @@ use crate::protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnTopicResult,
 };
 use crate::protocol::ErrorCode;
-use crate::txn::fenced;
+use crate::txn::fencing_error;
 
 fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
     topics
@@ -84,7 +84,7 @@ async fn add(
             producer_epoch: txn.producer_epoch,
             partitions,
             group: None,
-            fenced: fenced(version >= 2),
+            fenced: fencing_error(version >= 2),
         })
         .await
         .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable));

@@ -7,7 +7,7 @@ use crate::actors::txn_coordinator::EndTxn;
 use crate::protocol::messages::end_txn_request::EndTxnRequest;
 use crate::protocol::messages::end_txn_response::EndTxnResponse;
 use crate::protocol::ErrorCode;
-use crate::txn::fenced;
+use crate::txn::fencing_error;
 
 async fn end(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> Result<(), ErrorCode> {
     let txn = txn_coordinator(ctx, &req.transactional_id, false)
@@ -17,7 +17,7 @@ async fn end(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> Result<()
         producer_id: req.producer_id,
         producer_epoch: req.producer_epoch,
         commit: req.committed,
-        fenced: fenced(version >= 2),
+        fenced: fencing_error(version >= 2),
     })
     .await
     .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))

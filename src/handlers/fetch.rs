@@ -23,7 +23,9 @@ use bytes::Bytes;
 use futures::future::{join_all, select_all};
 use std::time::{Duration, Instant};
 
-struct Planned {
+/// One requested partition: where its answer goes, its actor (`None`: unknown) and
+/// what to read from it.
+struct PartitionRead {
     topic: usize,
     partition: i32,
     route: Option<PartitionRoute>,
@@ -44,7 +46,7 @@ fn whole_batches_within(records: &Bytes, budget: usize) -> Bytes {
 }
 
 async fn read_all(
-    plan: &[Planned],
+    plan: &[PartitionRead],
     response_max: usize,
     isolation: IsolationLevel,
 ) -> Vec<Result<FetchData, PartitionError>> {
@@ -90,7 +92,7 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
             routing.topic(&t.topic)
         };
         for p in &t.partitions {
-            plan.push(Planned {
+            plan.push(PartitionRead {
                 topic: ti,
                 partition: p.partition,
                 route: route.and_then(|r| {

@@ -17,7 +17,13 @@ use crate::protocol::records::{compression, Compression, RecordBatch, RecordsErr
 use crate::protocol::ErrorCode;
 use bytes::Bytes;
 
-fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+/// One partition's answer with `code` and no offsets (-1); a successful append fills
+/// them in once the partition answers.
+fn partition_response(
+    index: i32,
+    code: ErrorCode,
+    message: Option<String>,
+) -> PartitionProduceResponse {
     PartitionProduceResponse {
         index,
         error_code: code.code(),
@@ -159,12 +165,12 @@ pub async fn handle(
                     .map(|r| (t, r))
             });
             let result = match (valid_acks, target) {
-                (false, _) => error(p.index, ErrorCode::InvalidRequiredAcks, None),
-                (true, None) => error(p.index, unknown, None),
+                (false, _) => partition_response(p.index, ErrorCode::InvalidRequiredAcks, None),
+                (true, None) => partition_response(p.index, unknown, None),
                 // One replica, always in sync: acks=all cannot have more (Kafka's
                 // NOT_ENOUGH_REPLICAS, before anything is written).
                 (true, Some((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {
-                    error(
+                    partition_response(
                         p.index,
                         ErrorCode::NotEnoughReplicas,
                         Some(format!(
@@ -173,7 +179,7 @@ pub async fn handle(
                         )),
                     )
                 }
-                (true, Some((t, _))) if t.internal => error(
+                (true, Some((t, _))) if t.internal => partition_response(
                     p.index,
                     ErrorCode::InvalidTopicException,
                     Some(format!("Cannot append to internal topic {}", t.name)),
@@ -184,7 +190,7 @@ pub async fn handle(
                     {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
-                            error(p.index, code, Some(msg))
+                            partition_response(p.index, code, Some(msg))
                         }
                         Ok(batch) => {
                             let (reply, answer) = tokio::sync::oneshot::channel();
@@ -197,7 +203,7 @@ pub async fn handle(
                                 reply,
                             });
                             pending.push((ti, pi, answer));
-                            error(p.index, ErrorCode::None, None)
+                            partition_response(p.index, ErrorCode::None, None)
                         }
                     }
                 }
@@ -223,8 +229,11 @@ pub async fn handle(
                 out.log_append_time_ms = info.log_append_time_ms;
                 out.log_start_offset = info.log_start_offset;
             }
-            Ok(Err(e)) => *out = error(out.index, e.code(), Some(e.to_string())),
-            Err(e) => *out = error(out.index, ErrorCode::KafkaStorageError, Some(e.to_string())),
+            Ok(Err(e)) => *out = partition_response(out.index, e.code(), Some(e.to_string())),
+            Err(e) => {
+                *out =
+                    partition_response(out.index, ErrorCode::KafkaStorageError, Some(e.to_string()))
+            }
         }
     }
     (acks != 0).then(|| ProduceResponse {

@@ -12,7 +12,7 @@ use crate::protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use crate::protocol::ErrorCode;
-use crate::txn::fenced;
+use crate::txn::fencing_error;
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -55,7 +55,7 @@ pub async fn handle(
     .await;
     // The partition refuses an old epoch with INVALID_PRODUCER_EPOCH; v3+ says fenced.
     let result = result.map_err(|code| match code {
-        ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => fenced(version >= 3),
+        ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => fencing_error(version >= 3),
         other => other,
     });
     let topics = req

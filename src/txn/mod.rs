@@ -28,4 +28,4 @@
 pub mod record;
 mod state;
 
-pub use state::{fenced, EndStep, InitStep, TxnMetadata, TxnState};
+pub use state::{fencing_error, EndStep, InitStep, TxnMetadata, TxnState};

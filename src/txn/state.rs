@@ -99,7 +99,7 @@ pub enum EndStep {
 
 /// The producer's fencing error for the request version: PRODUCER_FENCED where the
 /// API version knows it (KIP-588), else INVALID_PRODUCER_EPOCH.
-pub fn fenced(knows_producer_fenced: bool) -> ErrorCode {
+pub fn fencing_error(knows_producer_fenced: bool) -> ErrorCode {
     if knows_producer_fenced {
         ErrorCode::ProducerFenced
     } else {
