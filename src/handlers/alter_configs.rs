@@ -3,6 +3,7 @@
 //! Broker configs: the keys Aeon can change live (`config::DYNAMIC_BROKER_KEYS`), as
 //! dynamic broker configs; the others are refused.
 
+use super::config_resource::ConfigResource;
 use super::BrokerContext;
 use crate::actors::broker::{AlterBrokerConfigs, AlterTopicConfigs, ConfigChange};
 use crate::config::AlterOp;
@@ -16,10 +17,6 @@ use crate::protocol::messages::incremental_alter_configs_response::{
 };
 use crate::protocol::ErrorCode;
 
-/// Kafka's ConfigResource types.
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
-
 async fn alter(
     ctx: &BrokerContext,
     resource_type: i8,
@@ -31,8 +28,12 @@ async fn alter(
         Ok(c) => c,
         Err((code, msg)) => return (code, Some(msg)),
     };
-    let sent = match resource_type {
-        TOPIC => {
+    let resource = match ConfigResource::parse(resource_type, name, ctx.node_id) {
+        Ok(r) => r,
+        Err((code, msg)) => return (code, Some(msg)),
+    };
+    let sent = match resource {
+        ConfigResource::Topic => {
             ctx.broker
                 .send(AlterTopicConfigs {
                     name: name.to_owned(),
@@ -41,8 +42,7 @@ async fn alter(
                 })
                 .await
         }
-        // The broker itself (its id) or the cluster-wide default (empty name).
-        BROKER if name.is_empty() || name == ctx.node_id.to_string() => {
+        ConfigResource::Broker => {
             let ops = match change {
                 ConfigChange::Incremental(ops) => ops,
                 // AlterConfigs replaces every dynamic value with the given set.
@@ -72,21 +72,6 @@ async fn alter(
             ctx.broker
                 .send(AlterBrokerConfigs { ops, validate_only })
                 .await
-        }
-        BROKER => {
-            return (
-                ErrorCode::InvalidRequest,
-                Some(format!(
-                    "Unexpected broker id, expected {} or empty string, but received {name}",
-                    ctx.node_id
-                )),
-            )
-        }
-        other => {
-            return (
-                ErrorCode::InvalidRequest,
-                Some(format!("Unsupported resource type {other}")),
-            )
         }
     };
     match sent {

@@ -1,6 +1,7 @@
 //! DescribeConfigs: broker and topic configs with their value, source, read-only and
 //! sensitive flags, type, documentation and synonyms, as Kafka reports them.
 
+use super::config_resource::ConfigResource;
 use super::BrokerContext;
 use crate::config::ConfigEntry;
 use crate::protocol::messages::describe_configs_request::DescribeConfigsRequest;
@@ -9,10 +10,6 @@ use crate::protocol::messages::describe_configs_response::{
     DescribeConfigsSynonym,
 };
 use crate::protocol::ErrorCode;
-
-/// Kafka's ConfigResource types.
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
 
 fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult {
@@ -52,31 +49,18 @@ pub fn handle(
         .resources
         .into_iter()
         .map(|r| {
-            let entries = match r.resource_type {
-                TOPIC => match routing.topic(&r.resource_name) {
-                    Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
-                    None => Err((
-                        ErrorCode::UnknownTopicOrPartition,
-                        format!("Topic '{}' does not exist", r.resource_name),
-                    )),
-                },
-                BROKER
-                    if r.resource_name.is_empty() || r.resource_name == ctx.node_id.to_string() =>
-                {
-                    Ok(ctx.config.load().describe())
-                }
-                BROKER => Err((
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "Unexpected broker id, expected {} or empty string, but received {}",
-                        ctx.node_id, r.resource_name
-                    ),
-                )),
-                other => Err((
-                    ErrorCode::InvalidRequest,
-                    format!("Unsupported resource type {other}"),
-                )),
-            };
+            let entries =
+                match ConfigResource::parse(r.resource_type, &r.resource_name, ctx.node_id) {
+                    Ok(ConfigResource::Topic) => match routing.topic(&r.resource_name) {
+                        Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
+                        None => Err((
+                            ErrorCode::UnknownTopicOrPartition,
+                            format!("Topic '{}' does not exist", r.resource_name),
+                        )),
+                    },
+                    Ok(ConfigResource::Broker) => Ok(ctx.config.load().describe()),
+                    Err(refused) => Err(refused),
+                };
             match entries {
                 Ok(entries) => DescribeConfigsResult {
                     error_code: 0,

@@ -8,6 +8,7 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
+mod config_resource;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
