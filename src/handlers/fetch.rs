@@ -10,6 +10,7 @@
 //! aborted transactions overlapping what it returns (an empty list when there are
 //! none; read_uncommitted gets none at all, as in Kafka).
 
+use super::topic_naming::TopicNaming;
 use super::BrokerContext;
 use crate::actors::partition::{Fetch, FetchData, IsolationLevel, PartitionError};
 use crate::actors::routing::PartitionRoute;
@@ -22,6 +23,9 @@ use crate::protocol::ErrorCode;
 use bytes::Bytes;
 use futures::future::{join_all, select_all};
 use std::time::{Duration, Instant};
+
+/// Fetch names topics by id from v13.
+const TOPIC_IDS_FROM: i16 = 13;
 
 /// One requested partition: where its answer goes, its actor (`None`: unknown) and
 /// what to read from it.
@@ -82,15 +86,12 @@ async fn read_all(
 }
 
 pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> FetchResponse {
+    let naming = TopicNaming::of(version, TOPIC_IDS_FROM);
     let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut plan = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
-        let route = if version >= 13 {
-            routing.topic_by_id(&t.topic_id)
-        } else {
-            routing.topic(&t.topic)
-        };
+        let route = naming.find(&routing, &t.topic, &t.topic_id);
         for p in &t.partitions {
             plan.push(PartitionRead {
                 topic: ti,
@@ -147,11 +148,6 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
         }
         let _ = select_all(waits).await;
     };
-    let unknown = if version >= 13 {
-        ErrorCode::UnknownTopicId
-    } else {
-        ErrorCode::UnknownTopicOrPartition
-    };
     for (p, res) in plan.iter().zip(results) {
         let offsets = p
             .route
@@ -159,7 +155,7 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
             .map(PartitionRoute::offsets)
             .unwrap_or_default();
         let (code, records, aborted) = match (&p.route, res) {
-            (None, _) => (unknown, Bytes::new(), Vec::new()),
+            (None, _) => (naming.unknown_topic(), Bytes::new(), Vec::new()),
             (Some(_), Ok(d)) => (ErrorCode::None, d.records, d.aborted),
             (Some(_), Err(e)) => (e.code(), Bytes::new(), Vec::new()),
         };

@@ -35,6 +35,7 @@ mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod sync_group;
+mod topic_naming;
 mod txn_offset_commit;
 
 use crate::actors::broker::{BrokerActor, GetGroupCoordinator, GetTxnCoordinator};

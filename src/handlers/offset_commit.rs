@@ -2,6 +2,7 @@
 //! standalone commit (generation -1) from a consumer that uses no group management.
 //! Answered once the offsets are in `__consumer_offsets`.
 
+use super::topic_naming::TopicNaming;
 use super::{coordinator, BrokerContext};
 use crate::actors::group_coordinator::{CommitOffsets, GroupCoordinatorActor};
 use crate::group::{check_offset_commit, OffsetCommit};
@@ -10,6 +11,9 @@ use crate::protocol::messages::offset_commit_response::{
     OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use crate::protocol::ErrorCode;
+
+/// OffsetCommit names topics by id from v10.
+const TOPIC_IDS_FROM: i16 = 10;
 
 /// One partition's answer to an offset commit (OffsetCommit, TxnOffsetCommit): its
 /// unknown-topic code if any, else OFFSET_METADATA_TOO_LARGE for oversized metadata
@@ -67,15 +71,12 @@ pub async fn handle(
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
     // Whether each requested partition exists, in request order: the answer is built
     // from it in one pass (a request may name hundreds of thousands of partitions).
+    let naming = TopicNaming::of(version, TOPIC_IDS_FROM);
     let routing = ctx.routing.load();
     let mut offsets = Vec::new();
     let mut known = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
-        let route = if version >= 10 {
-            routing.topic_by_id(&t.topic_id)
-        } else {
-            routing.topic(&t.name)
-        };
+        let route = naming.find(&routing, &t.name, &t.topic_id);
         let mut topic_known = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let route = route.filter(|r| {
@@ -102,11 +103,7 @@ pub async fn handle(
         offsets,
     })
     .await;
-    let unknown_topic = if version >= 10 {
-        ErrorCode::UnknownTopicId
-    } else {
-        ErrorCode::UnknownTopicOrPartition
-    };
+    let unknown_topic = naming.unknown_topic();
     let topics = req
         .topics
         .into_iter()

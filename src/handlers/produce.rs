@@ -6,6 +6,7 @@
 //! a compacted topic has a key (compressed batches off the arbiter). Control batches
 //! and writes to internal topics come from the broker only.
 
+use super::topic_naming::TopicNaming;
 use super::BrokerContext;
 use crate::actors::partition::{Append, AppendInOrder};
 use crate::config::EffectiveTopicConfig;
@@ -16,6 +17,9 @@ use crate::protocol::messages::produce_response::{
 use crate::protocol::records::{compression, Compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
 use bytes::Bytes;
+
+/// Produce names topics by id from v13.
+const TOPIC_IDS_FROM: i16 = 13;
 
 /// One partition's answer with `code` and no offsets (-1); a successful append fills
 /// them in once the partition answers.
@@ -142,22 +146,14 @@ pub async fn handle(
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
+    let naming = TopicNaming::of(version, TOPIC_IDS_FROM);
     let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending = Vec::new();
     for (ti, topic) in req.topic_data.into_iter().enumerate() {
-        let route = if version >= 13 {
-            routing.topic_by_id(&topic.topic_id)
-        } else {
-            routing.topic(&topic.name)
-        };
+        let route = naming.find(&routing, &topic.name, &topic.topic_id);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, p) in topic.partition_data.into_iter().enumerate() {
-            let unknown = if version >= 13 {
-                ErrorCode::UnknownTopicId
-            } else {
-                ErrorCode::UnknownTopicOrPartition
-            };
             let target = route.and_then(|t| {
                 usize::try_from(p.index)
                     .ok()
@@ -166,7 +162,7 @@ pub async fn handle(
             });
             let result = match (valid_acks, target) {
                 (false, _) => partition_response(p.index, ErrorCode::InvalidRequiredAcks, None),
-                (true, None) => partition_response(p.index, unknown, None),
+                (true, None) => partition_response(p.index, naming.unknown_topic(), None),
                 // One replica, always in sync: acks=all cannot have more (Kafka's
                 // NOT_ENOUGH_REPLICAS, before anything is written).
                 (true, Some((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {

@@ -1,0 +1,48 @@
+//! How a request names its topics: by id from the version that carries topic ids
+//! (KIP-516: Produce and Fetch v13, OffsetCommit v10), by name before. The lookup and
+//! the error for a topic this broker does not know both follow the naming, so a client
+//! is only sent the code its version knows.
+
+use crate::actors::routing::{Routing, TopicRoute};
+use crate::protocol::ErrorCode;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TopicNaming {
+    ByName,
+    ById,
+}
+
+impl TopicNaming {
+    /// The naming of a request of `version`, for an API that names topics by id from
+    /// `ids_from` on.
+    pub(super) fn of(version: i16, ids_from: i16) -> Self {
+        if version >= ids_from {
+            TopicNaming::ById
+        } else {
+            TopicNaming::ByName
+        }
+    }
+
+    /// The topic the request names, looked up by id or by name.
+    pub(super) fn find<'a>(
+        self,
+        routing: &'a Routing,
+        name: &str,
+        id: &Uuid,
+    ) -> Option<&'a Arc<TopicRoute>> {
+        match self {
+            TopicNaming::ById => routing.topic_by_id(id),
+            TopicNaming::ByName => routing.topic(name),
+        }
+    }
+
+    /// The error for a topic (or partition) this broker does not know.
+    pub(super) fn unknown_topic(self) -> ErrorCode {
+        match self {
+            TopicNaming::ById => ErrorCode::UnknownTopicId,
+            TopicNaming::ByName => ErrorCode::UnknownTopicOrPartition,
+        }
+    }
+}
