@@ -4,15 +4,15 @@
 //! transaction is found). An unknown topic or partition gets
 //! UNKNOWN_TOPIC_OR_PARTITION.
 
+use super::partition_fan_out::ask_partitions;
 use super::BrokerContext;
-use crate::actors::partition::{DescribeProducers, PartitionError};
+use crate::actors::partition::DescribeProducers;
 use crate::protocol::messages::describe_producers_request::DescribeProducersRequest;
 use crate::protocol::messages::describe_producers_response::{
     DescribeProducersResponse, PartitionResponse, ProducerState, TopicResponse,
 };
 use crate::protocol::ErrorCode;
 use crate::storage::producer_state::ActiveProducer;
-use futures::future::join_all;
 
 fn producer(p: &ActiveProducer) -> ProducerState {
     ProducerState {
@@ -30,46 +30,41 @@ pub async fn handle(
     ctx: &BrokerContext,
     req: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
-    let routing = ctx.routing.load();
-    let mut calls = Vec::new();
-    for (ti, t) in req.topics.iter().enumerate() {
-        for &partition in &t.partition_indexes {
-            let route = routing.partition(&t.name, partition).cloned();
-            calls.push(async move {
-                let res = match route {
-                    Some(r) => r
-                        .addr
-                        .send(DescribeProducers)
-                        .await
-                        .unwrap_or(Err(PartitionError::Closed))
-                        .map_err(|e| e.code()),
-                    None => Err(ErrorCode::UnknownTopicOrPartition),
-                };
-                (ti, partition, res)
-            });
-        }
-    }
-    drop(routing);
-    let mut topics: Vec<TopicResponse> = req
+    let asks = req
         .topics
-        .iter()
-        .map(|t| TopicResponse {
-            name: t.name.clone(),
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&partition| (partition, DescribeProducers))
+                .collect();
+            (t.name, partitions)
+        })
+        .collect();
+    let topics = ask_partitions(ctx, asks)
+        .await
+        .into_iter()
+        .map(|(name, partitions)| TopicResponse {
+            name,
+            partitions: partitions
+                .into_iter()
+                .map(|(partition_index, res)| {
+                    let (code, active_producers) = match res {
+                        Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
+                        Err(code) => (code, Vec::new()),
+                    };
+                    PartitionResponse {
+                        partition_index,
+                        error_code: code.code(),
+                        active_producers,
+                        ..Default::default()
+                    }
+                })
+                .collect(),
             ..Default::default()
         })
         .collect();
-    for (ti, partition_index, res) in join_all(calls).await {
-        let (code, active_producers) = match res {
-            Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
-            Err(code) => (code, Vec::new()),
-        };
-        topics[ti].partitions.push(PartitionResponse {
-            partition_index,
-            error_code: code.code(),
-            active_producers,
-            ..Default::default()
-        });
-    }
     DescribeProducersResponse {
         topics,
         ..Default::default()

@@ -33,6 +33,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod partition_fan_out;
 mod produce;
 mod sync_group;
 mod topic_naming;

@@ -1,0 +1,53 @@
+//! One message to each requested partition's actor, all at once, with the answers
+//! gathered back by topic in request order: the shape of ListOffsets, DeleteRecords and
+//! DescribeProducers, which differ only in the message and in how an answer is written.
+
+use super::BrokerContext;
+use crate::actors::partition::{PartitionActor, PartitionError};
+use crate::protocol::ErrorCode;
+use actix::dev::ToEnvelope;
+use actix::{Handler, Message};
+use futures::future::join_all;
+
+/// Sends each partition its message concurrently and answers, per topic in request
+/// order, each partition's result in request order: the actor's answer, or
+/// UNKNOWN_TOPIC_OR_PARTITION for a partition the routing snapshot does not have, or
+/// the code of the actor's error (a stopped actor's is its `Closed`).
+pub(super) async fn ask_partitions<M, R>(
+    ctx: &BrokerContext,
+    topics: Vec<(String, Vec<(i32, M)>)>,
+) -> Vec<(String, Vec<(i32, Result<R, ErrorCode>)>)>
+where
+    M: Message<Result = Result<R, PartitionError>> + Send + 'static,
+    R: Send + 'static,
+    PartitionActor: Handler<M>,
+    <PartitionActor as actix::Actor>::Context: ToEnvelope<PartitionActor, M>,
+{
+    let routing = ctx.routing.load();
+    let mut names = Vec::with_capacity(topics.len());
+    let mut calls = Vec::new();
+    for (ti, (name, partitions)) in topics.into_iter().enumerate() {
+        for (partition, message) in partitions {
+            let route = routing.partition(&name, partition).cloned();
+            calls.push(async move {
+                let res = match route {
+                    Some(r) => r
+                        .addr
+                        .send(message)
+                        .await
+                        .unwrap_or(Err(PartitionError::Closed))
+                        .map_err(|e| e.code()),
+                    None => Err(ErrorCode::UnknownTopicOrPartition),
+                };
+                (ti, partition, res)
+            });
+        }
+        names.push(name);
+    }
+    drop(routing);
+    let mut answers: Vec<_> = names.into_iter().map(|n| (n, Vec::new())).collect();
+    for (ti, partition, res) in join_all(calls).await {
+        answers[ti].1.push((partition, res));
+    }
+    answers
+}
