@@ -23,29 +23,26 @@ pub async fn handle(ctx: &BrokerContext, req: DeleteRecordsRequest) -> DeleteRec
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks)
-        .await
-        .into_iter()
-        .map(|(name, partitions)| DeleteRecordsTopicResult {
-            name,
-            partitions: partitions
-                .into_iter()
-                .map(|(partition_index, res)| {
-                    let (low_watermark, code) = match res {
-                        Ok(low) => (low, ErrorCode::None),
-                        Err(code) => (-1, code),
-                    };
-                    DeleteRecordsPartitionResult {
-                        partition_index,
-                        low_watermark,
-                        error_code: code.code(),
-                        ..Default::default()
-                    }
-                })
-                .collect(),
+    let topics = ask_partitions(ctx, asks, |partition_index, res| {
+        let (low_watermark, code) = match res {
+            Ok(low) => (low, ErrorCode::None),
+            Err(code) => (-1, code),
+        };
+        DeleteRecordsPartitionResult {
+            partition_index,
+            low_watermark,
+            error_code: code.code(),
             ..Default::default()
-        })
-        .collect();
+        }
+    })
+    .await
+    .into_iter()
+    .map(|(name, partitions)| DeleteRecordsTopicResult {
+        name,
+        partitions,
+        ..Default::default()
+    })
+    .collect();
     DeleteRecordsResponse {
         topics,
         ..Default::default()

@@ -42,29 +42,26 @@ pub async fn handle(
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks)
-        .await
-        .into_iter()
-        .map(|(name, partitions)| TopicResponse {
-            name,
-            partitions: partitions
-                .into_iter()
-                .map(|(partition_index, res)| {
-                    let (code, active_producers) = match res {
-                        Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
-                        Err(code) => (code, Vec::new()),
-                    };
-                    PartitionResponse {
-                        partition_index,
-                        error_code: code.code(),
-                        active_producers,
-                        ..Default::default()
-                    }
-                })
-                .collect(),
+    let topics = ask_partitions(ctx, asks, |partition_index, res| {
+        let (code, active_producers) = match res {
+            Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
+            Err(code) => (code, Vec::new()),
+        };
+        PartitionResponse {
+            partition_index,
+            error_code: code.code(),
+            active_producers,
             ..Default::default()
-        })
-        .collect();
+        }
+    })
+    .await
+    .into_iter()
+    .map(|(name, partitions)| TopicResponse {
+        name,
+        partitions,
+        ..Default::default()
+    })
+    .collect();
     DescribeProducersResponse {
         topics,
         ..Default::default()

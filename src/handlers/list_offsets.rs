@@ -38,36 +38,33 @@ pub async fn handle(
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks)
-        .await
-        .into_iter()
-        .map(|(name, partitions)| ListOffsetsTopicResponse {
-            name,
-            partitions: partitions
-                .into_iter()
-                .map(|(partition_index, res)| match res {
-                    Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
-                        partition_index,
-                        error_code: 0,
-                        timestamp,
-                        offset,
-                        // Aeon's partitions have had one leader, epoch 0.
-                        leader_epoch: if version >= 4 && offset >= 0 { 0 } else { -1 },
-                        ..Default::default()
-                    },
-                    Err(code) => ListOffsetsPartitionResponse {
-                        partition_index,
-                        error_code: code.code(),
-                        timestamp: -1,
-                        offset: -1,
-                        leader_epoch: -1,
-                        ..Default::default()
-                    },
-                })
-                .collect(),
+    let topics = ask_partitions(ctx, asks, |partition_index, res| match res {
+        Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+            partition_index,
+            error_code: 0,
+            timestamp,
+            offset,
+            // Aeon's partitions have had one leader, epoch 0.
+            leader_epoch: if version >= 4 && offset >= 0 { 0 } else { -1 },
             ..Default::default()
-        })
-        .collect();
+        },
+        Err(code) => ListOffsetsPartitionResponse {
+            partition_index,
+            error_code: code.code(),
+            timestamp: -1,
+            offset: -1,
+            leader_epoch: -1,
+            ..Default::default()
+        },
+    })
+    .await
+    .into_iter()
+    .map(|(name, partitions)| ListOffsetsTopicResponse {
+        name,
+        partitions,
+        ..Default::default()
+    })
+    .collect();
     ListOffsetsResponse {
         topics,
         ..Default::default()

@@ -10,13 +10,15 @@ use actix::{Handler, Message};
 use futures::future::join_all;
 
 /// Sends each partition its message concurrently and answers, per topic in request
-/// order, each partition's result in request order: the actor's answer, or
-/// UNKNOWN_TOPIC_OR_PARTITION for a partition the routing snapshot does not have, or
-/// the code of the actor's error (a stopped actor's is its `Closed`).
-pub(super) async fn ask_partitions<M, R>(
+/// order, each partition's response in request order, as `answer` writes it from the
+/// partition index and its result: the actor's answer, or UNKNOWN_TOPIC_OR_PARTITION
+/// for a partition the routing snapshot does not have, or the code of the actor's
+/// error (a stopped actor's is its `Closed`).
+pub(super) async fn ask_partitions<M, R, P>(
     ctx: &BrokerContext,
     topics: Vec<(String, Vec<(i32, M)>)>,
-) -> Vec<(String, Vec<(i32, Result<R, ErrorCode>)>)>
+    answer: impl Fn(i32, Result<R, ErrorCode>) -> P,
+) -> Vec<(String, Vec<P>)>
 where
     M: Message<Result = Result<R, PartitionError>> + Send + 'static,
     R: Send + 'static,
@@ -47,7 +49,7 @@ where
     drop(routing);
     let mut answers: Vec<_> = names.into_iter().map(|n| (n, Vec::new())).collect();
     for (ti, partition, res) in join_all(calls).await {
-        answers[ti].1.push((partition, res));
+        answers[ti].1.push(answer(partition, res));
     }
     answers
 }
