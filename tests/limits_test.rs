@@ -224,6 +224,6 @@ fn the_default_limits_are_safe() {
     let c = aeon::config::Config::default();
     assert_eq!(c.max_connections, 10_000);
     assert_eq!(c.max_connections_per_ip, 1_000);
-    assert_eq!(c.max_inflight_requests, 500);
+    assert_eq!(c.queued_max_requests, 500);
     assert_eq!(c.socket_request_max_bytes, 100 * 1024 * 1024);
 }

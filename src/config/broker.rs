@@ -87,7 +87,7 @@ pub struct Config {
     pub connections_max_idle_ms: u64,
     /// `queued.max.requests`: per connection, the most requests in flight; the
     /// connection stops reading its socket past it.
-    pub max_inflight_requests: usize,
+    pub queued_max_requests: usize,
     /// `queued.max.request.bytes`: broker-wide, the most request bytes read and not
     /// yet answered.
     pub queued_max_request_bytes: u32,
@@ -343,7 +343,7 @@ impl Config {
             queued_max_request_bytes,
             fetch_max_bytes: v.num("fetch.max.bytes")?,
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
-            max_inflight_requests: v.num("queued.max.requests")?,
+            queued_max_requests: v.num("queued.max.requests")?,
             max_connections: v.num("max.connections")?,
             producer_id_expiration_ms: v.num("producer.id.expiration.ms")?,
             log_segment_delete_delay_ms: v.num("log.segment.delete.delay.ms")?,
@@ -526,7 +526,7 @@ mod tests {
         assert!(c.num_network_threads >= 1);
         assert_eq!(c.num_partitions, 1);
         assert_eq!(c.socket_request_max_bytes, 104_857_600);
-        assert_eq!(c.max_inflight_requests, 500);
+        assert_eq!(c.queued_max_requests, 500);
         assert_eq!(c.message_max_bytes, 1_048_588);
         assert_eq!(c.log_segment_bytes, 1_073_741_824);
         assert_eq!(c.log_roll_ms, 168 * 3_600_000);

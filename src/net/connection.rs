@@ -108,7 +108,7 @@ impl ConnectionActor {
         let _ = stream.set_nodelay(true);
         let config = broker_ctx.config.load();
         let max_frame = config.socket_request_max_bytes;
-        let inflight = config.max_inflight_requests.max(1);
+        let inflight = config.queued_max_requests.max(1);
         let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         actix_rt::spawn(async move {
