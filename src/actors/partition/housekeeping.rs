@@ -122,7 +122,7 @@ impl Handler<Close> for PartitionActor {
             let _ = w.reply.send(Err(PartitionError::Closed));
         }
         ctx.stop();
-        let Some(log) = self.log.take() else {
+        let Some(mut log) = self.log.take() else {
             return Box::pin(async { Ok(()) });
         };
         let snapshot = (!msg.delete && !self.producers.is_empty()).then(|| {
@@ -132,6 +132,11 @@ impl Handler<Close> for PartitionActor {
         let dir = self.dir.clone();
         let work = move || -> Result<(), storage::Error> {
             if let Some((offset, bytes)) = snapshot {
+                // As at a roll, the snapshot never gets ahead of what it covers: the
+                // batches and the `.txnindex` entries (written by the flush) first, so a
+                // crash before the close completes still finds every entry, or replays
+                // the markers that re-add it.
+                log.flush()?;
                 producer_state::write_snapshot(&dir, offset, &bytes)?;
             }
             if msg.delete {
