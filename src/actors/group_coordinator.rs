@@ -10,16 +10,19 @@
 
 use super::broker::{BrokerActor, ForgetGroupCoordinator};
 use super::partition::{Append, PartitionActor};
+use super::routing::Routing;
 use crate::clock::now_ms_u64 as now_ms;
+use crate::group::consumer::{ConsumerGroupDescription, HeartbeatRequest, HeartbeatResult};
 use crate::group::{
-    CommittedOffset, Effect, Group, GroupDescription, GroupRecord, GroupState, JoinRequest,
-    JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
+    CommittedOffset, Effect, Group, GroupDescription, GroupOverview, GroupRecord, GroupState,
+    JoinRequest, JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
 };
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
 use actix::prelude::*;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -78,10 +81,29 @@ pub struct CompleteTxn {
     pub commit: bool,
 }
 
-/// OffsetFetch; `None` = every committed offset.
+/// OffsetFetch; `topics: None` = every committed offset. A fetch by a member of a
+/// consumer group (v9+) carries its id and epoch, which must be current.
 #[derive(Message)]
-#[rtype(result = "Vec<CommittedOffset>")]
-pub struct FetchOffsets(pub Option<Vec<(String, Vec<i32>)>>);
+#[rtype(result = "Result<Vec<CommittedOffset>, ErrorCode>")]
+pub struct FetchOffsets {
+    pub topics: Option<Vec<(String, Vec<i32>)>>,
+    pub member_id: Option<String>,
+    pub member_epoch: i32,
+}
+
+/// ConsumerGroupHeartbeat; answered once the records it wrote are stored. Carries the
+/// routing snapshot the handler loaded, to read the subscribed topics.
+#[derive(Message)]
+#[rtype(result = "HeartbeatResult")]
+pub struct ConsumerHeartbeat {
+    pub request: HeartbeatRequest,
+    pub topics: Arc<Routing>,
+}
+
+/// ConsumerGroupDescribe.
+#[derive(Message)]
+#[rtype(result = "Result<ConsumerGroupDescription, (ErrorCode, String)>")]
+pub struct DescribeConsumerGroup;
 
 #[derive(Message)]
 #[rtype(result = "Vec<(String, i32, ErrorCode)>")]
@@ -91,9 +113,9 @@ pub struct DeleteOffsets(pub Vec<(String, Vec<i32>)>);
 #[rtype(result = "GroupDescription")]
 pub struct Describe;
 
-/// The group's state and protocol type, for ListGroups.
+/// The group's state, protocol type and kind, for ListGroups.
 #[derive(Message)]
-#[rtype(result = "(GroupState, String)")]
+#[rtype(result = "GroupOverview")]
 pub struct Overview;
 
 /// DeleteGroups: only an empty group.
@@ -436,7 +458,45 @@ impl Handler<FetchOffsets> for GroupCoordinatorActor {
     type Result = MessageResult<FetchOffsets>;
 
     fn handle(&mut self, msg: FetchOffsets, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.group.fetch_offsets(msg.0.as_deref()))
+        MessageResult(
+            self.group
+                .validate_offset_fetch(msg.member_id.as_deref(), msg.member_epoch)
+                .map(|()| self.group.fetch_offsets(msg.topics.as_deref())),
+        )
+    }
+}
+
+impl Handler<ConsumerHeartbeat> for GroupCoordinatorActor {
+    type Result = ResponseFuture<HeartbeatResult>;
+
+    fn handle(&mut self, msg: ConsumerHeartbeat, ctx: &mut Context<Self>) -> Self::Result {
+        let (result, effects) =
+            self.group
+                .consumer_heartbeat(now_ms(), msg.request, msg.topics.as_ref());
+        let stored = self.apply(ctx, effects);
+        Box::pin(async move {
+            let stored = match stored {
+                Some(stored) => stored
+                    .await
+                    .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable)),
+                None => Ok(()),
+            };
+            match stored {
+                Ok(()) => result,
+                Err(_) => HeartbeatResult::error(
+                    ErrorCode::CoordinatorNotAvailable,
+                    "The group's records could not be stored.",
+                ),
+            }
+        })
+    }
+}
+
+impl Handler<DescribeConsumerGroup> for GroupCoordinatorActor {
+    type Result = MessageResult<DescribeConsumerGroup>;
+
+    fn handle(&mut self, _: DescribeConsumerGroup, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.group.consumer_describe())
     }
 }
 
@@ -462,7 +522,7 @@ impl Handler<Overview> for GroupCoordinatorActor {
     type Result = MessageResult<Overview>;
 
     fn handle(&mut self, _: Overview, _: &mut Context<Self>) -> Self::Result {
-        MessageResult((self.group.state(), self.group.describe().protocol_type))
+        MessageResult(self.group.overview())
     }
 }
 
@@ -724,7 +784,15 @@ mod tests {
             .await
             .expect("mailbox")
             .expect("standalone commit");
-        let fetched = g.send(FetchOffsets(None)).await.expect("mailbox");
+        let fetched = g
+            .send(FetchOffsets {
+                topics: None,
+                member_id: None,
+                member_epoch: -1,
+            })
+            .await
+            .expect("mailbox")
+            .expect("no member to check");
         assert_eq!(fetched.len(), 1);
         assert_eq!(fetched[0].offset, 42);
 

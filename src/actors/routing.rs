@@ -6,6 +6,7 @@ use super::group_coordinator::GroupCoordinatorActor;
 use super::partition::{PartitionActor, PartitionOffsets};
 use super::txn_coordinator::TxnCoordinatorActor;
 use crate::config::{EffectiveTopicConfig, TopicConfigs};
+use crate::group::consumer::TopicMetadata;
 use actix::{Actor, Addr};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -117,6 +118,26 @@ impl Routing {
         usize::try_from(partition)
             .ok()
             .and_then(|p| t.partitions.get(p))
+    }
+}
+
+/// What a consumer group sees of the topics: the non-internal ones.
+impl TopicMetadata for Routing {
+    fn topic(&self, name: &str) -> Option<(Uuid, u32)> {
+        let t = self.topics.get(name).filter(|t| !t.internal)?;
+        Some((t.id, u32::try_from(t.partitions.len()).unwrap_or(u32::MAX)))
+    }
+
+    fn topic_name(&self, id: &Uuid) -> Option<String> {
+        self.by_id.get(id).map(|t| t.name.clone())
+    }
+
+    fn topic_names(&self) -> Vec<String> {
+        self.topics
+            .values()
+            .filter(|t| !t.internal)
+            .map(|t| t.name.clone())
+            .collect()
     }
 }
 

@@ -140,6 +140,14 @@ pub struct Config {
     pub group_min_session_timeout_ms: u32,
     /// `group.max.session.timeout.ms`.
     pub group_max_session_timeout_ms: u32,
+    /// `group.consumer.session.timeout.ms`.
+    pub group_consumer_session_timeout_ms: u32,
+    /// `group.consumer.heartbeat.interval.ms`.
+    pub group_consumer_heartbeat_interval_ms: u32,
+    /// `group.consumer.max.size`.
+    pub group_consumer_max_size: u32,
+    /// `group.consumer.assignors`, as the served assignors' names, in order.
+    pub group_consumer_assignors: Vec<String>,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: u32,
     /// `offsets.retention.check.interval.ms`.
@@ -316,6 +324,44 @@ impl Config {
                 ),
             });
         }
+        let group_consumer_session_timeout_ms: u32 = v.num("group.consumer.session.timeout.ms")?;
+        let group_consumer_heartbeat_interval_ms: u32 =
+            v.num("group.consumer.heartbeat.interval.ms")?;
+        within(
+            "group.consumer.session.timeout.ms",
+            group_consumer_session_timeout_ms,
+            v.num("group.consumer.min.session.timeout.ms")?,
+            v.num("group.consumer.max.session.timeout.ms")?,
+        )?;
+        within(
+            "group.consumer.heartbeat.interval.ms",
+            group_consumer_heartbeat_interval_ms,
+            v.num("group.consumer.min.heartbeat.interval.ms")?,
+            v.num("group.consumer.max.heartbeat.interval.ms")?,
+        )?;
+        if group_consumer_heartbeat_interval_ms >= group_consumer_session_timeout_ms {
+            return Err(ConfigError::Unsupported {
+                key: "group.consumer.heartbeat.interval.ms".to_owned(),
+                reason: format!(
+                    "must be less than group.consumer.session.timeout.ms \
+                     ({group_consumer_heartbeat_interval_ms} >= {group_consumer_session_timeout_ms})"
+                ),
+            });
+        }
+        let group_consumer_assignors = v
+            .string("group.consumer.assignors")?
+            .split(',')
+            .map(|a| match a {
+                "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
+                "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
+                short => short,
+            })
+            .fold(Vec::new(), |mut names: Vec<String>, a| {
+                if !names.iter().any(|n| n == a) {
+                    names.push(a.to_owned());
+                }
+                names
+            });
         let socket_request_max_bytes: usize = v.num("socket.request.max.bytes")?;
         let queued_max_request_bytes: u32 = v.num("queued.max.request.bytes")?;
         // An eighth is kept for small requests: the rest must hold the largest one.
@@ -386,6 +432,10 @@ impl Config {
             group_initial_rebalance_delay_ms: v.num("group.initial.rebalance.delay.ms")?,
             group_min_session_timeout_ms,
             group_max_session_timeout_ms,
+            group_consumer_session_timeout_ms,
+            group_consumer_heartbeat_interval_ms,
+            group_consumer_max_size: v.num("group.consumer.max.size")?,
+            group_consumer_assignors,
             offsets_retention_minutes: v.num("offsets.retention.minutes")?,
             offsets_retention_check_interval_ms: v.num("offsets.retention.check.interval.ms")?,
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
@@ -487,6 +537,17 @@ impl Values<'_> {
         self.opt_num(key)?
             .ok_or_else(|| ConfigError::invalid(key, "an integer", ""))
     }
+}
+
+/// Kafka's check of a `group.consumer.*` default against its min and max keys.
+fn within(key: &str, value: u32, min: u32, max: u32) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::Unsupported {
+        key: key.to_owned(),
+        reason: format!("must be between its min and max keys ({min} <= {value} <= {max})"),
+    })
 }
 
 #[cfg(test)]

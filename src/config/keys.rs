@@ -215,6 +215,13 @@ pub fn validate(name: &str, kind: Kind, raw: &str) -> Result<String, ConfigError
 
 const AT_LEAST_0_INT: &[(i64, i64)] = &[(0, I32_MAX)];
 const AT_LEAST_1_INT: &[(i64, i64)] = &[(1, I32_MAX)];
+/// The assignors `group.consumer.assignors` may name: Kafka's short names and classes.
+const CONSUMER_ASSIGNORS: &[&str] = &[
+    "uniform",
+    "range",
+    "org.apache.kafka.coordinator.group.assignor.UniformAssignor",
+    "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+];
 const AT_LEAST_0_LONG: &[(i64, i64)] = &[(0, I64_MAX)];
 const AT_LEAST_1_LONG: &[(i64, i64)] = &[(1, I64_MAX)];
 /// Kafka 4.x: `log.segment.bytes` / `segment.bytes` are `atLeast(1024 * 1024)`.
@@ -329,6 +336,22 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The smallest session timeout a consumer may ask for, in milliseconds."),
     key("group.max.session.timeout.ms", Kind::Int(AT_LEAST_0_INT), ConfigType::Int, Value("1800000"),
         "The largest session timeout a consumer may ask for, in milliseconds."),
+    key("group.consumer.session.timeout.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("45000"),
+        "How long a member of a consumer group (group.protocol=consumer) may go without a heartbeat before it is removed, in milliseconds."),
+    key("group.consumer.min.session.timeout.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("45000"),
+        "The smallest group.consumer.session.timeout.ms allowed, in milliseconds."),
+    key("group.consumer.max.session.timeout.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("60000"),
+        "The largest group.consumer.session.timeout.ms allowed, in milliseconds."),
+    key("group.consumer.heartbeat.interval.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("5000"),
+        "How often members of a consumer group heartbeat, in milliseconds; less than the session timeout."),
+    key("group.consumer.min.heartbeat.interval.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("5000"),
+        "The smallest group.consumer.heartbeat.interval.ms allowed, in milliseconds."),
+    key("group.consumer.max.heartbeat.interval.ms", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("15000"),
+        "The largest group.consumer.heartbeat.interval.ms allowed, in milliseconds."),
+    key("group.consumer.max.size", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("2147483647"),
+        "The most members a consumer group may have; one more is refused with GROUP_MAX_SIZE_REACHED."),
+    key("group.consumer.assignors", Kind::ListOf(CONSUMER_ASSIGNORS), ConfigType::List, Value("uniform,range"),
+        "The server-side assignors of consumer groups, by name (uniform, range) or Kafka class name; the first is the default, a member may pick another with group.remote.assignor."),
     key("offsets.retention.minutes", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("10080"),
         "Keep the committed offsets of an empty group this many minutes."),
     key("offsets.retention.check.interval.ms", Kind::Int(AT_LEAST_1_LONG), ConfigType::Long, Value("600000"),

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::consumer::ConsumerGroupConfig;
 use super::record::GroupRecord;
 use crate::protocol::ErrorCode;
 
@@ -32,6 +33,8 @@ pub struct GroupConfig {
     /// `offsets.retention.check.interval.ms` (600000): how long an Empty group without
     /// offsets lingers before it is removed.
     pub empty_group_removal_ms: u64,
+    /// The consumer protocol's settings (`group.consumer.*`).
+    pub consumer: ConsumerGroupConfig,
 }
 
 impl Default for GroupConfig {
@@ -43,6 +46,7 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             max_size: i32::MAX as usize,
             empty_group_removal_ms: 600_000,
+            consumer: ConsumerGroupConfig::default(),
         }
     }
 }
@@ -208,6 +212,9 @@ pub struct GroupDescription {
     /// The chosen protocol, only while Stable (as Kafka), else "".
     pub protocol: String,
     pub members: Vec<MemberDescription>,
+    /// A consumer group (KIP-848): DescribeGroups answers it as Kafka does, Dead, and
+    /// from v6 with GROUP_ID_NOT_FOUND.
+    pub is_consumer_group: bool,
 }
 
 /// DescribeGroups data of one member. Metadata and assignment are only filled while the
@@ -220,4 +227,17 @@ pub struct MemberDescription {
     pub client_host: String,
     pub metadata: Bytes,
     pub assignment: Bytes,
+}
+
+/// ListGroups data of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOverview {
+    /// Kafka's state name (the classic or the consumer protocol's).
+    pub state: &'static str,
+    /// "" when the group has none; "consumer" for a consumer group.
+    pub protocol_type: String,
+    /// "classic" or "consumer".
+    pub group_type: &'static str,
+    /// Dead (deleted, or expired): not listed.
+    pub dead: bool,
 }

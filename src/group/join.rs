@@ -13,7 +13,8 @@ impl Group {
     pub fn join(&mut self, now_ms: u64, token: Token, req: JoinRequest) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.revive_if_dead();
-        if let Err(error) = self.validate_join(&req) {
+        let converted = self.leave_consumer_protocol(&mut effects);
+        if let Err(error) = converted.and_then(|()| self.validate_join(&req)) {
             effects.push(Effect::Join {
                 token,
                 result: JoinResult::error(&req.member_id, error),

@@ -1,5 +1,6 @@
-//! The classic consumer-group protocol (Kafka's `ClassicGroup` and the classic parts of
-//! `GroupMetadataManager`) as a pure state machine: one [`Group`] per group id.
+//! The consumer-group protocols as pure state machines: one [`Group`] per group id, a
+//! classic group (Kafka's `ClassicGroup` and the classic parts of `GroupMetadataManager`)
+//! or a consumer group of KIP-848 (in `consumer/`), with the committed offsets they share.
 //!
 //! No actix, no tokio, no I/O, no clock: every operation takes `now_ms` and returns what
 //! the caller must do as [`Effect`]s (answer a parked JoinGroup or SyncGroup, append a
@@ -39,9 +40,14 @@
 //! - `join.rs`: JoinGroup. `sync.rs`: SyncGroup, Heartbeat, LeaveGroup.
 //! - `offsets.rs`: OffsetCommit, OffsetFetch, OffsetDelete, retention.
 //! - `record.rs`: the offsets log's records and their encoding. `replay.rs`: rebuilding.
+//! - `kinds.rs`: classic or consumer group: the consumer protocol's entry points, the
+//!   switch between kinds, ListGroups data.
+//! - `consumer/`: the consumer group protocol of KIP-848.
 
 mod api;
+pub mod consumer;
 mod join;
+mod kinds;
 mod member;
 mod offsets;
 mod rebalance;
@@ -54,8 +60,8 @@ mod sync;
 mod protocol_tests;
 
 pub use api::{
-    CommittedOffset, Effect, GroupConfig, GroupDescription, GroupState, JoinMember, JoinRequest,
-    JoinResult, MemberDescription, OffsetCommit, SyncRequest, SyncResult, Token,
+    CommittedOffset, Effect, GroupConfig, GroupDescription, GroupOverview, GroupState, JoinMember,
+    JoinRequest, JoinResult, MemberDescription, OffsetCommit, SyncRequest, SyncResult, Token,
     MAX_OFFSET_METADATA_BYTES, NEW_MEMBER_JOIN_TIMEOUT_MS,
 };
 pub use offsets::check_offset_commit;

@@ -72,6 +72,9 @@ impl Group {
         if self.group_id.is_empty() {
             return Err(ErrorCode::InvalidGroupId);
         }
+        if let Some(consumer) = &self.consumer {
+            return Group::validate_consumer_offset_commit(consumer, member_id, generation_id);
+        }
         if self.state == GroupState::Dead {
             return Err(ErrorCode::CoordinatorNotAvailable);
         }
@@ -146,7 +149,15 @@ impl Group {
         if self.group_id.is_empty() {
             return Err(ErrorCode::InvalidGroupId);
         }
-        if generation_id >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
+        if let Some(consumer) = &self.consumer {
+            // Kafka answers a stale member epoch in a transaction as ILLEGAL_GENERATION.
+            Group::validate_consumer_offset_commit(consumer, member_id, generation_id).map_err(
+                |e| match e {
+                    ErrorCode::StaleMemberEpoch => ErrorCode::IllegalGeneration,
+                    other => other,
+                },
+            )?;
+        } else if generation_id >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
             self.validate_member(member_id, group_instance_id)?;
             if generation_id != self.generation_id {
                 return Err(ErrorCode::IllegalGeneration);
@@ -263,7 +274,7 @@ impl Group {
     /// `offsets_retention_ms` from the moment it became Empty (Kafka's KIP-211); a group
     /// that never had a protocol (standalone commits only) counts from each commit.
     pub(crate) fn offsets_expiry(&self) -> Option<u64> {
-        if self.state != GroupState::Empty {
+        if self.state != GroupState::Empty || self.has_consumer_members() {
             return None;
         }
         let retention = self.config.offsets_retention_ms;
@@ -283,7 +294,8 @@ impl Group {
     /// Expires offsets of an Empty group; once none is left, the group is Dead and its
     /// metadata gets a tombstone, as Kafka's `cleanupGroupMetadata`.
     pub(crate) fn expire_offsets(&mut self, now_ms: u64, effects: &mut Vec<Effect>) {
-        if self.state != GroupState::Empty || self.offsets.is_empty() {
+        if self.state != GroupState::Empty || self.offsets.is_empty() || self.has_consumer_members()
+        {
             return;
         }
         let retention = self.config.offsets_retention_ms;

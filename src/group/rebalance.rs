@@ -47,6 +47,9 @@ impl Group {
         if let Some(d) = self.offsets_expiry() {
             consider(d);
         }
+        if let Some(d) = self.consumer.as_ref().and_then(|c| c.next_deadline()) {
+            consider(d);
+        }
         if self.state == GroupState::Empty && self.is_empty_and_unused() {
             consider(
                 self.unused_since_ms
@@ -95,6 +98,7 @@ impl Group {
         if self.sync_deadline_ms.is_some_and(|d| d <= now_ms) {
             self.expire_pending_sync(now_ms, &mut effects);
         }
+        self.consumer_tick(now_ms, &mut effects);
         self.expire_offsets(now_ms, &mut effects);
         self.remove_if_unused(now_ms, &mut effects);
         effects

@@ -12,11 +12,18 @@
 //!   (protocol type, generation, protocol, leader, state timestamp, members with their
 //!   subscription metadata and assignment; binary fields as arrays of bytes).
 //!
+//! - Consumer group keys (KIP-848): `{"v":1,"type":"consumergroup","group":G}` (the group
+//!   and target epochs, the subscribed topics), `"consumermember"`, `"targetmember"` and
+//!   `"currentassignment"` with a `"member"`: one member's subscription, target and
+//!   current assignment (see [`ConsumerRecord`]).
+//!
 //! Field order in keys is fixed by the struct, so equal keys are equal bytes. Replaying the
 //! records of one group in log order rebuilds it ([`super::Group::replay`]). A torn or
 //! foreign record gives a [`RecordError`], never a panic.
 
 use serde::{Deserialize, Serialize};
+
+use super::consumer::ConsumerRecord;
 
 /// A record of the offsets log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +39,11 @@ pub enum GroupRecord {
     Group {
         group: String,
         value: Option<GroupMetadataValue>,
+    },
+    /// A consumer group's (KIP-848) epoch, member, target or current assignment.
+    Consumer {
+        group: String,
+        record: ConsumerRecord,
     },
 }
 
@@ -97,13 +109,34 @@ enum Key {
         v: u16,
         group: String,
     },
+    ConsumerGroup {
+        v: u16,
+        group: String,
+    },
+    ConsumerMember {
+        v: u16,
+        group: String,
+        member: String,
+    },
+    TargetMember {
+        v: u16,
+        group: String,
+        member: String,
+    },
+    CurrentAssignment {
+        v: u16,
+        group: String,
+        member: String,
+    },
 }
 
 impl GroupRecord {
     /// The group the record belongs to.
     pub fn group(&self) -> &str {
         match self {
-            GroupRecord::Offset { group, .. } | GroupRecord::Group { group, .. } => group,
+            GroupRecord::Offset { group, .. }
+            | GroupRecord::Group { group, .. }
+            | GroupRecord::Consumer { group, .. } => group,
         }
     }
 
@@ -125,6 +158,27 @@ impl GroupRecord {
                 v: KEY_VERSION,
                 group: group.clone(),
             },
+            GroupRecord::Consumer { group, record } => {
+                let (v, group) = (KEY_VERSION, group.clone());
+                match record {
+                    ConsumerRecord::Metadata(_) => Key::ConsumerGroup { v, group },
+                    ConsumerRecord::Member { member, .. } => Key::ConsumerMember {
+                        v,
+                        group,
+                        member: member.clone(),
+                    },
+                    ConsumerRecord::TargetMember { member, .. } => Key::TargetMember {
+                        v,
+                        group,
+                        member: member.clone(),
+                    },
+                    ConsumerRecord::Current { member, .. } => Key::CurrentAssignment {
+                        v,
+                        group,
+                        member: member.clone(),
+                    },
+                }
+            }
         };
         // Serializing plain strings and integers cannot fail.
         serde_json::to_vec(&key).unwrap_or_default()
@@ -139,6 +193,12 @@ impl GroupRecord {
             GroupRecord::Group { value, .. } => value
                 .as_ref()
                 .map(|v| serde_json::to_vec(v).unwrap_or_default()),
+            GroupRecord::Consumer { record, .. } => match record {
+                ConsumerRecord::Metadata(v) => v.as_ref().map(json),
+                ConsumerRecord::Member { value, .. } => value.as_ref().map(json),
+                ConsumerRecord::TargetMember { value, .. } => value.as_ref().map(json),
+                ConsumerRecord::Current { value, .. } => value.as_ref().map(json),
+            },
         }
     }
 
@@ -172,8 +232,43 @@ impl GroupRecord {
                     .map_err(RecordError::Value)?;
                 Ok(GroupRecord::Group { group, value })
             }
+            Key::ConsumerGroup { v, group } => {
+                check_version(v)?;
+                let record = ConsumerRecord::Metadata(parse(value)?);
+                Ok(GroupRecord::Consumer { group, record })
+            }
+            Key::ConsumerMember { v, group, member } => {
+                check_version(v)?;
+                let value = parse(value)?;
+                let record = ConsumerRecord::Member { member, value };
+                Ok(GroupRecord::Consumer { group, record })
+            }
+            Key::TargetMember { v, group, member } => {
+                check_version(v)?;
+                let value = parse(value)?;
+                let record = ConsumerRecord::TargetMember { member, value };
+                Ok(GroupRecord::Consumer { group, record })
+            }
+            Key::CurrentAssignment { v, group, member } => {
+                check_version(v)?;
+                let value = parse(value)?;
+                let record = ConsumerRecord::Current { member, value };
+                Ok(GroupRecord::Consumer { group, record })
+            }
         }
     }
+}
+
+/// A value as JSON; serializing these plain types cannot fail.
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Option<&[u8]>) -> Result<Option<T>, RecordError> {
+    value
+        .map(serde_json::from_slice::<T>)
+        .transpose()
+        .map_err(RecordError::Value)
 }
 
 fn check_version(v: u16) -> Result<(), RecordError> {

@@ -31,6 +31,7 @@ impl Group {
                     self.offsets.remove(&(topic.clone(), *partition));
                 }
             },
+            GroupRecord::Consumer { record, .. } => self.replay_consumer(record),
             GroupRecord::Group { value, .. } => match value {
                 Some(v) => self.restore(v),
                 // The group's metadata is gone; offsets have keys of their own and go

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use super::api::{
     Effect, GroupConfig, GroupDescription, GroupState, JoinResult, MemberDescription, SyncResult,
 };
+use super::consumer::ConsumerGroup;
+use super::consumer::ConsumerRecord;
 use super::member::Member;
 use super::rebalance::JoinTimer;
 use super::record::{GroupMetadataValue, GroupRecord, MemberValue, OffsetValue};
@@ -39,6 +41,9 @@ pub struct Group {
     /// Since when the group has been Empty with no offsets, members or open
     /// transactional offsets, as seen by a tick.
     pub(crate) unused_since_ms: Option<u64>,
+    /// The consumer protocol's part: `Some` while the group is a consumer group
+    /// (KIP-848); the classic fields above are then unused, except the offsets.
+    pub(crate) consumer: Option<ConsumerGroup>,
 }
 
 impl Group {
@@ -62,6 +67,7 @@ impl Group {
             offsets: BTreeMap::new(),
             pending_txn_offsets: BTreeMap::new(),
             unused_since_ms: None,
+            consumer: None,
         }
     }
 
@@ -90,6 +96,7 @@ impl Group {
             && self.members.is_empty()
             && self.pending_members.is_empty()
             && self.pending_txn_offsets.is_empty()
+            && !self.has_consumer_members()
     }
 
     /// DescribeGroups data.
@@ -122,6 +129,7 @@ impl Group {
             protocol_type: self.protocol_type.clone().unwrap_or_default(),
             protocol: if stable { protocol } else { String::new() },
             members,
+            is_consumer_group: self.consumer.is_some(),
         }
     }
 
@@ -129,6 +137,9 @@ impl Group {
     /// metadata. A Dead group, or one that never existed, is GROUP_ID_NOT_FOUND (Kafka's
     /// answer for a group it does not know); any other state NON_EMPTY_GROUP.
     pub fn delete(&mut self) -> Result<Vec<Effect>, ErrorCode> {
+        if self.has_consumer_members() {
+            return Err(ErrorCode::NonEmptyGroup);
+        }
         match self.state {
             GroupState::Dead => Err(ErrorCode::GroupIdNotFound),
             GroupState::Empty if self.never_existed() => Err(ErrorCode::GroupIdNotFound),
@@ -151,7 +162,10 @@ impl Group {
     }
 
     fn never_existed(&self) -> bool {
-        self.generation_id == 0 && self.offsets.is_empty() && self.protocol_type.is_none()
+        self.generation_id == 0
+            && self.offsets.is_empty()
+            && self.protocol_type.is_none()
+            && self.consumer.is_none()
     }
 
     pub(crate) fn transition(&mut self, state: GroupState, now_ms: Option<u64>) {
@@ -280,7 +294,15 @@ impl Group {
         })
     }
 
+    /// The tombstone of the group's metadata: the classic record, or the consumer
+    /// protocol's epoch record for a consumer group.
     pub(crate) fn group_tombstone(&self) -> Effect {
+        if self.consumer.is_some() {
+            return Effect::Persist(GroupRecord::Consumer {
+                group: self.group_id.clone(),
+                record: ConsumerRecord::Metadata(None),
+            });
+        }
         Effect::Persist(GroupRecord::Group {
             group: self.group_id.clone(),
             value: None,

@@ -19,6 +19,12 @@ pub async fn handle(
             Some(g) => g.send(Describe).await.ok(),
             None => None,
         };
+        let (described, missing) = match described {
+            Some(d) if d.is_consumer_group => {
+                (None, format!("Group {group_id} is not a classic group."))
+            }
+            other => (other, format!("Group {group_id} not found.")),
+        };
         let group = match described {
             Some(d) => DescribedGroup {
                 error_code: 0,
@@ -45,18 +51,15 @@ pub async fn handle(
                     .collect(),
                 ..Default::default()
             },
-            // Kafka answers an unknown group as Dead; v6+ adds GROUP_ID_NOT_FOUND.
+            // Kafka answers an unknown group, or a consumer group, as Dead; v6+ adds
+            // GROUP_ID_NOT_FOUND.
             None => DescribedGroup {
                 error_code: if version >= 6 {
                     ErrorCode::GroupIdNotFound.code()
                 } else {
                     0
                 },
-                error_message: if version >= 6 {
-                    Some(format!("Group {group_id} not found."))
-                } else {
-                    None
-                },
+                error_message: if version >= 6 { Some(missing) } else { None },
                 group_id,
                 group_state: "Dead".into(),
                 ..Default::default()

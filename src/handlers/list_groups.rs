@@ -1,8 +1,7 @@
-//! ListGroups: every live group, filtered by state (v4+) and type (v5+; all are classic).
+//! ListGroups: every live group, filtered by state (v4+) and type (v5+: classic or consumer).
 
 use super::BrokerContext;
 use crate::actors::group_coordinator::Overview;
-use crate::group::GroupState;
 use crate::protocol::messages::list_groups_request::ListGroupsRequest;
 use crate::protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
 
@@ -14,13 +13,13 @@ pub async fn handle(
     let groups = ctx.routing.load().groups.filtered(|_| true);
     let mut listed = Vec::new();
     for (group_id, addr) in groups {
-        let Ok((state, protocol_type)) = addr.send(Overview).await else {
+        let Ok(overview) = addr.send(Overview).await else {
             continue;
         };
-        if state == GroupState::Dead {
+        if overview.dead {
             continue;
         }
-        let state_name = state.name();
+        let state_name = overview.state;
         if version >= 4
             && !req.states_filter.is_empty()
             && !req
@@ -35,20 +34,20 @@ pub async fn handle(
             && !req
                 .types_filter
                 .iter()
-                .any(|t| t.eq_ignore_ascii_case("classic"))
+                .any(|t| t.eq_ignore_ascii_case(overview.group_type))
         {
             continue;
         }
         listed.push(ListedGroup {
             group_id,
-            protocol_type,
+            protocol_type: overview.protocol_type,
             group_state: if version >= 4 {
                 state_name.to_string()
             } else {
                 String::new()
             },
             group_type: if version >= 5 {
-                "classic".to_string()
+                overview.group_type.to_string()
             } else {
                 String::new()
             },

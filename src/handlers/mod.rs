@@ -9,6 +9,8 @@ mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
 mod config_resource;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -100,6 +102,8 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::TxnOffsetCommit,
     ApiKey::DescribeTransactions,
     ApiKey::ListTransactions,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
 /// Who sent a request.
@@ -227,6 +231,14 @@ pub async fn dispatch(
         Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&ctx, r, version).await.into(),
         Request::DescribeTransactions(r) => describe_transactions::handle(&ctx, r).await.into(),
         Request::ListTransactions(r) => list_transactions::handle(&ctx, r).await.into(),
+        Request::ConsumerGroupHeartbeat(r) => {
+            consumer_group_heartbeat::handle(&ctx, &caller, r, version)
+                .await
+                .into()
+        }
+        Request::ConsumerGroupDescribe(r) => consumer_group_describe::handle(&ctx, r, version)
+            .await
+            .into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

@@ -19,15 +19,24 @@ async fn offsets(
     ctx: &BrokerContext,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    member: (Option<String>, i32),
 ) -> (ErrorCode, Vec<(String, Vec<CommittedOffset>)>) {
     if group_id.is_empty() {
         return (ErrorCode::InvalidGroupId, Vec::new());
     }
     let found = match existing_coordinator(ctx, group_id) {
-        Some(group) => match group.send(FetchOffsets(topics.clone())).await {
-            Ok(o) => o,
-            Err(_) => return (ErrorCode::CoordinatorNotAvailable, Vec::new()),
-        },
+        Some(group) => {
+            let fetch = FetchOffsets {
+                topics: topics.clone(),
+                member_id: member.0,
+                member_epoch: member.1,
+            };
+            match group.send(fetch).await {
+                Ok(Ok(o)) => o,
+                Ok(Err(code)) => return (code, Vec::new()),
+                Err(_) => return (ErrorCode::CoordinatorNotAvailable, Vec::new()),
+            }
+        }
         None => Vec::new(),
     };
     let mut by_topic: BTreeMap<String, Vec<CommittedOffset>> = BTreeMap::new();
@@ -104,7 +113,7 @@ pub async fn handle(
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let (code, found) = offsets(ctx, &req.group_id, topics).await;
+        let (code, found) = offsets(ctx, &req.group_id, topics, (None, -1)).await;
         return OffsetFetchResponse {
             error_code: if version >= 2 { code.code() } else { 0 },
             topics: found
@@ -158,7 +167,9 @@ pub async fn handle(
                 })
                 .collect()
         });
-        let (code, found) = offsets(ctx, &g.group_id, topics).await;
+        // v9+: a member of a consumer group names itself and its epoch.
+        let member = (g.member_id, g.member_epoch);
+        let (code, found) = offsets(ctx, &g.group_id, topics, member).await;
         groups.push(OffsetFetchResponseGroup {
             group_id: g.group_id,
             error_code: code.code(),

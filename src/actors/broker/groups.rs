@@ -4,6 +4,7 @@
 
 use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
+use crate::group::consumer::{Assignor, ConsumerGroupConfig};
 use crate::group::{Group, GroupConfig, GroupRecord};
 use crate::protocol::records::control;
 use crate::storage::Log;
@@ -59,6 +60,17 @@ impl BrokerActor {
             max_session_timeout_ms: u64::from(self.config.group_max_session_timeout_ms),
             offsets_retention_ms: u64::from(self.config.offsets_retention_minutes) * 60_000,
             empty_group_removal_ms: self.config.offsets_retention_check_interval_ms,
+            consumer: ConsumerGroupConfig {
+                session_timeout_ms: u64::from(self.config.group_consumer_session_timeout_ms),
+                heartbeat_interval_ms: u64::from(self.config.group_consumer_heartbeat_interval_ms),
+                assignors: self
+                    .config
+                    .group_consumer_assignors
+                    .iter()
+                    .filter_map(|name| Assignor::from_name(name))
+                    .collect(),
+                max_size: self.config.group_consumer_max_size as usize,
+            },
             ..GroupConfig::default()
         }
     }
