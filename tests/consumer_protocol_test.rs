@@ -1,0 +1,479 @@
+//! The consumer group protocol of KIP-848 (`group.protocol=consumer`) with the real
+//! librdkafka client: the broker assigns, members reconcile, and no partition is ever
+//! owned by two members at once.
+
+mod common;
+
+use aeon::protocol::messages::consumer_group_describe_request::ConsumerGroupDescribeRequest;
+use aeon::protocol::messages::consumer_group_describe_response::DescribedGroup;
+use aeon::protocol::{Request, Response};
+use common::{free_port, produce_all, raw, TestBroker};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::producer::BaseRecord;
+use rdkafka::{ClientContext, Message, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Broker settings that make the new protocol quick to watch: members heartbeat every
+/// 300 ms and a silent one is removed after 4 s.
+fn fast_consumer_groups(c: &mut aeon::config::Config) {
+    for (k, v) in [
+        ("group.consumer.min.heartbeat.interval.ms", "100"),
+        ("group.consumer.heartbeat.interval.ms", "300"),
+        ("group.consumer.min.session.timeout.ms", "1000"),
+        ("group.consumer.session.timeout.ms", "4000"),
+    ] {
+        c.set(k, v).expect("set");
+    }
+}
+
+/// Who owns each (topic, partition), as the members' rebalance callbacks report it: a
+/// member takes a partition before it starts consuming it and gives it back after it
+/// stopped, so two owners at once is a partition owned twice.
+#[derive(Clone, Default)]
+struct Owners {
+    owners: Arc<Mutex<BTreeMap<(String, i32), String>>>,
+    violations: Arc<Mutex<Vec<String>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl Owners {
+    fn take(&self, member: &str, tpl: &TopicPartitionList) {
+        let mut owners = self.owners.lock().expect("owners");
+        for e in tpl.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            if let Some(other) = owners.get(&key).filter(|o| *o != member) {
+                self.violations.lock().expect("violations").push(format!(
+                    "{member} got {}-{} while {other} still owned it",
+                    key.0, key.1
+                ));
+            }
+            owners.insert(key, member.to_string());
+        }
+    }
+
+    fn give_back(&self, member: &str, tpl: &TopicPartitionList) {
+        let mut owners = self.owners.lock().expect("owners");
+        for e in tpl.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            if owners.get(&key).map(String::as_str) == Some(member) {
+                owners.remove(&key);
+            }
+        }
+    }
+
+    fn owned_by(&self, member: &str) -> BTreeSet<i32> {
+        self.owners
+            .lock()
+            .expect("owners")
+            .iter()
+            .filter(|(_, o)| o.as_str() == member)
+            .map(|((_, p), _)| *p)
+            .collect()
+    }
+
+    /// How many partitions, of any topic, `member` owns.
+    fn count(&self, member: &str) -> usize {
+        self.owners
+            .lock()
+            .expect("owners")
+            .values()
+            .filter(|o| o.as_str() == member)
+            .count()
+    }
+
+    fn check(&self) {
+        let v = self.violations.lock().expect("violations");
+        assert!(v.is_empty(), "partitions owned twice: {v:?}");
+        let e = self.errors.lock().expect("errors");
+        assert!(e.is_empty(), "rebalance errors: {e:?}");
+    }
+}
+
+/// One member's view, kept by its rebalance callbacks.
+#[derive(Clone)]
+struct MemberContext {
+    name: String,
+    owners: Owners,
+}
+
+impl ClientContext for MemberContext {}
+
+impl ConsumerContext for MemberContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => self.owners.take(&self.name, tpl),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => self
+                .owners
+                .errors
+                .lock()
+                .expect("errors")
+                .push(format!("{}: {e}", self.name)),
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            self.owners.give_back(&self.name, tpl);
+        }
+    }
+}
+
+fn member_config(broker: &TestBroker, group: &str, extra: &[(&str, &str)]) -> rdkafka::ClientConfig {
+    let mut c = broker.client_config();
+    c.set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c
+}
+
+/// A member polling in its own thread, recording the values it consumed.
+struct Member {
+    name: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Member {
+    fn start(
+        broker: &TestBroker,
+        group: &str,
+        name: &str,
+        topics: &[&str],
+        extra: &[(&str, &str)],
+        owners: &Owners,
+        seen: Arc<Mutex<Vec<String>>>,
+    ) -> Member {
+        let context = MemberContext {
+            name: name.to_string(),
+            owners: owners.clone(),
+        };
+        let consumer: BaseConsumer<MemberContext> = member_config(broker, group, extra)
+            .create_with_context(context)
+            .expect("consumer");
+        consumer.subscribe(topics).expect("subscribe");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                    if let Some(v) = m.payload() {
+                        seen.lock()
+                            .expect("seen")
+                            .push(String::from_utf8_lossy(v).into_owned());
+                    }
+                    let _ = consumer.commit_message(&m, CommitMode::Async);
+                }
+            }
+            // Dropping the consumer leaves the group (epoch -1).
+            consumer.unsubscribe();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                let _ = consumer.poll(Duration::from_millis(50));
+            }
+        });
+        Member {
+            name: name.to_string(),
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn leave(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("member thread");
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until `check` holds, polling every 100 ms; panics with `what` after `within`.
+fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// ConsumerGroupDescribe v1 of one group, over a plain socket.
+fn describe(broker: &TestBroker, group: &str) -> DescribedGroup {
+    let req = ConsumerGroupDescribeRequest {
+        group_ids: vec![group.to_string()],
+        ..Default::default()
+    };
+    match raw(&broker.bootstrap(), 1, Request::ConsumerGroupDescribe(req)) {
+        Response::ConsumerGroupDescribe(mut r) if r.groups.len() == 1 => r.groups.remove(0),
+        other => panic!("unexpected answer: {other:?}"),
+    }
+}
+
+/// Each member's current assignment of `topic` as the coordinator sees it.
+fn assignments(group: &DescribedGroup) -> Vec<BTreeSet<i32>> {
+    group
+        .members
+        .iter()
+        .map(|m| {
+            m.assignment
+                .topic_partitions
+                .iter()
+                .flat_map(|t| t.partitions.iter().copied())
+                .collect()
+        })
+        .collect()
+}
+
+fn produce_values(broker: &TestBroker, topic: &str, partitions: i32, n: usize) -> Vec<String> {
+    let producer = broker.producer(&[]);
+    let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    produce_all(
+        &producer,
+        values.iter().enumerate().map(|(i, v)| {
+            BaseRecord::<[u8], [u8], ()>::to(topic)
+                .payload(v.as_bytes())
+                .partition((i as i32) % partitions)
+        }),
+    );
+    values
+}
+
+#[test]
+fn one_member_owns_every_partition_and_reads_them() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("solo", 6);
+    let values = produce_values(&broker, "solo", 6, 120);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let m = Member::start(&broker, "g-solo", "a", &["solo"], &[], &owners, seen.clone());
+    eventually(Duration::from_secs(20), "every value consumed", || {
+        seen.lock().expect("seen").len() >= values.len()
+    });
+    assert_eq!(owners.owned_by("a"), (0..6).collect());
+    let got: BTreeSet<String> = seen.lock().expect("seen").iter().cloned().collect();
+    assert_eq!(got, values.into_iter().collect());
+    m.leave();
+    owners.check();
+}
+
+#[test]
+fn two_members_split_six_partitions_and_the_survivor_takes_all_when_one_leaves() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("split", 6);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let a = Member::start(&broker, "g-split", "a", &["split"], &[], &owners, seen.clone());
+    eventually(Duration::from_secs(20), "a owns all six", || {
+        owners.owned_by("a").len() == 6
+    });
+    let b = Member::start(&broker, "g-split", "b", &["split"], &[], &owners, seen.clone());
+    eventually(Duration::from_secs(20), "a and b own three each", || {
+        owners.owned_by("a").len() == 3 && owners.owned_by("b").len() == 3
+    });
+    owners.check();
+    eventually(Duration::from_secs(10), "the coordinator sees a stable group", || {
+        describe(&broker, "g-split").group_state == "Stable"
+    });
+    let described = describe(&broker, "g-split");
+    assert_eq!(described.error_code, 0);
+    assert_eq!(described.assignor_name, "uniform");
+    assert!(described.group_epoch >= 2, "{described:?}");
+    assert_eq!(described.assignment_epoch, described.group_epoch);
+    let split = assignments(&described);
+    assert_eq!(split.len(), 2);
+    assert!(split[0].is_disjoint(&split[1]));
+    assert_eq!(split.iter().flatten().count(), 6);
+    for m in &described.members {
+        assert_eq!(m.member_epoch, described.group_epoch);
+        assert_eq!(m.member_type, 1, "a consumer-protocol member");
+        assert_eq!(m.subscribed_topic_names, vec!["split".to_string()]);
+        assert_eq!(m.assignment, m.target_assignment);
+        assert_eq!(m.assignment.topic_partitions[0].topic_name, "split");
+    }
+    let name = a.name.clone();
+    a.leave();
+    eventually(Duration::from_secs(20), "b owns all six", || {
+        owners.owned_by("b").len() == 6 && owners.owned_by(&name).is_empty()
+    });
+    b.leave();
+    owners.check();
+}
+
+#[test]
+fn range_gives_each_member_a_contiguous_range() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("ranged", 6);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let range = [("group.remote.assignor", "range")];
+    let a = Member::start(&broker, "g-range", "a", &["ranged"], &range, &owners, seen.clone());
+    let b = Member::start(&broker, "g-range", "b", &["ranged"], &range, &owners, seen.clone());
+    eventually(Duration::from_secs(20), "a and b own three each", || {
+        owners.owned_by("a").len() == 3 && owners.owned_by("b").len() == 3
+    });
+    let halves = [BTreeSet::from([0, 1, 2]), BTreeSet::from([3, 4, 5])];
+    for member in ["a", "b"] {
+        assert!(
+            halves.contains(&owners.owned_by(member)),
+            "{member} owns {:?}, not a contiguous half",
+            owners.owned_by(member)
+        );
+    }
+    assert_eq!(describe(&broker, "g-range").assignor_name, "range");
+    a.leave();
+    b.leave();
+    owners.check();
+}
+
+#[test]
+fn a_static_member_comes_back_to_its_partitions() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("statics", 6);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let start = |name: &str| {
+        let instance = [("group.instance.id", name)];
+        Member::start(&broker, "g-static", name, &["statics"], &instance, &owners, seen.clone())
+    };
+    let a = start("a");
+    let b = start("b");
+    eventually(Duration::from_secs(20), "a and b own three each", || {
+        owners.owned_by("a").len() == 3 && owners.owned_by("b").len() == 3
+    });
+    let before = owners.owned_by("a");
+    let epoch_before = describe(&broker, "g-static").group_epoch;
+    // A static member's close is a temporary leave (epoch -2): its partitions wait for
+    // it, nobody else gets them.
+    a.leave();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(owners.owned_by("b").len(), 3, "b did not take a's partitions");
+    let away = describe(&broker, "g-static");
+    assert_eq!(away.members.len(), 2, "the static member is still in the group");
+    assert_eq!(away.group_epoch, epoch_before, "no rebalance while it is away");
+    let a = start("a");
+    eventually(Duration::from_secs(20), "a owns its partitions again", || {
+        owners.owned_by("a") == before
+    });
+    assert_eq!(owners.owned_by("b").len(), 3);
+    a.leave();
+    b.leave();
+    owners.check();
+}
+
+#[test]
+fn a_regex_subscription_picks_up_a_topic_created_later() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("metrics-a", 2);
+    broker.create_topic("other", 2);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let m = Member::start(&broker, "g-regex", "a", &["^metrics-.*"], &[], &owners, seen.clone());
+    let topics = || -> BTreeSet<String> {
+        owners
+            .owners
+            .lock()
+            .expect("owners")
+            .keys()
+            .map(|(t, _)| t.clone())
+            .collect()
+    };
+    eventually(Duration::from_secs(20), "a owns metrics-a", || {
+        topics() == BTreeSet::from(["metrics-a".to_string()])
+    });
+    broker.create_topic("metrics-b", 3);
+    eventually(Duration::from_secs(20), "a owns metrics-b too", || {
+        owners.count("a") == 5
+    });
+    assert_eq!(
+        topics(),
+        BTreeSet::from(["metrics-a".to_string(), "metrics-b".to_string()])
+    );
+    // librdkafka sends its regexes combined, each in parentheses.
+    let described = describe(&broker, "g-regex");
+    assert_eq!(
+        described.members[0].subscribed_topic_regex.as_deref(),
+        Some("(^metrics-.*)")
+    );
+    m.leave();
+    owners.check();
+}
+
+#[test]
+fn committed_offsets_resume_in_the_next_member() {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("resume", 3);
+    let values = produce_values(&broker, "resume", 3, 90);
+    let c: BaseConsumer = member_config(&broker, "g-resume", &[]).create().expect("consumer");
+    c.subscribe(&["resume"]).expect("subscribe");
+    let first = common::consume(&c, 45, Duration::from_secs(20));
+    assert_eq!(first.len(), 45);
+    c.commit_consumer_state(CommitMode::Sync).expect("commit at the member epoch");
+    drop(c);
+    let d: BaseConsumer = member_config(&broker, "g-resume", &[]).create().expect("consumer");
+    d.subscribe(&["resume"]).expect("subscribe");
+    let rest = common::consume(&d, 45, Duration::from_secs(20));
+    assert_eq!(rest.len(), 45, "the second member reads what the first did not commit");
+    let mut got: Vec<String> = first
+        .iter()
+        .chain(rest.iter())
+        .map(|g| String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    got.sort();
+    let mut want = values;
+    want.sort();
+    assert_eq!(got, want, "every value once");
+    assert!(common::consume(&d, 1, Duration::from_secs(2)).is_empty());
+}
+
+#[test]
+fn the_group_survives_a_broker_restart_at_its_epoch() {
+    let port = free_port();
+    let mut broker = TestBroker::start_with(move |c| {
+        fast_consumer_groups(c);
+        c.set("listeners", &format!("127.0.0.1:{port}")).expect("listeners");
+    });
+    broker.create_topic("durable", 4);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let a = Member::start(&broker, "g-durable", "a", &["durable"], &[], &owners, seen.clone());
+    let b = Member::start(&broker, "g-durable", "b", &["durable"], &[], &owners, seen.clone());
+    eventually(Duration::from_secs(20), "a and b own two each", || {
+        owners.owned_by("a").len() == 2 && owners.owned_by("b").len() == 2
+    });
+    eventually(Duration::from_secs(10), "stable", || {
+        describe(&broker, "g-durable").group_state == "Stable"
+    });
+    let before = describe(&broker, "g-durable");
+    broker.restart();
+    let after = describe(&broker, "g-durable");
+    assert_eq!(after.group_epoch, before.group_epoch, "the epoch is restored");
+    assert_eq!(after.assignment_epoch, before.assignment_epoch);
+    assert_eq!(assignments(&after), assignments(&before), "the assignment is restored");
+    // The members reconnect and carry on at that epoch: no reassignment.
+    std::thread::sleep(Duration::from_secs(2));
+    let later = describe(&broker, "g-durable");
+    assert_eq!(later.group_epoch, before.group_epoch, "{later:?}");
+    assert_eq!(later.group_state, "Stable");
+    assert_eq!(owners.owned_by("a").len(), 2);
+    assert_eq!(owners.owned_by("b").len(), 2);
+    a.leave();
+    b.leave();
+    owners.check();
+}
+
