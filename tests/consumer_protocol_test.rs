@@ -123,7 +123,11 @@ impl ConsumerContext for MemberContext {
     }
 }
 
-fn member_config(broker: &TestBroker, group: &str, extra: &[(&str, &str)]) -> rdkafka::ClientConfig {
+fn member_config(
+    broker: &TestBroker,
+    group: &str,
+    extra: &[(&str, &str)],
+) -> rdkafka::ClientConfig {
     let mut c = broker.client_config();
     c.set("group.id", group)
         .set("group.protocol", "consumer")
@@ -261,7 +265,15 @@ fn one_member_owns_every_partition_and_reads_them() {
     let values = produce_values(&broker, "solo", 6, 120);
     let owners = Owners::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let m = Member::start(&broker, "g-solo", "a", &["solo"], &[], &owners, seen.clone());
+    let m = Member::start(
+        &broker,
+        "g-solo",
+        "a",
+        &["solo"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
     eventually(Duration::from_secs(20), "every value consumed", || {
         seen.lock().expect("seen").len() >= values.len()
     });
@@ -278,18 +290,36 @@ fn two_members_split_six_partitions_and_the_survivor_takes_all_when_one_leaves()
     broker.create_topic("split", 6);
     let owners = Owners::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let a = Member::start(&broker, "g-split", "a", &["split"], &[], &owners, seen.clone());
+    let a = Member::start(
+        &broker,
+        "g-split",
+        "a",
+        &["split"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
     eventually(Duration::from_secs(20), "a owns all six", || {
         owners.owned_by("a").len() == 6
     });
-    let b = Member::start(&broker, "g-split", "b", &["split"], &[], &owners, seen.clone());
+    let b = Member::start(
+        &broker,
+        "g-split",
+        "b",
+        &["split"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
     eventually(Duration::from_secs(20), "a and b own three each", || {
         owners.owned_by("a").len() == 3 && owners.owned_by("b").len() == 3
     });
     owners.check();
-    eventually(Duration::from_secs(10), "the coordinator sees a stable group", || {
-        describe(&broker, "g-split").group_state == "Stable"
-    });
+    eventually(
+        Duration::from_secs(10),
+        "the coordinator sees a stable group",
+        || describe(&broker, "g-split").group_state == "Stable",
+    );
     let described = describe(&broker, "g-split");
     assert_eq!(described.error_code, 0);
     assert_eq!(described.assignor_name, "uniform");
@@ -322,8 +352,24 @@ fn range_gives_each_member_a_contiguous_range() {
     let owners = Owners::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let range = [("group.remote.assignor", "range")];
-    let a = Member::start(&broker, "g-range", "a", &["ranged"], &range, &owners, seen.clone());
-    let b = Member::start(&broker, "g-range", "b", &["ranged"], &range, &owners, seen.clone());
+    let a = Member::start(
+        &broker,
+        "g-range",
+        "a",
+        &["ranged"],
+        &range,
+        &owners,
+        seen.clone(),
+    );
+    let b = Member::start(
+        &broker,
+        "g-range",
+        "b",
+        &["ranged"],
+        &range,
+        &owners,
+        seen.clone(),
+    );
     eventually(Duration::from_secs(20), "a and b own three each", || {
         owners.owned_by("a").len() == 3 && owners.owned_by("b").len() == 3
     });
@@ -349,7 +395,15 @@ fn a_static_member_comes_back_to_its_partitions() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let start = |name: &str| {
         let instance = [("group.instance.id", name)];
-        Member::start(&broker, "g-static", name, &["statics"], &instance, &owners, seen.clone())
+        Member::start(
+            &broker,
+            "g-static",
+            name,
+            &["statics"],
+            &instance,
+            &owners,
+            seen.clone(),
+        )
     };
     let a = start("a");
     let b = start("b");
@@ -362,14 +416,27 @@ fn a_static_member_comes_back_to_its_partitions() {
     // it, nobody else gets them.
     a.leave();
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(owners.owned_by("b").len(), 3, "b did not take a's partitions");
+    assert_eq!(
+        owners.owned_by("b").len(),
+        3,
+        "b did not take a's partitions"
+    );
     let away = describe(&broker, "g-static");
-    assert_eq!(away.members.len(), 2, "the static member is still in the group");
-    assert_eq!(away.group_epoch, epoch_before, "no rebalance while it is away");
+    assert_eq!(
+        away.members.len(),
+        2,
+        "the static member is still in the group"
+    );
+    assert_eq!(
+        away.group_epoch, epoch_before,
+        "no rebalance while it is away"
+    );
     let a = start("a");
-    eventually(Duration::from_secs(20), "a owns its partitions again", || {
-        owners.owned_by("a") == before
-    });
+    eventually(
+        Duration::from_secs(20),
+        "a owns its partitions again",
+        || owners.owned_by("a") == before,
+    );
     assert_eq!(owners.owned_by("b").len(), 3);
     a.leave();
     b.leave();
@@ -383,7 +450,15 @@ fn a_regex_subscription_picks_up_a_topic_created_later() {
     broker.create_topic("other", 2);
     let owners = Owners::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let m = Member::start(&broker, "g-regex", "a", &["^metrics-.*"], &[], &owners, seen.clone());
+    let m = Member::start(
+        &broker,
+        "g-regex",
+        "a",
+        &["^metrics-.*"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
     let topics = || -> BTreeSet<String> {
         owners
             .owners
@@ -419,16 +494,25 @@ fn committed_offsets_resume_in_the_next_member() {
     let broker = TestBroker::start_with(fast_consumer_groups);
     broker.create_topic("resume", 3);
     let values = produce_values(&broker, "resume", 3, 90);
-    let c: BaseConsumer = member_config(&broker, "g-resume", &[]).create().expect("consumer");
+    let c: BaseConsumer = member_config(&broker, "g-resume", &[])
+        .create()
+        .expect("consumer");
     c.subscribe(&["resume"]).expect("subscribe");
     let first = common::consume(&c, 45, Duration::from_secs(20));
     assert_eq!(first.len(), 45);
-    c.commit_consumer_state(CommitMode::Sync).expect("commit at the member epoch");
+    c.commit_consumer_state(CommitMode::Sync)
+        .expect("commit at the member epoch");
     drop(c);
-    let d: BaseConsumer = member_config(&broker, "g-resume", &[]).create().expect("consumer");
+    let d: BaseConsumer = member_config(&broker, "g-resume", &[])
+        .create()
+        .expect("consumer");
     d.subscribe(&["resume"]).expect("subscribe");
     let rest = common::consume(&d, 45, Duration::from_secs(20));
-    assert_eq!(rest.len(), 45, "the second member reads what the first did not commit");
+    assert_eq!(
+        rest.len(),
+        45,
+        "the second member reads what the first did not commit"
+    );
     let mut got: Vec<String> = first
         .iter()
         .chain(rest.iter())
@@ -446,13 +530,30 @@ fn the_group_survives_a_broker_restart_at_its_epoch() {
     let port = free_port();
     let mut broker = TestBroker::start_with(move |c| {
         fast_consumer_groups(c);
-        c.set("listeners", &format!("127.0.0.1:{port}")).expect("listeners");
+        c.set("listeners", &format!("127.0.0.1:{port}"))
+            .expect("listeners");
     });
     broker.create_topic("durable", 4);
     let owners = Owners::default();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let a = Member::start(&broker, "g-durable", "a", &["durable"], &[], &owners, seen.clone());
-    let b = Member::start(&broker, "g-durable", "b", &["durable"], &[], &owners, seen.clone());
+    let a = Member::start(
+        &broker,
+        "g-durable",
+        "a",
+        &["durable"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
+    let b = Member::start(
+        &broker,
+        "g-durable",
+        "b",
+        &["durable"],
+        &[],
+        &owners,
+        seen.clone(),
+    );
     eventually(Duration::from_secs(20), "a and b own two each", || {
         owners.owned_by("a").len() == 2 && owners.owned_by("b").len() == 2
     });
@@ -462,9 +563,16 @@ fn the_group_survives_a_broker_restart_at_its_epoch() {
     let before = describe(&broker, "g-durable");
     broker.restart();
     let after = describe(&broker, "g-durable");
-    assert_eq!(after.group_epoch, before.group_epoch, "the epoch is restored");
+    assert_eq!(
+        after.group_epoch, before.group_epoch,
+        "the epoch is restored"
+    );
     assert_eq!(after.assignment_epoch, before.assignment_epoch);
-    assert_eq!(assignments(&after), assignments(&before), "the assignment is restored");
+    assert_eq!(
+        assignments(&after),
+        assignments(&before),
+        "the assignment is restored"
+    );
     // The members reconnect and carry on at that epoch: no reassignment.
     std::thread::sleep(Duration::from_secs(2));
     let later = describe(&broker, "g-durable");
@@ -476,4 +584,3 @@ fn the_group_survives_a_broker_restart_at_its_epoch() {
     b.leave();
     owners.check();
 }
-

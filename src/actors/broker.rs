@@ -292,6 +292,7 @@ impl BrokerActor {
             by_id: self.routes_by_id.clone(),
             groups: self.groups.clone(),
             txns: self.txns.clone(),
+            generation: Routing::next_generation(),
         }));
     }
 }

@@ -10,6 +10,7 @@ use crate::group::consumer::TopicMetadata;
 use actix::{Actor, Addr};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -102,9 +103,19 @@ pub struct Routing {
     pub by_id: imbl::HashMap<Uuid, Arc<TopicRoute>>,
     pub groups: Registry<GroupCoordinatorActor>,
     pub txns: Registry<TxnCoordinatorActor>,
+    /// Different in every snapshot the broker publishes, so a reader can tell that the
+    /// topics may have changed without comparing them.
+    pub generation: u64,
 }
 
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
 impl Routing {
+    /// A generation no snapshot had before.
+    pub fn next_generation() -> u64 {
+        GENERATION.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub fn topic(&self, name: &str) -> Option<&Arc<TopicRoute>> {
         self.topics.get(name)
     }
@@ -138,6 +149,10 @@ impl TopicMetadata for Routing {
             .filter(|t| !t.internal)
             .map(|t| t.name.clone())
             .collect()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation
     }
 }
 

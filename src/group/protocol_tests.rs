@@ -18,6 +18,7 @@ fn config() -> GroupConfig {
         offsets_retention_ms: 100_000,
         max_size: 100,
         empty_group_removal_ms: 50_000,
+        consumer: Default::default(),
     }
 }
 

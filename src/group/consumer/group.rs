@@ -30,6 +30,8 @@ pub struct ConsumerGroup {
     pub(crate) regexes: BTreeMap<String, BTreeSet<String>>,
     /// The assignor of the last target assignment.
     pub(crate) assignor: Option<Assignor>,
+    /// The topics' generation at the last refresh of `regexes` and `subscribed`.
+    pub(crate) topics_generation: Option<u64>,
 }
 
 impl ConsumerGroup {
@@ -116,6 +118,9 @@ impl ConsumerGroup {
         };
         self.release(&member);
         self.target.remove(member_id);
+        // Its subscription leaves the group's, in the same epoch.
+        let names = self.subscribed_names();
+        self.subscribed.retain(|name, _| names.contains(name));
         let member = member.member_id;
         records.push(ConsumerRecord::Current {
             member: member.clone(),
@@ -163,9 +168,19 @@ impl ConsumerGroup {
         names
     }
 
-    /// Resolves the members' regexes again and reads the subscribed topics' metadata;
-    /// returns whether it changed (then the group epoch must move).
-    pub(crate) fn refresh_subscribed(&mut self, topics: &dyn TopicMetadata) -> bool {
+    /// Resolves the members' regexes again and reads the subscribed topics' metadata,
+    /// when the topics or (`subscriptions_changed`) the subscriptions changed since the
+    /// last time; returns whether it changed (then the group epoch must move).
+    pub(crate) fn refresh_subscribed(
+        &mut self,
+        topics: &dyn TopicMetadata,
+        subscriptions_changed: bool,
+    ) -> bool {
+        let generation = topics.generation();
+        if !subscriptions_changed && self.topics_generation == Some(generation) {
+            return false;
+        }
+        self.topics_generation = Some(generation);
         let patterns: BTreeSet<&String> = self
             .members
             .values()

@@ -246,7 +246,7 @@ impl ConsumerGroup {
         self.put_member(member);
 
         // The group epoch moves with the membership, the subscriptions and the topics.
-        let metadata_changed = self.refresh_subscribed(topics);
+        let metadata_changed = self.refresh_subscribed(topics, is_new || subscription_changed);
         if is_new || subscription_changed || metadata_changed {
             self.bump_epoch(records);
         }

@@ -41,6 +41,8 @@ mod member;
 mod range;
 mod reconcile;
 mod record;
+#[cfg(test)]
+mod tests;
 mod topics;
 mod uniform;
 

@@ -19,6 +19,9 @@ pub trait TopicMetadata {
     fn topic_name(&self, id: &Uuid) -> Option<String>;
     /// Every topic name, for regular expressions.
     fn topic_names(&self) -> Vec<String>;
+    /// Changes whenever the topics may have changed: the group reads them again only
+    /// then (or when a subscription changed).
+    fn generation(&self) -> u64;
 }
 
 /// A test and tool implementation: name -> (id, partitions).
@@ -35,6 +38,13 @@ impl TopicMetadata for BTreeMap<String, (Uuid, u32)> {
 
     fn topic_names(&self) -> Vec<String> {
         self.keys().cloned().collect()
+    }
+
+    fn generation(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
     }
 }
 
