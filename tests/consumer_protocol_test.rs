@@ -584,3 +584,94 @@ fn the_group_survives_a_broker_restart_at_its_epoch() {
     b.leave();
     owners.check();
 }
+
+/// The member of [`a_killed_member_loses_its_partitions_after_its_session`] that is
+/// killed: this test binary run again with `MEMBER_PROCESS_BOOTSTRAP` set, printing how
+/// many partitions it owns whenever that changes. Run as a plain test, it has nothing to
+/// do.
+#[test]
+fn member_process() {
+    let Ok(bootstrap) = std::env::var("MEMBER_PROCESS_BOOTSTRAP") else {
+        return;
+    };
+    let consumer: BaseConsumer = common::client_config(&bootstrap)
+        .set("group.id", "g-killed")
+        .set("group.protocol", "consumer")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["killed"]).expect("subscribe");
+    let mut last = usize::MAX;
+    loop {
+        let _ = consumer.poll(Duration::from_millis(50));
+        let owned = consumer.assignment().map_or(0, |a| a.count());
+        if owned != last {
+            println!("owned {owned}");
+            last = owned;
+        }
+    }
+}
+
+#[test]
+fn a_killed_member_loses_its_partitions_after_its_session() {
+    use std::io::BufRead;
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("killed", 6);
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "member_process",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("MEMBER_PROCESS_BOOTSTRAP", broker.bootstrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("member process");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.ends_with(want) => return,
+                Ok(line) => eprintln!("member process: {line}"),
+                Err(_) => panic!("the member process never printed {want:?}"),
+            }
+        }
+    };
+    wait_for("owned 6");
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let b = Member::start(&broker, "g-killed", "b", &["killed"], &[], &owners, seen);
+    wait_for("owned 3");
+    eventually(Duration::from_secs(20), "b owns three", || {
+        owners.owned_by("b").len() == 3
+    });
+    let epoch = describe(&broker, "g-killed").group_epoch;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    // Nobody leaves: the dead member holds its partitions until its 4 s session ends.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(describe(&broker, "g-killed").members.len(), 2);
+    assert_eq!(owners.owned_by("b").len(), 3);
+    eventually(Duration::from_secs(20), "b owns all six", || {
+        owners.owned_by("b").len() == 6
+    });
+    let after = describe(&broker, "g-killed");
+    assert_eq!(after.members.len(), 1);
+    assert!(after.group_epoch > epoch, "the removal moved the epoch");
+    b.leave();
+    owners.check();
+}
