@@ -675,3 +675,311 @@ fn a_killed_member_loses_its_partitions_after_its_session() {
     b.leave();
     owners.check();
 }
+
+mod admin {
+    //! The group APIs around a consumer group, over a plain socket.
+
+    use super::*;
+    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+    use aeon::protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
+    use aeon::protocol::messages::delete_groups_request::DeleteGroupsRequest;
+    use aeon::protocol::messages::describe_groups_request::DescribeGroupsRequest;
+    use aeon::protocol::messages::join_group_request::{
+        JoinGroupRequest, JoinGroupRequestProtocol,
+    };
+    use aeon::protocol::messages::list_groups_request::ListGroupsRequest;
+    use aeon::protocol::messages::offset_commit_request::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use aeon::protocol::messages::offset_delete_request::{
+        OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    use aeon::protocol::messages::offset_fetch_request::{
+        OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use aeon::protocol::ErrorCode;
+
+    fn heartbeat(
+        broker: &TestBroker,
+        req: ConsumerGroupHeartbeatRequest,
+    ) -> ConsumerGroupHeartbeatResponse {
+        match raw(&broker.bootstrap(), 1, Request::ConsumerGroupHeartbeat(req)) {
+            Response::ConsumerGroupHeartbeat(r) => r,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+
+    fn join(group: &str, member: &str, topics: &[&str]) -> ConsumerGroupHeartbeatRequest {
+        ConsumerGroupHeartbeatRequest {
+            group_id: group.into(),
+            member_id: member.into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 30_000,
+            subscribed_topic_names: Some(topics.iter().map(|t| t.to_string()).collect()),
+            topic_partitions: Some(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    fn commit(group: &str, member: &str, epoch: i32, version: i16, broker: &TestBroker) -> i16 {
+        let req = OffsetCommitRequest {
+            group_id: group.into(),
+            generation_id_or_member_epoch: epoch,
+            member_id: member.into(),
+            retention_time_ms: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "admin".into(),
+                partitions: vec![OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: 7,
+                    committed_leader_epoch: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(&broker.bootstrap(), version, Request::OffsetCommit(req)) {
+            Response::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+
+    fn fetch(group: &str, member: &str, epoch: i32, broker: &TestBroker) -> (i16, i64) {
+        let req = OffsetFetchRequest {
+            groups: vec![OffsetFetchRequestGroup {
+                group_id: group.into(),
+                member_id: Some(member.into()),
+                member_epoch: epoch,
+                topics: Some(vec![OffsetFetchRequestTopics {
+                    name: "admin".into(),
+                    partition_indexes: vec![0],
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(&broker.bootstrap(), 9, Request::OffsetFetch(req)) {
+            Response::OffsetFetch(r) => {
+                let g = &r.groups[0];
+                let offset = g
+                    .topics
+                    .first()
+                    .and_then(|t| t.partitions.first())
+                    .map_or(-1, |p| p.committed_offset);
+                (g.error_code, offset)
+            }
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn offsets_check_the_member_epoch_and_admin_apis_see_a_consumer_group() {
+        let broker = TestBroker::start_with(fast_consumer_groups);
+        broker.create_topic("admin", 2);
+        let joined = heartbeat(&broker, join("g-admin", "m1", &["admin"]));
+        assert_eq!(joined.error_code, 0, "{joined:?}");
+        assert_eq!(joined.member_epoch, 1);
+        assert_eq!(joined.member_id.as_deref(), Some("m1"));
+        assert_eq!(joined.heartbeat_interval_ms, 300);
+        let assigned: usize = joined.assignment.as_ref().map_or(0, |a| {
+            a.topic_partitions.iter().map(|t| t.partitions.len()).sum()
+        });
+        assert_eq!(assigned, 2, "the only member gets both partitions");
+
+        // OffsetCommit: v9+ with the current epoch; older versions are refused to its
+        // members, a stale epoch is STALE_MEMBER_EPOCH.
+        assert_eq!(commit("g-admin", "m1", 1, 9, &broker), 0);
+        assert_eq!(
+            commit("g-admin", "m1", 1, 8, &broker),
+            ErrorCode::UnsupportedVersion.code()
+        );
+        assert_eq!(
+            commit("g-admin", "m1", 0, 9, &broker),
+            ErrorCode::StaleMemberEpoch.code()
+        );
+        assert_eq!(
+            commit("g-admin", "stranger", 1, 9, &broker),
+            ErrorCode::UnknownMemberId.code()
+        );
+        assert_eq!(fetch("g-admin", "m1", 1, &broker), (0, 7));
+        assert_eq!(
+            fetch("g-admin", "m1", 3, &broker).0,
+            ErrorCode::StaleMemberEpoch.code()
+        );
+
+        // A classic member cannot join while the group has consumer-protocol members.
+        let classic = JoinGroupRequest {
+            group_id: "g-admin".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: bytes::Bytes::from_static(b"\0\0\0\0\0\x01\0\x05admin\xff\xff\xff\xff"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(&broker.bootstrap(), 5, Request::JoinGroup(classic)) {
+            Response::JoinGroup(r) => {
+                assert_eq!(r.error_code, ErrorCode::InconsistentGroupProtocol.code())
+            }
+            other => panic!("unexpected answer: {other:?}"),
+        }
+
+        // ListGroups v5: by type and by the consumer protocol's state names.
+        assert_eq!(
+            commit("g-classic", "", -1, 8, &broker),
+            0,
+            "a simple classic group"
+        );
+        let list = |types: &[&str], states: &[&str]| -> Vec<(String, String, String)> {
+            let req = ListGroupsRequest {
+                types_filter: types.iter().map(|t| t.to_string()).collect(),
+                states_filter: states.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            };
+            match raw(&broker.bootstrap(), 5, Request::ListGroups(req)) {
+                Response::ListGroups(r) => r
+                    .groups
+                    .into_iter()
+                    .map(|g| (g.group_id, g.group_type, g.group_state))
+                    .collect(),
+                other => panic!("unexpected answer: {other:?}"),
+            }
+        };
+        assert_eq!(
+            list(&["consumer"], &[]),
+            vec![("g-admin".into(), "consumer".into(), "Stable".into())]
+        );
+        assert_eq!(
+            list(&["classic"], &[]),
+            vec![("g-classic".into(), "classic".into(), "Empty".into())]
+        );
+        assert_eq!(list(&[], &["stable"]).len(), 1);
+        assert_eq!(list(&[], &[]).len(), 2);
+
+        // DescribeGroups: a consumer group is Dead to it, with GROUP_ID_NOT_FOUND from v6.
+        for (version, code) in [(5, 0), (6, ErrorCode::GroupIdNotFound.code())] {
+            let req = DescribeGroupsRequest {
+                groups: vec!["g-admin".into()],
+                ..Default::default()
+            };
+            match raw(&broker.bootstrap(), version, Request::DescribeGroups(req)) {
+                Response::DescribeGroups(r) => {
+                    assert_eq!(r.groups[0].group_state, "Dead");
+                    assert_eq!(r.groups[0].error_code, code);
+                }
+                other => panic!("unexpected answer: {other:?}"),
+            }
+        }
+        // ConsumerGroupDescribe: a classic group is not a consumer group.
+        let classic = describe(&broker, "g-classic");
+        assert_eq!(classic.error_code, ErrorCode::GroupIdNotFound.code());
+
+        // OffsetDelete refuses a subscribed topic; DeleteGroups a group with members.
+        let req = OffsetDeleteRequest {
+            group_id: "g-admin".into(),
+            topics: vec![OffsetDeleteRequestTopic {
+                name: "admin".into(),
+                partitions: vec![OffsetDeleteRequestPartition {
+                    partition_index: 0,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(&broker.bootstrap(), 0, Request::OffsetDelete(req.clone())) {
+            Response::OffsetDelete(r) => assert_eq!(
+                r.topics[0].partitions[0].error_code,
+                ErrorCode::GroupSubscribedToTopic.code()
+            ),
+            other => panic!("unexpected answer: {other:?}"),
+        }
+        let delete = |broker: &TestBroker| match raw(
+            &broker.bootstrap(),
+            2,
+            Request::DeleteGroups(DeleteGroupsRequest {
+                groups_names: vec!["g-admin".into()],
+                ..Default::default()
+            }),
+        ) {
+            Response::DeleteGroups(r) => r.results[0].error_code,
+            other => panic!("unexpected answer: {other:?}"),
+        };
+        assert_eq!(delete(&broker), ErrorCode::NonEmptyGroup.code());
+
+        // The member leaves: the group is empty, its offsets can go, then the group.
+        let left = heartbeat(
+            &broker,
+            ConsumerGroupHeartbeatRequest {
+                group_id: "g-admin".into(),
+                member_id: "m1".into(),
+                member_epoch: -1,
+                ..Default::default()
+            },
+        );
+        assert_eq!((left.error_code, left.member_epoch), (0, -1));
+        assert_eq!(describe(&broker, "g-admin").group_state, "Empty");
+        match raw(&broker.bootstrap(), 0, Request::OffsetDelete(req)) {
+            Response::OffsetDelete(r) => assert_eq!(r.topics[0].partitions[0].error_code, 0),
+            other => panic!("unexpected answer: {other:?}"),
+        }
+        assert_eq!(delete(&broker), 0);
+        assert_eq!(
+            describe(&broker, "g-admin").error_code,
+            ErrorCode::GroupIdNotFound.code()
+        );
+        assert_eq!(delete(&broker), ErrorCode::GroupIdNotFound.code());
+    }
+
+    #[test]
+    fn bad_heartbeats_get_kafkas_errors() {
+        let broker = TestBroker::start_with(fast_consumer_groups);
+        broker.create_topic("bad", 1);
+        let mut regex = join("g-bad", "m1", &[]);
+        regex.subscribed_topic_names = None;
+        regex.subscribed_topic_regex = Some("(unclosed".into());
+        let r = heartbeat(&broker, regex);
+        assert_eq!(r.error_code, ErrorCode::InvalidRegularExpression.code());
+        assert!(r.error_message.is_some());
+        let mut assignor = join("g-bad", "m1", &["bad"]);
+        assignor.server_assignor = Some("cooperative-sticky".into());
+        assert_eq!(
+            heartbeat(&broker, assignor).error_code,
+            ErrorCode::UnsupportedAssignor.code()
+        );
+        let mut owning = join("g-bad", "m1", &["bad"]);
+        owning.topic_partitions = None;
+        assert_eq!(
+            heartbeat(&broker, owning).error_code,
+            ErrorCode::InvalidRequest.code()
+        );
+        let mut unknown = join("g-bad", "m1", &["bad"]);
+        unknown.member_epoch = 3;
+        assert_eq!(
+            heartbeat(&broker, unknown).error_code,
+            ErrorCode::UnknownMemberId.code()
+        );
+        let ok = heartbeat(&broker, join("g-bad", "m1", &["bad"]));
+        assert_eq!((ok.error_code, ok.member_epoch), (0, 1));
+        let mut ahead = join("g-bad", "m1", &["bad"]);
+        ahead.member_epoch = 9;
+        assert_eq!(
+            heartbeat(&broker, ahead).error_code,
+            ErrorCode::FencedMemberEpoch.code()
+        );
+        // v0: the coordinator makes up the member id.
+        let mut v0 = join("g-bad", "", &["bad"]);
+        v0.member_id = String::new();
+        let r = match raw(&broker.bootstrap(), 0, Request::ConsumerGroupHeartbeat(v0)) {
+            Response::ConsumerGroupHeartbeat(r) => r,
+            other => panic!("unexpected answer: {other:?}"),
+        };
+        assert_eq!(r.error_code, 0);
+        assert!(r.member_id.is_some_and(|id| !id.is_empty()));
+    }
+}

@@ -418,6 +418,7 @@ mod tests {
             .expect("mailbox")
             .expect("coordinator");
         let commit = CommitOffsets {
+            api_version: 9,
             member_id: String::new(),
             generation_id: -1,
             group_instance_id: None,

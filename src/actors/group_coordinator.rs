@@ -53,6 +53,8 @@ pub struct LeaveGroup(pub Vec<(String, Option<String>)>);
 #[derive(Message)]
 #[rtype(result = "Result<(), ErrorCode>")]
 pub struct CommitOffsets {
+    /// The OffsetCommit version: members of the consumer protocol must use v9+.
+    pub api_version: i16,
     pub member_id: String,
     pub generation_id: i32,
     pub group_instance_id: Option<String>,
@@ -385,6 +387,12 @@ impl Handler<CommitOffsets> for GroupCoordinatorActor {
     type Result = ResponseFuture<Result<(), ErrorCode>>;
 
     fn handle(&mut self, msg: CommitOffsets, ctx: &mut Context<Self>) -> Self::Result {
+        if let Err(code) = self
+            .group
+            .check_offset_commit_version(&msg.member_id, msg.api_version)
+        {
+            return Box::pin(async move { Err(code) });
+        }
         let (result, effects) = self.group.commit_offsets(
             now_ms(),
             &msg.member_id,
@@ -769,6 +777,7 @@ mod tests {
         let g =
             GroupCoordinatorActor::new(Group::new("g".into(), config()), log.clone(), true).start();
         let commit = CommitOffsets {
+            api_version: 9,
             member_id: String::new(),
             generation_id: -1,
             group_instance_id: None,

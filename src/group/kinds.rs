@@ -137,6 +137,21 @@ impl Group {
         Ok(())
     }
 
+    /// A member of the consumer protocol must commit with OffsetCommit v9+, which carries
+    /// its member epoch (UNSUPPORTED_VERSION otherwise, as Kafka).
+    pub fn check_offset_commit_version(
+        &self,
+        member_id: &str,
+        api_version: i16,
+    ) -> Result<(), ErrorCode> {
+        match &self.consumer {
+            Some(c) if api_version < 9 && c.member(member_id).is_some() => {
+                Err(ErrorCode::UnsupportedVersion)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Kafka's `validateOffsetFetch` for a consumer group: a fetch that names a member
     /// must carry its current epoch.
     pub fn validate_offset_fetch(

@@ -230,11 +230,16 @@ impl Group {
         let mut results = Vec::new();
         let mut effects = Vec::new();
         for (topic, partitions) in topics {
-            let subscribed = self.state != GroupState::Empty
-                && self
-                    .subscribed_topics
-                    .as_ref()
-                    .is_some_and(|s| s.contains(topic));
+            let subscribed = match &self.consumer {
+                Some(c) => c.is_subscribed_to(topic),
+                None => {
+                    self.state != GroupState::Empty
+                        && self
+                            .subscribed_topics
+                            .as_ref()
+                            .is_some_and(|s| s.contains(topic))
+                }
+            };
             for &p in partitions {
                 let error = match group_error {
                     Some(e) => e,

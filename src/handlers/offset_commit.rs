@@ -97,6 +97,7 @@ pub async fn handle(
     }
     drop(routing);
     let result = commit_through_group(ctx, &req.group_id, offsets, |offsets| CommitOffsets {
+        api_version: version,
         member_id: req.member_id,
         generation_id: req.generation_id_or_member_epoch,
         group_instance_id: req.group_instance_id,

@@ -64,6 +64,11 @@ impl ConsumerGroup {
         }
     }
 
+    /// Whether a member subscribes to `topic` (OffsetDelete refuses its offsets).
+    pub fn is_subscribed_to(&self, topic: &str) -> bool {
+        !self.members.is_empty() && self.subscribed.contains_key(topic)
+    }
+
     pub(crate) fn static_member(&self, instance_id: &str) -> Option<&ConsumerMember> {
         self.members
             .values()
