@@ -884,13 +884,8 @@ mod admin {
             group_id: "g-admin".into(),
             topics: vec![OffsetDeleteRequestTopic {
                 name: "admin".into(),
-                partitions: vec![OffsetDeleteRequestPartition {
-                    partition_index: 0,
-                    ..Default::default()
-                }],
-                ..Default::default()
+                partitions: vec![OffsetDeleteRequestPartition { partition_index: 0 }],
             }],
-            ..Default::default()
         };
         match raw(&broker.bootstrap(), 0, Request::OffsetDelete(req.clone())) {
             Response::OffsetDelete(r) => assert_eq!(
