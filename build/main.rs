@@ -55,7 +55,9 @@ fn run() -> Result<(), String> {
             ("response", Some(k)) => {
                 responses.insert(k, s);
             }
-            ("header", None) => {}
+            // Request and response headers; the consumer protocol's subscription and
+            // assignment, which travel inside JoinGroup and SyncGroup.
+            ("header", None) | ("data", None) => {}
             (kind, key) => {
                 return Err(format!(
                     "{file}: unexpected schema type {kind} / apiKey {key:?}"

@@ -25,6 +25,7 @@ fn fast_consumer_groups(c: &mut aeon::config::Config) {
         ("group.consumer.heartbeat.interval.ms", "300"),
         ("group.consumer.min.session.timeout.ms", "1000"),
         ("group.consumer.session.timeout.ms", "4000"),
+        ("group.initial.rebalance.delay.ms", "0"),
     ] {
         c.set(k, v).expect("set");
     }
@@ -676,6 +677,113 @@ fn a_killed_member_loses_its_partitions_after_its_session() {
     owners.check();
 }
 
+/// A classic (JoinGroup/SyncGroup) member's settings.
+const CLASSIC: [(&str, &str); 3] = [
+    ("group.protocol", "classic"),
+    ("session.timeout.ms", "6000"),
+    ("heartbeat.interval.ms", "300"),
+];
+
+/// The group's type as ListGroups v5 reports it.
+fn group_type(broker: &TestBroker, group: &str) -> String {
+    use aeon::protocol::messages::list_groups_request::ListGroupsRequest;
+    match raw(
+        &broker.bootstrap(),
+        5,
+        Request::ListGroups(ListGroupsRequest::default()),
+    ) {
+        Response::ListGroups(r) => r
+            .groups
+            .into_iter()
+            .find(|g| g.group_id == group)
+            .map(|g| g.group_type)
+            .unwrap_or_default(),
+        other => panic!("unexpected answer: {other:?}"),
+    }
+}
+
+#[test]
+fn a_live_group_moves_from_classic_to_consumer_and_back() {
+    migrate_and_back("g-mig", &CLASSIC);
+}
+
+#[test]
+fn a_live_cooperative_group_moves_from_classic_to_consumer_and_back() {
+    let mut cooperative = CLASSIC.to_vec();
+    cooperative.push(("partition.assignment.strategy", "cooperative-sticky"));
+    migrate_and_back("g-coop", &cooperative);
+}
+
+/// Two classic members with `classic` settings, then a consumer-protocol member joins
+/// and leaves again.
+fn migrate_and_back(group: &str, classic: &[(&str, &str)]) {
+    let broker = TestBroker::start_with(fast_consumer_groups);
+    broker.create_topic("mig", 6);
+    let values = produce_values(&broker, "mig", 6, 60);
+    let owners = Owners::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let start = |name: &str, extra: &[(&str, &str)]| {
+        Member::start(&broker, group, name, &["mig"], extra, &owners, seen.clone())
+    };
+    let c1 = start("c1", classic);
+    let c2 = start("c2", classic);
+    eventually(
+        Duration::from_secs(30),
+        "two classic members own three each",
+        || owners.owned_by("c1").len() == 3 && owners.owned_by("c2").len() == 3,
+    );
+    assert_eq!(group_type(&broker, group), "classic");
+
+    // A member of the new protocol joins the live group: it becomes a consumer group,
+    // the classic members stay in it and the partitions are spread over all three.
+    let n1 = start("n1", &[]);
+    eventually(
+        Duration::from_secs(30),
+        "three members own two each",
+        || {
+            ["c1", "c2", "n1"]
+                .iter()
+                .all(|m| owners.owned_by(m).len() == 2)
+        },
+    );
+    owners.check();
+    assert_eq!(group_type(&broker, group), "consumer");
+    eventually(
+        Duration::from_secs(10),
+        "the consumer group is stable",
+        || describe(&broker, group).group_state == "Stable",
+    );
+    let described = describe(&broker, group);
+    let mut kinds: Vec<i8> = described.members.iter().map(|m| m.member_type).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![0, 0, 1],
+        "two classic members and one of the consumer protocol"
+    );
+
+    // The last consumer-protocol member leaves: the group turns classic again and the
+    // classic members share everything.
+    n1.leave();
+    eventually(
+        Duration::from_secs(30),
+        "the classic members own three each again",
+        || owners.owned_by("c1").len() == 3 && owners.owned_by("c2").len() == 3,
+    );
+    assert_eq!(group_type(&broker, group), "classic");
+    assert_eq!(
+        describe(&broker, group).error_code,
+        aeon::protocol::ErrorCode::GroupIdNotFound.code()
+    );
+    eventually(Duration::from_secs(20), "every value consumed", || {
+        let got: BTreeSet<String> = seen.lock().expect("seen").iter().cloned().collect();
+        values.iter().all(|v| got.contains(v))
+    });
+    c1.leave();
+    c2.leave();
+    owners.check();
+}
+
 mod admin {
     //! The group APIs around a consumer group, over a plain socket.
 
@@ -809,12 +917,13 @@ mod admin {
             ErrorCode::StaleMemberEpoch.code()
         );
 
-        // A classic member cannot join while the group has consumer-protocol members.
-        let classic = JoinGroupRequest {
+        // A classic member of another protocol type cannot join; a consumer one is
+        // asked for a member id first (JoinGroup v4+), as Kafka does.
+        let classic = |protocol_type: &str| JoinGroupRequest {
             group_id: "g-admin".into(),
             session_timeout_ms: 10_000,
             rebalance_timeout_ms: 10_000,
-            protocol_type: "consumer".into(),
+            protocol_type: protocol_type.into(),
             protocols: vec![JoinGroupRequestProtocol {
                 name: "range".into(),
                 metadata: bytes::Bytes::from_static(b"\0\0\0\0\0\x01\0\x05admin\xff\xff\xff\xff"),
@@ -822,11 +931,18 @@ mod admin {
             }],
             ..Default::default()
         };
-        match raw(&broker.bootstrap(), 5, Request::JoinGroup(classic)) {
-            Response::JoinGroup(r) => {
-                assert_eq!(r.error_code, ErrorCode::InconsistentGroupProtocol.code())
+        for (protocol_type, code) in [
+            ("connect", ErrorCode::InconsistentGroupProtocol),
+            ("consumer", ErrorCode::MemberIdRequired),
+        ] {
+            match raw(
+                &broker.bootstrap(),
+                5,
+                Request::JoinGroup(classic(protocol_type)),
+            ) {
+                Response::JoinGroup(r) => assert_eq!(r.error_code, code.code()),
+                other => panic!("unexpected answer: {other:?}"),
             }
-            other => panic!("unexpected answer: {other:?}"),
         }
 
         // ListGroups v5: by type and by the consumer protocol's state names.

@@ -26,10 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// JoinGroup; answered when the rebalance it takes part in completes.
+/// JoinGroup; answered when the rebalance it takes part in completes. Carries the
+/// routing snapshot for a classic member joining a consumer group.
 #[derive(Message)]
 #[rtype(result = "JoinResult")]
-pub struct JoinGroup(pub JoinRequest);
+pub struct JoinGroup(pub JoinRequest, pub Arc<Routing>);
 
 /// SyncGroup; a follower's answer waits for the leader's assignment.
 #[derive(Message)]
@@ -339,7 +340,7 @@ impl Handler<JoinGroup> for GroupCoordinatorActor {
         self.park(
             ctx,
             Parked::Join,
-            |g, token| g.join(now_ms(), token, msg.0),
+            |g, token| g.join_with_topics(now_ms(), token, msg.0, msg.1.as_ref()),
             JoinResult::error(&member_id, ErrorCode::UnknownServerError),
         )
     }
@@ -592,18 +593,21 @@ mod tests {
     }
 
     fn join(member_id: &str, instance: Option<&str>, session_ms: i32) -> JoinGroup {
-        JoinGroup(JoinRequest {
-            member_id: member_id.into(),
-            group_instance_id: instance.map(str::to_owned),
-            protocol_type: "consumer".into(),
-            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
-            session_timeout_ms: session_ms,
-            rebalance_timeout_ms: 1000,
-            client_id: "test".into(),
-            client_host: "/127.0.0.1".into(),
-            require_known_member_id: true,
-            reason: None,
-        })
+        JoinGroup(
+            JoinRequest {
+                member_id: member_id.into(),
+                group_instance_id: instance.map(str::to_owned),
+                protocol_type: "consumer".into(),
+                protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+                session_timeout_ms: session_ms,
+                rebalance_timeout_ms: 1000,
+                client_id: "test".into(),
+                client_host: "/127.0.0.1".into(),
+                require_known_member_id: true,
+                reason: None,
+            },
+            Arc::default(),
+        )
     }
 
     fn sync(member_id: &str, generation_id: i32, assignments: Vec<(String, Bytes)>) -> SyncGroup {

@@ -148,6 +148,8 @@ pub struct Config {
     pub group_consumer_max_size: u32,
     /// `group.consumer.assignors`, as the served assignors' names, in order.
     pub group_consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`.
+    pub group_consumer_migration_policy: String,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: u32,
     /// `offsets.retention.check.interval.ms`.
@@ -436,6 +438,7 @@ impl Config {
             group_consumer_heartbeat_interval_ms,
             group_consumer_max_size: v.num("group.consumer.max.size")?,
             group_consumer_assignors,
+            group_consumer_migration_policy: v.string("group.consumer.migration.policy")?,
             offsets_retention_minutes: v.num("offsets.retention.minutes")?,
             offsets_retention_check_interval_ms: v.num("offsets.retention.check.interval.ms")?,
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,

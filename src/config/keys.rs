@@ -352,6 +352,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The most members a consumer group may have; one more is refused with GROUP_MAX_SIZE_REACHED."),
     key("group.consumer.assignors", Kind::ListOf(CONSUMER_ASSIGNORS), ConfigType::List, Value("uniform,range"),
         "The server-side assignors of consumer groups, by name (uniform, range) or Kafka class name; the first is the default, a member may pick another with group.remote.assignor."),
+    key("group.consumer.migration.policy", Kind::OneOf(&["bidirectional", "upgrade", "downgrade", "disabled"]), ConfigType::String, Value("bidirectional"),
+        "How a group moves between the consumer group protocols while it has members: bidirectional (a classic group converts when a group.protocol=consumer member joins, and back when the last one leaves), upgrade, downgrade or disabled."),
     key("offsets.retention.minutes", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("10080"),
         "Keep the committed offsets of an empty group this many minutes."),
     key("offsets.retention.check.interval.ms", Kind::Int(AT_LEAST_1_LONG), ConfigType::Long, Value("600000"),

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::consumer::ConsumerGroupConfig;
+use super::migration::MigrationPolicy;
 use super::record::GroupRecord;
 use crate::protocol::ErrorCode;
 
@@ -35,6 +36,8 @@ pub struct GroupConfig {
     pub empty_group_removal_ms: u64,
     /// The consumer protocol's settings (`group.consumer.*`).
     pub consumer: ConsumerGroupConfig,
+    /// `group.consumer.migration.policy`.
+    pub migration_policy: MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -47,6 +50,7 @@ impl Default for GroupConfig {
             max_size: i32::MAX as usize,
             empty_group_removal_ms: 600_000,
             consumer: ConsumerGroupConfig::default(),
+            migration_policy: MigrationPolicy::default(),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! JoinGroup (Kafka's `handleJoinGroup`): new, pending, known and static members.
 
+use std::collections::BTreeMap;
+
+use super::consumer::TopicMetadata;
 use bytes::Bytes;
 
 use super::api::{Effect, GroupState, JoinMember, JoinRequest, JoinResult, Token};
@@ -11,6 +14,20 @@ impl Group {
     /// JoinGroup. The answer is either in the returned effects now or parked until the
     /// join phase completes (then a later call's effects carry it).
     pub fn join(&mut self, now_ms: u64, token: Token, req: JoinRequest) -> Vec<Effect> {
+        self.join_with_topics(now_ms, token, req, &BTreeMap::new())
+    }
+
+    /// JoinGroup; `topics` serves a classic member joining a consumer group.
+    pub fn join_with_topics(
+        &mut self,
+        now_ms: u64,
+        token: Token,
+        req: JoinRequest,
+        topics: &dyn TopicMetadata,
+    ) -> Vec<Effect> {
+        if self.has_consumer_members() {
+            return self.classic_join_consumer_group(now_ms, token, req, topics);
+        }
         let mut effects = Vec::new();
         self.revive_if_dead();
         let converted = self.leave_consumer_protocol(&mut effects);

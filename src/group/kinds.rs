@@ -3,8 +3,8 @@
 //! between the two kinds, and what ListGroups and the offset APIs see of each.
 //!
 //! An empty group changes kind when a member of the other protocol joins it, as Kafka
-//! does; a group with members of one protocol refuses members of the other until the
-//! online migration (`group.consumer.migration.policy`) is served.
+//! does; a group with members converts as `group.consumer.migration.policy` allows
+//! (`migration.rs`).
 
 use super::api::{Effect, GroupOverview, GroupState};
 use super::consumer::{
@@ -52,23 +52,27 @@ impl Group {
                 );
             }
             self.revive_if_dead();
-            if !self.members.is_empty() || self.state != GroupState::Empty {
-                let message = format!("Group {} is not a consumer group.", self.group_id);
-                return (
-                    HeartbeatResult::error(ErrorCode::GroupIdNotFound, message),
-                    effects,
-                );
+            if !self.members.is_empty() {
+                // A live classic group: converted, if the policy and the group allow.
+                if !self.upgrade_to_consumer_group(now_ms, topics, &mut effects) {
+                    let message = format!("Group {} is not a consumer group.", self.group_id);
+                    return (
+                        HeartbeatResult::error(ErrorCode::GroupIdNotFound, message),
+                        effects,
+                    );
+                }
+            } else {
+                // An empty classic group becomes a consumer group; its offsets stay.
+                if self.protocol_type.is_some() {
+                    effects.push(self.group_tombstone());
+                }
+                let offsets = std::mem::take(&mut self.offsets);
+                let pending = std::mem::take(&mut self.pending_txn_offsets);
+                *self = Group::new(self.group_id.clone(), self.config.clone());
+                self.offsets = offsets;
+                self.pending_txn_offsets = pending;
+                self.consumer = Some(ConsumerGroup::default());
             }
-            // An empty classic group becomes a consumer group; its offsets stay.
-            if self.protocol_type.is_some() {
-                effects.push(self.group_tombstone());
-            }
-            let offsets = std::mem::take(&mut self.offsets);
-            let pending = std::mem::take(&mut self.pending_txn_offsets);
-            *self = Group::new(self.group_id.clone(), self.config.clone());
-            self.offsets = offsets;
-            self.pending_txn_offsets = pending;
-            self.consumer = Some(ConsumerGroup::default());
         }
         let Some(consumer) = self.consumer.as_mut() else {
             return (
@@ -77,6 +81,7 @@ impl Group {
             );
         };
         let mut records = Vec::new();
+        let leaving = req.member_epoch == -1;
         let result = consumer.heartbeat(now_ms, &config, req, topics, &mut records);
         let group = &self.group_id;
         effects.extend(records.into_iter().map(|record| {
@@ -85,6 +90,9 @@ impl Group {
                 record,
             })
         }));
+        if leaving {
+            self.maybe_downgrade(now_ms, &mut effects);
+        }
         (result, effects)
     }
 
@@ -101,8 +109,8 @@ impl Group {
         }
     }
 
-    /// A classic JoinGroup reaches a consumer group: an empty one becomes a classic group
-    /// (its offsets stay); one with members refuses the classic member.
+    /// A classic JoinGroup reaches an empty consumer group: it becomes a classic group
+    /// (its offsets stay). One with members takes the member in (`migration.rs`).
     pub(crate) fn leave_consumer_protocol(
         &mut self,
         effects: &mut Vec<Effect>,
@@ -132,7 +140,12 @@ impl Group {
             .member(member_id)
             .ok_or(ErrorCode::UnknownMemberId)?;
         if member.current.member_epoch != member_epoch {
-            return Err(ErrorCode::StaleMemberEpoch);
+            // A classic member's epoch is its generation.
+            return Err(if member.is_classic() {
+                ErrorCode::IllegalGeneration
+            } else {
+                ErrorCode::StaleMemberEpoch
+            });
         }
         Ok(())
     }
@@ -145,7 +158,7 @@ impl Group {
         api_version: i16,
     ) -> Result<(), ErrorCode> {
         match &self.consumer {
-            Some(c) if api_version < 9 && c.member(member_id).is_some() => {
+            Some(c) if api_version < 9 && c.member(member_id).is_some_and(|m| !m.is_classic()) => {
                 Err(ErrorCode::UnsupportedVersion)
             }
             _ => Ok(()),
@@ -202,12 +215,17 @@ impl Group {
             return;
         };
         let group = &self.group_id;
-        effects.extend(consumer.tick(now_ms, &config).into_iter().map(|record| {
+        let records = consumer.tick(now_ms, &config);
+        let removed = !records.is_empty();
+        effects.extend(records.into_iter().map(|record| {
             Effect::Persist(GroupRecord::Consumer {
                 group: group.clone(),
                 record,
             })
         }));
+        if removed {
+            self.maybe_downgrade(now_ms, effects);
+        }
     }
 
     /// Replays a consumer-protocol record.

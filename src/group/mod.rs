@@ -42,6 +42,7 @@
 //! - `record.rs`: the offsets log's records and their encoding. `replay.rs`: rebuilding.
 //! - `kinds.rs`: classic or consumer group: the consumer protocol's entry points, the
 //!   switch between kinds, ListGroups data.
+//! - `migration.rs`: classic members in a consumer group; the conversions both ways.
 //! - `consumer/`: the consumer group protocol of KIP-848.
 
 mod api;
@@ -49,6 +50,7 @@ pub mod consumer;
 mod join;
 mod kinds;
 mod member;
+mod migration;
 mod offsets;
 mod rebalance;
 mod record;
@@ -64,6 +66,7 @@ pub use api::{
     JoinRequest, JoinResult, MemberDescription, OffsetCommit, SyncRequest, SyncResult, Token,
     MAX_OFFSET_METADATA_BYTES, NEW_MEMBER_JOIN_TIMEOUT_MS,
 };
+pub use migration::MigrationPolicy;
 pub use offsets::check_offset_commit;
 pub use record::{GroupMetadataValue, GroupRecord, MemberValue, OffsetValue, RecordError};
 pub use state::Group;

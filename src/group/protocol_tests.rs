@@ -19,6 +19,7 @@ fn config() -> GroupConfig {
         max_size: 100,
         empty_group_removal_ms: 50_000,
         consumer: Default::default(),
+        migration_policy: Default::default(),
     }
 }
 

@@ -8,6 +8,9 @@ impl Group {
     /// SyncGroup. Followers that sync before the leader are parked; the leader's sync
     /// stores the group (a `Persist` effect) and answers everyone.
     pub fn sync(&mut self, now_ms: u64, token: Token, req: SyncRequest) -> Vec<Effect> {
+        if self.has_consumer_members() {
+            return self.classic_sync_consumer_group(now_ms, token, req);
+        }
         let mut effects = Vec::new();
         if let Err(error) = self.validate_sync(&req) {
             effects.push(Effect::Sync {
@@ -127,6 +130,14 @@ impl Group {
         generation_id: i32,
         group_instance_id: Option<&str>,
     ) -> ErrorCode {
+        if self.has_consumer_members() {
+            return self.classic_heartbeat_consumer_group(
+                now_ms,
+                member_id,
+                generation_id,
+                group_instance_id,
+            );
+        }
         match self.state {
             GroupState::Dead => return ErrorCode::CoordinatorNotAvailable,
             GroupState::Empty => return ErrorCode::UnknownMemberId,
@@ -154,6 +165,9 @@ impl Group {
         now_ms: u64,
         members: Vec<(String, Option<String>)>,
     ) -> (Vec<ErrorCode>, Vec<Effect>) {
+        if self.has_consumer_members() {
+            return self.classic_leave_consumer_group(now_ms, members);
+        }
         let mut effects = Vec::new();
         if self.state == GroupState::Dead {
             return (

@@ -12,7 +12,9 @@ use crate::protocol::messages::consumer_group_describe_response::{
 };
 use crate::protocol::ErrorCode;
 
-/// Kafka's `MemberType` in ConsumerGroupDescribe v1: a member of the consumer protocol.
+/// Kafka's `MemberType` in ConsumerGroupDescribe v1: a member of the classic protocol
+/// (during a migration) or of the consumer protocol.
+const CLASSIC_MEMBER: i8 = 0;
 const CONSUMER_MEMBER: i8 = 1;
 
 pub async fn handle(
@@ -69,7 +71,11 @@ pub async fn handle(
                         subscribed_topic_regex: m.topic_regex,
                         assignment: named(m.assignment),
                         target_assignment: named(m.target),
-                        member_type: if version >= 1 { CONSUMER_MEMBER } else { -1 },
+                        member_type: match (version, m.is_classic) {
+                            (0, _) => -1,
+                            (_, true) => CLASSIC_MEMBER,
+                            (_, false) => CONSUMER_MEMBER,
+                        },
                         ..Default::default()
                     })
                     .collect(),

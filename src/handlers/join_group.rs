@@ -78,7 +78,7 @@ pub async fn handle(
         reason: req.reason,
     };
     let result = group
-        .send(JoinGroup(join))
+        .send(JoinGroup(join, ctx.routing.load_full()))
         .await
         .unwrap_or_else(|_| JoinResult::error(&member_id, ErrorCode::CoordinatorNotAvailable));
     response(result, version)

@@ -9,6 +9,7 @@
 //! This module does no I/O, knows no broker state and imports nothing else of Aeon.
 
 pub mod codec;
+pub mod consumer_protocol;
 pub mod error;
 pub mod frame;
 pub mod messages;

@@ -5,7 +5,7 @@
 use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::group::consumer::{Assignor, ConsumerGroupConfig};
-use crate::group::{Group, GroupConfig, GroupRecord};
+use crate::group::{Group, GroupConfig, GroupRecord, MigrationPolicy};
 use crate::protocol::records::control;
 use crate::storage::Log;
 use actix::prelude::*;
@@ -71,6 +71,10 @@ impl BrokerActor {
                     .collect(),
                 max_size: self.config.group_consumer_max_size as usize,
             },
+            migration_policy: MigrationPolicy::from_name(
+                &self.config.group_consumer_migration_policy,
+            )
+            .unwrap_or_default(),
             ..GroupConfig::default()
         }
     }

@@ -99,4 +99,6 @@ pub struct ConsumerMemberDescription {
     pub topic_regex: Option<String>,
     pub assignment: Assignment,
     pub target: Assignment,
+    /// A member speaking the classic protocol (during a migration).
+    pub is_classic: bool,
 }

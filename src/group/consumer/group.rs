@@ -116,6 +116,36 @@ impl ConsumerGroup {
         }
     }
 
+    /// Puts `replacement` (a static member back under a new member id) in the place of
+    /// `old_id`, with its partitions and target: no epoch moves.
+    pub(crate) fn replace_member(
+        &mut self,
+        old_id: &str,
+        replacement: &ConsumerMember,
+        records: &mut Vec<ConsumerRecord>,
+    ) {
+        if let Some(old) = self.members.remove(old_id) {
+            self.release(&old);
+        }
+        let target = self.target.remove(old_id).unwrap_or_default();
+        records.extend(ConsumerRecord::member_tombstones(old_id));
+        let id = replacement.member_id.clone();
+        records.push(ConsumerRecord::Member {
+            member: id.clone(),
+            value: Some(replacement.subscription.clone()),
+        });
+        records.push(ConsumerRecord::TargetMember {
+            member: id.clone(),
+            value: Some(target.clone()),
+        });
+        records.push(ConsumerRecord::Current {
+            member: id.clone(),
+            value: Some(replacement.current.clone()),
+        });
+        self.target.insert(id, target);
+        self.put_member(replacement.clone());
+    }
+
     /// Removes a member and its records and moves the group epoch.
     pub(crate) fn remove_member(&mut self, member_id: &str, records: &mut Vec<ConsumerRecord>) {
         let Some(member) = self.members.remove(member_id) else {
@@ -126,19 +156,7 @@ impl ConsumerGroup {
         // Its subscription leaves the group's, in the same epoch.
         let names = self.subscribed_names();
         self.subscribed.retain(|name, _| names.contains(name));
-        let member = member.member_id;
-        records.push(ConsumerRecord::Current {
-            member: member.clone(),
-            value: None,
-        });
-        records.push(ConsumerRecord::TargetMember {
-            member: member.clone(),
-            value: None,
-        });
-        records.push(ConsumerRecord::Member {
-            member,
-            value: None,
-        });
+        records.extend(ConsumerRecord::member_tombstones(&member.member_id));
         self.bump_epoch(records);
     }
 
@@ -305,6 +323,7 @@ impl ConsumerGroup {
                 topic_regex: m.subscription.topic_regex.clone(),
                 assignment: m.current.assigned.clone(),
                 target: self.target.get(&m.member_id).cloned().unwrap_or_default(),
+                is_classic: m.is_classic(),
             })
             .collect();
         ConsumerGroupDescription {

@@ -128,21 +128,7 @@ impl ConsumerGroup {
                     // partitions the old one kept for it.
                     let mut replacement = m.clone();
                     replacement.member_id = member_id.clone();
-                    self.remove_member_quietly(&m.member_id, records);
-                    let target = self.target.remove(&m.member_id).unwrap_or_default();
-                    records.push(ConsumerRecord::Member {
-                        member: member_id.clone(),
-                        value: Some(replacement.subscription.clone()),
-                    });
-                    records.push(ConsumerRecord::TargetMember {
-                        member: member_id.clone(),
-                        value: Some(target.clone()),
-                    });
-                    records.push(ConsumerRecord::Current {
-                        member: member_id.clone(),
-                        value: Some(replacement.current.clone()),
-                    });
-                    self.target.insert(member_id.clone(), target);
+                    self.replace_member(&m.member_id, &replacement, records);
                     Some(replacement)
                 }
                 Some(_) if joining => {
@@ -183,19 +169,6 @@ impl ConsumerGroup {
         }
     }
 
-    /// Drops a member's records without moving the epoch (it is replaced).
-    fn remove_member_quietly(&mut self, member_id: &str, records: &mut Vec<ConsumerRecord>) {
-        let epoch = self.epoch;
-        let target = self.target.get(member_id).cloned();
-        self.remove_member(member_id, records);
-        // remove_member moved the epoch and wrote it; a replacement is no change.
-        records.pop();
-        self.epoch = epoch;
-        if let Some(t) = target {
-            self.target.insert(member_id.to_string(), t);
-        }
-    }
-
     fn join_or_heartbeat(
         &mut self,
         now_ms: u64,
@@ -232,6 +205,7 @@ impl ConsumerGroup {
         }
         s.client_id = req.client_id.clone();
         s.client_host = req.client_host.clone();
+        s.classic = None;
         let subscription_changed = before.topic_names != s.topic_names
             || before.topic_regex != s.topic_regex
             || before.server_assignor != s.server_assignor;
@@ -258,7 +232,8 @@ impl ConsumerGroup {
         let Some(member) = self.members.get_mut(&member_id) else {
             return Err(fail(ErrorCode::UnknownServerError, "member vanished"));
         };
-        member.session_deadline_ms = Some(now_ms + config.session_timeout_ms);
+        member.session_deadline_ms =
+            Some(now_ms + member.session_timeout_ms(config.session_timeout_ms));
         let changed = member.current.assigned != assigned_before;
         Ok(HeartbeatResult {
             error: ErrorCode::None,
@@ -386,9 +361,8 @@ impl ConsumerGroup {
         let mut records = Vec::new();
         let mut expired = Vec::new();
         for m in self.members.values_mut() {
-            let session = *m
-                .session_deadline_ms
-                .get_or_insert(now_ms + config.session_timeout_ms);
+            let timeout = m.session_timeout_ms(config.session_timeout_ms);
+            let session = *m.session_deadline_ms.get_or_insert(now_ms + timeout);
             let revoke_late = m.revocation_deadline_ms.is_some_and(|d| d <= now_ms);
             if session <= now_ms || revoke_late {
                 expired.push(m.member_id.clone());

@@ -48,6 +48,19 @@ pub struct Subscription {
     pub topic_regex: Option<String>,
     pub server_assignor: Option<String>,
     pub rebalance_timeout_ms: u64,
+    /// Set for a member that speaks the classic protocol (JoinGroup, SyncGroup) inside
+    /// a consumer group, as during a migration between the protocols.
+    #[serde(default)]
+    pub classic: Option<ClassicMember>,
+}
+
+/// What a classic member of a consumer group sent in its JoinGroup (Kafka's
+/// `ClassicMemberMetadata`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassicMember {
+    pub session_timeout_ms: u64,
+    /// (protocol name, subscription metadata), in the member's order of preference.
+    pub protocols: Vec<(String, Vec<u8>)>,
 }
 
 /// Where a member's reconciliation stands: persisted when it changes.
@@ -114,6 +127,19 @@ impl ConsumerMember {
 
     pub fn instance_id(&self) -> Option<&str> {
         self.subscription.instance_id.as_deref()
+    }
+
+    /// Whether the member speaks the classic protocol.
+    pub fn is_classic(&self) -> bool {
+        self.subscription.classic.is_some()
+    }
+
+    /// Its session timeout: the group's, or the one a classic member asked for.
+    pub fn session_timeout_ms(&self, group_default_ms: u64) -> u64 {
+        self.subscription
+            .classic
+            .as_ref()
+            .map_or(group_default_ms, |c| c.session_timeout_ms)
     }
 }
 

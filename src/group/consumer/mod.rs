@@ -28,6 +28,7 @@
 //! - `group.rs`: the group, its epochs, partition owners, target assignment, replay.
 //! - `heartbeat.rs`: ConsumerGroupHeartbeat: validation, join, epoch checks, leave, timers.
 //! - `member.rs`: one member: subscription and current assignment.
+//! - `classic.rs`: classic members (JoinGroup, SyncGroup) inside a consumer group.
 //! - `reconcile.rs`: one reconciliation step (Kafka's `CurrentAssignmentBuilder`).
 //! - `assignor.rs`, `uniform.rs`, `range.rs`: the server-side assignors.
 //! - `topics.rs`: topic metadata and regular expressions.
@@ -35,6 +36,7 @@
 
 mod api;
 mod assignor;
+mod classic;
 mod group;
 mod heartbeat;
 mod member;
@@ -51,8 +53,9 @@ pub use api::{
     HeartbeatResult,
 };
 pub use assignor::{Assignment, Assignor, MemberSpec};
+pub use classic::{ClassicError, ClassicJoin, ClassicJoined};
 pub use group::ConsumerGroup;
 pub use heartbeat::validate;
-pub use member::{CurrentAssignment, MemberState, Subscription};
+pub use member::{ClassicMember, ConsumerMember, CurrentAssignment, MemberState, Subscription};
 pub use record::{ConsumerRecord, GroupEpochValue};
 pub use topics::{compile_regex, TopicMetadata};

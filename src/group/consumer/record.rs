@@ -44,6 +44,24 @@ pub struct GroupEpochValue {
 }
 
 impl ConsumerRecord {
+    /// The tombstones that remove a member: current assignment, target, subscription.
+    pub fn member_tombstones(member: &str) -> [ConsumerRecord; 3] {
+        [
+            ConsumerRecord::Current {
+                member: member.to_string(),
+                value: None,
+            },
+            ConsumerRecord::TargetMember {
+                member: member.to_string(),
+                value: None,
+            },
+            ConsumerRecord::Member {
+                member: member.to_string(),
+                value: None,
+            },
+        ]
+    }
+
     /// The member a record belongs to, if it is a member's.
     pub fn member(&self) -> Option<&str> {
         match self {
