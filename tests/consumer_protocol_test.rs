@@ -1047,6 +1047,153 @@ mod admin {
         assert_eq!(delete(&broker), ErrorCode::GroupIdNotFound.code());
     }
 
+    /// IncrementalAlterConfigs of one GROUP resource key (SET, or DELETE without value).
+    fn alter_group(broker: &TestBroker, group: &str, key: &str, value: Option<&str>) -> i16 {
+        use aeon::protocol::messages::incremental_alter_configs_request::{
+            AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
+        };
+        let req = IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type: 32,
+                resource_name: group.into(),
+                configs: vec![AlterableConfig {
+                    name: key.into(),
+                    config_operation: if value.is_some() { 0 } else { 1 },
+                    value: value.map(str::to_owned),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(
+            &broker.bootstrap(),
+            1,
+            Request::IncrementalAlterConfigs(req),
+        ) {
+            Response::IncrementalAlterConfigs(r) => r.responses[0].error_code,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+
+    /// DescribeConfigs of a GROUP resource: (key, value, source).
+    fn describe_group(broker: &TestBroker, group: &str) -> Vec<(String, String, i8)> {
+        use aeon::protocol::messages::describe_configs_request::{
+            DescribeConfigsRequest, DescribeConfigsResource,
+        };
+        let req = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: 32,
+                resource_name: group.into(),
+                configuration_keys: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match raw(&broker.bootstrap(), 4, Request::DescribeConfigs(req)) {
+            Response::DescribeConfigs(r) => r.results[0]
+                .configs
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.value.clone().unwrap_or_default(),
+                        c.config_source,
+                    )
+                })
+                .collect(),
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn group_config_overrides_set_the_heartbeat_and_session_of_one_group_and_survive_a_restart() {
+        let port = free_port();
+        let mut broker = TestBroker::start_with(move |c| {
+            fast_consumer_groups(c);
+            c.set("listeners", &format!("127.0.0.1:{port}"))
+                .expect("listeners");
+        });
+        broker.create_topic("cfg", 1);
+        assert_eq!(
+            describe_group(&broker, "g-cfg"),
+            vec![
+                ("consumer.session.timeout.ms".into(), "4000".into(), 5),
+                ("consumer.heartbeat.interval.ms".into(), "300".into(), 5),
+            ],
+            "the broker's defaults, before any override"
+        );
+        let invalid = ErrorCode::InvalidConfig.code();
+        assert_eq!(
+            alter_group(&broker, "g-cfg", "consumer.session.timeout.ms", Some("999")),
+            invalid,
+            "below group.consumer.min.session.timeout.ms"
+        );
+        assert_eq!(
+            alter_group(
+                &broker,
+                "g-cfg",
+                "consumer.heartbeat.interval.ms",
+                Some("5000")
+            ),
+            invalid,
+            "not below the session timeout"
+        );
+        assert_eq!(
+            alter_group(&broker, "g-cfg", "consumer.assignors", Some("range")),
+            invalid,
+            "not a group config"
+        );
+        assert_eq!(
+            alter_group(
+                &broker,
+                "g-cfg",
+                "consumer.heartbeat.interval.ms",
+                Some("150")
+            ),
+            0
+        );
+        assert_eq!(
+            alter_group(
+                &broker,
+                "g-cfg",
+                "consumer.session.timeout.ms",
+                Some("2000")
+            ),
+            0
+        );
+        let joined = heartbeat(&broker, join("g-cfg", "m1", &["cfg"]));
+        assert_eq!(
+            joined.heartbeat_interval_ms, 150,
+            "the group's own interval"
+        );
+        let other = heartbeat(&broker, join("g-other", "m1", &["cfg"]));
+        assert_eq!(
+            other.heartbeat_interval_ms, 300,
+            "other groups keep the broker's"
+        );
+        broker.restart();
+        assert_eq!(
+            describe_group(&broker, "g-cfg"),
+            vec![
+                ("consumer.session.timeout.ms".into(), "2000".into(), 8),
+                ("consumer.heartbeat.interval.ms".into(), "150".into(), 8),
+            ]
+        );
+        // The member's session is now 2 s: silent for longer, it is gone.
+        std::thread::sleep(Duration::from_millis(2600));
+        assert!(describe(&broker, "g-cfg").members.is_empty());
+        assert_eq!(describe(&broker, "g-other").members.len(), 1, "4 s there");
+        assert_eq!(
+            alter_group(&broker, "g-cfg", "consumer.heartbeat.interval.ms", None),
+            0
+        );
+        assert_eq!(
+            describe_group(&broker, "g-cfg")[1],
+            ("consumer.heartbeat.interval.ms".into(), "300".into(), 5)
+        );
+    }
+
     #[test]
     fn bad_heartbeats_get_kafkas_errors() {
         let broker = TestBroker::start_with(fast_consumer_groups);

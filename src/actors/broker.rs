@@ -26,6 +26,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod dynamic;
+mod group_configs;
 mod groups;
 mod producer_ids;
 mod store;
@@ -34,6 +35,7 @@ mod topics;
 mod transactions;
 
 pub use dynamic::AlterBrokerConfigs;
+pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
 pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
@@ -88,6 +90,8 @@ pub struct BrokerActor {
     journal_lines: usize,
     /// Partitions of every topic, against `max.broker.partitions`.
     partition_count: usize,
+    /// Per-group config overrides (the GROUP config resource).
+    group_overrides: group_configs::GroupOverrides,
 }
 
 impl BrokerActor {
@@ -124,7 +128,9 @@ impl BrokerActor {
             collision_names: HashMap::new(),
             journal_lines: 0,
             partition_count: 0,
+            group_overrides: group_configs::GroupOverrides::new(),
         };
+        broker.group_overrides = group_configs::load(&broker.data_dir)?;
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
         let (records, journal_lines) = store::read_topics(&broker.data_dir)?;
         for t in records {

@@ -14,8 +14,8 @@ use super::routing::Routing;
 use crate::clock::now_ms_u64 as now_ms;
 use crate::group::consumer::{ConsumerGroupDescription, HeartbeatRequest, HeartbeatResult};
 use crate::group::{
-    CommittedOffset, Effect, Group, GroupDescription, GroupOverview, GroupRecord, GroupState,
-    JoinRequest, JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
+    CommittedOffset, Effect, Group, GroupConfig, GroupDescription, GroupOverview, GroupRecord,
+    GroupState, JoinRequest, JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
 };
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
@@ -102,6 +102,11 @@ pub struct ConsumerHeartbeat {
     pub request: HeartbeatRequest,
     pub topics: Arc<Routing>,
 }
+
+/// The group's settings changed (a GROUP config override).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateGroupConfig(pub GroupConfig);
 
 /// ConsumerGroupDescribe.
 #[derive(Message)]
@@ -498,6 +503,15 @@ impl Handler<ConsumerHeartbeat> for GroupCoordinatorActor {
                 ),
             }
         })
+    }
+}
+
+impl Handler<UpdateGroupConfig> for GroupCoordinatorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateGroupConfig, ctx: &mut Context<Self>) {
+        self.group.set_config(msg.0);
+        self.schedule(ctx);
     }
 }
 

@@ -144,6 +144,12 @@ pub struct Config {
     pub group_consumer_session_timeout_ms: u32,
     /// `group.consumer.heartbeat.interval.ms`.
     pub group_consumer_heartbeat_interval_ms: u32,
+    /// `group.consumer.min.session.timeout.ms` and `...max...`: bounds of group overrides.
+    pub group_consumer_min_session_timeout_ms: u32,
+    pub group_consumer_max_session_timeout_ms: u32,
+    /// `group.consumer.min.heartbeat.interval.ms` and `...max...`.
+    pub group_consumer_min_heartbeat_interval_ms: u32,
+    pub group_consumer_max_heartbeat_interval_ms: u32,
     /// `group.consumer.max.size`.
     pub group_consumer_max_size: u32,
     /// `group.consumer.assignors`, as the served assignors' names, in order.
@@ -329,17 +335,25 @@ impl Config {
         let group_consumer_session_timeout_ms: u32 = v.num("group.consumer.session.timeout.ms")?;
         let group_consumer_heartbeat_interval_ms: u32 =
             v.num("group.consumer.heartbeat.interval.ms")?;
+        let group_consumer_min_session_timeout_ms =
+            v.num("group.consumer.min.session.timeout.ms")?;
+        let group_consumer_max_session_timeout_ms =
+            v.num("group.consumer.max.session.timeout.ms")?;
+        let group_consumer_min_heartbeat_interval_ms =
+            v.num("group.consumer.min.heartbeat.interval.ms")?;
+        let group_consumer_max_heartbeat_interval_ms =
+            v.num("group.consumer.max.heartbeat.interval.ms")?;
         within(
             "group.consumer.session.timeout.ms",
             group_consumer_session_timeout_ms,
-            v.num("group.consumer.min.session.timeout.ms")?,
-            v.num("group.consumer.max.session.timeout.ms")?,
+            group_consumer_min_session_timeout_ms,
+            group_consumer_max_session_timeout_ms,
         )?;
         within(
             "group.consumer.heartbeat.interval.ms",
             group_consumer_heartbeat_interval_ms,
-            v.num("group.consumer.min.heartbeat.interval.ms")?,
-            v.num("group.consumer.max.heartbeat.interval.ms")?,
+            group_consumer_min_heartbeat_interval_ms,
+            group_consumer_max_heartbeat_interval_ms,
         )?;
         if group_consumer_heartbeat_interval_ms >= group_consumer_session_timeout_ms {
             return Err(ConfigError::Unsupported {
@@ -436,6 +450,10 @@ impl Config {
             group_max_session_timeout_ms,
             group_consumer_session_timeout_ms,
             group_consumer_heartbeat_interval_ms,
+            group_consumer_min_session_timeout_ms,
+            group_consumer_max_session_timeout_ms,
+            group_consumer_min_heartbeat_interval_ms,
+            group_consumer_max_heartbeat_interval_ms,
             group_consumer_max_size: v.num("group.consumer.max.size")?,
             group_consumer_assignors,
             group_consumer_migration_policy: v.string("group.consumer.migration.policy")?,

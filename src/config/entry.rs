@@ -18,18 +18,21 @@ pub enum ConfigSource {
     DynamicTopic,
     /// Kafka's `DYNAMIC_BROKER_CONFIG`: changed on a running broker (Aeon does not do this yet).
     DynamicBroker,
+    /// Kafka's `GROUP_CONFIG`: a per-group override.
+    Group,
 }
 
 impl ConfigSource {
     /// Kafka's wire code: TOPIC_CONFIG=1, DYNAMIC_BROKER_CONFIG=2, STATIC_BROKER_CONFIG=4,
-    /// DEFAULT_CONFIG=5 (UNKNOWN=0, DYNAMIC_DEFAULT_BROKER_CONFIG=3 and
-    /// DYNAMIC_BROKER_LOGGER_CONFIG=6 are not used by Aeon).
+    /// DEFAULT_CONFIG=5, GROUP_CONFIG=8 (UNKNOWN=0, DYNAMIC_DEFAULT_BROKER_CONFIG=3,
+    /// DYNAMIC_BROKER_LOGGER_CONFIG=6 and CLIENT_METRICS_CONFIG=7 are not used by Aeon).
     pub fn code(self) -> i8 {
         match self {
             ConfigSource::DynamicTopic => 1,
             ConfigSource::DynamicBroker => 2,
             ConfigSource::StaticBroker => 4,
             ConfigSource::Default => 5,
+            ConfigSource::Group => 8,
         }
     }
 }

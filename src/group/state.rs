@@ -71,6 +71,11 @@ impl Group {
         }
     }
 
+    /// New settings (a per-group override changed); they apply from the next request.
+    pub fn set_config(&mut self, config: GroupConfig) {
+        self.config = config;
+    }
+
     pub fn group_id(&self) -> &str {
         &self.group_id
     }

@@ -1,11 +1,14 @@
 //! AlterConfigs and IncrementalAlterConfigs for topic configs: every value is validated
 //! before anything changes, validate_only is honoured, and changes take effect live.
 //! Broker configs: the keys Aeon can change live (`config::DYNAMIC_BROKER_KEYS`), as
-//! dynamic broker configs; the others are refused.
+//! dynamic broker configs; the others are refused. Group configs: the consumer
+//! protocol's per-group overrides.
 
 use super::config_resource::ConfigResource;
 use super::BrokerContext;
-use crate::actors::broker::{AlterBrokerConfigs, AlterTopicConfigs, ConfigChange};
+use crate::actors::broker::{
+    AlterBrokerConfigs, AlterGroupConfigs, AlterTopicConfigs, ConfigChange,
+};
 use crate::config::AlterOp;
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
@@ -33,6 +36,15 @@ async fn alter(
         Err((code, msg)) => return (code, Some(msg)),
     };
     let sent = match resource {
+        ConfigResource::Group => {
+            ctx.broker
+                .send(AlterGroupConfigs {
+                    group_id: name.to_owned(),
+                    change,
+                    validate_only,
+                })
+                .await
+        }
         ConfigResource::Topic => {
             ctx.broker
                 .send(AlterTopicConfigs {

@@ -7,6 +7,7 @@ use crate::protocol::ErrorCode;
 /// Kafka's ConfigResource types that Aeon serves.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const GROUP: i8 = 32;
 
 /// A config resource this broker answers for.
 pub(super) enum ConfigResource {
@@ -14,11 +15,13 @@ pub(super) enum ConfigResource {
     Topic,
     /// This broker: its id, or the empty name of the cluster-wide default.
     Broker,
+    /// A consumer group's overrides (which may not exist yet, as in Kafka).
+    Group,
 }
 
 impl ConfigResource {
     /// The resource a request names, or the error and message Kafka answers for one it
-    /// cannot: another broker's id, or a type other than TOPIC and BROKER.
+    /// cannot: another broker's id, or a type other than TOPIC, BROKER and GROUP.
     pub(super) fn parse(
         resource_type: i8,
         name: &str,
@@ -26,6 +29,7 @@ impl ConfigResource {
     ) -> Result<Self, (ErrorCode, String)> {
         match resource_type {
             TOPIC => Ok(ConfigResource::Topic),
+            GROUP => Ok(ConfigResource::Group),
             BROKER if name.is_empty() || name == node_id.to_string() => Ok(ConfigResource::Broker),
             BROKER => Err((
                 ErrorCode::InvalidRequest,

@@ -1,8 +1,9 @@
-//! DescribeConfigs: broker and topic configs with their value, source, read-only and
+//! DescribeConfigs: broker, topic and group configs with their value, source, read-only and
 //! sensitive flags, type, documentation and synonyms, as Kafka reports them.
 
 use super::config_resource::ConfigResource;
 use super::BrokerContext;
+use crate::actors::broker::DescribeGroupConfigs;
 use crate::config::ConfigEntry;
 use crate::protocol::messages::describe_configs_request::DescribeConfigsRequest;
 use crate::protocol::messages::describe_configs_response::{
@@ -37,57 +38,57 @@ fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
     }
 }
 
-pub fn handle(
+pub async fn handle(
     ctx: &BrokerContext,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
     let synonyms = version >= 1 && req.include_synonyms;
     let docs = version >= 3 && req.include_documentation;
-    let routing = ctx.routing.load();
-    let results = req
-        .resources
-        .into_iter()
-        .map(|r| {
-            let entries =
-                match ConfigResource::parse(r.resource_type, &r.resource_name, ctx.node_id) {
-                    Ok(ConfigResource::Topic) => match routing.topic(&r.resource_name) {
-                        Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
-                        None => Err((
-                            ErrorCode::UnknownTopicOrPartition,
-                            format!("Topic '{}' does not exist", r.resource_name),
-                        )),
-                    },
-                    Ok(ConfigResource::Broker) => Ok(ctx.config.load().describe()),
-                    Err(refused) => Err(refused),
-                };
-            match entries {
-                Ok(entries) => DescribeConfigsResult {
-                    error_code: 0,
-                    error_message: None,
-                    resource_type: r.resource_type,
-                    resource_name: r.resource_name,
-                    configs: entries
-                        .into_iter()
-                        .filter(|e| {
-                            r.configuration_keys
-                                .as_ref()
-                                .is_none_or(|keys| keys.contains(&e.name))
-                        })
-                        .map(|e| entry(e, synonyms, docs))
-                        .collect(),
-                    ..Default::default()
-                },
-                Err((code, message)) => DescribeConfigsResult {
-                    error_code: code.code(),
-                    error_message: Some(message),
-                    resource_type: r.resource_type,
-                    resource_name: r.resource_name,
-                    ..Default::default()
-                },
-            }
-        })
-        .collect();
+    let mut results = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
+        let entries = match ConfigResource::parse(r.resource_type, &r.resource_name, ctx.node_id) {
+            Ok(ConfigResource::Topic) => match ctx.routing.load().topic(&r.resource_name) {
+                Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
+                None => Err((
+                    ErrorCode::UnknownTopicOrPartition,
+                    format!("Topic '{}' does not exist", r.resource_name),
+                )),
+            },
+            Ok(ConfigResource::Broker) => Ok(ctx.config.load().describe()),
+            Ok(ConfigResource::Group) => ctx
+                .broker
+                .send(DescribeGroupConfigs(r.resource_name.clone()))
+                .await
+                .map_err(|e| (ErrorCode::UnknownServerError, e.to_string())),
+            Err(refused) => Err(refused),
+        };
+        results.push(match entries {
+            Ok(entries) => DescribeConfigsResult {
+                error_code: 0,
+                error_message: None,
+                resource_type: r.resource_type,
+                resource_name: r.resource_name,
+                configs: entries
+                    .into_iter()
+                    .filter(|e| {
+                        r.configuration_keys
+                            .as_ref()
+                            .is_none_or(|keys| keys.contains(&e.name))
+                    })
+                    .map(|e| entry(e, synonyms, docs))
+                    .collect(),
+                ..Default::default()
+            },
+            Err((code, message)) => DescribeConfigsResult {
+                error_code: code.code(),
+                error_message: Some(message),
+                resource_type: r.resource_type,
+                resource_name: r.resource_name,
+                ..Default::default()
+            },
+        });
+    }
     DescribeConfigsResponse {
         results,
         ..Default::default()

@@ -203,7 +203,7 @@ pub async fn dispatch(
         Request::CreateTopics(r) => create_topics::handle(&ctx, r, version).await.into(),
         Request::DeleteTopics(r) => delete_topics::handle(&ctx, r).await.into(),
         Request::CreatePartitions(r) => create_partitions::handle(&ctx, r).await.into(),
-        Request::DescribeConfigs(r) => describe_configs::handle(&ctx, r, version).into(),
+        Request::DescribeConfigs(r) => describe_configs::handle(&ctx, r, version).await.into(),
         Request::DescribeCluster(r) => describe_cluster::handle(&ctx, r).into(),
         Request::DeleteRecords(r) => delete_records::handle(&ctx, r).await.into(),
         Request::DescribeProducers(r) => describe_producers::handle(&ctx, r).await.into(),

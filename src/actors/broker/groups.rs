@@ -82,8 +82,9 @@ impl BrokerActor {
     fn start_group(
         &mut self,
         ctx: &Context<Self>,
-        group: Group,
+        mut group: Group,
     ) -> Result<Addr<GroupCoordinatorActor>, AdminError> {
+        group.set_config(self.group_config_for(group.group_id()));
         let log = self.internal_log(
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
@@ -126,7 +127,10 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
         if let Some(addr) = self.groups.get(&msg.0).filter(Addr::connected) {
             return Ok(addr);
         }
-        let addr = self.start_group(ctx, Group::new(msg.0.clone(), self.group_config()))?;
+        let addr = self.start_group(
+            ctx,
+            Group::new(msg.0.clone(), self.group_config_for(&msg.0)),
+        )?;
         Ok(addr)
     }
 }

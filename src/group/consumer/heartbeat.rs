@@ -346,11 +346,17 @@ impl ConsumerGroup {
         })
     }
 
-    /// The earliest session or revocation deadline.
+    /// The earliest session or revocation deadline; 0 while a member restored by a
+    /// replay has no session timer yet (the first tick starts it).
     pub fn next_deadline(&self) -> Option<u64> {
         self.members
             .values()
-            .flat_map(|m| [m.session_deadline_ms, m.revocation_deadline_ms])
+            .flat_map(|m| {
+                [
+                    Some(m.session_deadline_ms.unwrap_or(0)),
+                    m.revocation_deadline_ms,
+                ]
+            })
             .flatten()
             .min()
     }

@@ -610,4 +610,11 @@ fn replaying_the_records_rebuilds_the_group_at_its_epoch() {
         assert_eq!(replayed.members[id].subscription, m.subscription);
     }
     assert_eq!(replayed.state_name(), "Stable");
+    // Restored members get their session timers at the first tick, and lose them.
+    assert_eq!(replayed.next_deadline(), Some(0));
+    assert!(replayed.tick(w.now, &config()).is_empty());
+    assert_eq!(replayed.next_deadline(), Some(w.now + SESSION_MS));
+    let removed = replayed.tick(w.now + SESSION_MS, &config());
+    assert!(!removed.is_empty());
+    assert!(replayed.members.is_empty());
 }
