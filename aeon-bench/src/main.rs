@@ -1,7 +1,7 @@
 //! `aeon-bench`: a load tool for any Kafka-compatible broker (built on librdkafka).
 //!
-//! Layout: `main.rs` parses the command line and dispatches; `produce.rs`, `consume.rs`
-//! and `e2e.rs` are one mode each; `limit.rs` measures what the machine allows;
+//! Layout: `main.rs` parses the command line and dispatches; `produce.rs`, `consume.rs`,
+//! `e2e.rs` and `rebalance.rs` are one mode each; `limit.rs` measures what the machine allows;
 //! `report.rs` holds histograms, output and the progress bar; `proc_stats.rs` reads
 //! the broker's cost from `/proc`.
 
@@ -10,6 +10,7 @@ mod e2e;
 mod limit;
 mod proc_stats;
 mod produce;
+mod rebalance;
 mod report;
 
 use std::path::PathBuf;
@@ -41,6 +42,39 @@ enum Command {
     E2e(E2eCmd),
     /// Measure loopback TCP and disk bandwidth for the same bytes.
     Limit(LimitCmd),
+    /// Time a consumer group takes to a stable assignment, classic protocol beside the consumer protocol (KIP-848).
+    Rebalance(RebalanceCmd),
+}
+
+#[derive(Args)]
+pub struct RebalanceCmd {
+    /// Broker address(es), comma-separated.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub bootstrap: String,
+    /// The topic the groups subscribe to; created with --partitions if missing.
+    #[arg(long, default_value = "aeon-bench-groups")]
+    pub topic: String,
+    /// Partitions of the topic.
+    #[arg(long, default_value_t = 1000)]
+    pub partitions: i32,
+    /// Group sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    pub members: Vec<usize>,
+    /// group.protocol to measure: classic, consumer, or both (runs alternate).
+    #[arg(long, default_value = "both", value_parser = ["classic", "consumer", "both"])]
+    pub protocol: String,
+    /// Runs per protocol and group size; the report gives their median.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seconds a run may take before it counts as a failure.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout: f64,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Any librdkafka property, applied to every member (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
 }
 
 #[derive(Args)]
@@ -215,6 +249,7 @@ fn main() -> anyhow::Result<()> {
         Command::Produce(cmd) => produce::run(&cmd),
         Command::Consume(cmd) => consume::run(&cmd),
         Command::E2e(cmd) => e2e::run(&cmd),
+        Command::Rebalance(cmd) => rebalance::run(&cmd),
         Command::Limit(cmd) => {
             let r = limit::measure(cmd.size.max(1), cmd.messages, cmd.dir.as_deref())?;
             if cmd.json {

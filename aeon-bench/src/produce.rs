@@ -257,11 +257,15 @@ pub fn ensure_topic(common: &CommonArgs) -> anyhow::Result<()> {
     if !common.create_topic {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = common
-        .client_config(&[])
-        .create()
-        .context("creating an admin client")?;
-    let topic = NewTopic::new(&common.topic, common.partitions, TopicReplication::Fixed(1));
+    create_topic(&common.client_config(&[]), &common.topic, common.partitions)
+}
+
+/// Creates `name` with `partitions` partitions (replication factor 1); an existing
+/// topic is fine.
+pub fn create_topic(config: &ClientConfig, name: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        config.create().context("creating an admin client")?;
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in block_on(admin.create_topics([&topic], &options)).context("creating the topic")? {
         match result {

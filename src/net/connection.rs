@@ -239,6 +239,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
         };
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
+        tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");
         let broker_ctx = self.broker_ctx.clone();
         // The first poll happens here, in arrival order: handlers send their actor
         // messages (a produce's Appends) before their first await, so pipelined

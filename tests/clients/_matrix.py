@@ -9,6 +9,7 @@ broker (waiting for a response that never comes, retrying a closed connection) m
 cost only its own check, and the script as a whole must still end.
 """
 
+import faulthandler
 import os
 import sys
 import threading
@@ -80,8 +81,15 @@ class CheckFailed(AssertionError):
     pass
 
 
+def dump_threads():
+    """Every thread's stack on stderr: where a client stands when a check gives up
+    (a client's own deadlock looks, from the check, like a broker that never answers)."""
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+
+
 def expect(cond, message):
     if not cond:
+        dump_threads()
         raise CheckFailed(message)
 
 
@@ -98,6 +106,7 @@ def wait_until(predicate, timeout, what, step=0.2):
         if value:
             return value
         if time.monotonic() > deadline:
+            dump_threads()
             raise CheckFailed(f"timed out waiting for {what}")
         time.sleep(step)
 

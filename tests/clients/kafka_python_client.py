@@ -58,8 +58,29 @@ def produce(topic, records, **conf):
 
 
 def consumer(group=None, **conf):
-    return KafkaConsumer(**COMMON, group_id=group, enable_auto_commit=False,
-                         auto_offset_reset="earliest", **conf)
+    c = KafkaConsumer(**COMMON, group_id=group, enable_auto_commit=False,
+                      auto_offset_reset="earliest", **conf)
+    keep_awake(c)
+    return c
+
+
+def keep_awake(c):
+    """kafka-python 3.0's IO thread can miss a wakeup: a task made ready by a future
+    resolved on another thread waits until the next socket event or timer, and while
+    the group join has paused heartbeats there may be none, so the consumer's poll
+    waits forever on an answer the broker already sent (the thread stacks printed on
+    a failed check show it). A periodic wakeup bounds that wait; it sends nothing to
+    the broker. `_net` is private: the client has no public handle on its loop."""
+    net = c._net
+
+    def nudge():
+        while not net._closed:
+            try:
+                net.wakeup()
+            except Exception:
+                return
+            time.sleep(0.05)
+    threading.Thread(target=nudge, daemon=True).start()
 
 
 def drain(c, timeout=15):
@@ -72,7 +93,11 @@ def drain(c, timeout=15):
         high = c.highwater(tp)
         return high is not None and c.position(tp, timeout_ms=10_000) >= high
     while not (c.assignment() and all(at_end(tp) for tp in c.assignment())):
-        expect(time.monotonic() < deadline, "did not reach the end of the partitions")
+        if time.monotonic() >= deadline:
+            where = {f"{tp.topic}/{tp.partition}": (c.highwater(tp), c.position(tp, timeout_ms=1000))
+                     for tp in c.assignment()}
+            expect(False, f"did not reach the end of the partitions: assigned (high "
+                          f"watermark, position) {where}, {len(out)} records read")
         out += [r for rs in c.poll(timeout_ms=200).values() for r in rs]
     return out
 
