@@ -2,7 +2,7 @@
 //! arbiter per network thread, the `BrokerActor` on an arbiter of its own (its topic
 //! admin does file work), the accept loop on the system arbiter.
 
-use crate::actors::broker::{BrokerActor, Shutdown};
+use crate::actors::broker::{BrokerActor, Shutdown, WhenStarted};
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
 use crate::handlers::BrokerContext;
@@ -120,6 +120,10 @@ fn run(
         // fsyncing the topics journal) in its handlers, serially: it gets a thread of
         // its own, so that work never stalls the accept loop or a connection.
         let broker = BrokerActor::start_in_arbiter(&admin_handle, move |_| broker);
+        if let Err(e) = broker.send(WhenStarted).await {
+            let _ = ready.send(Err(anyhow::anyhow!("the broker actor did not start: {e}")));
+            return;
+        }
         let listener = match TcpListener::bind(config.listener).await {
             Ok(l) => l,
             Err(e) => {

@@ -346,6 +346,19 @@ impl Actor for BrokerActor {
     }
 }
 
+/// Answered once the broker actor has started, so once the groups and transactions
+/// restored from the internal topics have their coordinators: the server accepts no
+/// connection before, and no request finds a restored group missing.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WhenStarted;
+
+impl Handler<WhenStarted> for BrokerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: WhenStarted, _: &mut Context<Self>) {}
+}
+
 impl Handler<Shutdown> for BrokerActor {
     type Result = ResponseActFuture<Self, ()>;
 

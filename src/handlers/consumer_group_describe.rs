@@ -25,16 +25,17 @@ pub async fn handle(
     let routing = ctx.routing.load_full();
     let mut groups = Vec::with_capacity(req.group_ids.len());
     for group_id in req.group_ids {
+        // A coordinator that stopped before answering had a dead (deleted) group.
         let described = match existing_coordinator(ctx, &group_id) {
-            Some(g) => g
-                .send(DescribeConsumerGroup)
-                .await
-                .unwrap_or_else(|_| Err((ErrorCode::CoordinatorNotAvailable, String::new()))),
-            None => Err((
+            Some(g) => g.send(DescribeConsumerGroup).await.ok(),
+            None => None,
+        }
+        .unwrap_or_else(|| {
+            Err((
                 ErrorCode::GroupIdNotFound,
                 format!("Group {group_id} not found."),
-            )),
-        };
+            ))
+        });
         let named = |a: Assignment| DescribedAssignment {
             topic_partitions: a
                 .into_iter()

@@ -146,7 +146,12 @@ fn existing_coordinator(
     ctx: &BrokerContext,
     group_id: &str,
 ) -> Option<Addr<GroupCoordinatorActor>> {
-    ctx.routing.load().groups.get(group_id)
+    // A coordinator stops once its group is dead; it may still be registered.
+    ctx.routing
+        .load()
+        .groups
+        .get(group_id)
+        .filter(Addr::connected)
 }
 
 /// The coordinator of a transactional id, from the routing snapshot or the broker; with
