@@ -7,7 +7,7 @@ mod common;
 use common::{group_config, produce_all, TestBroker};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::BaseRecord;
-use rdkafka::{ClientContext, Message};
+use rdkafka::ClientContext;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,14 +68,7 @@ impl Member {
         let (s, a) = (stop.clone(), assignment.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                    if let Some(v) = m.payload() {
-                        seen.lock()
-                            .expect("seen")
-                            .push(String::from_utf8_lossy(v).into_owned());
-                    }
-                    let _ = consumer.commit_message(&m, CommitMode::Async);
-                }
+                common::poll_and_commit(&consumer, &seen);
                 if let Ok(tpl) = consumer.assignment() {
                     *a.lock().expect("assignment") =
                         tpl.elements().iter().map(|e| e.partition()).collect();

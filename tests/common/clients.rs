@@ -212,3 +212,19 @@ pub fn group_consumer(
     consumer.subscribe(topics).expect("subscribe");
     consumer
 }
+
+/// One poll of a group member: a record's payload (as text) goes to `seen`, and its
+/// offset is committed asynchronously.
+pub fn poll_and_commit<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    seen: &std::sync::Mutex<Vec<String>>,
+) {
+    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+        if let Some(v) = m.payload() {
+            seen.lock()
+                .expect("seen")
+                .push(String::from_utf8_lossy(v).into_owned());
+        }
+        let _ = consumer.commit_message(&m, rdkafka::consumer::CommitMode::Async);
+    }
+}

@@ -160,13 +160,7 @@ impl ConsumerGroup {
         member.session_deadline_ms = Some(now_ms + join.session_timeout_ms);
         self.put_member(member);
 
-        let metadata_changed = self.refresh_subscribed(topics, is_new || subscription_changed);
-        if is_new || subscription_changed || metadata_changed {
-            self.bump_epoch(records);
-        }
-        if self.epoch > self.assignment_epoch {
-            self.compute_target(config, records);
-        }
+        self.advance_epoch(config, topics, is_new || subscription_changed, records);
         // What it owns is in its subscription (v1+); an eager member owns nothing here.
         let mut owned = Assignment::new();
         for tp in &subscription.owned_partitions {

@@ -88,30 +88,16 @@ impl ConsumerGroup {
             let old = old.clone();
             self.release(&old);
         }
-        for (topic, partitions) in member
-            .current
-            .assigned
-            .iter()
-            .chain(member.current.pending_revocation.iter())
-        {
-            for &p in partitions {
-                self.owners.insert((*topic, p), member.member_id.clone());
-            }
+        for tp in member.current.held() {
+            self.owners.insert(tp, member.member_id.clone());
         }
         self.members.insert(member.member_id.clone(), member);
     }
 
     fn release(&mut self, member: &ConsumerMember) {
-        for (topic, partitions) in member
-            .current
-            .assigned
-            .iter()
-            .chain(member.current.pending_revocation.iter())
-        {
-            for &p in partitions {
-                if self.owners.get(&(*topic, p)) == Some(&member.member_id) {
-                    self.owners.remove(&(*topic, p));
-                }
+        for tp in member.current.held() {
+            if self.owners.get(&tp) == Some(&member.member_id) {
+                self.owners.remove(&tp);
             }
         }
     }
@@ -158,6 +144,25 @@ impl ConsumerGroup {
         self.subscribed.retain(|name, _| names.contains(name));
         records.extend(ConsumerRecord::member_tombstones(&member.member_id));
         self.bump_epoch(records);
+    }
+
+    /// After a member joined or changed (`members_changed`: a new member or a new
+    /// subscription): the group epoch moves with the membership, the subscriptions and
+    /// the subscribed topics' metadata, and a new epoch gets a new target assignment.
+    pub(crate) fn advance_epoch(
+        &mut self,
+        config: &ConsumerGroupConfig,
+        topics: &dyn TopicMetadata,
+        members_changed: bool,
+        records: &mut Vec<ConsumerRecord>,
+    ) {
+        let metadata_changed = self.refresh_subscribed(topics, members_changed);
+        if members_changed || metadata_changed {
+            self.bump_epoch(records);
+        }
+        if self.epoch > self.assignment_epoch {
+            self.compute_target(config, records);
+        }
     }
 
     pub(crate) fn bump_epoch(&mut self, records: &mut Vec<ConsumerRecord>) {

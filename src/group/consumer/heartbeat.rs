@@ -219,14 +219,7 @@ impl ConsumerGroup {
         let member_id = member.member_id.clone();
         self.put_member(member);
 
-        // The group epoch moves with the membership, the subscriptions and the topics.
-        let metadata_changed = self.refresh_subscribed(topics, is_new || subscription_changed);
-        if is_new || subscription_changed || metadata_changed {
-            self.bump_epoch(records);
-        }
-        if self.epoch > self.assignment_epoch {
-            self.compute_target(config, records);
-        }
+        self.advance_epoch(config, topics, is_new || subscription_changed, records);
         self.reconcile(now_ms, &member_id, req.owned.as_ref(), records);
 
         let Some(member) = self.members.get_mut(&member_id) else {

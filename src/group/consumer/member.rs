@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::assignor::Assignment;
 
@@ -73,6 +74,16 @@ pub struct CurrentAssignment {
     pub assigned: Assignment,
     /// The partitions it must give up; another member gets them once it has.
     pub pending_revocation: Assignment,
+}
+
+impl CurrentAssignment {
+    /// Every partition the member holds: those assigned and those it has yet to give up.
+    pub fn held(&self) -> impl Iterator<Item = (Uuid, i32)> + '_ {
+        self.assigned
+            .iter()
+            .chain(self.pending_revocation.iter())
+            .flat_map(|(topic, partitions)| partitions.iter().map(move |&p| (*topic, p)))
+    }
 }
 
 impl Default for CurrentAssignment {
