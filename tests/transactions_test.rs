@@ -671,3 +671,84 @@ fn an_idle_transactional_id_expires_and_stays_forgotten_after_a_restart() {
     again.init_transactions(T).expect("init again");
     assert_eq!(describe(&addr, "idle").1, "Empty");
 }
+
+/// Transactional offset commits of a group on the consumer protocol (KIP-848): the
+/// consumer's group metadata carries its member epoch, which TxnOffsetCommit checks.
+/// An aborted transaction commits no offset; committed ones move the group's offsets,
+/// and the output holds every input record once.
+#[test]
+fn transactional_offset_commits_work_for_a_consumer_protocol_group() {
+    let broker = TestBroker::start_with(|c| {
+        c.set("group.initial.rebalance.delay.ms", "0").expect("set");
+    });
+    let addr = broker.bootstrap();
+    create_topic_at(&addr, "ctp-in", 2);
+    create_topic_at(&addr, "ctp-out", 2);
+    let input = transactional_producer(&addr, "k848-source", &[]);
+    input.init_transactions(T).expect("init");
+    input.begin_transaction().expect("begin");
+    let n = 200;
+    for i in 0..n {
+        send(&input, "ctp-in", i % 2, &format!("v{i}"));
+    }
+    input.commit_transaction(T).expect("input committed");
+
+    let mut config = client_config(&addr);
+    config
+        .set("group.id", "k848")
+        .set("group.protocol", "consumer")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = config.create().expect("consumer");
+    consumer.subscribe(&["ctp-in"]).expect("subscribe");
+    let producer = transactional_producer(&addr, "k848-processor", &[]);
+    producer.init_transactions(T).expect("init");
+
+    // A first step whose transaction is aborted: its offsets are never committed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while process(&consumer, &producer, 50, false) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer gets its partitions"
+        );
+    }
+    producer.abort_transaction(T).expect("abort");
+    let committed = |c: &BaseConsumer| -> i64 {
+        c.committed(Duration::from_secs(10))
+            .expect("committed offsets")
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .sum()
+    };
+    assert_eq!(
+        committed(&consumer),
+        0,
+        "an aborted transaction commits nothing"
+    );
+    // As an application does after an abort: back to the committed positions.
+    for p in 0..2 {
+        consumer
+            .seek("ctp-in", p, Offset::Beginning, T)
+            .expect("seek");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed(&consumer) < i64::from(n) {
+        process(&consumer, &producer, 100, true);
+        assert!(Instant::now() < deadline, "the input is consumed");
+    }
+    let out = drain(
+        &reader_at(&addr, "ctp-out", 2, true),
+        Duration::from_secs(3),
+    );
+    let mut got = values(&out);
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every input exactly once in the output");
+}
