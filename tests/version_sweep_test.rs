@@ -1005,6 +1005,89 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 );
             }
         }
+        ApiKey::ConsumerGroupHeartbeat => {
+            use consumer_group_heartbeat_request::*;
+            let group = format!("sweep-cg-v{v}");
+            // v0: the coordinator names the member; v1: the member does (KIP-1082).
+            let member = if v >= 1 {
+                Uuid::new_v4().to_string()
+            } else {
+                String::new()
+            };
+            let Response::ConsumerGroupHeartbeat(joined) = sweep.call(
+                v,
+                ConsumerGroupHeartbeatRequest {
+                    group_id: group.clone(),
+                    member_id: member,
+                    member_epoch: 0,
+                    rebalance_timeout_ms: 30_000,
+                    subscribed_topic_names: Some(vec![TOPIC.into(), MISSING.into()]),
+                    subscribed_topic_regex: (v >= 1).then(|| "sweep-r.*".into()),
+                    server_assignor: Some("uniform".into()),
+                    topic_partitions: Some(vec![]),
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            assert_eq!(joined.error_code, 0, "join v{v}: {joined:?}");
+            let member_id = joined.member_id.clone().unwrap_or_default();
+            let owned: Vec<TopicPartitions> = joined
+                .assignment
+                .iter()
+                .flat_map(|a| &a.topic_partitions)
+                .map(|t| TopicPartitions {
+                    topic_id: t.topic_id,
+                    partitions: t.partitions.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            assert_eq!(
+                owned.iter().map(|t| t.partitions.len()).sum::<usize>(),
+                3,
+                "the only member gets the 3 partitions"
+            );
+            let at =
+                |epoch: i32, owned: Option<Vec<TopicPartitions>>| ConsumerGroupHeartbeatRequest {
+                    group_id: group.clone(),
+                    member_id: member_id.clone(),
+                    member_epoch: epoch,
+                    rebalance_timeout_ms: -1,
+                    topic_partitions: owned,
+                    ..Default::default()
+                };
+            // What it owns, every other field null (unchanged); then a fenced epoch;
+            // then a leave.
+            sweep.call(v, at(joined.member_epoch, Some(owned)));
+            sweep.call(v, at(joined.member_epoch + 5, None));
+            sweep.call(v, at(-1, None));
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            use consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+            let group = format!("sweep-cgd-v{v}");
+            sweep.call(
+                1,
+                ConsumerGroupHeartbeatRequest {
+                    group_id: group.clone(),
+                    member_id: Uuid::new_v4().to_string(),
+                    member_epoch: 0,
+                    rebalance_timeout_ms: 30_000,
+                    subscribed_topic_names: Some(vec![TOPIC.into()]),
+                    topic_partitions: Some(vec![]),
+                    ..Default::default()
+                },
+            );
+            let classic = format!("sweep-cgd-classic-v{v}");
+            sweep.join_sync(&classic);
+            sweep.call(
+                v,
+                consumer_group_describe_request::ConsumerGroupDescribeRequest {
+                    group_ids: vec![group, classic, "sweep-no-such-group".into()],
+                    include_authorized_operations: true,
+                    ..Default::default()
+                },
+            );
+        }
         other => panic!("no probe for {other:?}: add one"),
     }
 }
