@@ -19,7 +19,7 @@ BENCH=target/release/aeon-bench
 start_broker() {
     local name=$1; shift
     mkdir -p "$OUT/$name"
-    env "$@" RUST_LOG=aeon=info "$AEON" --listen 127.0.0.1:0 --data-dir "$OUT/$name/data" \
+    env AEON_METRICS_LISTENER=127.0.0.1:0 "$@" RUST_LOG=aeon=info "$AEON" --listen 127.0.0.1:0 --data-dir "$OUT/$name/data" \
         2> "$OUT/$name/log" &
     BROKER_PID=$!
     for _ in $(seq 100); do

@@ -35,6 +35,7 @@ pub mod group;
 pub mod handlers;
 pub mod metrics;
 pub mod net;
+pub mod ops;
 pub mod protocol;
 pub mod server;
 pub mod storage;

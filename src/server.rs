@@ -8,6 +8,7 @@ use crate::config::{Config, SharedConfig};
 use crate::handlers::BrokerContext;
 use crate::metrics::BrokerMetrics;
 use crate::net::{listener, RequestMemory};
+use crate::ops;
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::sync::oneshot;
 /// A running broker. Dropping it stops it cleanly, as [`Broker::stop`] does.
 pub struct Broker {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     cluster_id: String,
     metrics: Arc<BrokerMetrics>,
     stop: Option<oneshot::Sender<()>>,
@@ -26,6 +28,7 @@ pub struct Broker {
 
 struct Started {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     cluster_id: String,
     metrics: Arc<BrokerMetrics>,
 }
@@ -41,6 +44,7 @@ impl Broker {
         match ready_rx.recv() {
             Ok(Ok(started)) => Ok(Broker {
                 addr: started.addr,
+                metrics_addr: started.metrics_addr,
                 cluster_id: started.cluster_id,
                 metrics: started.metrics,
                 stop: Some(stop_tx),
@@ -60,6 +64,11 @@ impl Broker {
     /// The address the broker listens on (the bound port when the config said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the operations HTTP listener (`metrics.listener`), if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn cluster_id(&self) -> &str {
@@ -108,14 +117,48 @@ fn run(
         let config = Arc::new(config);
         let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config.clone()));
         let routing = RoutingHandle::default();
-        let (broker, cluster_id) =
-            match BrokerActor::load(shared.clone(), handles.clone(), routing.clone()) {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                    return;
+        let metrics = Arc::new(BrokerMetrics::new(routing.clone()));
+        // The operations listener answers from the start: /health while the logs are
+        // recovered, /ready only once the broker serves.
+        let ops = match config
+            .metrics_listener
+            .map(|a| ops::start(a, metrics.clone()))
+        {
+            None => None,
+            Some(Ok(ops)) => Some(ops),
+            Some(Err(e)) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let metrics_addr = ops.as_ref().map(|o| o.addr);
+        // Opening (and recovering) every log blocks: off this thread, which meanwhile
+        // drives the operations listener.
+        let load = {
+            let (shared, handles, routing, metrics) = (
+                shared.clone(),
+                handles.clone(),
+                routing.clone(),
+                metrics.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                BrokerActor::load(shared, handles, routing, metrics)
+            })
+        };
+        let loaded = load
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the broker panicked: {e}"))
+            .and_then(|r| r);
+        let (broker, cluster_id) = match loaded {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(ops) = ops {
+                    ops.stop().await;
                 }
-            };
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
         // The broker actor does its topic admin's file work (creating partitions,
         // fsyncing the topics journal) in its handlers, serially: it gets a thread of
         // its own, so that work never stalls the accept loop or a connection.
@@ -128,6 +171,9 @@ fn run(
             Ok(l) => l,
             Err(e) => {
                 let _ = ready.send(Err(anyhow::anyhow!("binding {}: {e}", config.listener)));
+                if let Some(ops) = ops {
+                    ops.stop().await;
+                }
                 broker.send(Shutdown).await.ok();
                 return;
             }
@@ -139,7 +185,6 @@ fn run(
                 return;
             }
         };
-        let metrics = Arc::new(BrokerMetrics::default());
         let ctx = Arc::new(BrokerContext {
             metrics: metrics.clone(),
             advertised: config.advertised_endpoint(addr),
@@ -151,15 +196,20 @@ fn run(
         });
         let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
         let accept = actix_rt::spawn(listener::run(listener, ctx, memory, handles));
-        tracing::info!(%addr, %cluster_id, threads, "aeon is serving");
+        metrics.set_ready();
+        tracing::info!(%addr, %cluster_id, threads, ?metrics_addr, "aeon is serving");
         let _ = ready.send(Ok(Started {
             addr,
+            metrics_addr,
             cluster_id,
             metrics,
         }));
         let _ = stop.await;
         tracing::info!("shutting down");
         accept.abort();
+        if let Some(ops) = ops {
+            ops.stop().await;
+        }
         let _ = broker.send(Shutdown).await;
     });
     for arbiter in arbiters.into_iter().chain([admin]) {

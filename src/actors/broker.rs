@@ -34,6 +34,7 @@ mod topic_rules;
 mod topics;
 mod transactions;
 
+use crate::metrics::BrokerMetrics;
 pub use dynamic::AlterBrokerConfigs;
 pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
 pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
@@ -72,6 +73,7 @@ pub struct BrokerActor {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     routing: RoutingHandle,
+    metrics: Arc<BrokerMetrics>,
     /// A coordinator per known group.
     groups: Registry<GroupCoordinatorActor>,
     /// Groups rebuilt from `__consumer_offsets` while loading, before their actors start.
@@ -101,6 +103,7 @@ impl BrokerActor {
         shared_config: SharedConfig,
         arbiters: Vec<ArbiterHandle>,
         routing: RoutingHandle,
+        metrics: Arc<BrokerMetrics>,
     ) -> anyhow::Result<(Self, String)> {
         let config = shared_config.load_full();
         let data_dir = config.log_dir.clone();
@@ -118,6 +121,7 @@ impl BrokerActor {
             arbiters,
             next_arbiter: 0,
             routing,
+            metrics,
             groups: Registry::default(),
             replayed_groups: BTreeMap::new(),
             txns: Registry::default(),
@@ -274,13 +278,18 @@ impl BrokerActor {
     }
 
     fn update_route(&mut self, name: &str) {
-        if let Some(old) = self.routes.remove(name) {
+        let old = self.routes.remove(name);
+        if let Some(old) = &old {
             self.routes_by_id.remove(&old.id);
         }
         let Some(t) = self.topics.get(name) else {
+            self.metrics.forget_topic(name);
             return;
         };
+        // A topic's counters are resolved once, when it first gets a route.
+        let metrics = old.map_or_else(|| self.metrics.topic(name), |o| o.metrics.clone());
         let route = Arc::new(TopicRoute {
+            metrics,
             name: name.to_string(),
             id: t.id,
             partitions: t.partitions.clone(),
@@ -404,6 +413,7 @@ mod tests {
             Arc::new(arc_swap::ArcSwap::new(config(dir))),
             vec![Arbiter::current()],
             routing.clone(),
+            Arc::new(BrokerMetrics::new(routing.clone())),
         )
         .expect("load");
         (actor.start(), routing, cluster_id)

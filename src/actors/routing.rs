@@ -37,6 +37,8 @@ pub struct TopicRoute {
     /// The configs resolved against the broker's, computed once per metadata change.
     pub effective: EffectiveTopicConfig,
     pub internal: bool,
+    /// The topic's counters (and the all-topics ones), resolved once.
+    pub metrics: crate::metrics::TopicMetrics,
 }
 
 /// The coordinators of one kind (groups, transactional ids) by id: written by the

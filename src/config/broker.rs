@@ -67,6 +67,8 @@ pub struct Config {
     pub listener: SocketAddr,
     /// `advertised.listeners` when set; see [`Config::advertised_endpoint`].
     pub advertised: Option<(String, u16)>,
+    /// `metrics.listener`: the operations HTTP listener, `None` when empty.
+    pub metrics_listener: Option<SocketAddr>,
     /// `log.dirs` (alias `log.dir`).
     pub log_dir: PathBuf,
     /// `num.network.threads`.
@@ -395,6 +397,13 @@ impl Config {
             node_id: v.num("node.id")?,
             listener: listener::resolve("listeners", &listener)?,
             advertised,
+            metrics_listener: match v.string("metrics.listener")?.as_str() {
+                "" => None,
+                raw => Some(listener::resolve(
+                    "metrics.listener",
+                    &listener::parse("metrics.listener", raw, false)?,
+                )?),
+            },
             log_dir: PathBuf::from(v.string("log.dirs")?),
             num_network_threads: v.num("num.network.threads")?,
             num_partitions: v.num("num.partitions")?,

@@ -28,6 +28,8 @@ pub enum Kind {
     Listener,
     /// Like [`Kind::Listener`] but routable: no port 0, no 0.0.0.0.
     AdvertisedListener,
+    /// `host:port` of an HTTP listener (port 0 allowed), or empty for none.
+    HttpListener,
     /// One directory path.
     Directory,
     /// `*`, empty, or a list of `partition:broker` pairs.
@@ -128,6 +130,7 @@ fn expected(kind: Kind) -> String {
         Kind::ListOf(values) => format!("a comma-separated list of {}", values.join(", ")),
         Kind::Listener => listener::EXPECTED.to_owned(),
         Kind::AdvertisedListener => listener::EXPECTED_ADVERTISED.to_owned(),
+        Kind::HttpListener => "host:port, or empty for none".to_owned(),
         Kind::Directory => "a directory path".to_owned(),
         Kind::ThrottledReplicas => "*, or a list of partition:broker pairs".to_owned(),
     }
@@ -182,6 +185,9 @@ pub fn validate(name: &str, kind: Kind, raw: &str) -> Result<String, ConfigError
         }
         Kind::Listener => listener::parse(name, value, false).map(|_| value.to_owned()),
         Kind::AdvertisedListener => listener::parse(name, value, true).map(|_| value.to_owned()),
+        Kind::HttpListener if value.is_empty() => Ok(String::new()),
+        Kind::HttpListener if value.contains("://") => Err(bad()),
+        Kind::HttpListener => listener::parse(name, value, false).map(|_| value.to_owned()),
         Kind::Directory => {
             let dirs: Vec<&str> = value
                 .split(',')
@@ -262,6 +268,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The one address to listen on: PLAINTEXT://host:port or host:port; port 0 picks a free port."),
     key("advertised.listeners", Kind::AdvertisedListener, ConfigType::List, Unset,
         "The address given to clients in Metadata; unset means the listener's host (localhost for 0.0.0.0) and the bound port."),
+    key("metrics.listener", Kind::HttpListener, ConfigType::String, Value("127.0.0.1:9644"),
+        "The host:port of the HTTP listener for operations: /metrics (Prometheus), /health and /ready; empty for none."),
     key("log.dirs", Kind::Directory, ConfigType::List, Value("./data"),
         "The directory that holds all partition logs and broker metadata (one directory; alias log.dir)."),
     key("num.network.threads", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, AvailableCores,

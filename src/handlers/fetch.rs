@@ -90,8 +90,11 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
     let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut plan = Vec::new();
+    // Each topic's route, for its counters.
+    let mut topic_routes = Vec::with_capacity(req.topics.len());
     for (ti, t) in req.topics.iter().enumerate() {
         let route = naming.find(&routing, &t.topic, &t.topic_id);
+        topic_routes.push(route.cloned());
         for p in &t.partitions {
             plan.push(PartitionRead {
                 topic: ti,
@@ -159,6 +162,13 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
             (Some(_), Ok(d)) => (ErrorCode::None, d.records, d.aborted),
             (Some(_), Err(e)) => (e.code(), Bytes::new(), Vec::new()),
         };
+        if let Some(topic) = &topic_routes[p.topic] {
+            if code == ErrorCode::None {
+                topic.metrics.fetched(records.len() as u64);
+            } else {
+                topic.metrics.fetch_failed();
+            }
+        }
         let aborted_transactions = (isolation == IsolationLevel::ReadCommitted).then(|| {
             aborted
                 .into_iter()

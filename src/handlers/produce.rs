@@ -17,6 +17,7 @@ use crate::protocol::messages::produce_response::{
 use crate::protocol::records::{compression, Compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Produce names topics by id from v13.
 const TOPIC_IDS_FROM: i16 = 13;
@@ -154,6 +155,7 @@ pub async fn handle(
         let route = naming.find(&routing, &topic.name, &topic.topic_id);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, p) in topic.partition_data.into_iter().enumerate() {
+            let request_bytes = p.records.as_ref().map_or(0, |b| b.len() as u64);
             let target = route.and_then(|t| {
                 usize::try_from(p.index)
                     .ok()
@@ -186,9 +188,12 @@ pub async fn handle(
                     {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
+                            t.metrics.produce_failed();
                             partition_response(p.index, code, Some(msg))
                         }
                         Ok(batch) => {
+                            let records = RecordBatch::parse(&batch)
+                                .map_or(0, |b| u64::try_from(b.record_count()).unwrap_or(0));
                             let (reply, answer) = tokio::sync::oneshot::channel();
                             r.addr.do_send(AppendInOrder {
                                 check_keys: t.effective.cleanup_policy.compact,
@@ -198,7 +203,8 @@ pub async fn handle(
                                 },
                                 reply,
                             });
-                            pending.push((ti, pi, answer));
+                            let counted = (Arc::clone(t), records, request_bytes);
+                            pending.push((ti, pi, counted, answer));
                             partition_response(p.index, ErrorCode::None, None)
                         }
                     }
@@ -214,19 +220,26 @@ pub async fn handle(
         });
     }
     drop(routing);
-    let (slots, futures): (Vec<_>, Vec<_>) =
-        pending.into_iter().map(|(t, p, f)| ((t, p), f)).unzip();
+    let (slots, futures): (Vec<_>, Vec<_>) = pending
+        .into_iter()
+        .map(|(t, p, counted, f)| ((t, p, counted), f))
+        .unzip();
     let results = futures::future::join_all(futures).await;
-    for ((t, p), res) in slots.into_iter().zip(results) {
+    for ((t, p, (route, records, bytes)), res) in slots.into_iter().zip(results) {
         let out = &mut topics[t].partition_responses[p];
         match res {
             Ok(Ok(info)) => {
+                route.metrics.produced(records, bytes);
                 out.base_offset = info.base_offset;
                 out.log_append_time_ms = info.log_append_time_ms;
                 out.log_start_offset = info.log_start_offset;
             }
-            Ok(Err(e)) => *out = partition_response(out.index, e.code(), Some(e.to_string())),
+            Ok(Err(e)) => {
+                route.metrics.produce_failed();
+                *out = partition_response(out.index, e.code(), Some(e.to_string()))
+            }
             Err(e) => {
+                route.metrics.produce_failed();
                 *out =
                     partition_response(out.index, ErrorCode::KafkaStorageError, Some(e.to_string()))
             }

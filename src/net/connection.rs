@@ -199,6 +199,7 @@ impl Actor for ConnectionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection opened");
+        self.broker_ctx.metrics.connection_opened();
         let idle = Duration::from_millis(self.broker_ctx.config.load().connections_max_idle_ms);
         let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(tick, move |act, ctx| {
@@ -210,6 +211,7 @@ impl Actor for ConnectionActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection closed");
+        self.broker_ctx.metrics.connection_closed();
     }
 }
 
@@ -240,6 +242,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
         tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");
+        self.broker_ctx.metrics.request(api_key, version);
         let broker_ctx = self.broker_ctx.clone();
         // The first poll happens here, in arrival order: handlers send their actor
         // messages (a produce's Appends) before their first await, so pipelined

@@ -24,6 +24,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.set("listeners", "127.0.0.1:0").expect("listeners");
     c.set("log.dirs", &dir.to_string_lossy()).expect("log.dirs");
     c.set("num.network.threads", "2").expect("threads");
+    // No operations listener unless a test asks for one (tests run side by side).
+    c.set("metrics.listener", "").expect("metrics listener");
     c.set("log.segment.bytes", "8388608")
         .expect("segment bytes");
     // Removed segments' files go at once, so tests that measure disk use see it.
@@ -60,6 +62,15 @@ impl TestBroker {
             .expect("running")
             .local_addr()
             .to_string()
+    }
+
+    /// The operations listener's address; the broker must have been started with a
+    /// `metrics.listener`.
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.broker
+            .as_ref()
+            .and_then(Broker::metrics_addr)
+            .expect("a broker with metrics.listener set")
     }
 
     /// How many responses this broker failed to encode: always a broker bug.

@@ -17,6 +17,8 @@ pub fn aeon_command() -> Command {
             command.env_remove(name);
         }
     }
+    // Test brokers run side by side: each gets its own operations port.
+    command.env("AEON_METRICS_LISTENER", "127.0.0.1:0");
     command
 }
 

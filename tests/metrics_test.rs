@@ -1,0 +1,281 @@
+//! The operations listener: `/metrics` scraped over HTTP after known traffic, with the
+//! exact values expected under the Kafka JMX exporter's names; `/health`; `/ready`.
+
+mod common;
+
+use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+use aeon::protocol::{Request, Response};
+use common::{connect, produce_raw, raw, TestBroker};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+fn broker_with_metrics() -> TestBroker {
+    TestBroker::start_with(|c| {
+        c.set("metrics.listener", "127.0.0.1:0").expect("set");
+    })
+}
+
+/// GET `path`: (status code, content type, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to the operations listener");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status code");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_string())
+}
+
+/// Every sample of the scrape: `name{labels}` -> value.
+fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
+    let (status, content_type, body) = get(addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(
+        body.ends_with("# EOF\n"),
+        "an OpenMetrics exposition ends with # EOF"
+    );
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("series value");
+            (series.to_string(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+fn batch(records: usize, value_size: usize) -> Vec<u8> {
+    let value = vec![b'x'; value_size];
+    let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
+    for i in 0..records {
+        let key = format!("k{i}");
+        b = b.record(RecordSpec::new(Some(key.as_bytes()), Some(&value)));
+    }
+    b.build()
+}
+
+#[test]
+fn known_traffic_gives_exact_counters_under_kafkas_names() {
+    let broker = broker_with_metrics();
+    let ops = broker.metrics_addr();
+    broker.create_topic("metered", 2);
+    broker.create_topic("quiet", 1);
+
+    // 3 batches of known sizes into partition 0 of "metered".
+    let batches = [batch(10, 100), batch(25, 10), batch(1, 1000)];
+    let bytes_in: usize = batches.iter().map(Vec::len).sum();
+    let mut s = connect(&broker.bootstrap());
+    for b in &batches {
+        let r = produce_raw(&mut s, "metered", None, b.clone());
+        assert_eq!(r.error_code, 0);
+    }
+    // A batch with a broken CRC is refused: one failed produce.
+    let mut corrupt = batch(5, 10);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    assert_ne!(produce_raw(&mut s, "metered", None, corrupt).error_code, 0);
+
+    // One fetch of partition 0 from offset 0 returns the three batches.
+    let Response::Fetch(f) = raw(
+        &broker.bootstrap(),
+        12,
+        Request::Fetch(common::fetch_request("metered", 0, 0, 1)),
+    ) else {
+        panic!("not a fetch response")
+    };
+    let returned = f.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .map_or(0, |r| r.len());
+    assert_eq!(returned, bytes_in, "the fetch returns what was produced");
+
+    let m = scrape(ops);
+    let topic = |name: &str, t: &str| m.get(&format!("{name}{{topic=\"{t}\"}}")).copied();
+    let all = |name: &str| m.get(name).copied();
+    let msgs = "kafka_server_brokertopicmetrics_messagesin_total";
+    let bin = "kafka_server_brokertopicmetrics_bytesin_total";
+    let bout = "kafka_server_brokertopicmetrics_bytesout_total";
+    let failed = "kafka_server_brokertopicmetrics_failedproducerequests_total";
+    assert_eq!(topic(msgs, "metered"), Some(36.0));
+    assert_eq!(topic(bin, "metered"), Some(bytes_in as f64));
+    assert_eq!(topic(bout, "metered"), Some(bytes_in as f64));
+    assert_eq!(topic(failed, "metered"), Some(1.0));
+    assert_eq!(
+        topic(msgs, "quiet"),
+        Some(0.0),
+        "every topic has its series"
+    );
+    // The all-topics series (no topic label) adds up every topic.
+    assert_eq!(all(msgs), Some(36.0));
+    assert_eq!(all(bin), Some(bytes_in as f64));
+    assert_eq!(all(failed), Some(1.0));
+
+    // Requests by API and version: 4 Produce v9, 1 Fetch v12 (and the topics' setup).
+    assert_eq!(
+        m.get("kafka_network_requestmetrics_requests_total{request=\"Produce\",version=\"9\"}"),
+        Some(&4.0)
+    );
+    assert_eq!(
+        m.get("kafka_network_requestmetrics_requests_total{request=\"Fetch\",version=\"12\"}"),
+        Some(&1.0)
+    );
+
+    // Partitions and offsets.
+    assert_eq!(
+        m.get("kafka_server_replicamanager_partitioncount"),
+        Some(&3.0)
+    );
+    assert_eq!(m.get("kafka_server_replicamanager_leadercount"), Some(&3.0));
+    assert_eq!(
+        m.get("kafka_server_replicamanager_underreplicatedpartitions"),
+        Some(&0.0)
+    );
+    assert_eq!(
+        m.get("kafka_log_log_logendoffset{topic=\"metered\",partition=\"0\"}"),
+        Some(&36.0)
+    );
+    assert_eq!(
+        m.get("kafka_log_log_logendoffset{topic=\"metered\",partition=\"1\"}"),
+        Some(&0.0)
+    );
+    assert_eq!(
+        m.get("kafka_log_log_logstartoffset{topic=\"metered\",partition=\"0\"}"),
+        Some(&0.0)
+    );
+
+    // Connections: the produce connection is still open; the scrape's HTTP connection
+    // is not a Kafka one.
+    assert!(m["kafka_server_socket_server_metrics_connection_count"] >= 1.0);
+    assert!(m["kafka_server_socket_server_metrics_connection_creation_total"] >= 3.0);
+    drop(s);
+}
+
+#[test]
+fn a_deleted_topic_loses_its_series() {
+    let broker = broker_with_metrics();
+    let ops = broker.metrics_addr();
+    broker.create_topic("doomed", 1);
+    let mut s = connect(&broker.bootstrap());
+    assert_eq!(
+        produce_raw(&mut s, "doomed", None, batch(3, 10)).error_code,
+        0
+    );
+    let series = "kafka_server_brokertopicmetrics_messagesin_total{topic=\"doomed\"}";
+    assert_eq!(scrape(ops).get(series), Some(&3.0));
+    let Response::DeleteTopics(d) = raw(
+        &broker.bootstrap(),
+        4,
+        Request::DeleteTopics(
+            aeon::protocol::messages::delete_topics_request::DeleteTopicsRequest {
+                topic_names: vec!["doomed".into()],
+                timeout_ms: 5_000,
+                ..Default::default()
+            },
+        ),
+    ) else {
+        panic!("not a delete topics response")
+    };
+    assert_eq!(d.responses[0].error_code, 0);
+    let m = scrape(ops);
+    assert_eq!(m.get(series), None);
+    assert_eq!(
+        m.get("kafka_log_log_logendoffset{topic=\"doomed\",partition=\"0\"}"),
+        None
+    );
+    // The all-topics count keeps what the topic had.
+    assert_eq!(
+        m.get("kafka_server_brokertopicmetrics_messagesin_total"),
+        Some(&3.0)
+    );
+}
+
+#[test]
+fn health_and_ready_answer_and_unknown_paths_are_404() {
+    let broker = broker_with_metrics();
+    let ops = broker.metrics_addr();
+    assert_eq!(get(ops, "/health").0, 200);
+    // Broker::start returns once the broker serves: ready.
+    let (status, _, body) = get(ops, "/ready");
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    assert_eq!(get(ops, "/nothing-here").0, 404);
+}
+
+/// `/ready` answers 503 while a restarted broker recovers its logs (its Kafka port is
+/// not open yet) and 200 once it serves; `/health` is 200 throughout.
+#[test]
+fn ready_is_false_until_startup_recovery_ends() {
+    let dir = tempfile::tempdir().expect("data dir");
+    let port = common::free_port();
+    let ops_port = common::free_port();
+    let serving = || {
+        let mut c = common::aeon_serving(dir.path(), port);
+        c.env("AEON_METRICS_LISTENER", format!("127.0.0.1:{ops_port}"));
+        c
+    };
+    let mut first = common::AeonProcess::spawn(&mut serving());
+    // Enough partitions that opening them after a crash takes a visible while.
+    common::create_topic_at(&first.addr, "many", 1000);
+    first.sigkill();
+
+    let started = std::thread::spawn({
+        let mut command = serving();
+        move || common::AeonProcess::spawn(&mut command)
+    });
+    let ops: SocketAddr = format!("127.0.0.1:{ops_port}").parse().expect("addr");
+    let mut answers = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if TcpStream::connect(ops).is_ok() {
+            let ready = get(ops, "/ready").0;
+            assert_eq!(get(ops, "/health").0, 200, "healthy while starting");
+            if answers.last() != Some(&ready) {
+                answers.push(ready);
+            }
+            if ready == 200 {
+                break;
+            }
+            // Not ready: the Kafka listener is not open either.
+            assert!(
+                TcpStream::connect(("127.0.0.1", port)).is_err() || get(ops, "/ready").0 == 200,
+                "the Kafka port accepts before /ready says so"
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready: {answers:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        answers,
+        vec![503, 200],
+        "not ready while recovering, then ready"
+    );
+    let second = started.join().expect("the broker started");
+    let m = scrape(ops);
+    assert_eq!(
+        m.get("kafka_server_replicamanager_partitioncount"),
+        Some(&1000.0)
+    );
+    drop(second);
+}
