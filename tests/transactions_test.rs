@@ -451,6 +451,34 @@ fn process(consumer: &BaseConsumer, producer: &BaseProducer, max: usize, commit:
     batch.len()
 }
 
+/// Creates "ctp-in" and "ctp-out" (two partitions each) and commits `n` input records
+/// ("v0", "v1", ...) to "ctp-in" in one transaction, alternating partitions.
+fn ctp_topics_with_input(addr: &str, n: i32) {
+    create_topic_at(addr, "ctp-in", 2);
+    create_topic_at(addr, "ctp-out", 2);
+    let input = transactional_producer(addr, "ctp-source", &[]);
+    input.init_transactions(T).expect("init");
+    input.begin_transaction().expect("begin");
+    for i in 0..n {
+        send(&input, "ctp-in", i % 2, &format!("v{i}"));
+    }
+    input.commit_transaction(T).expect("input committed");
+}
+
+/// The sum of the group's committed offsets of the partitions `consumer` is assigned.
+fn committed_total(consumer: &BaseConsumer) -> i64 {
+    consumer
+        .committed(Duration::from_secs(10))
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        })
+        .sum()
+}
+
 /// The real `aeon` binary on `port`, over `dir`.
 fn start_binary(dir: &std::path::Path, port: u16) -> AeonProcess {
     AeonProcess::spawn(
@@ -474,16 +502,8 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let port = free_port();
     let mut aeon = start_binary(dir.path(), port);
     let addr = aeon.addr.clone();
-    create_topic_at(&addr, "ctp-in", 2);
-    create_topic_at(&addr, "ctp-out", 2);
-    let input = transactional_producer(&addr, "ctp-source", &[]);
-    input.init_transactions(T).expect("init");
-    input.begin_transaction().expect("begin");
     let n = 400;
-    for i in 0..n {
-        send(&input, "ctp-in", i % 2, &format!("v{i}"));
-    }
-    input.commit_transaction(T).expect("input committed");
+    ctp_topics_with_input(&addr, n);
 
     // The first processor moves part of the input, then dies inside a transaction
     // whose output and offsets are written but never committed, and the broker is
@@ -513,17 +533,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         process(&consumer, &producer, 100, true);
-        let committed = consumer
-            .committed(Duration::from_secs(10))
-            .expect("committed offsets");
-        let total: i64 = committed
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some(o),
-                _ => None,
-            })
-            .sum();
+        let total = committed_total(&consumer);
         // The committed position of each input partition is one past its last record.
         if total >= i64::from(n) {
             break;
@@ -682,16 +692,8 @@ fn transactional_offset_commits_work_for_a_consumer_protocol_group() {
         c.set("group.initial.rebalance.delay.ms", "0").expect("set");
     });
     let addr = broker.bootstrap();
-    create_topic_at(&addr, "ctp-in", 2);
-    create_topic_at(&addr, "ctp-out", 2);
-    let input = transactional_producer(&addr, "k848-source", &[]);
-    input.init_transactions(T).expect("init");
-    input.begin_transaction().expect("begin");
     let n = 200;
-    for i in 0..n {
-        send(&input, "ctp-in", i % 2, &format!("v{i}"));
-    }
-    input.commit_transaction(T).expect("input committed");
+    ctp_topics_with_input(&addr, n);
 
     let mut config = client_config(&addr);
     config
@@ -714,19 +716,8 @@ fn transactional_offset_commits_work_for_a_consumer_protocol_group() {
         );
     }
     producer.abort_transaction(T).expect("abort");
-    let committed = |c: &BaseConsumer| -> i64 {
-        c.committed(Duration::from_secs(10))
-            .expect("committed offsets")
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some(o),
-                _ => None,
-            })
-            .sum()
-    };
     assert_eq!(
-        committed(&consumer),
+        committed_total(&consumer),
         0,
         "an aborted transaction commits nothing"
     );
@@ -738,7 +729,7 @@ fn transactional_offset_commits_work_for_a_consumer_protocol_group() {
     }
 
     let deadline = Instant::now() + Duration::from_secs(60);
-    while committed(&consumer) < i64::from(n) {
+    while committed_total(&consumer) < i64::from(n) {
         process(&consumer, &producer, 100, true);
         assert!(Instant::now() < deadline, "the input is consumed");
     }
