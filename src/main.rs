@@ -1,7 +1,7 @@
 //! `aeon`: run a broker from a TOML config until ctrl-c or SIGTERM, then shut down
 //! cleanly (segments trimmed, the clean-shutdown marker written).
 
-use aeon::config::Config;
+use aeon::config::{Config, LogFormat};
 use aeon::Broker;
 use anyhow::Context as _;
 use clap::Parser;
@@ -22,15 +22,6 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("aeon=info")),
-        )
-        .init();
     let args = Args::parse();
     let path = args
         .config
@@ -49,12 +40,28 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = args.data_dir {
         config.set("log.dirs", &dir.to_string_lossy())?;
     }
+    init_logging(config.log_format);
     tracing::info!(config = %config.effective_summary(), "effective configuration");
     let broker = Broker::start(config)?;
     tracing::info!(addr = %broker.local_addr(), "listening");
     wait_for_signal()?;
     broker.stop();
     Ok(())
+}
+
+/// Logs on stderr, as text (colored on a terminal) or one JSON object per line
+/// (`log.format`); `RUST_LOG` filters, `aeon=info` by default (no per-request lines).
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("aeon=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn wait_for_signal() -> anyhow::Result<()> {

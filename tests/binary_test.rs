@@ -53,3 +53,39 @@ fn sigterm_shuts_down_cleanly_with_trimmed_segments_and_the_marker() {
         "the active segment is trimmed to its data ({len} bytes)"
     );
 }
+
+/// `log.format = json`: every line the broker writes is one JSON object, with the
+/// level, the target and the event's fields (the address it listens on among them).
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = common::aeon_serving(dir.path(), 0)
+        .env("AEON_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aeon");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = 0;
+    let mut listening = None;
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["target"].is_string(), "{line}");
+        lines += 1;
+        if event["fields"]["message"] == "listening" {
+            listening = event["fields"]["addr"].as_str().map(str::to_string);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines >= 2, "the start is logged");
+    let addr = listening.expect("the listening line names the address");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+}

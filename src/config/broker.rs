@@ -54,6 +54,13 @@ impl ValueOrigin {
     }
 }
 
+/// How the broker writes its own log (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// The broker configuration.
 ///
 /// The public fields are the resolved, typed view of the keys; they are recomputed by
@@ -69,6 +76,8 @@ pub struct Config {
     pub advertised: Option<(String, u16)>,
     /// `metrics.listener`: the operations HTTP listener, `None` when empty.
     pub metrics_listener: Option<SocketAddr>,
+    /// `log.format`.
+    pub log_format: LogFormat,
     /// `log.dirs` (alias `log.dir`).
     pub log_dir: PathBuf,
     /// `num.network.threads`.
@@ -397,6 +406,11 @@ impl Config {
             node_id: v.num("node.id")?,
             listener: listener::resolve("listeners", &listener)?,
             advertised,
+            log_format: if v.string("log.format")? == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            },
             metrics_listener: match v.string("metrics.listener")?.as_str() {
                 "" => None,
                 raw => Some(listener::resolve(
