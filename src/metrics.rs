@@ -10,6 +10,8 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -125,6 +127,69 @@ impl TopicMetrics {
     }
 }
 
+/// The upper bounds of the request time buckets, in milliseconds (Kafka's unit for
+/// request times); one more bucket takes the rest.
+const TIME_BUCKETS_MS: [f64; 14] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 5000.0,
+];
+
+/// A histogram of durations in atomics: recording one is three relaxed adds.
+#[derive(Debug, Default)]
+struct TimeHistogram {
+    buckets: [AtomicU64; TIME_BUCKETS_MS.len() + 1],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl TimeHistogram {
+    fn observe(&self, elapsed: Duration) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let bucket = TIME_BUCKETS_MS
+            .iter()
+            .position(|&bound| ms <= bound)
+            .unwrap_or(TIME_BUCKETS_MS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+}
+
+/// `kafka_network_requestmetrics_totaltimems`, one histogram per API.
+struct RequestTimes(Arc<Vec<TimeHistogram>>);
+
+impl std::fmt::Debug for RequestTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestTimes")
+    }
+}
+
+impl Collector for RequestTimes {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "kafka_network_requestmetrics_totaltimems",
+            "Time from a request's arrival to its response queued on the connection, in milliseconds",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (api, h) in ApiKey::ALL.iter().zip(self.0.iter()) {
+            let count = h.count.load(Ordering::Relaxed);
+            let buckets: Vec<(f64, u64)> = TIME_BUCKETS_MS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(h.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+                .collect();
+            let sum_ms = h.sum_ns.load(Ordering::Relaxed) as f64 / 1e6;
+            let labels: Labels = vec![("request".to_string(), api.name().to_string())];
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<Labels>(sum_ms, count, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
 /// The broker's metrics: the registry `/metrics` encodes, and the handles the request
 /// paths bump.
 pub struct BrokerMetrics {
@@ -137,6 +202,8 @@ pub struct BrokerMetrics {
     requests: Vec<Vec<Counter>>,
     connections: Gauge,
     connections_accepted: Counter,
+    /// Per API, in `ApiKey::ALL` order.
+    request_times: Arc<Vec<TimeHistogram>>,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -190,6 +257,13 @@ impl BrokerMetrics {
             connections_accepted.clone(),
         );
         registry.register_collector(Box::new(PartitionGauges { routing }));
+        let request_times: Arc<Vec<TimeHistogram>> = Arc::new(
+            ApiKey::ALL
+                .iter()
+                .map(|_| TimeHistogram::default())
+                .collect(),
+        );
+        registry.register_collector(Box::new(RequestTimes(request_times.clone())));
         BrokerMetrics {
             response_encode_failures: AtomicU64::new(0),
             ready: AtomicBool::new(false),
@@ -199,6 +273,7 @@ impl BrokerMetrics {
             requests,
             connections,
             connections_accepted,
+            request_times,
         }
     }
 
@@ -229,12 +304,18 @@ impl BrokerMetrics {
     /// A request of `api` at `version` arrived (the version was decoded, so it is in
     /// the table).
     pub fn request(&self, api: ApiKey, version: i16) {
-        let index = ApiKey::ALL.iter().position(|k| *k == api);
-        if let Some(c) = index
+        if let Some(c) = api_index(api)
             .and_then(|i| self.requests.get(i))
             .and_then(|by_version| by_version.get(usize::try_from(version).ok()?))
         {
             c.inc();
+        }
+    }
+
+    /// A request of `api` was answered (its response queued) `elapsed` after it arrived.
+    pub fn request_time(&self, api: ApiKey, elapsed: Duration) {
+        if let Some(h) = api_index(api).and_then(|i| self.request_times.get(i)) {
+            h.observe(elapsed);
         }
     }
 
@@ -275,6 +356,11 @@ impl BrokerMetrics {
     pub fn response_encode_failures(&self) -> u64 {
         self.response_encode_failures.load(Ordering::Relaxed)
     }
+}
+
+/// Where `api` stands in `ApiKey::ALL`, which orders the per-API tables.
+fn api_index(api: ApiKey) -> Option<usize> {
+    ApiKey::ALL.iter().position(|k| *k == api)
 }
 
 /// Partition gauges, read from the routing snapshot at each scrape.

@@ -140,6 +140,24 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
         Some(&1.0)
     );
 
+    // Request times: one observation per request, every one in some bucket.
+    let times = "kafka_network_requestmetrics_totaltimems";
+    assert_eq!(
+        m.get(&format!("{times}_count{{request=\"Produce\"}}")),
+        Some(&4.0)
+    );
+    assert_eq!(
+        m.get(&format!(
+            "{times}_bucket{{le=\"+Inf\",request=\"Produce\"}}"
+        )),
+        Some(&4.0)
+    );
+    assert!(m[&format!("{times}_sum{{request=\"Produce\"}}")] > 0.0);
+    assert_eq!(
+        m.get(&format!("{times}_count{{request=\"Fetch\"}}")),
+        Some(&1.0)
+    );
+
     // Partitions and offsets.
     assert_eq!(
         m.get("kafka_server_replicamanager_partitioncount"),

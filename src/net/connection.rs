@@ -243,6 +243,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
             (request.correlation_id(), request.version(), request.api_key);
         tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");
         self.broker_ctx.metrics.request(api_key, version);
+        let received = self.last_activity;
         let broker_ctx = self.broker_ctx.clone();
         // The first poll happens here, in arrival order: handlers send their actor
         // messages (a produce's Appends) before their first await, so pipelined
@@ -259,32 +260,33 @@ impl StreamHandler<Incoming> for ConnectionActor {
                 std::task::Poll::Pending => dispatch.await,
             }
         };
-        ctx.spawn(
-            dispatch
-                .into_actor(self)
-                .map(move |res, act, ctx| match res {
-                    Ok(Some(response)) => {
-                        match encode_response_chunks(correlation_id, version, &response) {
-                            Ok(buf) => act.complete(seq, Some(buf.into_chunks()), permit),
-                            Err(e) => {
-                                // The broker built a response its own codec refuses:
-                                // a bug of ours, not the client's.
-                                act.broker_ctx.metrics.note_response_encode_failure();
-                                tracing::error!(
-                                    peer = %act.peer,
-                                    ?api_key,
-                                    version,
-                                    error = %e,
-                                    "response failed to encode; closing the connection"
-                                );
-                                ctx.stop();
-                            }
+        ctx.spawn(dispatch.into_actor(self).map(move |res, act, ctx| {
+            act.broker_ctx
+                .metrics
+                .request_time(api_key, received.elapsed());
+            match res {
+                Ok(Some(response)) => {
+                    match encode_response_chunks(correlation_id, version, &response) {
+                        Ok(buf) => act.complete(seq, Some(buf.into_chunks()), permit),
+                        Err(e) => {
+                            // The broker built a response its own codec refuses:
+                            // a bug of ours, not the client's.
+                            act.broker_ctx.metrics.note_response_encode_failure();
+                            tracing::error!(
+                                peer = %act.peer,
+                                ?api_key,
+                                version,
+                                error = %e,
+                                "response failed to encode; closing the connection"
+                            );
+                            ctx.stop();
                         }
                     }
-                    Ok(None) => act.complete(seq, None, permit),
-                    Err(e) => act.close(ctx, &e),
-                }),
-        );
+                }
+                Ok(None) => act.complete(seq, None, permit),
+                Err(e) => act.close(ctx, &e),
+            }
+        }));
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
