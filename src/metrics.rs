@@ -8,9 +8,10 @@
 //! that describe state (partitions, offsets) are read from the routing snapshot when
 //! `/metrics` is scraped.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -190,6 +191,101 @@ impl Collector for RequestTimes {
     }
 }
 
+/// Each group's committed offsets as its coordinator last published them: (topic,
+/// partition, offset). Written on offset changes (commits, deletions, expiry,
+/// transaction outcomes), read at scrape for the lag series.
+#[derive(Debug, Default)]
+pub struct CommittedOffsets(RwLock<HashMap<String, GroupOffsets>>);
+
+/// One group's committed offsets: (topic, partition, offset).
+pub type GroupOffsets = Vec<(String, i32, i64)>;
+
+impl CommittedOffsets {
+    /// Replaces `group`'s offsets; none removes the group.
+    pub fn publish(&self, group: &str, offsets: GroupOffsets) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if offsets.is_empty() {
+            map.remove(group);
+        } else {
+            map.insert(group.to_string(), offsets);
+        }
+    }
+}
+
+/// The lag series, with kafka_exporter's names.
+struct LagGauges {
+    routing: RoutingHandle,
+    committed: Arc<CommittedOffsets>,
+}
+
+impl std::fmt::Debug for LagGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LagGauges")
+    }
+}
+
+impl Collector for LagGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let routing = self.routing.load();
+        let end = |topic: &str, partition: i32| {
+            routing
+                .partition(topic, partition)
+                .map(|p| p.offsets().high_watermark)
+        };
+        let mut current = encoder.encode_descriptor(
+            "kafka_topic_partition_current_offset",
+            "The partition's high watermark",
+            None,
+            MetricType::Gauge,
+        )?;
+        for topic in routing.topics.values().filter(|t| !t.internal) {
+            for (index, p) in topic.partitions.iter().enumerate() {
+                let labels: Labels = vec![
+                    ("topic".to_string(), topic.name.clone()),
+                    ("partition".to_string(), index.to_string()),
+                ];
+                ConstGauge::new(p.offsets().high_watermark)
+                    .encode(current.encode_family(&labels)?)?;
+            }
+        }
+        let groups = self
+            .committed
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (name, help, lag) in [
+            (
+                "kafka_consumergroup_current_offset",
+                "The group's committed offset of the partition",
+                false,
+            ),
+            (
+                "kafka_consumergroup_lag",
+                "The partition's high watermark minus the group's committed offset",
+                true,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (group, offsets) in groups.iter() {
+                for (topic, partition, offset) in offsets {
+                    // Only partitions that exist: a deleted topic's offsets have no lag.
+                    let Some(high) = end(topic, *partition) else {
+                        continue;
+                    };
+                    let labels: Labels = vec![
+                        ("consumergroup".to_string(), group.clone()),
+                        ("topic".to_string(), topic.clone()),
+                        ("partition".to_string(), partition.to_string()),
+                    ];
+                    let value = if lag { (high - offset).max(0) } else { *offset };
+                    ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The broker's metrics: the registry `/metrics` encodes, and the handles the request
 /// paths bump.
 pub struct BrokerMetrics {
@@ -204,6 +300,7 @@ pub struct BrokerMetrics {
     connections_accepted: Counter,
     /// Per API, in `ApiKey::ALL` order.
     request_times: Arc<Vec<TimeHistogram>>,
+    committed: Arc<CommittedOffsets>,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -256,6 +353,11 @@ impl BrokerMetrics {
             "Client connections accepted",
             connections_accepted.clone(),
         );
+        let committed = Arc::new(CommittedOffsets::default());
+        registry.register_collector(Box::new(LagGauges {
+            routing: routing.clone(),
+            committed: committed.clone(),
+        }));
         registry.register_collector(Box::new(PartitionGauges { routing }));
         let request_times: Arc<Vec<TimeHistogram>> = Arc::new(
             ApiKey::ALL
@@ -274,7 +376,13 @@ impl BrokerMetrics {
             connections,
             connections_accepted,
             request_times,
+            committed,
         }
+    }
+
+    /// Where group coordinators publish their committed offsets.
+    pub fn committed_offsets(&self) -> &CommittedOffsets {
+        &self.committed
     }
 
     /// The counters of topic `name`, created once when the broker learns the topic.

@@ -297,3 +297,99 @@ fn ready_is_false_until_startup_recovery_ends() {
     );
     drop(second);
 }
+
+/// Commits `offsets` ((partition, offset) of `topic`) for `group` as an admin tool does
+/// (no member, generation -1), with OffsetCommit v8.
+fn commit(broker: &TestBroker, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    use aeon::protocol::messages::offset_commit_request::*;
+    let req = OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id_or_member_epoch: -1,
+        retention_time_ms: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: topic.into(),
+            partitions: offsets
+                .iter()
+                .map(
+                    |&(partition_index, committed_offset)| OffsetCommitRequestPartition {
+                        partition_index,
+                        committed_offset,
+                        committed_leader_epoch: -1,
+                        ..Default::default()
+                    },
+                )
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Response::OffsetCommit(r) = raw(&broker.bootstrap(), 8, Request::OffsetCommit(req)) else {
+        panic!("not an offset commit response")
+    };
+    assert!(
+        r.topics[0].partitions.iter().all(|p| p.error_code == 0),
+        "{r:?}"
+    );
+}
+
+/// kafka_exporter's lag series: the high watermark minus the group's committed offset,
+/// per group and partition; a new commit moves it; a deleted group's series go.
+#[test]
+fn consumer_lag_is_the_high_watermark_minus_the_committed_offset() {
+    let broker = broker_with_metrics();
+    let ops = broker.metrics_addr();
+    broker.create_topic("lagging", 2);
+    let mut s = connect(&broker.bootstrap());
+    assert_eq!(
+        produce_raw(&mut s, "lagging", None, batch(30, 10)).error_code,
+        0
+    );
+    commit(&broker, "readers", "lagging", &[(0, 10), (1, 0)]);
+    let m = scrape(ops);
+    let series = |name: &str, p: i32| {
+        m.get(&format!(
+            "{name}{{consumergroup=\"readers\",topic=\"lagging\",partition=\"{p}\"}}"
+        ))
+        .copied()
+    };
+    assert_eq!(series("kafka_consumergroup_current_offset", 0), Some(10.0));
+    assert_eq!(series("kafka_consumergroup_lag", 0), Some(20.0));
+    assert_eq!(series("kafka_consumergroup_lag", 1), Some(0.0));
+    assert_eq!(
+        m.get("kafka_topic_partition_current_offset{topic=\"lagging\",partition=\"0\"}"),
+        Some(&30.0)
+    );
+
+    commit(&broker, "readers", "lagging", &[(0, 25)]);
+    let m = scrape(ops);
+    assert_eq!(
+        m.get(
+            "kafka_consumergroup_lag{consumergroup=\"readers\",topic=\"lagging\",partition=\"0\"}"
+        ),
+        Some(&5.0)
+    );
+
+    use aeon::protocol::messages::delete_groups_request::DeleteGroupsRequest;
+    let Response::DeleteGroups(d) = raw(
+        &broker.bootstrap(),
+        2,
+        Request::DeleteGroups(DeleteGroupsRequest {
+            groups_names: vec!["readers".into()],
+            ..Default::default()
+        }),
+    ) else {
+        panic!("not a delete groups response")
+    };
+    assert_eq!(d.results[0].error_code, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scrape(ops)
+        .keys()
+        .any(|k| k.contains("consumergroup=\"readers\""))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted group's series stay"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

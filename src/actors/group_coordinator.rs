@@ -17,6 +17,7 @@ use crate::group::{
     CommittedOffset, Effect, Group, GroupConfig, GroupDescription, GroupOverview, GroupRecord,
     GroupState, JoinRequest, JoinResult, OffsetCommit, SyncRequest, SyncResult, Token,
 };
+use crate::metrics::BrokerMetrics;
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
 use actix::prelude::*;
@@ -171,6 +172,8 @@ pub struct GroupCoordinatorActor {
     timer: Option<SpawnHandle>,
     /// The broker whose registry lists this coordinator: told when the group dies.
     broker: Option<Addr<BrokerActor>>,
+    /// Where the group's committed offsets are published for the lag series.
+    metrics: Option<Arc<BrokerMetrics>>,
 }
 
 impl GroupCoordinatorActor {
@@ -183,6 +186,27 @@ impl GroupCoordinatorActor {
             wait_for_fsync,
             timer: None,
             broker: None,
+            metrics: None,
+        }
+    }
+
+    /// A coordinator that publishes its group's committed offsets to `metrics`.
+    pub fn reporting_to(mut self, metrics: Arc<BrokerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Publishes the group's committed offsets (after they may have changed).
+    fn publish_offsets(&self) {
+        if let Some(m) = &self.metrics {
+            let offsets = self
+                .group
+                .offsets
+                .iter()
+                .map(|((topic, partition), v)| (topic.clone(), *partition, v.offset))
+                .collect();
+            m.committed_offsets()
+                .publish(self.group.group_id(), offsets);
         }
     }
 
@@ -239,6 +263,12 @@ impl GroupCoordinatorActor {
                 }
                 Effect::Persist(record) => records.push(record),
             }
+        }
+        if records
+            .iter()
+            .any(|r| matches!(r, GroupRecord::Offset { .. }))
+        {
+            self.publish_offsets();
         }
         self.schedule(ctx);
         if records.is_empty() {
@@ -334,6 +364,15 @@ impl Actor for GroupCoordinatorActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         self.schedule(ctx);
+        // A restored group's offsets.
+        self.publish_offsets();
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(m) = &self.metrics {
+            m.committed_offsets()
+                .publish(self.group.group_id(), Vec::new());
+        }
     }
 }
 
@@ -465,6 +504,7 @@ impl Handler<CompleteTxn> for GroupCoordinatorActor {
 
     fn handle(&mut self, msg: CompleteTxn, _: &mut Context<Self>) {
         self.group.complete_txn(msg.producer_id, msg.commit);
+        self.publish_offsets();
     }
 }
 

@@ -95,8 +95,11 @@ impl BrokerActor {
         let wait_for_fsync = self.config.log_flush_before_ack;
         let arbiter = self.next_arbiter();
         let broker = ctx.address();
+        let metrics = self.metrics.clone();
         let addr = GroupCoordinatorActor::start_in_arbiter(&arbiter, move |_| {
-            GroupCoordinatorActor::new(group, log, wait_for_fsync).registered_with(broker)
+            GroupCoordinatorActor::new(group, log, wait_for_fsync)
+                .registered_with(broker)
+                .reporting_to(metrics)
         });
         self.groups.insert(id, addr.clone());
         Ok(addr)
