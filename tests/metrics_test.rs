@@ -393,3 +393,58 @@ fn consumer_lag_is_the_high_watermark_minus_the_committed_offset() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Every query string in `value` (the dashboard's `expr` and templating `query` fields).
+fn queries(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr" | "query", serde_json::Value::String(q)) => out.push(q.clone()),
+                    _ => queries(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| queries(v, out)),
+        _ => {}
+    }
+}
+
+/// The shipped Grafana dashboard asks only for series `/metrics` serves.
+#[test]
+fn every_series_the_dashboard_queries_is_served() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/grafana/aeon-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the dashboard"))
+            .expect("JSON");
+    let mut found = Vec::new();
+    queries(&dashboard, &mut found);
+    let names: std::collections::BTreeSet<String> = found
+        .iter()
+        .flat_map(|q| {
+            regex::Regex::new(r"kafka_[a-z_]+")
+                .expect("regex")
+                .find_iter(q)
+                .map(|m| m.as_str().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(names.len() >= 10, "the dashboard queries {names:?}");
+
+    // Traffic, so that every kind of series exists: a topic, records, a fetch, a group.
+    let broker = broker_with_metrics();
+    broker.create_topic("charted", 1);
+    let mut s = connect(&broker.bootstrap());
+    assert_eq!(
+        produce_raw(&mut s, "charted", None, batch(5, 10)).error_code,
+        0
+    );
+    commit(&broker, "charting", "charted", &[(0, 2)]);
+    let served: std::collections::BTreeSet<String> = scrape(broker.metrics_addr())
+        .keys()
+        .map(|k| k.split('{').next().unwrap_or(k).to_string())
+        .collect();
+    let missing: Vec<&String> = names.iter().filter(|n| !served.contains(*n)).collect();
+    assert!(missing.is_empty(), "queried but not served: {missing:?}");
+}
