@@ -212,6 +212,107 @@ impl CommittedOffsets {
     }
 }
 
+/// Each live group's protocol ("classic" or "consumer") and Kafka state name, as its
+/// coordinator last published them (on a change).
+#[derive(Debug, Default)]
+pub struct GroupStates(RwLock<HashMap<String, (&'static str, &'static str)>>);
+
+impl GroupStates {
+    /// Records `group`'s protocol and state; `None` (a dead group) removes it.
+    pub fn publish(&self, group: &str, state: Option<(&'static str, &'static str)>) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        match state {
+            Some(s) => {
+                map.insert(group.to_string(), s);
+            }
+            None => {
+                map.remove(group);
+            }
+        }
+    }
+}
+
+/// The group coordinator's gauges, with the names Kafka 4's `group-coordinator-metrics`
+/// get from the JMX exporter.
+struct GroupGauges {
+    states: Arc<GroupStates>,
+    committed: Arc<CommittedOffsets>,
+}
+
+impl std::fmt::Debug for GroupGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupGauges")
+    }
+}
+
+const CLASSIC_STATES: [&str; 5] = [
+    "PreparingRebalance",
+    "CompletingRebalance",
+    "Stable",
+    "Dead",
+    "Empty",
+];
+const CONSUMER_STATES: [&str; 5] = ["Empty", "Assigning", "Reconciling", "Stable", "Dead"];
+
+impl Collector for GroupGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let states = self.states.0.read().unwrap_or_else(PoisonError::into_inner);
+        let count = |protocol: &str, state: Option<&str>| {
+            states
+                .values()
+                .filter(|(p, s)| *p == protocol && state.is_none_or(|want| *s == want))
+                .count() as i64
+        };
+        let mut groups = encoder.encode_descriptor(
+            "kafka_server_group_coordinator_metrics_group_count",
+            "Groups by rebalance protocol",
+            None,
+            MetricType::Gauge,
+        )?;
+        for protocol in ["classic", "consumer"] {
+            let labels: Labels = vec![("protocol".to_string(), protocol.to_string())];
+            ConstGauge::new(count(protocol, None)).encode(groups.encode_family(&labels)?)?;
+        }
+        for (name, help, protocol, all) in [
+            (
+                "kafka_server_group_coordinator_metrics_classic_group_count",
+                "Classic groups by state",
+                "classic",
+                &CLASSIC_STATES,
+            ),
+            (
+                "kafka_server_group_coordinator_metrics_consumer_group_count",
+                "Consumer groups by state",
+                "consumer",
+                &CONSUMER_STATES,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for state in all {
+                let labels: Labels = vec![("state".to_string(), state.to_string())];
+                ConstGauge::new(count(protocol, Some(state)))
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+        drop(states);
+        let offsets: i64 = self
+            .committed
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|o| o.len() as i64)
+            .sum();
+        ConstGauge::new(offsets).encode(encoder.encode_descriptor(
+            "kafka_server_group_coordinator_metrics_offset_count",
+            "Committed offsets retained",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        Ok(())
+    }
+}
+
 /// The lag series, with kafka_exporter's names.
 struct LagGauges {
     routing: RoutingHandle,
@@ -301,6 +402,7 @@ pub struct BrokerMetrics {
     /// Per API, in `ApiKey::ALL` order.
     request_times: Arc<Vec<TimeHistogram>>,
     committed: Arc<CommittedOffsets>,
+    group_states: Arc<GroupStates>,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -359,6 +461,11 @@ impl BrokerMetrics {
             committed: committed.clone(),
         }));
         registry.register_collector(Box::new(PartitionGauges { routing }));
+        let group_states = Arc::new(GroupStates::default());
+        registry.register_collector(Box::new(GroupGauges {
+            states: group_states.clone(),
+            committed: committed.clone(),
+        }));
         let request_times: Arc<Vec<TimeHistogram>> = Arc::new(
             ApiKey::ALL
                 .iter()
@@ -377,7 +484,13 @@ impl BrokerMetrics {
             connections_accepted,
             request_times,
             committed,
+            group_states,
         }
+    }
+
+    /// Where group coordinators publish their group's protocol and state.
+    pub fn group_states(&self) -> &GroupStates {
+        &self.group_states
     }
 
     /// Where group coordinators publish their committed offsets.

@@ -360,6 +360,26 @@ fn consumer_lag_is_the_high_watermark_minus_the_committed_offset() {
         Some(&30.0)
     );
 
+    // The group coordinator's gauges: one classic group, empty, with two offsets.
+    let g = "kafka_server_group_coordinator_metrics";
+    assert_eq!(
+        m.get(&format!("{g}_group_count{{protocol=\"classic\"}}")),
+        Some(&1.0)
+    );
+    assert_eq!(
+        m.get(&format!("{g}_group_count{{protocol=\"consumer\"}}")),
+        Some(&0.0)
+    );
+    assert_eq!(
+        m.get(&format!("{g}_classic_group_count{{state=\"Empty\"}}")),
+        Some(&1.0)
+    );
+    assert_eq!(
+        m.get(&format!("{g}_classic_group_count{{state=\"Stable\"}}")),
+        Some(&0.0)
+    );
+    assert_eq!(m.get(&format!("{g}_offset_count")), Some(&2.0));
+
     commit(&broker, "readers", "lagging", &[(0, 25)]);
     let m = scrape(ops);
     assert_eq!(
@@ -392,6 +412,52 @@ fn consumer_lag_is_the_high_watermark_minus_the_committed_offset() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let m = scrape(ops);
+    assert_eq!(
+        m.get(&format!("{g}_group_count{{protocol=\"classic\"}}")),
+        Some(&0.0)
+    );
+    assert_eq!(m.get(&format!("{g}_offset_count")), Some(&0.0));
+}
+
+/// A consumer-protocol group counts under protocol "consumer", in one of its states.
+#[test]
+fn a_consumer_protocol_group_is_counted_by_state() {
+    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+    let broker = broker_with_metrics();
+    broker.create_topic("counted", 2);
+    let join = ConsumerGroupHeartbeatRequest {
+        group_id: "counters".into(),
+        member_id: "m1-aaaaaaaaaaaaaaaaaa".into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["counted".into()]),
+        topic_partitions: Some(vec![]),
+        ..Default::default()
+    };
+    let Response::ConsumerGroupHeartbeat(r) = raw(
+        &broker.bootstrap(),
+        1,
+        Request::ConsumerGroupHeartbeat(join),
+    ) else {
+        panic!("not a heartbeat response")
+    };
+    assert_eq!(r.error_code, 0);
+    let m = scrape(broker.metrics_addr());
+    let g = "kafka_server_group_coordinator_metrics";
+    assert_eq!(
+        m.get(&format!("{g}_group_count{{protocol=\"consumer\"}}")),
+        Some(&1.0)
+    );
+    let by_state: f64 = ["Empty", "Assigning", "Reconciling", "Stable", "Dead"]
+        .iter()
+        .map(|s| m[&format!("{g}_consumer_group_count{{state=\"{s}\"}}")])
+        .sum();
+    assert_eq!(by_state, 1.0);
+    assert_eq!(
+        m.get(&format!("{g}_consumer_group_count{{state=\"Empty\"}}")),
+        Some(&0.0)
+    );
 }
 
 /// Every query string in `value` (the dashboard's `expr` and templating `query` fields).

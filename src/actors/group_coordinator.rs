@@ -174,6 +174,8 @@ pub struct GroupCoordinatorActor {
     broker: Option<Addr<BrokerActor>>,
     /// Where the group's committed offsets are published for the lag series.
     metrics: Option<Arc<BrokerMetrics>>,
+    /// The protocol and state last published to `metrics`.
+    published_state: Option<(&'static str, &'static str)>,
 }
 
 impl GroupCoordinatorActor {
@@ -187,6 +189,7 @@ impl GroupCoordinatorActor {
             timer: None,
             broker: None,
             metrics: None,
+            published_state: None,
         }
     }
 
@@ -194,6 +197,19 @@ impl GroupCoordinatorActor {
     pub fn reporting_to(mut self, metrics: Arc<BrokerMetrics>) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// Publishes the group's protocol and state when they changed.
+    fn publish_state(&mut self) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        let o = self.group.overview();
+        let now = (!o.dead).then_some((o.group_type, o.state));
+        if now != self.published_state {
+            m.group_states().publish(self.group.group_id(), now);
+            self.published_state = now;
+        }
     }
 
     /// Publishes the group's committed offsets (after they may have changed).
@@ -270,6 +286,7 @@ impl GroupCoordinatorActor {
         {
             self.publish_offsets();
         }
+        self.publish_state();
         self.schedule(ctx);
         if records.is_empty() {
             answers.into_iter().for_each(|a| a.send(Ok(())));
@@ -364,14 +381,16 @@ impl Actor for GroupCoordinatorActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         self.schedule(ctx);
-        // A restored group's offsets.
+        // A restored group's offsets and state.
         self.publish_offsets();
+        self.publish_state();
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         if let Some(m) = &self.metrics {
             m.committed_offsets()
                 .publish(self.group.group_id(), Vec::new());
+            m.group_states().publish(self.group.group_id(), None);
         }
     }
 }
