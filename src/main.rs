@@ -1,5 +1,6 @@
 //! `aeon`: run a broker from a TOML config until ctrl-c or SIGTERM, then shut down
-//! cleanly (segments trimmed, the clean-shutdown marker written).
+//! cleanly (segments trimmed, the clean-shutdown marker written); or, with a command
+//! (`aeon topic|group|cluster ...`, see `cli.rs`), administer a running broker.
 
 use aeon::config::{Config, LogFormat};
 use aeon::Broker;
@@ -7,9 +8,19 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::path::PathBuf;
 
+mod cli;
+
 #[derive(Parser, Debug)]
-#[command(name = "aeon", version, about = "A Kafka-compatible message broker")]
+#[command(
+    name = "aeon",
+    version,
+    about = "A Kafka-compatible message broker; without a command, runs the broker",
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    /// An admin command against a running broker, instead of running one.
+    #[command(subcommand)]
+    command: Option<cli::Command>,
     /// The TOML config file. Without it, `config/aeon.toml` is used when present.
     #[arg(long, short)]
     config: Option<PathBuf>,
@@ -22,7 +33,15 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(command) = args.command.take() {
+        // An operator's error: one line, Kafka's error name in it, exit status 1.
+        if let Err(e) = cli::run(command) {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let path = args
         .config
         .or_else(|| Some(PathBuf::from("config/aeon.toml")).filter(|p| p.exists()));

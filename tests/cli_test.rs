@@ -1,0 +1,195 @@
+//! The admin CLI (`aeon topic|group|cluster ...`) run as a process against a live
+//! broker; each command's output (tables and `--format json`) and errors checked.
+
+mod common;
+
+use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+use aeon::protocol::{Request, Response};
+use common::{connect, produce_raw, raw, TestBroker};
+
+/// Runs `aeon ARGS -b BROKER`: (exit success, stdout, stderr).
+fn aeon(broker: &TestBroker, args: &[&str]) -> (bool, String, String) {
+    let out = common::aeon_command()
+        .args(args)
+        .arg("--bootstrap-server")
+        .arg(broker.bootstrap())
+        .output()
+        .expect("run aeon");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(broker: &TestBroker, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let (ok, out, err) = aeon(broker, &all);
+    assert!(ok, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
+#[test]
+fn topic_commands_create_list_describe_and_delete() {
+    let broker = TestBroker::start();
+    let (ok, out, err) = aeon(
+        &broker,
+        &[
+            "topic",
+            "create",
+            "orders",
+            "--partitions",
+            "3",
+            "--config",
+            "cleanup.policy=compact",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "created topic orders with 3 partitions\n");
+
+    // Creating it again fails with Kafka's error name, exit status 1.
+    let (ok, _, err) = aeon(&broker, &["topic", "create", "orders", "-p", "3"]);
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: ") && err.contains("TOPIC_ALREADY_EXISTS"),
+        "{err}"
+    );
+
+    let (ok, out, _) = aeon(&broker, &["topic", "list"]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["TOPIC", "PARTITIONS", "INTERNAL"]
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["orders", "3", "false"]),
+        "{out}"
+    );
+
+    // Records in partition 1 move its end offset.
+    let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
+    for i in 0..7 {
+        let key = format!("k{i}");
+        b = b.record(RecordSpec::new(Some(key.as_bytes()), Some(b"v")));
+    }
+    let mut s = connect(&broker.bootstrap());
+    let req = common::produce_request("orders", 1, None, -1, b.build());
+    let Response::Produce(r) = common::call(&mut s, 9, 1, req.into()) else {
+        panic!("not a produce response")
+    };
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+
+    let d = json(&broker, &["topic", "describe", "orders"]);
+    assert_eq!(d["name"], "orders");
+    let parts = d["partitions"].as_array().expect("partitions");
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[1]["partition"], 1);
+    assert_eq!(parts[1]["leader"], 1);
+    assert_eq!(parts[1]["end_offset"], 7);
+    assert_eq!(parts[0]["end_offset"], 0);
+    assert_eq!(parts[1]["start_offset"], 0);
+
+    let listed = json(&broker, &["topic", "list"]);
+    assert!(listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|t| t["name"] == "orders" && t["partitions"] == 3));
+
+    let (ok, out, err) = aeon(&broker, &["topic", "delete", "orders"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "deleted topic orders\n");
+    let (ok, _, err) = aeon(&broker, &["topic", "describe", "orders"]);
+    assert!(!ok);
+    assert!(err.contains("UNKNOWN_TOPIC_OR_PARTITION"), "{err}");
+}
+
+#[test]
+fn group_commands_list_and_lag() {
+    let broker = TestBroker::start();
+    broker.create_topic("events", 2);
+    let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
+    for _ in 0..12 {
+        b = b.record(RecordSpec::new(None, Some(b"e")));
+    }
+    let mut s = connect(&broker.bootstrap());
+    assert_eq!(produce_raw(&mut s, "events", None, b.build()).error_code, 0);
+    // The group "billing" committed offset 5 of partition 0, nothing of partition 1.
+    use aeon::protocol::messages::offset_commit_request::*;
+    let req = OffsetCommitRequest {
+        group_id: "billing".into(),
+        generation_id_or_member_epoch: -1,
+        retention_time_ms: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "events".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 5,
+                committed_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Response::OffsetCommit(r) = raw(&broker.bootstrap(), 8, Request::OffsetCommit(req)) else {
+        panic!("not an offset commit response")
+    };
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+
+    let groups = json(&broker, &["group", "list"]);
+    let billing = groups
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["group"] == "billing")
+        .expect("billing is listed");
+    assert_eq!(billing["type"], "classic");
+    assert_eq!(billing["state"], "Empty");
+
+    let lag = json(&broker, &["group", "lag", "billing"]);
+    assert_eq!(
+        lag,
+        serde_json::json!([{"group": "billing", "topic": "events", "partition": 0, "committed": 5, "end": 12, "lag": 7}])
+    );
+    let (ok, out, _) = aeon(&broker, &["group", "lag", "billing"]);
+    assert!(ok);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["TOPIC", "PARTITION", "COMMITTED", "END", "LAG"],
+            vec!["events", "0", "5", "12", "7"]
+        ]
+    );
+}
+
+#[test]
+fn cluster_info_names_the_cluster_and_its_broker() {
+    let broker = TestBroker::start();
+    let info = json(&broker, &["cluster", "info"]);
+    assert_eq!(info["controller_id"], 1);
+    assert!(info["cluster_id"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(info["brokers"][0]["id"], 1);
+    assert_eq!(info["brokers"][0]["address"], broker.bootstrap());
+    // Nothing listens there: a clear error, exit status 1.
+    let out = common::aeon_command()
+        .args([
+            "cluster",
+            "info",
+            "-b",
+            &format!("127.0.0.1:{}", common::free_port()),
+        ])
+        .output()
+        .expect("run aeon");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: connecting to 127.0.0.1:"), "{err}");
+}
