@@ -81,6 +81,23 @@ pub enum TopicCommand {
     },
     /// Deletes a topic.
     Delete { name: String },
+    /// Grows a topic to `--partitions` partitions.
+    AddPartitions {
+        name: String,
+        /// The new total number of partitions.
+        #[arg(long, short)]
+        partitions: i32,
+    },
+    /// Sets (KEY=VALUE) or removes (KEY) topic configs, as IncrementalAlterConfigs.
+    AlterConfig {
+        name: String,
+        /// A config to set (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// A config to remove, back to the broker's default (repeatable).
+        #[arg(long = "delete", value_name = "KEY")]
+        delete: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +106,8 @@ pub enum GroupCommand {
     List,
     /// A group's committed offsets against each partition's end: the lag.
     Lag { group: String },
+    /// Deletes an empty group and its committed offsets.
+    Delete { group: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -454,6 +473,87 @@ fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()> {
                 Format::Table => println!("deleted topic {name}"),
             }
         }
+        TopicCommand::AddPartitions { name, partitions } => {
+            use create_partitions_request::*;
+            let req = CreatePartitionsRequest {
+                topics: vec![CreatePartitionsTopic {
+                    name: name.clone(),
+                    count: partitions,
+                    assignments: None,
+                    ..Default::default()
+                }],
+                timeout_ms: 30_000,
+                ..Default::default()
+            };
+            let Response::CreatePartitions(r) = client.call(3, req)? else {
+                bail!("unexpected answer to CreatePartitions");
+            };
+            for t in &r.results {
+                check(
+                    t.error_code,
+                    t.error_message.as_deref(),
+                    &format!("adding partitions to {name}"),
+                )?;
+            }
+            match c.format {
+                Format::Json => println!("{}", json!({"topic": name, "partitions": partitions})),
+                Format::Table => println!("topic {name} now has {partitions} partitions"),
+            }
+        }
+        TopicCommand::AlterConfig { name, set, delete } => {
+            use incremental_alter_configs_request::*;
+            const TOPIC: i8 = 2;
+            const SET: i8 = 0;
+            const DELETE: i8 = 1;
+            let mut configs = Vec::new();
+            for kv in &set {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--set wants KEY=VALUE, got {kv:?}"))?;
+                configs.push(AlterableConfig {
+                    name: k.to_string(),
+                    config_operation: SET,
+                    value: Some(v.to_string()),
+                    ..Default::default()
+                });
+            }
+            for k in &delete {
+                configs.push(AlterableConfig {
+                    name: k.clone(),
+                    config_operation: DELETE,
+                    value: None,
+                    ..Default::default()
+                });
+            }
+            if configs.is_empty() {
+                bail!("nothing to change: give --set KEY=VALUE or --delete KEY");
+            }
+            let req = IncrementalAlterConfigsRequest {
+                resources: vec![AlterConfigsResource {
+                    resource_type: TOPIC,
+                    resource_name: name.clone(),
+                    configs,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let Response::IncrementalAlterConfigs(r) = client.call(1, req)? else {
+                bail!("unexpected answer to IncrementalAlterConfigs");
+            };
+            for res in &r.responses {
+                check(
+                    res.error_code,
+                    res.error_message.as_deref(),
+                    &format!("altering the configs of {name}"),
+                )?;
+            }
+            match c.format {
+                Format::Json => {
+                    println!("{}", json!({"topic": name, "set": set, "deleted": delete}))
+                }
+                Format::Table => println!("altered the configs of topic {name}"),
+            }
+        }
     }
     Ok(())
 }
@@ -486,6 +586,22 @@ fn group(command: GroupCommand, c: &Connection) -> anyhow::Result<()> {
                         .map(|(g, t, p, s)| vec![g, t, p, s])
                         .collect::<Vec<_>>(),
                 ),
+            }
+        }
+        GroupCommand::Delete { group } => {
+            let req = delete_groups_request::DeleteGroupsRequest {
+                groups_names: vec![group.clone()],
+                ..Default::default()
+            };
+            let Response::DeleteGroups(r) = client.call(2, req)? else {
+                bail!("unexpected answer to DeleteGroups");
+            };
+            for g in &r.results {
+                check(g.error_code, None, &format!("deleting group {group}"))?;
+            }
+            match c.format {
+                Format::Json => println!("{}", json!({"deleted": group})),
+                Format::Table => println!("deleted group {group}"),
             }
         }
         GroupCommand::Lag { group } => {

@@ -100,12 +100,79 @@ fn topic_commands_create_list_describe_and_delete() {
         .iter()
         .any(|t| t["name"] == "orders" && t["partitions"] == 3));
 
+    // Grow it to 5 partitions; change and reset a config.
+    let (ok, out, err) = aeon(
+        &broker,
+        &["topic", "add-partitions", "orders", "--partitions", "5"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "topic orders now has 5 partitions\n");
+    let d = json(&broker, &["topic", "describe", "orders"]);
+    assert_eq!(d["partitions"].as_array().expect("partitions").len(), 5);
+    let (ok, _, err) = aeon(&broker, &["topic", "add-partitions", "orders", "-p", "2"]);
+    assert!(!ok && err.contains("INVALID_PARTITIONS"), "{err}");
+    let (ok, out, err) = aeon(
+        &broker,
+        &[
+            "topic",
+            "alter-config",
+            "orders",
+            "--set",
+            "retention.ms=123456",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "altered the configs of topic orders\n");
+    assert_eq!(topic_config(&broker, "orders", "retention.ms"), "123456");
+    let (ok, _, err) = aeon(
+        &broker,
+        &[
+            "topic",
+            "alter-config",
+            "orders",
+            "--set",
+            "retention.ms=soon",
+        ],
+    );
+    assert!(!ok && err.contains("INVALID_CONFIG"), "{err}");
+    let (ok, _, err) = aeon(
+        &broker,
+        &[
+            "topic",
+            "alter-config",
+            "orders",
+            "--delete",
+            "retention.ms",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(topic_config(&broker, "orders", "retention.ms"), "604800000");
+
     let (ok, out, err) = aeon(&broker, &["topic", "delete", "orders"]);
     assert!(ok, "{err}");
     assert_eq!(out, "deleted topic orders\n");
     let (ok, _, err) = aeon(&broker, &["topic", "describe", "orders"]);
     assert!(!ok);
     assert!(err.contains("UNKNOWN_TOPIC_OR_PARTITION"), "{err}");
+}
+
+/// One config of a topic, as DescribeConfigs reports it.
+fn topic_config(broker: &TestBroker, topic: &str, key: &str) -> String {
+    use aeon::protocol::messages::describe_configs_request::*;
+    let req = DescribeConfigsRequest {
+        resources: vec![DescribeConfigsResource {
+            resource_type: 2,
+            resource_name: topic.into(),
+            configuration_keys: Some(vec![key.into()]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Response::DescribeConfigs(r) = raw(&broker.bootstrap(), 4, Request::DescribeConfigs(req))
+    else {
+        panic!("not a describe configs response")
+    };
+    r.results[0].configs[0].value.clone().unwrap_or_default()
 }
 
 #[test]
@@ -169,6 +236,16 @@ fn group_commands_list_and_lag() {
             vec!["events", "0", "5", "12", "7"]
         ]
     );
+
+    let (ok, out, err) = aeon(&broker, &["group", "delete", "billing"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "deleted group billing\n");
+    assert_eq!(
+        json(&broker, &["group", "lag", "billing"]),
+        serde_json::json!([])
+    );
+    let (ok, _, err) = aeon(&broker, &["group", "delete", "billing"]);
+    assert!(!ok && err.contains("GROUP_ID_NOT_FOUND"), "{err}");
 }
 
 #[test]
