@@ -237,6 +237,54 @@ fn group_commands_list_and_lag() {
         ]
     );
 
+    // Reset: a dry run changes nothing; --execute commits, clamped to each partition.
+    let (ok, out, err) = aeon(
+        &broker,
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events",
+            "--to-earliest",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.ends_with("(dry run: add --execute to commit these offsets)\n"),
+        "{out}"
+    );
+    assert_eq!(
+        json(&broker, &["group", "lag", "billing"])[0]["committed"],
+        5
+    );
+    let reset = json(
+        &broker,
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events",
+            "--to-offset",
+            "10",
+            "--execute",
+        ],
+    );
+    assert_eq!(
+        reset["offsets"],
+        serde_json::json!([{"partition": 0, "offset": 10}, {"partition": 1, "offset": 0}])
+    );
+    let lag = json(&broker, &["group", "lag", "billing"]);
+    assert_eq!(lag[0]["committed"], 10);
+    assert_eq!(lag[0]["lag"], 2);
+    assert_eq!(lag[1]["committed"], 0);
+
+    let described = json(&broker, &["group", "describe", "billing"]);
+    assert_eq!(described["type"], "classic");
+    assert_eq!(described["state"], "Empty");
+    assert_eq!(described["members"], serde_json::json!([]));
+
     let (ok, out, err) = aeon(&broker, &["group", "delete", "billing"]);
     assert!(ok, "{err}");
     assert_eq!(out, "deleted group billing\n");
@@ -395,4 +443,41 @@ fn produce_and_consume_round_trip_keys_values_and_headers() {
     // A partition the topic does not have.
     let (ok, _, err) = aeon_with_input(&broker, &["produce", "lines", "-p", "7"], "x\n");
     assert!(!ok && err.contains("no partition 7"), "{err}");
+}
+
+/// `group describe` of a consumer-protocol group: its epoch, assignor and a member with
+/// the partitions the coordinator assigned it.
+#[test]
+fn group_describe_shows_a_consumer_group_and_its_member() {
+    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+    let broker = TestBroker::start();
+    broker.create_topic("streamed", 2);
+    let join = ConsumerGroupHeartbeatRequest {
+        group_id: "modern".into(),
+        member_id: "member-one-0123456789".into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["streamed".into()]),
+        topic_partitions: Some(vec![]),
+        ..Default::default()
+    };
+    let Response::ConsumerGroupHeartbeat(r) = raw(
+        &broker.bootstrap(),
+        1,
+        Request::ConsumerGroupHeartbeat(join),
+    ) else {
+        panic!("not a heartbeat response")
+    };
+    assert_eq!(r.error_code, 0);
+    let d = json(&broker, &["group", "describe", "modern"]);
+    assert_eq!(d["type"], "consumer");
+    assert_eq!(d["assignor"], "uniform");
+    assert_eq!(d["epoch"], 1);
+    assert_eq!(d["members"][0]["member_id"], "member-one-0123456789");
+    assert_eq!(
+        d["members"][0]["partitions"],
+        serde_json::json!(["streamed-0", "streamed-1"])
+    );
+    let (ok, _, err) = aeon(&broker, &["group", "describe", "nobody"]);
+    assert!(!ok && err.contains("GROUP_ID_NOT_FOUND"), "{err}");
 }
