@@ -229,6 +229,14 @@ fn check(code: i16, message: Option<&str>, what: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A one-line outcome: `value` as JSON, or `text`.
+fn report(format: Format, value: serde_json::Value, text: &str) {
+    match format {
+        Format::Json => println!("{value}"),
+        Format::Table => println!("{text}"),
+    }
+}
+
 /// A table with a header row, columns padded to their widest cell.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -527,10 +535,11 @@ fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()> {
                 )?;
             }
             let created = r.topics.first().map_or(0, |t| t.num_partitions);
-            match c.format {
-                Format::Json => println!("{}", json!({"created": name, "partitions": created})),
-                Format::Table => println!("created topic {name} with {created} partitions"),
-            }
+            report(
+                c.format,
+                json!({"created": name, "partitions": created}),
+                &format!("created topic {name} with {created} partitions"),
+            );
         }
         TopicCommand::Delete { name } => {
             use delete_topics_request::*;
@@ -552,10 +561,11 @@ fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()> {
                     &format!("deleting topic {name}"),
                 )?;
             }
-            match c.format {
-                Format::Json => println!("{}", json!({"deleted": name})),
-                Format::Table => println!("deleted topic {name}"),
-            }
+            report(
+                c.format,
+                json!({"deleted": name}),
+                &format!("deleted topic {name}"),
+            );
         }
         TopicCommand::AddPartitions { name, partitions } => {
             use create_partitions_request::*;
@@ -579,10 +589,11 @@ fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()> {
                     &format!("adding partitions to {name}"),
                 )?;
             }
-            match c.format {
-                Format::Json => println!("{}", json!({"topic": name, "partitions": partitions})),
-                Format::Table => println!("topic {name} now has {partitions} partitions"),
-            }
+            report(
+                c.format,
+                json!({"topic": name, "partitions": partitions}),
+                &format!("topic {name} now has {partitions} partitions"),
+            );
         }
         TopicCommand::AlterConfig { name, set, delete } => {
             use incremental_alter_configs_request::*;
@@ -631,12 +642,11 @@ fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()> {
                     &format!("altering the configs of {name}"),
                 )?;
             }
-            match c.format {
-                Format::Json => {
-                    println!("{}", json!({"topic": name, "set": set, "deleted": delete}))
-                }
-                Format::Table => println!("altered the configs of topic {name}"),
-            }
+            report(
+                c.format,
+                json!({"topic": name, "set": set, "deleted": delete}),
+                &format!("altered the configs of topic {name}"),
+            );
         }
     }
     Ok(())
@@ -683,10 +693,11 @@ fn group(command: GroupCommand, c: &Connection) -> anyhow::Result<()> {
             for g in &r.results {
                 check(g.error_code, None, &format!("deleting group {group}"))?;
             }
-            match c.format {
-                Format::Json => println!("{}", json!({"deleted": group})),
-                Format::Table => println!("deleted group {group}"),
-            }
+            report(
+                c.format,
+                json!({"deleted": group}),
+                &format!("deleted group {group}"),
+            );
         }
         GroupCommand::Describe { group } => describe_group(&mut client, &group, c.format)?,
         GroupCommand::ResetOffsets {

@@ -449,26 +449,14 @@ fn produce_and_consume_round_trip_keys_values_and_headers() {
 /// the partitions the coordinator assigned it.
 #[test]
 fn group_describe_shows_a_consumer_group_and_its_member() {
-    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
     let broker = TestBroker::start();
     broker.create_topic("streamed", 2);
-    let join = ConsumerGroupHeartbeatRequest {
-        group_id: "modern".into(),
-        member_id: "member-one-0123456789".into(),
-        member_epoch: 0,
-        rebalance_timeout_ms: 30_000,
-        subscribed_topic_names: Some(vec!["streamed".into()]),
-        topic_partitions: Some(vec![]),
-        ..Default::default()
-    };
-    let Response::ConsumerGroupHeartbeat(r) = raw(
+    common::consumer_group_join(
         &broker.bootstrap(),
-        1,
-        Request::ConsumerGroupHeartbeat(join),
-    ) else {
-        panic!("not a heartbeat response")
-    };
-    assert_eq!(r.error_code, 0);
+        "modern",
+        "member-one-0123456789",
+        &["streamed"],
+    );
     let d = json(&broker, &["group", "describe", "modern"]);
     assert_eq!(d["type"], "consumer");
     assert_eq!(d["assignor"], "uniform");

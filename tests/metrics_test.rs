@@ -423,26 +423,14 @@ fn consumer_lag_is_the_high_watermark_minus_the_committed_offset() {
 /// A consumer-protocol group counts under protocol "consumer", in one of its states.
 #[test]
 fn a_consumer_protocol_group_is_counted_by_state() {
-    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
     let broker = broker_with_metrics();
     broker.create_topic("counted", 2);
-    let join = ConsumerGroupHeartbeatRequest {
-        group_id: "counters".into(),
-        member_id: "m1-aaaaaaaaaaaaaaaaaa".into(),
-        member_epoch: 0,
-        rebalance_timeout_ms: 30_000,
-        subscribed_topic_names: Some(vec!["counted".into()]),
-        topic_partitions: Some(vec![]),
-        ..Default::default()
-    };
-    let Response::ConsumerGroupHeartbeat(r) = raw(
+    common::consumer_group_join(
         &broker.bootstrap(),
-        1,
-        Request::ConsumerGroupHeartbeat(join),
-    ) else {
-        panic!("not a heartbeat response")
-    };
-    assert_eq!(r.error_code, 0);
+        "counters",
+        "m1-aaaaaaaaaaaaaaaaaa",
+        &["counted"],
+    );
     let m = scrape(broker.metrics_addr());
     let g = "kafka_server_group_coordinator_metrics";
     assert_eq!(

@@ -169,3 +169,29 @@ pub fn produce_raw(
     };
     r.responses[0].partition_responses[0].clone()
 }
+
+/// A member joining `group` with the consumer protocol (ConsumerGroupHeartbeat v1,
+/// epoch 0, subscribed to `topics`); panics unless the coordinator accepts it.
+pub fn consumer_group_join(
+    addr: &str,
+    group: &str,
+    member_id: &str,
+    topics: &[&str],
+) -> aeon::protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse {
+    use aeon::protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+    let join = ConsumerGroupHeartbeatRequest {
+        group_id: group.into(),
+        member_id: member_id.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(topics.iter().map(|t| t.to_string()).collect()),
+        topic_partitions: Some(vec![]),
+        ..Default::default()
+    };
+    let Response::ConsumerGroupHeartbeat(r) = raw(addr, 1, Request::ConsumerGroupHeartbeat(join))
+    else {
+        panic!("not a heartbeat response")
+    };
+    assert_eq!(r.error_code, 0, "{r:?}");
+    r
+}
