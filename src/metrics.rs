@@ -636,6 +636,11 @@ impl Collector for PartitionGauges {
                 "The first offset of the partition",
                 |o| o.log_start_offset,
             ),
+            (
+                "kafka_log_log_size",
+                "Bytes of the partition's batches in all its segments",
+                |o| i64::try_from(o.size_bytes).unwrap_or(i64::MAX),
+            ),
         ] {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for topic in routing.topics.values() {

@@ -180,6 +180,15 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
         m.get("kafka_log_log_logstartoffset{topic=\"metered\",partition=\"0\"}"),
         Some(&0.0)
     );
+    // Stored as produced: the partition holds exactly the three batches.
+    assert_eq!(
+        m.get("kafka_log_log_size{topic=\"metered\",partition=\"0\"}"),
+        Some(&(bytes_in as f64))
+    );
+    assert_eq!(
+        m.get("kafka_log_log_size{topic=\"metered\",partition=\"1\"}"),
+        Some(&0.0)
+    );
 
     // Connections: the produce connection is still open; the scrape's HTTP connection
     // is not a Kafka one.

@@ -99,6 +99,7 @@ impl PartitionActor {
             log_start_offset: log.log_start_offset(),
             high_watermark: log.high_watermark(),
             last_stable_offset: last_stable_offset(&producers, &log),
+            size_bytes: log.size_bytes(),
         };
         let (tx, rx) = watch::channel(offsets);
         let actor = PartitionActor {
@@ -128,6 +129,7 @@ impl PartitionActor {
                 log_start_offset: log.log_start_offset(),
                 high_watermark: log.high_watermark(),
                 last_stable_offset: last_stable_offset(&self.producers, log),
+                size_bytes: log.size_bytes(),
             };
             self.offsets
                 .send_if_modified(|cur| std::mem::replace(cur, o) != o);

@@ -17,6 +17,8 @@ pub struct PartitionOffsets {
     /// The first offset of the oldest open transaction, else the high watermark:
     /// read_committed consumers read below it.
     pub last_stable_offset: i64,
+    /// Bytes of batches in all segments (Kafka's `Log.Size`).
+    pub size_bytes: u64,
 }
 
 /// What a fetch or list-offsets may see (Kafka's isolation level).
