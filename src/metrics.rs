@@ -443,18 +443,22 @@ impl BrokerMetrics {
                     .collect()
             })
             .collect();
-        let connections = Gauge::default();
+        // Per listener, as Kafka labels them; Aeon has the one PLAINTEXT listener.
+        let listener: Labels = vec![("listener".to_string(), "PLAINTEXT".to_string())];
+        let connection_counts = Family::<Labels, Gauge>::default();
         registry.register(
             "kafka_server_socket_server_metrics_connection_count",
             "Open client connections",
-            connections.clone(),
+            connection_counts.clone(),
         );
-        let connections_accepted = Counter::default();
+        let connections = connection_counts.get_or_create(&listener).clone();
+        let connection_creations = Family::<Labels, Counter>::default();
         registry.register(
             "kafka_server_socket_server_metrics_connection_creation",
             "Client connections accepted",
-            connections_accepted.clone(),
+            connection_creations.clone(),
         );
+        let connections_accepted = connection_creations.get_or_create(&listener).clone();
         let committed = Arc::new(CommittedOffsets::default());
         registry.register_collector(Box::new(LagGauges {
             routing: routing.clone(),

@@ -192,8 +192,12 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
 
     // Connections: the produce connection is still open; the scrape's HTTP connection
     // is not a Kafka one.
-    assert!(m["kafka_server_socket_server_metrics_connection_count"] >= 1.0);
-    assert!(m["kafka_server_socket_server_metrics_connection_creation_total"] >= 3.0);
+    let listener = "{listener=\"PLAINTEXT\"}";
+    assert!(m[&format!("kafka_server_socket_server_metrics_connection_count{listener}")] >= 1.0);
+    assert!(
+        m[&format!("kafka_server_socket_server_metrics_connection_creation_total{listener}")]
+            >= 3.0
+    );
     drop(s);
 }
 
