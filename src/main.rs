@@ -1,6 +1,6 @@
 //! `aeon`: run a broker from a TOML config until ctrl-c or SIGTERM, then shut down
 //! cleanly (segments trimmed, the clean-shutdown marker written); or, with a command
-//! (`aeon topic|group|cluster ...`, see `cli.rs`), administer a running broker.
+//! (`aeon topic|group|cluster ...`, see `cli/`), administer a running broker.
 
 use aeon::config::{Config, LogFormat};
 use aeon::Broker;

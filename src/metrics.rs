@@ -157,7 +157,7 @@ impl TimeHistogram {
 }
 
 /// `kafka_network_requestmetrics_totaltimems`, one histogram per API.
-struct RequestTimes(Arc<Vec<TimeHistogram>>);
+struct RequestTimes(Arc<Vec<Option<TimeHistogram>>>);
 
 impl std::fmt::Debug for RequestTimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -173,7 +173,10 @@ impl Collector for RequestTimes {
             None,
             MetricType::Histogram,
         )?;
-        for (api, h) in ApiKey::ALL.iter().zip(self.0.iter()) {
+        for (api, h) in ApiKey::ALL
+            .iter()
+            .filter_map(|&api| Some((api, self.0.get(api_index(api)?)?.as_ref()?)))
+        {
             let count = h.count.load(Ordering::Relaxed);
             let buckets: Vec<(f64, u64)> = TIME_BUCKETS_MS
                 .iter()
@@ -395,12 +398,12 @@ pub struct BrokerMetrics {
     registry: Registry,
     topics: TopicFamilies,
     all_topics: TopicCounters,
-    /// `requests[api index][version]`, for the versions the broker decodes.
-    requests: Vec<Vec<Counter>>,
+    /// `requests[api key][version]`, for the versions the broker decodes.
+    requests: Vec<Option<Vec<Counter>>>,
     connections: Gauge,
     connections_accepted: Counter,
-    /// Per API, in `ApiKey::ALL` order.
-    request_times: Arc<Vec<TimeHistogram>>,
+    /// Per API, indexed by its key.
+    request_times: Arc<Vec<Option<TimeHistogram>>>,
     committed: Arc<CommittedOffsets>,
     group_states: Arc<GroupStates>,
 }
@@ -423,26 +426,23 @@ impl BrokerMetrics {
             "Requests received, by API and version",
             requests_family.clone(),
         );
-        let requests = ApiKey::ALL
-            .iter()
-            .map(|api| {
-                let versions = api.versions();
-                (0..=versions.max)
-                    .map(|v| {
-                        if v < versions.min {
-                            // Never bumped: a version below the floor fails to decode.
-                            return Counter::default();
-                        }
-                        requests_family
-                            .get_or_create(&vec![
-                                ("request".to_string(), api.name().to_string()),
-                                ("version".to_string(), v.to_string()),
-                            ])
-                            .clone()
-                    })
-                    .collect()
-            })
-            .collect();
+        let requests = by_api_key(|api| {
+            let versions = api.versions();
+            (0..=versions.max)
+                .map(|v| {
+                    if v < versions.min {
+                        // Never bumped: a version below the floor fails to decode.
+                        return Counter::default();
+                    }
+                    requests_family
+                        .get_or_create(&vec![
+                            ("request".to_string(), api.name().to_string()),
+                            ("version".to_string(), v.to_string()),
+                        ])
+                        .clone()
+                })
+                .collect()
+        });
         // Per listener, as Kafka labels them; Aeon has the one PLAINTEXT listener.
         let listener: Labels = vec![("listener".to_string(), "PLAINTEXT".to_string())];
         let connection_counts = Family::<Labels, Gauge>::default();
@@ -470,12 +470,7 @@ impl BrokerMetrics {
             states: group_states.clone(),
             committed: committed.clone(),
         }));
-        let request_times: Arc<Vec<TimeHistogram>> = Arc::new(
-            ApiKey::ALL
-                .iter()
-                .map(|_| TimeHistogram::default())
-                .collect(),
-        );
+        let request_times = Arc::new(by_api_key(|_| TimeHistogram::default()));
         registry.register_collector(Box::new(RequestTimes(request_times.clone())));
         BrokerMetrics {
             response_encode_failures: AtomicU64::new(0),
@@ -530,7 +525,7 @@ impl BrokerMetrics {
     /// the table).
     pub fn request(&self, api: ApiKey, version: i16) {
         if let Some(c) = api_index(api)
-            .and_then(|i| self.requests.get(i))
+            .and_then(|i| self.requests.get(i)?.as_ref())
             .and_then(|by_version| by_version.get(usize::try_from(version).ok()?))
         {
             c.inc();
@@ -539,7 +534,7 @@ impl BrokerMetrics {
 
     /// A request of `api` was answered (its response queued) `elapsed` after it arrived.
     pub fn request_time(&self, api: ApiKey, elapsed: Duration) {
-        if let Some(h) = api_index(api).and_then(|i| self.request_times.get(i)) {
+        if let Some(h) = api_index(api).and_then(|i| self.request_times.get(i)?.as_ref()) {
             h.observe(elapsed);
         }
     }
@@ -583,9 +578,23 @@ impl BrokerMetrics {
     }
 }
 
-/// Where `api` stands in `ApiKey::ALL`, which orders the per-API tables.
+/// Where `api` stands in the per-API tables: at its key, so a request finds its entry
+/// without a search.
 fn api_index(api: ApiKey) -> Option<usize> {
-    ApiKey::ALL.iter().position(|k| *k == api)
+    usize::try_from(api.code()).ok()
+}
+
+/// A per-API table indexed by API key (`None` at keys the broker does not know).
+fn by_api_key<T>(make: impl Fn(ApiKey) -> T) -> Vec<Option<T>> {
+    let mut table: Vec<Option<T>> = Vec::new();
+    for api in ApiKey::ALL.iter().copied() {
+        let Some(i) = api_index(api) else { continue };
+        if table.len() <= i {
+            table.resize_with(i + 1, || None);
+        }
+        table[i] = Some(make(api));
+    }
+    table
 }
 
 /// Partition gauges, read from the routing snapshot at each scrape.

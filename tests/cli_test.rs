@@ -7,19 +7,9 @@ use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{Request, Response};
 use common::{connect, produce_raw, raw, TestBroker};
 
-/// Runs `aeon ARGS -b BROKER`: (exit success, stdout, stderr).
+/// Runs `aeon ARGS --bootstrap-server BROKER`: (exit success, stdout, stderr).
 fn aeon(broker: &TestBroker, args: &[&str]) -> (bool, String, String) {
-    let out = common::aeon_command()
-        .args(args)
-        .arg("--bootstrap-server")
-        .arg(broker.bootstrap())
-        .output()
-        .expect("run aeon");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    aeon_with_input(broker, args, "")
 }
 
 fn json(broker: &TestBroker, args: &[&str]) -> serde_json::Value {
@@ -319,12 +309,12 @@ fn cluster_info_names_the_cluster_and_its_broker() {
     assert!(err.starts_with("error: connecting to 127.0.0.1:"), "{err}");
 }
 
-/// Runs `aeon ARGS -b BROKER` with `input` on stdin: (exit success, stdout, stderr).
+/// Runs `aeon ARGS --bootstrap-server BROKER` with `input` on stdin: (exit success, stdout, stderr).
 fn aeon_with_input(broker: &TestBroker, args: &[&str], input: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = common::aeon_command()
         .args(args)
-        .arg("-b")
+        .arg("--bootstrap-server")
         .arg(broker.bootstrap())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -465,6 +465,16 @@ fn ctp_topics_with_input(addr: &str, n: i32) {
     input.commit_transaction(T).expect("input committed");
 }
 
+/// "ctp-out", read committed, holds each of the `n` inputs upper-cased, exactly once.
+fn assert_output_is_the_input_once(addr: &str, n: i32) {
+    let out = drain(&reader_at(addr, "ctp-out", 2, true), Duration::from_secs(3));
+    let mut got = values(&out);
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every input exactly once in the output");
+}
+
 /// The sum of the group's committed offsets of the partitions `consumer` is assigned.
 fn committed_total(consumer: &BaseConsumer) -> i64 {
     consumer
@@ -544,15 +554,7 @@ fn consume_transform_produce_is_exactly_once_across_a_crash_and_a_restart() {
         );
     }
 
-    let out = drain(
-        &reader_at(&addr, "ctp-out", 2, true),
-        Duration::from_secs(3),
-    );
-    let mut got = values(&out);
-    got.sort();
-    let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
-    want.sort();
-    assert_eq!(got, want, "every input exactly once in the output");
+    assert_output_is_the_input_once(&addr, n);
 }
 
 /// Rewrites the last `__transaction_state` record of `id` with its state replaced, as
@@ -733,13 +735,5 @@ fn transactional_offset_commits_work_for_a_consumer_protocol_group() {
         process(&consumer, &producer, 100, true);
         assert!(Instant::now() < deadline, "the input is consumed");
     }
-    let out = drain(
-        &reader_at(&addr, "ctp-out", 2, true),
-        Duration::from_secs(3),
-    );
-    let mut got = values(&out);
-    got.sort();
-    let mut want: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
-    want.sort();
-    assert_eq!(got, want, "every input exactly once in the output");
+    assert_output_is_the_input_once(&addr, n);
 }

@@ -40,11 +40,20 @@ fn partition_response(
     }
 }
 
+/// A produced batch that passed Kafka's checks, with what the metrics count of it.
+struct Checked {
+    batch: Bytes,
+    /// Records in it, from its header.
+    records: u64,
+    /// Its size as the producer sent it (before any re-encoding).
+    bytes: u64,
+}
+
 /// Kafka's checks of a produced batch, before it reaches the log.
 fn validate(
     records: Option<&Bytes>,
     max_message_bytes: usize,
-) -> Result<Bytes, (ErrorCode, String)> {
+) -> Result<Checked, (ErrorCode, String)> {
     let Some(bytes) = records.filter(|b| !b.is_empty()) else {
         return Err((
             ErrorCode::InvalidRecord,
@@ -88,7 +97,11 @@ fn validate(
     batch
         .verify_crc()
         .map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
-    Ok(bytes.clone())
+    Ok(Checked {
+        batch: bytes.clone(),
+        records: u64::try_from(batch.record_count()).unwrap_or(0),
+        bytes: bytes.len() as u64,
+    })
 }
 
 /// The codec the topic stores batches with (`compression.type`), `None` for
@@ -155,7 +168,6 @@ pub async fn handle(
         let route = naming.find(&routing, &topic.name, &topic.topic_id);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, p) in topic.partition_data.into_iter().enumerate() {
-            let request_bytes = p.records.as_ref().map_or(0, |b| b.len() as u64);
             let target = route.and_then(|t| {
                 usize::try_from(p.index)
                     .ok()
@@ -184,16 +196,16 @@ pub async fn handle(
                 ),
                 (true, Some((t, r))) => {
                     match validate(p.records.as_ref(), t.effective.max_message_bytes as usize)
-                        .and_then(|batch| to_topic_codec(batch, &t.effective))
+                        .and_then(|c| {
+                            to_topic_codec(c.batch, &t.effective).map(|b| (b, c.records, c.bytes))
+                        })
                     {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
                             t.metrics.produce_failed();
                             partition_response(p.index, code, Some(msg))
                         }
-                        Ok(batch) => {
-                            let records = RecordBatch::parse(&batch)
-                                .map_or(0, |b| u64::try_from(b.record_count()).unwrap_or(0));
+                        Ok((batch, records, request_bytes)) => {
                             let (reply, answer) = tokio::sync::oneshot::channel();
                             r.addr.do_send(AppendInOrder {
                                 check_keys: t.effective.cleanup_policy.compact,
