@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -156,8 +156,61 @@ impl TimeHistogram {
     }
 }
 
-/// `kafka_network_requestmetrics_totaltimems`, one histogram per API.
-struct RequestTimes(Arc<Vec<Option<TimeHistogram>>>);
+/// A request's times on its connection, one histogram per phase (Kafka's phases).
+#[derive(Debug, Default)]
+struct ApiTimes {
+    total: TimeHistogram,
+    request_queue: TimeHistogram,
+    local: TimeHistogram,
+    response_queue: TimeHistogram,
+    response_send: TimeHistogram,
+}
+
+/// The moments a request passed on its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTiming {
+    /// Its frame was read whole off the socket.
+    pub received: Instant,
+    /// Its connection took it up and started its handler.
+    pub dispatched: Instant,
+    /// Its response was built and encoded.
+    pub answered: Instant,
+}
+
+/// The phases as Kafka names them: the series, its help, and where its histogram is.
+/// A phase's histogram among an API's.
+type Phase = fn(&ApiTimes) -> &TimeHistogram;
+
+const PHASES: [(&str, &str, Phase); 5] = [
+    (
+        "kafka_network_requestmetrics_totaltimems",
+        "Time from a request read whole to its response written to the socket, in milliseconds",
+        |t| &t.total,
+    ),
+    (
+        "kafka_network_requestmetrics_requestqueuetimems",
+        "Time a request waited, read, for its connection to take it up, in milliseconds",
+        |t| &t.request_queue,
+    ),
+    (
+        "kafka_network_requestmetrics_localtimems",
+        "Time a request's handler took to build and encode its response, in milliseconds (Aeon has no remote phase: waits for data or a flush are in it)",
+        |t| &t.local,
+    ),
+    (
+        "kafka_network_requestmetrics_responsequeuetimems",
+        "Time a response waited for its writer (and for earlier responses of its connection), in milliseconds",
+        |t| &t.response_queue,
+    ),
+    (
+        "kafka_network_requestmetrics_responsesendtimems",
+        "Time a response took to be written to the socket, in milliseconds",
+        |t| &t.response_send,
+    ),
+];
+
+/// The request-time histograms, one family per phase, one series per API.
+struct RequestTimes(Arc<Vec<Option<ApiTimes>>>);
 
 impl std::fmt::Debug for RequestTimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,71 +220,129 @@ impl std::fmt::Debug for RequestTimes {
 
 impl Collector for RequestTimes {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let mut family = encoder.encode_descriptor(
-            "kafka_network_requestmetrics_totaltimems",
-            "Time from a request's arrival to its response queued on the connection, in milliseconds",
-            None,
-            MetricType::Histogram,
-        )?;
-        for (api, h) in ApiKey::ALL
-            .iter()
-            .filter_map(|&api| Some((api, self.0.get(api_index(api)?)?.as_ref()?)))
-        {
-            let count = h.count.load(Ordering::Relaxed);
-            let buckets: Vec<(f64, u64)> = TIME_BUCKETS_MS
+        for (name, help, phase) in PHASES {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            for (api, times) in ApiKey::ALL
                 .iter()
-                .copied()
-                .chain([f64::INFINITY])
-                .zip(h.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
-                .collect();
-            let sum_ms = h.sum_ns.load(Ordering::Relaxed) as f64 / 1e6;
-            let labels: Labels = vec![("request".to_string(), api.name().to_string())];
-            family
-                .encode_family(&labels)?
-                .encode_histogram::<Labels>(sum_ms, count, &buckets, None)?;
+                .filter_map(|&api| Some((api, self.0.get(api_index(api)?)?.as_ref()?)))
+            {
+                let h = phase(times);
+                let count = h.count.load(Ordering::Relaxed);
+                let buckets: Vec<(f64, u64)> = TIME_BUCKETS_MS
+                    .iter()
+                    .copied()
+                    .chain([f64::INFINITY])
+                    .zip(h.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+                    .collect();
+                let sum_ms = h.sum_ns.load(Ordering::Relaxed) as f64 / 1e6;
+                let labels: Labels = vec![("request".to_string(), api.name().to_string())];
+                family
+                    .encode_family(&labels)?
+                    .encode_histogram::<Labels>(sum_ms, count, &buckets, None)?;
+            }
         }
         Ok(())
     }
 }
 
-/// Each group's committed offsets as its coordinator last published them: (topic,
-/// partition, offset). Written on offset changes (commits, deletions, expiry,
-/// transaction outcomes), read at scrape for the lag series.
-#[derive(Debug, Default)]
-pub struct CommittedOffsets(RwLock<HashMap<String, GroupOffsets>>);
+/// What coordinators publish for the scrape: one value per group or transactional
+/// id, replaced on a change, read when `/metrics` is scraped.
+#[derive(Debug)]
+pub struct Board<V>(RwLock<HashMap<String, V>>);
+
+impl<V> Default for Board<V> {
+    fn default() -> Self {
+        Board(RwLock::new(HashMap::new()))
+    }
+}
+
+impl<V> Board<V> {
+    /// Replaces `key`'s value; `None` removes it.
+    pub fn publish(&self, key: &str, value: Option<V>) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        match value {
+            Some(v) => {
+                map.insert(key.to_string(), v);
+            }
+            None => {
+                map.remove(key);
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, V>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Each group's committed offsets as its coordinator last published them (on offset
+/// changes: commits, deletions, expiry, transaction outcomes), for the lag series.
+pub type CommittedOffsets = Board<GroupOffsets>;
 
 /// One group's committed offsets: (topic, partition, offset).
 pub type GroupOffsets = Vec<(String, i32, i64)>;
 
-impl CommittedOffsets {
-    /// Replaces `group`'s offsets; none removes the group.
-    pub fn publish(&self, group: &str, offsets: GroupOffsets) {
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        if offsets.is_empty() {
-            map.remove(group);
-        } else {
-            map.insert(group.to_string(), offsets);
-        }
+/// Each live group's protocol ("classic" or "consumer") and Kafka state name.
+pub type GroupStates = Board<(&'static str, &'static str)>;
+
+/// Each transactional id's state, by Kafka's name (Empty, Ongoing, PrepareCommit, ...).
+pub type TxnStates = Board<&'static str>;
+
+/// The transaction coordinator's gauges: ids by state, and the open transactions.
+struct TxnGauges {
+    states: Arc<TxnStates>,
+}
+
+impl std::fmt::Debug for TxnGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TxnGauges")
     }
 }
 
-/// Each live group's protocol ("classic" or "consumer") and Kafka state name, as its
-/// coordinator last published them (on a change).
-#[derive(Debug, Default)]
-pub struct GroupStates(RwLock<HashMap<String, (&'static str, &'static str)>>);
+/// Kafka's transaction states, as DescribeTransactions names them.
+const TXN_STATES: [&str; 8] = [
+    "Empty",
+    "Ongoing",
+    "PrepareCommit",
+    "PrepareAbort",
+    "CompleteCommit",
+    "CompleteAbort",
+    "PrepareEpochFence",
+    "Dead",
+];
 
-impl GroupStates {
-    /// Records `group`'s protocol and state; `None` (a dead group) removes it.
-    pub fn publish(&self, group: &str, state: Option<(&'static str, &'static str)>) {
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        match state {
-            Some(s) => {
-                map.insert(group.to_string(), s);
-            }
-            None => {
-                map.remove(group);
-            }
+impl Collector for TxnGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let states = self.states.read();
+        let count = |state: &str| states.values().filter(|s| **s == state).count() as i64;
+        let mut family = encoder.encode_descriptor(
+            "kafka_server_transaction_coordinator_metrics_transactional_id_count",
+            "Transactional ids by the state of their transaction",
+            None,
+            MetricType::Gauge,
+        )?;
+        for state in TXN_STATES {
+            let labels: Labels = vec![("state".to_string(), state.to_string())];
+            ConstGauge::new(count(state)).encode(family.encode_family(&labels)?)?;
         }
+        // Open: begun and not yet complete (Ongoing, or its end decided and its markers
+        // not all written).
+        let open = [
+            "Ongoing",
+            "PrepareCommit",
+            "PrepareAbort",
+            "PrepareEpochFence",
+        ]
+        .iter()
+        .map(|s| count(s))
+        .sum::<i64>();
+        ConstGauge::new(open).encode(encoder.encode_descriptor(
+            "kafka_server_transaction_coordinator_metrics_open_transaction_count",
+            "Transactions begun and not yet complete",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        Ok(())
     }
 }
 
@@ -259,7 +370,7 @@ const CONSUMER_STATES: [&str; 5] = ["Empty", "Assigning", "Reconciling", "Stable
 
 impl Collector for GroupGauges {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let states = self.states.0.read().unwrap_or_else(PoisonError::into_inner);
+        let states = self.states.read();
         let count = |protocol: &str, state: Option<&str>| {
             states
                 .values()
@@ -298,14 +409,7 @@ impl Collector for GroupGauges {
             }
         }
         drop(states);
-        let offsets: i64 = self
-            .committed
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|o| o.len() as i64)
-            .sum();
+        let offsets: i64 = self.committed.read().values().map(|o| o.len() as i64).sum();
         ConstGauge::new(offsets).encode(encoder.encode_descriptor(
             "kafka_server_group_coordinator_metrics_offset_count",
             "Committed offsets retained",
@@ -352,11 +456,7 @@ impl Collector for LagGauges {
                     .encode(current.encode_family(&labels)?)?;
             }
         }
-        let groups = self
-            .committed
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let groups = self.committed.read();
         for (name, help, lag) in [
             (
                 "kafka_consumergroup_current_offset",
@@ -403,9 +503,10 @@ pub struct BrokerMetrics {
     connections: Gauge,
     connections_accepted: Counter,
     /// Per API, indexed by its key.
-    request_times: Arc<Vec<Option<TimeHistogram>>>,
+    request_times: Arc<Vec<Option<ApiTimes>>>,
     committed: Arc<CommittedOffsets>,
     group_states: Arc<GroupStates>,
+    txn_states: Arc<TxnStates>,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -470,7 +571,11 @@ impl BrokerMetrics {
             states: group_states.clone(),
             committed: committed.clone(),
         }));
-        let request_times = Arc::new(by_api_key(|_| TimeHistogram::default()));
+        let txn_states = Arc::new(TxnStates::default());
+        registry.register_collector(Box::new(TxnGauges {
+            states: txn_states.clone(),
+        }));
+        let request_times = Arc::new(by_api_key(|_| ApiTimes::default()));
         registry.register_collector(Box::new(RequestTimes(request_times.clone())));
         BrokerMetrics {
             response_encode_failures: AtomicU64::new(0),
@@ -484,7 +589,13 @@ impl BrokerMetrics {
             request_times,
             committed,
             group_states,
+            txn_states,
         }
+    }
+
+    /// Where transaction coordinators publish their id's state.
+    pub fn txn_states(&self) -> &TxnStates {
+        &self.txn_states
     }
 
     /// Where group coordinators publish their group's protocol and state.
@@ -532,11 +643,26 @@ impl BrokerMetrics {
         }
     }
 
-    /// A request of `api` was answered (its response queued) `elapsed` after it arrived.
-    pub fn request_time(&self, api: ApiKey, elapsed: Duration) {
-        if let Some(h) = api_index(api).and_then(|i| self.request_times.get(i)?.as_ref()) {
-            h.observe(elapsed);
-        }
+    /// A request of `api` is done: its response was taken by the connection's writer at
+    /// `picked` and written by `sent` (both `timing.answered` for a request that has no
+    /// response, an acks=0 produce).
+    pub fn request_done(
+        &self,
+        api: ApiKey,
+        timing: &RequestTiming,
+        picked: Instant,
+        sent: Instant,
+    ) {
+        let Some(t) = api_index(api).and_then(|i| self.request_times.get(i)?.as_ref()) else {
+            return;
+        };
+        let since = |later: Instant, earlier: Instant| later.saturating_duration_since(earlier);
+        t.request_queue
+            .observe(since(timing.dispatched, timing.received));
+        t.local.observe(since(timing.answered, timing.dispatched));
+        t.response_queue.observe(since(picked, timing.answered));
+        t.response_send.observe(since(sent, picked));
+        t.total.observe(since(sent, timing.received));
     }
 
     pub fn connection_opened(&self) {

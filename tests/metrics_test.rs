@@ -64,6 +64,22 @@ fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Scrapes until `ready` holds of the scrape (a request's times are recorded once its
+/// response is written, which can be just after the client has read it).
+fn scrape_when(
+    addr: SocketAddr,
+    ready: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> BTreeMap<String, f64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = scrape(addr);
+        if ready(&m) || std::time::Instant::now() > deadline {
+            return m;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn batch(records: usize, value_size: usize) -> Vec<u8> {
     let value = vec![b'x'; value_size];
     let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
@@ -109,7 +125,10 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
         .map_or(0, |r| r.len());
     assert_eq!(returned, bytes_in, "the fetch returns what was produced");
 
-    let m = scrape(ops);
+    let times = "kafka_network_requestmetrics_totaltimems";
+    let m = scrape_when(ops, |m| {
+        m.get(&format!("{times}_count{{request=\"Fetch\"}}")) == Some(&1.0)
+    });
     let topic = |name: &str, t: &str| m.get(&format!("{name}{{topic=\"{t}\"}}")).copied();
     let all = |name: &str| m.get(name).copied();
     let msgs = "kafka_server_brokertopicmetrics_messagesin_total";
@@ -141,7 +160,6 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
     );
 
     // Request times: one observation per request, every one in some bucket.
-    let times = "kafka_network_requestmetrics_totaltimems";
     assert_eq!(
         m.get(&format!("{times}_count{{request=\"Produce\"}}")),
         Some(&4.0)
@@ -157,6 +175,37 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
         m.get(&format!("{times}_count{{request=\"Fetch\"}}")),
         Some(&1.0)
     );
+    // Kafka's phases: each request is counted once in each, and the phases add up to
+    // the total (they are cut from the same moments).
+    let phases = [
+        "kafka_network_requestmetrics_requestqueuetimems",
+        "kafka_network_requestmetrics_localtimems",
+        "kafka_network_requestmetrics_responsequeuetimems",
+        "kafka_network_requestmetrics_responsesendtimems",
+    ];
+    for request in ["Produce", "Fetch"] {
+        let get = |name: &str, part: &str| {
+            m.get(&format!("{name}_{part}{{request=\"{request}\"}}"))
+                .copied()
+                .unwrap_or_else(|| panic!("{name}_{part} for {request}"))
+        };
+        let total = get(times, "sum");
+        let mut parts = 0.0;
+        for phase in phases {
+            assert_eq!(
+                get(phase, "count"),
+                get(times, "count"),
+                "{phase} {request}"
+            );
+            assert!(get(phase, "sum") >= 0.0);
+            parts += get(phase, "sum");
+        }
+        assert!(
+            (parts - total).abs() <= total * 1e-6 + 1e-6,
+            "{request}: the phases add up to {parts} ms, the total is {total} ms"
+        );
+        assert!(get(phases[1], "sum") > 0.0, "a handler takes some time");
+    }
 
     // Partitions and offsets.
     assert_eq!(
@@ -514,4 +563,47 @@ fn every_series_the_dashboard_queries_is_served() {
         .collect();
     let missing: Vec<&String> = names.iter().filter(|n| !served.contains(*n)).collect();
     assert!(missing.is_empty(), "queried but not served: {missing:?}");
+}
+
+#[test]
+fn transactions_are_counted_by_state_and_open_ones_apart() {
+    use rdkafka::producer::{BaseRecord, Producer};
+    const T: std::time::Duration = std::time::Duration::from_secs(30);
+    let broker = broker_with_metrics();
+    broker.create_topic("txn-metered", 1);
+    let ops = broker.metrics_addr();
+    let t = "kafka_server_transaction_coordinator_metrics";
+    let state = |m: &BTreeMap<String, f64>, s: &str| {
+        m.get(&format!("{t}_transactional_id_count{{state=\"{s}\"}}"))
+            .copied()
+    };
+    let open = |m: &BTreeMap<String, f64>| m.get(&format!("{t}_open_transaction_count")).copied();
+    let m = scrape(ops);
+    assert_eq!(open(&m), Some(0.0));
+    assert_eq!(state(&m, "Ongoing"), Some(0.0));
+
+    let a = common::transactional_producer(&broker.bootstrap(), "metered-a", &[]);
+    let b = common::transactional_producer(&broker.bootstrap(), "metered-b", &[]);
+    a.init_transactions(T).expect("init a");
+    b.init_transactions(T).expect("init b");
+    let m = scrape(ops);
+    assert_eq!(state(&m, "Empty"), Some(2.0), "two ids, no transaction yet");
+    assert_eq!(open(&m), Some(0.0));
+
+    for p in [&a, &b] {
+        p.begin_transaction().expect("begin");
+        common::send_all(p, [BaseRecord::<str, str>::to("txn-metered").payload("v")]);
+        p.flush(T).expect("the record reaches the log");
+    }
+    let m = scrape(ops);
+    assert_eq!(state(&m, "Ongoing"), Some(2.0));
+    assert_eq!(open(&m), Some(2.0), "two transactions open");
+
+    a.commit_transaction(T).expect("commit a");
+    b.abort_transaction(T).expect("abort b");
+    let m = scrape_when(ops, |m| open(m) == Some(0.0));
+    assert_eq!(open(&m), Some(0.0), "both ended");
+    assert_eq!(state(&m, "CompleteCommit"), Some(1.0));
+    assert_eq!(state(&m, "CompleteAbort"), Some(1.0));
+    assert_eq!(state(&m, "Ongoing"), Some(0.0));
 }

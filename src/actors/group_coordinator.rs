@@ -221,8 +221,10 @@ impl GroupCoordinatorActor {
                 .iter()
                 .map(|((topic, partition), v)| (topic.clone(), *partition, v.offset))
                 .collect();
-            m.committed_offsets()
-                .publish(self.group.group_id(), offsets);
+            m.committed_offsets().publish(
+                self.group.group_id(),
+                Some(offsets).filter(|o: &Vec<_>| !o.is_empty()),
+            );
         }
     }
 
@@ -388,8 +390,7 @@ impl Actor for GroupCoordinatorActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         if let Some(m) = &self.metrics {
-            m.committed_offsets()
-                .publish(self.group.group_id(), Vec::new());
+            m.committed_offsets().publish(self.group.group_id(), None);
             m.group_states().publish(self.group.group_id(), None);
         }
     }

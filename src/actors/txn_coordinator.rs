@@ -30,11 +30,13 @@ use super::group_coordinator::CompleteTxn;
 use super::partition::{Append, ExpectTxn, PartitionActor, WriteTxnMarker};
 use super::routing::RoutingHandle;
 use crate::clock::now_ms;
+use crate::metrics::BrokerMetrics;
 use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
 use crate::protocol::ErrorCode;
 use crate::txn::{record, EndStep, InitStep, TxnMetadata, TxnState};
 use actix::prelude::*;
 use bytes::Bytes;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod io;
@@ -99,6 +101,8 @@ pub struct TxnCoordinatorActor {
     meta: Option<TxnMetadata>,
     io: TxnIo,
     timer: Option<SpawnHandle>,
+    /// Where the id's state is published for the transaction coordinator gauges.
+    metrics: Option<Arc<BrokerMetrics>>,
 }
 
 impl TxnCoordinatorActor {
@@ -108,7 +112,14 @@ impl TxnCoordinatorActor {
             meta,
             io,
             timer: None,
+            metrics: None,
         }
+    }
+
+    /// A coordinator that publishes its id's state to `metrics`.
+    pub fn reporting_to(mut self, metrics: Arc<BrokerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Adopts the newest persisted metadata and sets the timer it needs: the timeout of
@@ -116,6 +127,9 @@ impl TxnCoordinatorActor {
     fn adopt(&mut self, ctx: &mut Context<Self>, meta: Option<TxnMetadata>) {
         if meta.is_some() {
             self.meta = meta;
+        }
+        if let (Some(metrics), Some(m)) = (&self.metrics, &self.meta) {
+            metrics.txn_states().publish(&self.id, Some(m.state.name()));
         }
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
@@ -215,6 +229,12 @@ impl TxnCoordinatorActor {
 
 impl Actor for TxnCoordinatorActor {
     type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.txn_states().publish(&self.id, None);
+        }
+    }
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);

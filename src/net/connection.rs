@@ -18,6 +18,7 @@
 use super::frame_reader::{read_frame, RequestMemory, READ_CHUNK};
 use super::listener::ConnectionSlot;
 use crate::handlers::{self, unsupported_version_response, BrokerContext};
+use crate::metrics::RequestTiming;
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
 use actix::prelude::*;
@@ -38,6 +39,11 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 struct Held {
     _inflight: OwnedSemaphorePermit,
     _bytes: Option<OwnedSemaphorePermit>,
+    /// When its frame was read whole.
+    received: Instant,
+    /// Its API and the moments it passed, once it is answered (for the request-time
+    /// metrics, recorded when the response is written).
+    answered: Option<(ApiKey, RequestTiming)>,
 }
 
 type Outgoing = (Vec<Bytes>, Held);
@@ -111,10 +117,12 @@ impl ConnectionActor {
         let inflight = config.queued_max_requests.max(1);
         let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        let metrics = broker_ctx.metrics.clone();
         actix_rt::spawn(async move {
             let mut pending = VecDeque::new();
             let mut permits = Vec::new();
             while let Some((chunks, permit)) = rx.recv().await {
+                let picked = Instant::now();
                 pending.extend(chunks);
                 permits.push(permit);
                 // Responses that are ready go out together, in one vectored write.
@@ -129,7 +137,12 @@ impl ConnectionActor {
                     tracing::debug!(%peer, %error, "write failed; closing");
                     break;
                 }
-                permits.clear();
+                let sent = Instant::now();
+                for held in permits.drain(..) {
+                    if let Some((api, timing)) = held.answered {
+                        metrics.request_done(api, &timing, picked, sent);
+                    }
+                }
             }
             let _ = write.shutdown().await;
         });
@@ -146,6 +159,8 @@ impl ConnectionActor {
                         let held = Held {
                             _inflight: inflight,
                             _bytes: Some(bytes),
+                            received: Instant::now(),
+                            answered: None,
                         };
                         Some((Incoming(Ok(frame), held), Some((reader, permits, pool))))
                     }
@@ -154,6 +169,8 @@ impl ConnectionActor {
                         let held = Held {
                             _inflight: inflight,
                             _bytes: None,
+                            received: Instant::now(),
+                            answered: None,
                         };
                         Some((Incoming(Err(e), held), None))
                     }
@@ -243,7 +260,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
             (request.correlation_id(), request.version(), request.api_key);
         tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");
         self.broker_ctx.metrics.request(api_key, version);
-        let received = self.last_activity;
+        let dispatched = self.last_activity;
         let broker_ctx = self.broker_ctx.clone();
         // The first poll happens here, in arrival order: handlers send their actor
         // messages (a produce's Appends) before their first await, so pipelined
@@ -260,14 +277,20 @@ impl StreamHandler<Incoming> for ConnectionActor {
                 std::task::Poll::Pending => dispatch.await,
             }
         };
+        let mut permit = permit;
         ctx.spawn(dispatch.into_actor(self).map(move |res, act, ctx| {
-            act.broker_ctx
-                .metrics
-                .request_time(api_key, received.elapsed());
+            let timing = |answered| RequestTiming {
+                received: permit.received,
+                dispatched,
+                answered,
+            };
             match res {
                 Ok(Some(response)) => {
                     match encode_response_chunks(correlation_id, version, &response) {
-                        Ok(buf) => act.complete(seq, Some(buf.into_chunks()), permit),
+                        Ok(buf) => {
+                            permit.answered = Some((api_key, timing(Instant::now())));
+                            act.complete(seq, Some(buf.into_chunks()), permit)
+                        }
                         Err(e) => {
                             // The broker built a response its own codec refuses:
                             // a bug of ours, not the client's.
@@ -283,7 +306,17 @@ impl StreamHandler<Incoming> for ConnectionActor {
                         }
                     }
                 }
-                Ok(None) => act.complete(seq, None, permit),
+                Ok(None) => {
+                    // No response to write (acks=0): done when answered.
+                    let answered = Instant::now();
+                    act.broker_ctx.metrics.request_done(
+                        api_key,
+                        &timing(answered),
+                        answered,
+                        answered,
+                    );
+                    act.complete(seq, None, permit)
+                }
                 Err(e) => act.close(ctx, &e),
             }
         }));

@@ -62,8 +62,9 @@ impl BrokerActor {
         };
         let arbiter = self.next_arbiter();
         let name = id.clone();
+        let metrics = self.metrics.clone();
         let addr = TxnCoordinatorActor::start_in_arbiter(&arbiter, move |_| {
-            TxnCoordinatorActor::new(name, meta, io)
+            TxnCoordinatorActor::new(name, meta, io).reporting_to(metrics)
         });
         self.txns.insert(id, addr.clone());
         Ok(addr)
