@@ -435,6 +435,60 @@ fn produce_and_consume_round_trip_keys_values_and_headers() {
     assert!(!ok && err.contains("no partition 7"), "{err}");
 }
 
+/// `consume --format json` piped into `produce --input json` copies a topic record for
+/// record (partition, key, value, a null value, headers); `--record-format` prints
+/// kcat's format strings.
+#[test]
+fn consume_json_feeds_produce_json_and_record_formats_print_fields() {
+    let broker = TestBroker::start();
+    broker.create_topic("source", 2);
+    broker.create_topic("copy", 2);
+    let input = [
+        r#"{"key":"a","value":"one","partition":1,"headers":[{"key":"h","value":"x"}]}"#,
+        r#"{"key":"b","value":null,"partition":0}"#,
+        r#"{"key":null,"value":"three","partition":1,"headers":{"h2":"y","h3":null}}"#,
+    ]
+    .join("\n");
+    let (ok, _, err) = aeon_with_input(&broker, &["produce", "source", "--input", "json"], &input);
+    assert!(ok, "{err}");
+    let (ok, dump, err) = aeon(&broker, &["consume", "source", "--format", "json"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = aeon_with_input(&broker, &["produce", "copy", "--input", "json"], &dump);
+    assert!(ok, "{err}");
+    let (ok, copied, err) = aeon(&broker, &["consume", "copy", "--format", "json"]);
+    assert!(ok, "{err}");
+    let fields = |dump: &str| -> Vec<serde_json::Value> {
+        dump.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                v.as_object_mut().expect("an object").remove("timestamp");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(fields(&copied), fields(&dump), "the copy is the source");
+    assert_eq!(
+        fields(&dump),
+        vec![
+            serde_json::json!({"partition": 0, "offset": 0, "key": "b", "value": null, "headers": []}),
+            serde_json::json!({"partition": 1, "offset": 0, "key": "a", "value": "one", "headers": [{"key": "h", "value": "x"}]}),
+            serde_json::json!({"partition": 1, "offset": 1, "key": null, "value": "three", "headers": [{"key": "h2", "value": "y"}, {"key": "h3", "value": null}]}),
+        ]
+    );
+
+    let (ok, out, err) = aeon(
+        &broker,
+        &["consume", "source", "-f", "%t/%p@%o %k=%v (%K,%S) [%h]\\n"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "source/0@0 b= (1,-1) []\nsource/1@0 a=one (1,3) [h=x]\nsource/1@1 =three (-1,5) [h2=y,h3=]\n"
+    );
+    let (ok, _, err) = aeon(&broker, &["consume", "source", "-f", "%q"]);
+    assert!(!ok && err.contains("unknown field %q"), "{err}");
+}
+
 /// `group describe` of a consumer-protocol group: its epoch, assignor and a member with
 /// the partitions the coordinator assigned it.
 #[test]

@@ -36,6 +36,13 @@ pub struct Connection {
     format: Format,
 }
 
+/// How `aeon produce` reads stdin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Input {
+    Lines,
+    Json,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -71,6 +78,11 @@ pub enum Command {
         /// A header on every record (repeatable).
         #[arg(long = "header", short = 'H', value_name = "KEY=VALUE")]
         headers: Vec<String>,
+        /// What each stdin line is: `lines` (a value, or KEY<SEP>VALUE), or `json`, an
+        /// object as `aeon consume --format json` prints (`key`, `value`, `headers`,
+        /// `partition`; null key or value for none), so a topic's records can be copied.
+        #[arg(long, value_enum, default_value_t = Input::Lines)]
+        input: Input,
         #[command(flatten)]
         connection: Connection,
     },
@@ -90,6 +102,17 @@ pub enum Command {
         /// Print KEY<SEP>VALUE instead of the value alone.
         #[arg(long, value_name = "SEP")]
         key_separator: Option<String>,
+        /// Print each record as FMT (kcat's format): %t topic, %p partition, %o offset,
+        /// %T timestamp (ms), %k key, %v value, %K key length, %S value length (-1 for
+        /// none), %h headers (k=v,...), %% a %, and \n \t \\ escapes; no newline is
+        /// added.
+        #[arg(
+            long,
+            short = 'f',
+            value_name = "FMT",
+            conflicts_with = "key_separator"
+        )]
+        record_format: Option<String>,
         #[command(flatten)]
         connection: Connection,
     },
@@ -335,12 +358,14 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             partition,
             key_separator,
             headers,
+            input,
             connection,
         } => records::produce(
             &topic,
             partition,
             key_separator.as_deref(),
             &headers,
+            input,
             &connection,
         ),
         Command::Consume {
@@ -349,6 +374,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             from,
             max,
             key_separator,
+            record_format,
             connection,
         } => records::consume(
             &topic,
@@ -356,6 +382,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             &from,
             max,
             key_separator.as_deref(),
+            record_format.as_deref(),
             &connection,
         ),
         Command::Topic {

@@ -34,8 +34,68 @@ fn murmur2(data: &[u8]) -> i32 {
     h
 }
 
-/// A record to produce: its key, if any, and its value.
-type KeyValue = (Option<Vec<u8>>, Vec<u8>);
+/// A record to produce.
+#[derive(Debug, Default, PartialEq)]
+struct Rec {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The partition the line names (`--input json`).
+    partition: Option<i32>,
+}
+
+/// A line of stdin as a record.
+fn parse_line(line: String, input: Input, key_separator: Option<&str>) -> anyhow::Result<Rec> {
+    if input == Input::Lines {
+        let (key, value) = match key_separator.and_then(|sep| line.split_once(sep)) {
+            Some((k, v)) => (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec()),
+            None => (None, line.into_bytes()),
+        };
+        return Ok(Rec {
+            key,
+            value: Some(value),
+            ..Rec::default()
+        });
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| anyhow!("a line is not JSON ({e}): {line}"))?;
+    let bytes = |field: &serde_json::Value, what: &str| match field {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.as_bytes().to_vec())),
+        other => Err(anyhow!("{what} must be a string or null, got {other}")),
+    };
+    let headers = match &v["headers"] {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(hs) => hs
+            .iter()
+            .map(|h| {
+                let key = h["key"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("a header wants a string key, got {h}"))?;
+                Ok((key.to_string(), bytes(&h["value"], "a header value")?))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        serde_json::Value::Object(hs) => hs
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), bytes(v, "a header value")?)))
+            .collect::<anyhow::Result<_>>()?,
+        other => bail!("headers must be a list or an object, got {other}"),
+    };
+    let partition = match &v["partition"] {
+        serde_json::Value::Null => None,
+        p => Some(
+            p.as_i64()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| anyhow!("partition must be a number, got {p}"))?,
+        ),
+    };
+    Ok(Rec {
+        key: bytes(&v["key"], "key")?,
+        value: bytes(&v["value"], "value")?,
+        headers,
+        partition,
+    })
+}
 
 /// Records per produce request and partition.
 const PRODUCE_BATCH: usize = 1000;
@@ -45,6 +105,7 @@ pub(super) fn produce(
     partition: Option<i32>,
     key_separator: Option<&str>,
     headers: &[String],
+    input: Input,
     c: &Connection,
 ) -> anyhow::Result<()> {
     use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
@@ -68,20 +129,19 @@ pub(super) fn produce(
     if let Some(p) = partition.filter(|p| !(0..count).contains(p)) {
         bail!("topic {topic} has no partition {p} (it has {count})");
     }
-    let mut pending: std::collections::BTreeMap<i32, Vec<KeyValue>> =
-        std::collections::BTreeMap::new();
+    let mut pending: std::collections::BTreeMap<i32, Vec<Rec>> = std::collections::BTreeMap::new();
     let mut round_robin = 0;
     let mut produced = 0usize;
-    let mut send = |client: &mut Client,
-                    p: i32,
-                    records: Vec<(Option<Vec<u8>>, Vec<u8>)>|
-     -> anyhow::Result<()> {
+    let mut send = |client: &mut Client, p: i32, records: Vec<Rec>| -> anyhow::Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let mut b = RecordBatchBuilder::new(0, now);
-        for (key, value) in &records {
-            let mut spec = RecordSpec::new(key.as_deref(), Some(value));
+        for r in &records {
+            let mut spec = RecordSpec::new(r.key.as_deref(), r.value.as_deref());
+            for (k, v) in &r.headers {
+                spec = spec.header(k, v.as_deref());
+            }
             for (k, v) in &headers {
                 spec = spec.header(k, Some(v.as_bytes()));
             }
@@ -118,18 +178,17 @@ pub(super) fn produce(
         Ok(())
     };
     for line in std::io::stdin().lock().lines() {
-        let line = line?;
-        let (key, value) = match key_separator.and_then(|sep| line.split_once(sep)) {
-            Some((k, v)) => (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec()),
-            None => (None, line.into_bytes()),
-        };
-        let p = match (partition, &key) {
+        let record = parse_line(line?, input, key_separator)?;
+        let p = match (record.partition.or(partition), &record.key) {
+            (Some(p), _) if !(0..count).contains(&p) => {
+                bail!("topic {topic} has no partition {p} (it has {count})")
+            }
             (Some(p), _) => p,
             (None, Some(k)) => (murmur2(k) & 0x7fff_ffff) % count,
             (None, None) => round_robin,
         };
         let batch = pending.entry(p).or_default();
-        batch.push((key, value));
+        batch.push(record);
         if batch.len() >= PRODUCE_BATCH {
             let records = std::mem::take(batch);
             send(&mut client, p, records)?;
@@ -156,9 +215,14 @@ pub(super) fn consume(
     from: &str,
     max: Option<usize>,
     key_separator: Option<&str>,
+    record_format: Option<&str>,
     c: &Connection,
 ) -> anyhow::Result<()> {
     use aeon::protocol::records::compression::records_of;
+    let record_format = record_format.map(parse_record_format).transpose()?;
+    if record_format.is_some() && c.format == Format::Json {
+        bail!("--record-format prints text; it does not go with --format json");
+    }
     use aeon::protocol::records::BatchIter;
     let mut client = Client::connect(&c.bootstrap)?;
     let m = metadata(&mut client, Some(vec![topic.to_string()]))?;
@@ -241,6 +305,20 @@ pub(super) fn consume(
                     }
                     let text =
                         |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+                    if let Some(pieces) = &record_format {
+                        let view = RecordView {
+                            topic,
+                            partition: p,
+                            offset,
+                            timestamp: batch.base_timestamp() + record.timestamp_delta,
+                            key: record.key,
+                            value: record.value,
+                            headers: &record.headers,
+                        };
+                        write_formatted(&mut out, pieces, &view)?;
+                        printed += 1;
+                        continue;
+                    }
                     match c.format {
                         Format::Json => writeln!(
                             out,
@@ -278,9 +356,173 @@ pub(super) fn consume(
     Ok(())
 }
 
+/// A piece of a `--record-format`: text, or a field of the record.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    Topic,
+    Partition,
+    Offset,
+    Timestamp,
+    Key,
+    Value,
+    KeyLength,
+    ValueLength,
+    Headers,
+}
+
+/// Parses kcat's format string once, so each record is printed without parsing it.
+fn parse_record_format(fmt: &str) -> anyhow::Result<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        let field = match c {
+            '%' => match chars.next() {
+                Some('%') => {
+                    text.push('%');
+                    None
+                }
+                Some('t') => Some(Piece::Topic),
+                Some('p') => Some(Piece::Partition),
+                Some('o') => Some(Piece::Offset),
+                Some('T') => Some(Piece::Timestamp),
+                Some('k') => Some(Piece::Key),
+                Some('v') => Some(Piece::Value),
+                Some('K') => Some(Piece::KeyLength),
+                Some('S') => Some(Piece::ValueLength),
+                Some('h') => Some(Piece::Headers),
+                Some(other) => bail!("--record-format: unknown field %{other}"),
+                None => bail!("--record-format: a % at the end"),
+            },
+            '\\' => {
+                match chars.next() {
+                    Some('n') => text.push('\n'),
+                    Some('t') => text.push('\t'),
+                    Some('\\') => text.push('\\'),
+                    Some(other) => bail!("--record-format: unknown escape \\{other}"),
+                    None => bail!("--record-format: a \\ at the end"),
+                }
+                None
+            }
+            c => {
+                text.push(c);
+                None
+            }
+        };
+        if let Some(field) = field {
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            pieces.push(field);
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+/// What a `--record-format` can print of one record.
+struct RecordView<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: &'a [aeon::protocol::records::Header<'a>],
+}
+
+fn write_formatted(
+    out: &mut impl Write,
+    pieces: &[Piece],
+    r: &RecordView<'_>,
+) -> std::io::Result<()> {
+    let length = |b: Option<&[u8]>| b.map_or(-1, |b| b.len() as i64);
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.write_all(t.as_bytes())?,
+            Piece::Topic => out.write_all(r.topic.as_bytes())?,
+            Piece::Partition => write!(out, "{}", r.partition)?,
+            Piece::Offset => write!(out, "{}", r.offset)?,
+            Piece::Timestamp => write!(out, "{}", r.timestamp)?,
+            Piece::Key => out.write_all(r.key.unwrap_or_default())?,
+            Piece::Value => out.write_all(r.value.unwrap_or_default())?,
+            Piece::KeyLength => write!(out, "{}", length(r.key))?,
+            Piece::ValueLength => write!(out, "{}", length(r.value))?,
+            Piece::Headers => {
+                for (i, h) in r.headers.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(h.key.as_bytes())?;
+                    out.write_all(b"=")?;
+                    out.write_all(h.value.unwrap_or_default())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::murmur2;
+    use super::*;
+
+    #[test]
+    fn record_formats_parse_into_fields_and_text() {
+        let pieces = parse_record_format("%t/%p@%o %k=%v (%K,%S) [%h] 100%%\\n").expect("parses");
+        assert_eq!(pieces.first(), Some(&Piece::Topic));
+        assert_eq!(pieces.last(), Some(&Piece::Text("] 100%\n".to_string())));
+        let headers = [];
+        let view = RecordView {
+            topic: "t",
+            partition: 2,
+            offset: 7,
+            timestamp: 5,
+            key: None,
+            value: Some(b"v"),
+            headers: &headers,
+        };
+        let mut out = Vec::new();
+        write_formatted(&mut out, &pieces, &view).expect("writes");
+        assert_eq!(String::from_utf8_lossy(&out), "t/2@7 =v (-1,1) [] 100%\n");
+        for bad in ["%x", "abc%", "\\q", "x\\"] {
+            assert!(parse_record_format(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_lines_parse_into_records() {
+        let r = parse_line(
+            r#"{"key":"k","value":null,"headers":[{"key":"h","value":"1"}],"partition":3}"#
+                .to_string(),
+            Input::Json,
+            None,
+        )
+        .expect("parses");
+        assert_eq!(
+            r,
+            Rec {
+                key: Some(b"k".to_vec()),
+                value: None,
+                headers: vec![("h".to_string(), Some(b"1".to_vec()))],
+                partition: Some(3),
+            }
+        );
+        for bad in [
+            "not json",
+            r#"{"key":1}"#,
+            r#"{"partition":"x"}"#,
+            r#"{"headers":3}"#,
+        ] {
+            assert!(
+                parse_line(bad.to_string(), Input::Json, None).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     /// Kafka's `UtilsTest.testMurmur2`.
     #[test]
