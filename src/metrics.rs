@@ -90,17 +90,18 @@ struct TopicCounters {
 }
 
 /// One topic's counters and the all-topics ones, resolved when the topic is created;
-/// each method bumps both.
+/// each method bumps both (and nothing when metrics are off).
 #[derive(Clone, Debug)]
-pub struct TopicMetrics {
-    topic: TopicCounters,
-    all: TopicCounters,
-}
+pub struct TopicMetrics(Option<Box<[TopicCounters; 2]>>);
 
 impl TopicMetrics {
+    fn each(&self) -> &[TopicCounters] {
+        self.0.as_deref().map_or(&[], |c| c.as_slice())
+    }
+
     /// A produced batch of `records` records and `bytes` bytes was appended.
     pub fn produced(&self, records: u64, bytes: u64) {
-        for c in [&self.topic, &self.all] {
+        for c in self.each() {
             c.messages_in.inc_by(records);
             c.bytes_in.inc_by(bytes);
         }
@@ -109,20 +110,20 @@ impl TopicMetrics {
     /// A fetch returned `bytes` bytes of record batches of this topic.
     pub fn fetched(&self, bytes: u64) {
         if bytes > 0 {
-            for c in [&self.topic, &self.all] {
+            for c in self.each() {
                 c.bytes_out.inc_by(bytes);
             }
         }
     }
 
     pub fn produce_failed(&self) {
-        for c in [&self.topic, &self.all] {
+        for c in self.each() {
             c.failed_produce.inc();
         }
     }
 
     pub fn fetch_failed(&self) {
-        for c in [&self.topic, &self.all] {
+        for c in self.each() {
             c.failed_fetch.inc();
         }
     }
@@ -493,6 +494,9 @@ impl Collector for LagGauges {
 /// The broker's metrics: the registry `/metrics` encodes, and the handles the request
 /// paths bump.
 pub struct BrokerMetrics {
+    /// Off when nothing can scrape them (`metrics.listener` empty): the request paths
+    /// then record nothing.
+    enabled: bool,
     response_encode_failures: AtomicU64,
     ready: AtomicBool,
     registry: Registry,
@@ -516,8 +520,9 @@ impl std::fmt::Debug for BrokerMetrics {
 }
 
 impl BrokerMetrics {
-    /// The metrics of a broker whose topics and partitions `routing` describes.
-    pub fn new(routing: RoutingHandle) -> Self {
+    /// The metrics of a broker whose topics and partitions `routing` describes;
+    /// recorded only when `enabled`.
+    pub fn new(routing: RoutingHandle, enabled: bool) -> Self {
         let mut registry = Registry::default();
         let topics = TopicFamilies::new(&mut registry);
         let all_topics = topics.counters(&Vec::new());
@@ -578,6 +583,7 @@ impl BrokerMetrics {
         let request_times = Arc::new(by_api_key(|_| ApiTimes::default()));
         registry.register_collector(Box::new(RequestTimes(request_times.clone())));
         BrokerMetrics {
+            enabled,
             response_encode_failures: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             registry,
@@ -608,14 +614,17 @@ impl BrokerMetrics {
         &self.committed
     }
 
+    /// Whether the request paths record (the operations listener is on).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The counters of topic `name`, created once when the broker learns the topic.
     pub fn topic(&self, name: &str) -> TopicMetrics {
-        TopicMetrics {
-            topic: self
-                .topics
-                .counters(&vec![("topic".to_string(), name.to_string())]),
-            all: self.all_topics.clone(),
-        }
+        TopicMetrics(self.enabled.then(|| {
+            let topic = vec![("topic".to_string(), name.to_string())];
+            Box::new([self.topics.counters(&topic), self.all_topics.clone()])
+        }))
     }
 
     /// Drops a deleted topic's series.
@@ -635,6 +644,9 @@ impl BrokerMetrics {
     /// A request of `api` at `version` arrived (the version was decoded, so it is in
     /// the table).
     pub fn request(&self, api: ApiKey, version: i16) {
+        if !self.enabled {
+            return;
+        }
         if let Some(c) = api_index(api)
             .and_then(|i| self.requests.get(i)?.as_ref())
             .and_then(|by_version| by_version.get(usize::try_from(version).ok()?))
@@ -653,6 +665,9 @@ impl BrokerMetrics {
         picked: Instant,
         sent: Instant,
     ) {
+        if !self.enabled {
+            return;
+        }
         let Some(t) = api_index(api).and_then(|i| self.request_times.get(i)?.as_ref()) else {
             return;
         };
@@ -666,11 +681,17 @@ impl BrokerMetrics {
     }
 
     pub fn connection_opened(&self) {
+        if !self.enabled {
+            return;
+        }
         self.connections.inc();
         self.connections_accepted.inc();
     }
 
     pub fn connection_closed(&self) {
+        if !self.enabled {
+            return;
+        }
         self.connections.dec();
     }
 
@@ -796,5 +817,60 @@ impl Collector for PartitionGauges {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(m: &BrokerMetrics, name: &str) -> Option<f64> {
+        m.encode()
+            .expect("encodes")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// With the operations listener off nothing is recorded; on, the same calls count.
+    #[test]
+    fn metrics_off_record_nothing_and_on_record_everything() {
+        for enabled in [false, true] {
+            let m = BrokerMetrics::new(RoutingHandle::default(), enabled);
+            let t = m.topic("t");
+            t.produced(3, 300);
+            m.request(ApiKey::Produce, 9);
+            m.connection_opened();
+            let now = Instant::now();
+            let timing = RequestTiming {
+                received: now,
+                dispatched: now,
+                answered: now,
+            };
+            m.request_done(ApiKey::Produce, &timing, now, now);
+            let want = if enabled { 1.0 } else { 0.0 };
+            let name = |n: &str| format!("kafka_server_brokertopicmetrics_{n}_total");
+            assert_eq!(series(&m, &name("messagesin")), Some(3.0 * want));
+            assert_eq!(
+                series(
+                    &m,
+                    "kafka_network_requestmetrics_requests_total{request=\"Produce\",version=\"9\"}"
+                ),
+                Some(want)
+            );
+            assert_eq!(
+                series(
+                    &m,
+                    "kafka_server_socket_server_metrics_connection_count{listener=\"PLAINTEXT\"}"
+                ),
+                Some(want)
+            );
+            assert_eq!(
+                series(
+                    &m,
+                    "kafka_network_requestmetrics_totaltimems_count{request=\"Produce\"}"
+                ),
+                Some(want)
+            );
+        }
     }
 }

@@ -117,7 +117,10 @@ fn run(
         let config = Arc::new(config);
         let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config.clone()));
         let routing = RoutingHandle::default();
-        let metrics = Arc::new(BrokerMetrics::new(routing.clone()));
+        let metrics = Arc::new(BrokerMetrics::new(
+            routing.clone(),
+            config.metrics_listener.is_some(),
+        ));
         // The operations listener answers from the start: /health while the logs are
         // recovered, /ready only once the broker serves.
         let ops = match config

@@ -413,7 +413,7 @@ mod tests {
             Arc::new(arc_swap::ArcSwap::new(config(dir))),
             vec![Arbiter::current()],
             routing.clone(),
-            Arc::new(BrokerMetrics::new(routing.clone())),
+            Arc::new(BrokerMetrics::new(routing.clone(), true)),
         )
         .expect("load");
         (actor.start(), routing, cluster_id)

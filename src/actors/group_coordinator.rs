@@ -193,9 +193,10 @@ impl GroupCoordinatorActor {
         }
     }
 
-    /// A coordinator that publishes its group's committed offsets to `metrics`.
+    /// A coordinator that publishes its group's committed offsets to `metrics` (when
+    /// they are on).
     pub fn reporting_to(mut self, metrics: Arc<BrokerMetrics>) -> Self {
-        self.metrics = Some(metrics);
+        self.metrics = metrics.enabled().then_some(metrics);
         self
     }
 

@@ -116,9 +116,9 @@ impl TxnCoordinatorActor {
         }
     }
 
-    /// A coordinator that publishes its id's state to `metrics`.
+    /// A coordinator that publishes its id's state to `metrics` (when they are on).
     pub fn reporting_to(mut self, metrics: Arc<BrokerMetrics>) -> Self {
-        self.metrics = Some(metrics);
+        self.metrics = metrics.enabled().then_some(metrics);
         self
     }
 

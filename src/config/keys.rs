@@ -269,7 +269,7 @@ pub static BROKER_KEYS: &[KeyDef] = &[
     key("advertised.listeners", Kind::AdvertisedListener, ConfigType::List, Unset,
         "The address given to clients in Metadata; unset means the listener's host (localhost for 0.0.0.0) and the bound port."),
     key("metrics.listener", Kind::HttpListener, ConfigType::String, Value("127.0.0.1:9644"),
-        "The host:port of the HTTP listener for operations: /metrics (Prometheus), /health and /ready; empty for none."),
+        "The host:port of the HTTP listener for operations: /metrics (Prometheus), /health and /ready; empty for none (then no metric is recorded)."),
     key("log.format", Kind::OneOf(&["text", "json"]), ConfigType::String, Value("text"),
         "The broker's own log on stderr: text lines, or one JSON object per line; RUST_LOG filters it (aeon=info by default: no line per request)."),
     key("log.dirs", Kind::Directory, ConfigType::List, Value("./data"),

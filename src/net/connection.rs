@@ -122,7 +122,7 @@ impl ConnectionActor {
             let mut pending = VecDeque::new();
             let mut permits = Vec::new();
             while let Some((chunks, permit)) = rx.recv().await {
-                let picked = Instant::now();
+                let picked = metrics.enabled().then(Instant::now);
                 pending.extend(chunks);
                 permits.push(permit);
                 // Responses that are ready go out together, in one vectored write.
@@ -137,12 +137,15 @@ impl ConnectionActor {
                     tracing::debug!(%peer, %error, "write failed; closing");
                     break;
                 }
-                let sent = Instant::now();
-                for held in permits.drain(..) {
-                    if let Some((api, timing)) = held.answered {
-                        metrics.request_done(api, &timing, picked, sent);
+                if let Some(picked) = picked {
+                    let sent = Instant::now();
+                    for held in permits.drain(..) {
+                        if let Some((api, timing)) = held.answered {
+                            metrics.request_done(api, &timing, picked, sent);
+                        }
                     }
                 }
+                permits.clear();
             }
             let _ = write.shutdown().await;
         });
