@@ -16,12 +16,20 @@ fn broker_with_metrics() -> TestBroker {
     })
 }
 
+/// What Prometheus sends as `Accept` when it scrapes.
+const PROMETHEUS_ACCEPT: &str =
+    "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
 /// GET `path`: (status code, content type, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    get_accepting(addr, path, PROMETHEUS_ACCEPT)
+}
+
+fn get_accepting(addr: SocketAddr, path: &str, accept: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).expect("connect to the operations listener");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let mut raw = String::new();
@@ -248,6 +256,34 @@ fn known_traffic_gives_exact_counters_under_kafkas_names() {
             >= 3.0
     );
     drop(s);
+}
+
+/// A scraper that does not ask for OpenMetrics gets the Prometheus text format 0.0.4:
+/// the same samples, counters described under their `_total` names, no `# EOF`.
+#[test]
+fn a_scraper_without_openmetrics_gets_the_prometheus_text_format() {
+    let broker = broker_with_metrics();
+    broker.create_topic("texted", 1);
+    let (status, content_type, text) = get_accepting(broker.metrics_addr(), "/metrics", "*/*");
+    assert_eq!(status, 200);
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    assert!(!text.contains("# EOF"));
+    assert!(text.contains("# TYPE kafka_server_brokertopicmetrics_messagesin_total counter\n"));
+    let samples = |body: &str| -> Vec<String> {
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                l.rsplit_once(' ')
+                    .map_or(l, |(series, _)| series)
+                    .to_string()
+            })
+            .collect()
+    };
+    let (_, _, openmetrics) = get(broker.metrics_addr(), "/metrics");
+    assert_eq!(samples(&text), samples(&openmetrics), "the same series");
 }
 
 #[test]
