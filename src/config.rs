@@ -32,10 +32,11 @@ pub mod listener;
 pub mod sources;
 pub mod topic;
 
-pub use broker::{Config, LogFormat, ValueOrigin};
+pub use broker::{Config, ListenerConfig, LogFormat, ValueOrigin};
 pub use entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 pub use error::ConfigError;
 pub use keys::config_reference_markdown;
+pub use listener::SecurityProtocol;
 pub use sources::{CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH};
 /// The broker config as running code sees it: replaced as a whole when a dynamic
 /// broker config changes.

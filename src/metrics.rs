@@ -491,6 +491,25 @@ impl Collector for LagGauges {
     }
 }
 
+/// One listener's connection series (nothing when metrics are off).
+#[derive(Debug, Clone)]
+pub struct ListenerMetrics(Option<(Gauge, Counter)>);
+
+impl ListenerMetrics {
+    pub fn opened(&self) {
+        if let Some((open, accepted)) = &self.0 {
+            open.inc();
+            accepted.inc();
+        }
+    }
+
+    pub fn closed(&self) {
+        if let Some((open, _)) = &self.0 {
+            open.dec();
+        }
+    }
+}
+
 /// The broker's metrics: the registry `/metrics` encodes, and the handles the request
 /// paths bump.
 pub struct BrokerMetrics {
@@ -504,8 +523,8 @@ pub struct BrokerMetrics {
     all_topics: TopicCounters,
     /// `requests[api key][version]`, for the versions the broker decodes.
     requests: Vec<Option<Vec<Counter>>>,
-    connections: Gauge,
-    connections_accepted: Counter,
+    connection_counts: Family<Labels, Gauge>,
+    connection_creations: Family<Labels, Counter>,
     /// Per API, indexed by its key.
     request_times: Arc<Vec<Option<ApiTimes>>>,
     committed: Arc<CommittedOffsets>,
@@ -549,22 +568,19 @@ impl BrokerMetrics {
                 })
                 .collect()
         });
-        // Per listener, as Kafka labels them; Aeon has the one PLAINTEXT listener.
-        let listener: Labels = vec![("listener".to_string(), "PLAINTEXT".to_string())];
+        // Per listener, as Kafka labels them (see `listener`).
         let connection_counts = Family::<Labels, Gauge>::default();
         registry.register(
             "kafka_server_socket_server_metrics_connection_count",
             "Open client connections",
             connection_counts.clone(),
         );
-        let connections = connection_counts.get_or_create(&listener).clone();
         let connection_creations = Family::<Labels, Counter>::default();
         registry.register(
             "kafka_server_socket_server_metrics_connection_creation",
             "Client connections accepted",
             connection_creations.clone(),
         );
-        let connections_accepted = connection_creations.get_or_create(&listener).clone();
         let committed = Arc::new(CommittedOffsets::default());
         registry.register_collector(Box::new(LagGauges {
             routing: routing.clone(),
@@ -590,8 +606,8 @@ impl BrokerMetrics {
             topics,
             all_topics,
             requests,
-            connections,
-            connections_accepted,
+            connection_counts,
+            connection_creations,
             request_times,
             committed,
             group_states,
@@ -680,19 +696,15 @@ impl BrokerMetrics {
         t.total.observe(since(sent, timing.received));
     }
 
-    pub fn connection_opened(&self) {
-        if !self.enabled {
-            return;
-        }
-        self.connections.inc();
-        self.connections_accepted.inc();
-    }
-
-    pub fn connection_closed(&self) {
-        if !self.enabled {
-            return;
-        }
-        self.connections.dec();
+    /// The connection series of listener `name`, resolved once when it binds.
+    pub fn listener(&self, name: &str) -> ListenerMetrics {
+        let labels: Labels = vec![("listener".to_string(), name.to_string())];
+        ListenerMetrics(self.enabled.then(|| {
+            (
+                self.connection_counts.get_or_create(&labels).clone(),
+                self.connection_creations.get_or_create(&labels).clone(),
+            )
+        }))
     }
 
     /// Startup is over: every partition opened, the coordinators restored, the listener
@@ -839,7 +851,7 @@ mod tests {
             let t = m.topic("t");
             t.produced(3, 300);
             m.request(ApiKey::Produce, 9);
-            m.connection_opened();
+            m.listener("PLAINTEXT").opened();
             let now = Instant::now();
             let timing = RequestTiming {
                 received: now,
@@ -862,7 +874,8 @@ mod tests {
                     &m,
                     "kafka_server_socket_server_metrics_connection_count{listener=\"PLAINTEXT\"}"
                 ),
-                Some(want)
+                enabled.then_some(1.0),
+                "a listener's series exist only with metrics on"
             );
             assert_eq!(
                 series(

@@ -5,9 +5,10 @@
 use crate::actors::broker::{BrokerActor, Shutdown, WhenStarted};
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
-use crate::handlers::BrokerContext;
+use crate::handlers::{BrokerContext, ListenerInfo};
 use crate::metrics::BrokerMetrics;
-use crate::net::{listener, RequestMemory};
+use crate::net::listener::{self, ConnectionLimits};
+use crate::net::RequestMemory;
 use crate::ops;
 use actix::prelude::*;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 /// A running broker. Dropping it stops it cleanly, as [`Broker::stop`] does.
 pub struct Broker {
     addr: SocketAddr,
+    listeners: Vec<(String, SocketAddr)>,
     metrics_addr: Option<SocketAddr>,
     cluster_id: String,
     metrics: Arc<BrokerMetrics>,
@@ -28,6 +30,7 @@ pub struct Broker {
 
 struct Started {
     addr: SocketAddr,
+    listeners: Vec<(String, SocketAddr)>,
     metrics_addr: Option<SocketAddr>,
     cluster_id: String,
     metrics: Arc<BrokerMetrics>,
@@ -44,6 +47,7 @@ impl Broker {
         match ready_rx.recv() {
             Ok(Ok(started)) => Ok(Broker {
                 addr: started.addr,
+                listeners: started.listeners,
                 metrics_addr: started.metrics_addr,
                 cluster_id: started.cluster_id,
                 metrics: started.metrics,
@@ -61,9 +65,14 @@ impl Broker {
         }
     }
 
-    /// The address the broker listens on (the bound port when the config said 0).
+    /// The address of the first listener (the bound port when the config said 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Every listener's name and bound address, in the order `listeners` names them.
+    pub fn listener_addrs(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
     }
 
     /// The address of the operations HTTP listener (`metrics.listener`), if any.
@@ -170,27 +179,30 @@ fn run(
             let _ = ready.send(Err(anyhow::anyhow!("the broker actor did not start: {e}")));
             return;
         }
-        let listener = match TcpListener::bind(config.listener).await {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = ready.send(Err(anyhow::anyhow!("binding {}: {e}", config.listener)));
-                if let Some(ops) = ops {
-                    ops.stop().await;
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            let socket = match TcpListener::bind(l.bind).await {
+                Ok(socket) => socket.local_addr().map(|addr| (socket, addr)),
+                Err(e) => Err(e),
+            };
+            match socket {
+                Ok((socket, addr)) => bound.push((l, socket, addr)),
+                Err(e) => {
+                    let _ = ready.send(Err(anyhow::anyhow!(
+                        "binding listener {} ({}): {e}",
+                        l.name,
+                        l.bind
+                    )));
+                    if let Some(ops) = ops {
+                        ops.stop().await;
+                    }
+                    broker.send(Shutdown).await.ok();
+                    return;
                 }
-                broker.send(Shutdown).await.ok();
-                return;
             }
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => {
-                let _ = ready.send(Err(e.into()));
-                return;
-            }
-        };
+        }
         let ctx = Arc::new(BrokerContext {
             metrics: metrics.clone(),
-            advertised: config.advertised_endpoint(addr),
             config: shared.clone(),
             routing,
             broker: broker.clone(),
@@ -198,18 +210,49 @@ fn run(
             node_id: config.node_id,
         });
         let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
-        let accept = actix_rt::spawn(listener::run(listener, ctx, memory, handles));
+        let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+        let listeners: Vec<(String, SocketAddr)> = bound
+            .iter()
+            .map(|(l, _, addr)| (l.name.clone(), *addr))
+            .collect();
+        let accepts: Vec<_> = bound
+            .into_iter()
+            .map(|(l, socket, addr)| {
+                let info = Arc::new(ListenerInfo {
+                    name: l.name.clone(),
+                    protocol: l.protocol,
+                    advertised: l.advertised_endpoint(addr),
+                    metrics: metrics.listener(&l.name),
+                });
+                tracing::info!(listener = %l.name, protocol = l.protocol.name(), %addr, "listener bound");
+                actix_rt::spawn(listener::run(
+                    socket,
+                    info,
+                    limits.clone(),
+                    ctx.clone(),
+                    memory.clone(),
+                    handles.clone(),
+                ))
+            })
+            .collect();
+        let Some(&(_, addr)) = listeners.first() else {
+            let _ = ready.send(Err(anyhow::anyhow!("no listener")));
+            return;
+        };
         metrics.set_ready();
         tracing::info!(%addr, %cluster_id, threads, ?metrics_addr, "aeon is serving");
         let _ = ready.send(Ok(Started {
             addr,
+            listeners,
             metrics_addr,
             cluster_id,
             metrics,
         }));
         let _ = stop.await;
         tracing::info!("shutting down");
-        accept.abort();
+        for accept in accepts {
+            accept.abort();
+        }
         if let Some(ops) = ops {
             ops.stop().await;
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::entry::{ConfigEntry, ConfigSource, ConfigSynonym};
 use super::error::ConfigError;
 use super::keys::{self, KeyDef, BROKER_KEYS};
-use super::listener;
+use super::listener::{self, SecurityProtocol};
 use super::sources;
 use super::topic::{parse_timestamp_type, CleanupPolicy, TimestampType};
 
@@ -70,10 +70,10 @@ pub enum LogFormat {
 pub struct Config {
     /// `node.id`.
     pub node_id: i32,
-    /// `listeners`, resolved; port 0 means "pick a free port".
+    /// The first of `listeners`, resolved; port 0 means "pick a free port".
     pub listener: SocketAddr,
-    /// `advertised.listeners` when set; see [`Config::advertised_endpoint`].
-    pub advertised: Option<(String, u16)>,
+    /// Every listener, in the order `listeners` names them.
+    pub listeners: Vec<ListenerConfig>,
     /// `metrics.listener`: the operations HTTP listener, `None` when empty.
     pub metrics_listener: Option<SocketAddr>,
     /// `log.format`.
@@ -188,12 +188,106 @@ pub struct Config {
     /// `delete.topic.enable`.
     pub delete_topic_enable: bool,
 
-    /// The listener's host as written, for the advertised default.
-    listener_host: String,
     /// Every key that was set, normalised, with its origin. The single source of truth.
     set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
     /// The values changed on the running broker, over the static ones.
     dynamic: BTreeMap<&'static str, String>,
+}
+
+/// One listener: its name, security protocol, where it binds, and what it tells clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The name `listeners` gives it (upper case).
+    pub name: String,
+    pub protocol: SecurityProtocol,
+    /// Where to bind; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The host as written, for the advertised default.
+    host: String,
+    /// Its entry in `advertised.listeners`, if any.
+    advertised: Option<(String, u16)>,
+}
+
+impl ListenerConfig {
+    /// The host and port to give clients that came in through this listener, once it
+    /// is bound to `bound`: its `advertised.listeners` entry if set, else its host
+    /// ("localhost" for 0.0.0.0 / ::) and the bound port (which differs from the
+    /// configured one for port 0).
+    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
+        if let Some(advertised) = &self.advertised {
+            return advertised.clone();
+        }
+        let unspecified = self
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified());
+        let host = if unspecified {
+            "localhost".to_owned()
+        } else {
+            self.host.clone()
+        };
+        (host, bound.port())
+    }
+}
+
+/// `listeners` with their protocols (`listener.security.protocol.map`) and advertised
+/// addresses (`advertised.listeners`), checked against each other as Kafka does.
+fn listener_configs(v: &Values<'_>) -> Result<Vec<ListenerConfig>, ConfigError> {
+    let raw = v.string("listeners")?;
+    let map = listener::parse_protocol_map(
+        "listener.security.protocol.map",
+        &v.string("listener.security.protocol.map")?,
+    )?;
+    let advertised = match v.get("advertised.listeners") {
+        Some(raw) => listener::parse_list("advertised.listeners", &raw, true)?,
+        None => Vec::new(),
+    };
+    let listeners = listener::parse_list("listeners", &raw, false)?;
+    if let Some(stray) = advertised
+        .iter()
+        .find(|a| !listeners.iter().any(|l| l.name == a.name))
+    {
+        return Err(ConfigError::Unsupported {
+            key: "advertised.listeners".to_owned(),
+            reason: format!("{} names no listener of listeners ({raw:?})", stray.name),
+        });
+    }
+    listeners
+        .into_iter()
+        .map(|l| {
+            // A name the map does not list but that is a protocol's name is that
+            // protocol (so the map can be set before the listeners that use it).
+            let protocol = map
+                .iter()
+                .find(|(name, _)| *name == l.name)
+                .map(|(_, p)| *p)
+                .or_else(|| SecurityProtocol::from_name(&l.name))
+                .ok_or_else(|| ConfigError::Unsupported {
+                    key: "listener.security.protocol.map".to_owned(),
+                    reason: format!("listener {} has no security protocol in it", l.name),
+                })?;
+            if protocol != SecurityProtocol::Plaintext {
+                return Err(ConfigError::Unsupported {
+                    key: "listeners".to_owned(),
+                    reason: format!(
+                        "listener {} is {}: only PLAINTEXT listeners are built yet",
+                        l.name,
+                        protocol.name()
+                    ),
+                });
+            }
+            Ok(ListenerConfig {
+                bind: listener::resolve("listeners", &l.listener)?,
+                advertised: advertised
+                    .iter()
+                    .find(|a| a.name == l.name)
+                    .map(|a| (a.listener.host.clone(), a.listener.port)),
+                name: l.name,
+                protocol,
+                host: l.listener.host,
+            })
+        })
+        .collect()
 }
 
 impl Default for Config {
@@ -309,15 +403,7 @@ impl Config {
         set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
     ) -> Result<Config, ConfigError> {
         let v = Values(&set_values);
-        let listeners = v.string("listeners")?;
-        let listener = listener::parse("listeners", &listeners, false)?;
-        let advertised = match v.get("advertised.listeners") {
-            Some(raw) => {
-                let a = listener::parse("advertised.listeners", &raw, true)?;
-                Some((a.host, a.port))
-            }
-            None => None,
-        };
+        let listeners = listener_configs(&v)?;
         let log_roll_ms = match v.opt_num::<u64>("log.roll.ms")? {
             Some(ms) => ms,
             None => v.num::<u64>("log.roll.hours")?.saturating_mul(3_600_000),
@@ -404,8 +490,11 @@ impl Config {
         }
         Ok(Config {
             node_id: v.num("node.id")?,
-            listener: listener::resolve("listeners", &listener)?,
-            advertised,
+            listener: listeners
+                .first()
+                .map(|l| l.bind)
+                .ok_or_else(|| ConfigError::invalid("listeners", listener::EXPECTED, ""))?,
+            listeners,
             log_format: if v.string("log.format")? == "json" {
                 LogFormat::Json
             } else {
@@ -415,7 +504,7 @@ impl Config {
                 "" => None,
                 raw => Some(listener::resolve(
                     "metrics.listener",
-                    &listener::parse("metrics.listener", raw, false)?,
+                    &listener::parse("metrics.listener", raw)?,
                 )?),
             },
             log_dir: PathBuf::from(v.string("log.dirs")?),
@@ -490,29 +579,9 @@ impl Config {
             transaction_state_log_segment_bytes: v.num("transaction.state.log.segment.bytes")?,
             compression_type: v.string("compression.type")?,
             delete_topic_enable: v.flag("delete.topic.enable")?,
-            listener_host: listener.host,
             set_values,
             dynamic: BTreeMap::new(),
         })
-    }
-
-    /// The host and port to give clients, once the listener is bound to `bound`:
-    /// `advertised.listeners` if set, else the listener's host ("localhost" for
-    /// 0.0.0.0 / ::) and the bound port (which differs from the configured one for port 0).
-    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
-        if let Some(advertised) = &self.advertised {
-            return advertised.clone();
-        }
-        let unspecified = self
-            .listener_host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_unspecified());
-        let host = if unspecified {
-            "localhost".to_owned()
-        } else {
-            self.listener_host.clone()
-        };
-        (host, bound.port())
     }
 
     /// The value of a broker key as DescribeConfigs shows it (`None` if unset with no
@@ -641,7 +710,8 @@ mod tests {
         assert_eq!(c.log_flush_interval_ms, None);
         assert!(!c.log_flush_before_ack);
         assert_eq!(c.compression_type, "producer");
-        assert_eq!(c.advertised, None);
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].advertised, None);
     }
 
     #[test]
@@ -863,27 +933,59 @@ mod tests {
     fn advertised_endpoint_defaults_to_listener_host_and_bound_port() {
         let bound: SocketAddr = "127.0.0.1:40123".parse().expect("literal");
         let mut c = Config::default();
+        let first = |c: &Config| c.listeners[0].advertised_endpoint(bound);
         c.set("listeners", "127.0.0.1:0").expect("listener");
-        assert_eq!(
-            c.advertised_endpoint(bound),
-            ("127.0.0.1".to_owned(), 40123)
-        );
+        assert_eq!(first(&c), ("127.0.0.1".to_owned(), 40123));
         c.set("listeners", "0.0.0.0:0").expect("any");
-        assert_eq!(
-            c.advertised_endpoint(bound),
-            ("localhost".to_owned(), 40123)
-        );
+        assert_eq!(first(&c), ("localhost".to_owned(), 40123));
         c.set("listeners", "[::]:0").expect("any v6");
-        assert_eq!(
-            c.advertised_endpoint(bound),
-            ("localhost".to_owned(), 40123)
-        );
+        assert_eq!(first(&c), ("localhost".to_owned(), 40123));
         c.set("advertised.listeners", "PLAINTEXT://broker.example:9092")
             .expect("advertised");
+        assert_eq!(first(&c), ("broker.example".to_owned(), 9092));
+    }
+
+    #[test]
+    fn several_listeners_get_their_protocols_and_advertised_addresses() {
+        let mut c = Config::default();
+        c.set(
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,CLIENTS:PLAINTEXT",
+        )
+        .expect("map");
+        c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://0.0.0.0:0")
+            .expect("two listeners");
+        c.set("advertised.listeners", "CLIENTS://kafka.example:9093")
+            .expect("advertised");
+        let bound: SocketAddr = "127.0.0.1:40123".parse().expect("literal");
+        let l = &c.listeners;
         assert_eq!(
-            c.advertised_endpoint(bound),
-            ("broker.example".to_owned(), 9092)
+            (l[0].name.as_str(), l[0].protocol),
+            ("INTERNAL", SecurityProtocol::Plaintext)
         );
+        assert_eq!(l[1].protocol, SecurityProtocol::Plaintext);
+        assert_eq!(
+            l[0].advertised_endpoint(bound),
+            ("127.0.0.1".to_owned(), 40123)
+        );
+        assert_eq!(
+            l[1].advertised_endpoint(bound),
+            ("kafka.example".to_owned(), 9093)
+        );
+        assert_eq!(c.listener, l[0].bind);
+        // A listener without a protocol, an advertised name without a listener, TLS.
+        let err = Config::default()
+            .set("listeners", "OTHER://127.0.0.1:0")
+            .expect_err("no protocol");
+        assert!(err.to_string().contains("no security protocol"), "{err}");
+        let err = c
+            .set("advertised.listeners", "ELSEWHERE://h:1")
+            .expect_err("stray");
+        assert!(err.to_string().contains("names no listener"), "{err}");
+        let err = Config::default()
+            .set("listeners", "SSL://127.0.0.1:0")
+            .expect_err("tls");
+        assert!(err.to_string().contains("only PLAINTEXT"), "{err}");
     }
 
     #[test]

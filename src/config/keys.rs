@@ -24,12 +24,14 @@ pub enum Kind {
     OneOf(&'static [&'static str]),
     /// A non-empty comma-separated list of these strings.
     ListOf(&'static [&'static str]),
-    /// `PLAINTEXT://host:port` or `host:port`, port 0 allowed.
+    /// A list of `NAME://host:port` (or `host:port`), port 0 allowed.
     Listener,
     /// Like [`Kind::Listener`] but routable: no port 0, no 0.0.0.0.
     AdvertisedListener,
     /// `host:port` of an HTTP listener (port 0 allowed), or empty for none.
     HttpListener,
+    /// `NAME:PROTOCOL` pairs.
+    ProtocolMap,
     /// One directory path.
     Directory,
     /// `*`, empty, or a list of `partition:broker` pairs.
@@ -131,6 +133,7 @@ fn expected(kind: Kind) -> String {
         Kind::Listener => listener::EXPECTED.to_owned(),
         Kind::AdvertisedListener => listener::EXPECTED_ADVERTISED.to_owned(),
         Kind::HttpListener => "host:port, or empty for none".to_owned(),
+        Kind::ProtocolMap => listener::EXPECTED_MAP.to_owned(),
         Kind::Directory => "a directory path".to_owned(),
         Kind::ThrottledReplicas => "*, or a list of partition:broker pairs".to_owned(),
     }
@@ -183,11 +186,14 @@ pub fn validate(name: &str, kind: Kind, raw: &str) -> Result<String, ConfigError
             }
             Ok(items.join(","))
         }
-        Kind::Listener => listener::parse(name, value, false).map(|_| value.to_owned()),
-        Kind::AdvertisedListener => listener::parse(name, value, true).map(|_| value.to_owned()),
+        Kind::Listener => listener::parse_list(name, value, false).map(|_| value.to_owned()),
+        Kind::AdvertisedListener => {
+            listener::parse_list(name, value, true).map(|_| value.to_owned())
+        }
         Kind::HttpListener if value.is_empty() => Ok(String::new()),
         Kind::HttpListener if value.contains("://") => Err(bad()),
-        Kind::HttpListener => listener::parse(name, value, false).map(|_| value.to_owned()),
+        Kind::HttpListener => listener::parse(name, value).map(|_| value.to_owned()),
+        Kind::ProtocolMap => listener::parse_protocol_map(name, value).map(|_| value.to_owned()),
         Kind::Directory => {
             let dirs: Vec<&str> = value
                 .split(',')
@@ -265,9 +271,11 @@ pub static BROKER_KEYS: &[KeyDef] = &[
     key("node.id", Kind::Int(AT_LEAST_0_INT), ConfigType::Int, Value("1"),
         "The id of this broker, reported to clients in Metadata."),
     key("listeners", Kind::Listener, ConfigType::List, Value("PLAINTEXT://127.0.0.1:9092"),
-        "The one address to listen on: PLAINTEXT://host:port or host:port; port 0 picks a free port."),
+        "The addresses to listen on: a comma-separated list of NAME://host:port (host:port alone is PLAINTEXT); each name needs a protocol in listener.security.protocol.map; port 0 picks a free port."),
+    key("listener.security.protocol.map", Kind::ProtocolMap, ConfigType::String, Value("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+        "The security protocol of each listener name: NAME:PROTOCOL pairs, PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL (listeners of any but PLAINTEXT are refused until their security is built); a listener named after a protocol has that protocol when the map does not list it."),
     key("advertised.listeners", Kind::AdvertisedListener, ConfigType::List, Unset,
-        "The address given to clients in Metadata; unset means the listener's host (localhost for 0.0.0.0) and the bound port."),
+        "Per listener name, the address given to clients that connect through it (Metadata, FindCoordinator, DescribeCluster): NAME://host:port entries; a listener not listed advertises its own host (localhost for 0.0.0.0) and bound port."),
     key("metrics.listener", Kind::HttpListener, ConfigType::String, Value("127.0.0.1:9644"),
         "The host:port of the HTTP listener for operations: /metrics (Prometheus), /health and /ready; empty for none (then no metric is recorded)."),
     key("log.format", Kind::OneOf(&["text", "json"]), ConfigType::String, Value("text"),

@@ -1,6 +1,6 @@
 //! DescribeCluster: this broker, as the only broker and the controller.
 
-use super::BrokerContext;
+use super::{BrokerContext, Session};
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
@@ -10,7 +10,11 @@ use crate::protocol::ErrorCode;
 /// DescribeCluster's endpoint types: 1 = brokers, 2 = controllers.
 const ENDPOINT_BROKERS: i8 = 1;
 
-pub fn handle(ctx: &BrokerContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(
+    ctx: &BrokerContext,
+    session: &Session,
+    req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     if req.endpoint_type != ENDPOINT_BROKERS && req.endpoint_type != 2 {
         return DescribeClusterResponse {
             error_code: ErrorCode::UnsupportedEndpointType.code(),
@@ -19,7 +23,7 @@ pub fn handle(ctx: &BrokerContext, req: DescribeClusterRequest) -> DescribeClust
             ..Default::default()
         };
     }
-    let (host, port) = ctx.advertised.clone();
+    let (host, port) = session.listener.advertised.clone();
     DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
         cluster_id: ctx.cluster_id.clone(),

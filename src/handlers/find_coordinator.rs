@@ -1,7 +1,7 @@
 //! FindCoordinator: this broker coordinates every group (key type 0) and every
 //! transactional id (key type 1). v0-3 carry one key, v4+ a batch.
 
-use super::BrokerContext;
+use super::{BrokerContext, Session};
 use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use crate::protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
 use crate::protocol::ErrorCode;
@@ -10,7 +10,11 @@ use crate::protocol::ErrorCode;
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
 
-fn answer(ctx: &BrokerContext, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
+fn answer(
+    ctx: &BrokerContext,
+    session: &Session,
+    key_type: i8,
+) -> (ErrorCode, Option<String>, i32, String, i32) {
     if key_type != GROUP && key_type != TRANSACTION {
         return (
             ErrorCode::InvalidRequest,
@@ -20,17 +24,18 @@ fn answer(ctx: &BrokerContext, key_type: i8) -> (ErrorCode, Option<String>, i32,
             -1,
         );
     }
-    let (host, port) = ctx.advertised.clone();
+    let (host, port) = session.listener.advertised.clone();
     (ErrorCode::None, None, ctx.node_id, host, i32::from(port))
 }
 
 pub fn handle(
     ctx: &BrokerContext,
+    session: &Session,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
     if version < 4 {
-        let (code, message, node_id, host, port) = answer(ctx, req.key_type);
+        let (code, message, node_id, host, port) = answer(ctx, session, req.key_type);
         return FindCoordinatorResponse {
             error_code: code.code(),
             error_message: if version >= 1 { message } else { None },
@@ -44,7 +49,7 @@ pub fn handle(
         .coordinator_keys
         .into_iter()
         .map(|key| {
-            let (code, message, node_id, host, port) = answer(ctx, req.key_type);
+            let (code, message, node_id, host, port) = answer(ctx, session, req.key_type);
             Coordinator {
                 key,
                 node_id,

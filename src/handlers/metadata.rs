@@ -1,7 +1,7 @@
 //! Metadata: this broker as the only broker and the controller, every topic or the
 //! named ones, auto-creating unknown ones when the broker and the request allow it.
 
-use super::BrokerContext;
+use super::{BrokerContext, Session};
 use crate::actors::broker::{validate_topic_name, AutoCreateTopics};
 use crate::actors::routing::TopicRoute;
 use crate::protocol::messages::metadata_request::MetadataRequest;
@@ -40,7 +40,12 @@ fn topic_error(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
     }
 }
 
-pub async fn handle(ctx: &BrokerContext, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    session: &Session,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
     let mut topics = Vec::new();
     match req.topics {
         // v0 answers every topic for an empty list; later versions use null for that.
@@ -113,7 +118,7 @@ pub async fn handle(ctx: &BrokerContext, req: MetadataRequest, version: i16) -> 
             }
         }
     }
-    let (host, port) = ctx.advertised.clone();
+    let (host, port) = session.listener.advertised.clone();
     MetadataResponse {
         brokers: vec![MetadataResponseBroker {
             node_id: ctx.node_id,

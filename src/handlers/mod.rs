@@ -54,16 +54,14 @@ use std::sync::Arc;
 pub use api_versions::unsupported_version_response;
 
 /// What every handler shares: the live config, the routing snapshot, the `BrokerActor`,
-/// the metrics, and this broker's identity (cluster id, node id, advertised address).
-/// One per broker, behind an `Arc` that each connection holds.
+/// the metrics, and this broker's identity (cluster id, node id). One per broker,
+/// behind an `Arc` that each connection holds.
 pub struct BrokerContext {
     pub config: SharedConfig,
     pub routing: RoutingHandle,
     pub broker: Addr<BrokerActor>,
     pub cluster_id: String,
     pub node_id: i32,
-    /// The host and port clients are told to connect to.
-    pub advertised: (String, u16),
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
 }
 
@@ -105,6 +103,27 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
 ];
+
+/// A listener as the connections it accepted see it.
+#[derive(Debug)]
+pub struct ListenerInfo {
+    /// Its name in `listeners`.
+    pub name: String,
+    pub protocol: crate::config::SecurityProtocol,
+    /// The host and port given to clients that came in through it (Metadata,
+    /// FindCoordinator, DescribeCluster), as Kafka answers each client with the
+    /// addresses of its own listener.
+    pub advertised: (String, u16),
+    /// Its connection series.
+    pub metrics: crate::metrics::ListenerMetrics,
+}
+
+/// Who is on a connection: where from, and through which listener.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub peer: SocketAddr,
+    pub listener: Arc<ListenerInfo>,
+}
 
 /// Who sent a request.
 pub struct Caller {
@@ -192,16 +211,16 @@ pub enum HandlerError {
 pub async fn dispatch(
     ctx: Arc<BrokerContext>,
     frame: RequestFrame,
-    peer: SocketAddr,
+    session: Session,
 ) -> Result<Option<Response>, HandlerError> {
     let version = frame.version();
     let caller = Caller {
         client_id: frame.header.client_id.clone().unwrap_or_default(),
-        peer,
+        peer: session.peer,
     };
     let response: Response = match frame.body {
         Request::ApiVersions(r) => api_versions::handle(&r, version).into(),
-        Request::Metadata(r) => metadata::handle(&ctx, r, version).await.into(),
+        Request::Metadata(r) => metadata::handle(&ctx, &session, r, version).await.into(),
         Request::Produce(r) => return Ok(produce::handle(&ctx, r, version).await.map(Into::into)),
         Request::Fetch(r) => fetch::handle(&ctx, r, version).await.into(),
         Request::ListOffsets(r) => list_offsets::handle(&ctx, r, version).await.into(),
@@ -209,14 +228,14 @@ pub async fn dispatch(
         Request::DeleteTopics(r) => delete_topics::handle(&ctx, r).await.into(),
         Request::CreatePartitions(r) => create_partitions::handle(&ctx, r).await.into(),
         Request::DescribeConfigs(r) => describe_configs::handle(&ctx, r, version).await.into(),
-        Request::DescribeCluster(r) => describe_cluster::handle(&ctx, r).into(),
+        Request::DescribeCluster(r) => describe_cluster::handle(&ctx, &session, r).into(),
         Request::DeleteRecords(r) => delete_records::handle(&ctx, r).await.into(),
         Request::DescribeProducers(r) => describe_producers::handle(&ctx, r).await.into(),
         Request::AlterConfigs(r) => alter_configs::handle_legacy(&ctx, r).await.into(),
         Request::IncrementalAlterConfigs(r) => {
             alter_configs::handle_incremental(&ctx, r).await.into()
         }
-        Request::FindCoordinator(r) => find_coordinator::handle(&ctx, r, version).into(),
+        Request::FindCoordinator(r) => find_coordinator::handle(&ctx, &session, r, version).into(),
         Request::JoinGroup(r) => join_group::handle(&ctx, &caller, r, version).await.into(),
         Request::SyncGroup(r) => sync_group::handle(&ctx, r, version).await.into(),
         Request::Heartbeat(r) => heartbeat::handle(&ctx, r).await.into(),

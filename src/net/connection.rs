@@ -17,7 +17,7 @@
 
 use super::frame_reader::{read_frame, RequestMemory, READ_CHUNK};
 use super::listener::ConnectionSlot;
-use crate::handlers::{self, unsupported_version_response, BrokerContext};
+use crate::handlers::{self, unsupported_version_response, BrokerContext, Session};
 use crate::metrics::RequestTiming;
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
 use crate::protocol::ApiKey;
@@ -93,6 +93,7 @@ pub struct ConnectionActor {
     /// The broker's shared context (`ctx` is actix's `Context` in this file).
     broker_ctx: Arc<BrokerContext>,
     peer: SocketAddr,
+    session: Session,
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
     next_out: u64,
@@ -108,9 +109,10 @@ impl ConnectionActor {
         broker_ctx: Arc<BrokerContext>,
         memory: Arc<RequestMemory>,
         stream: TcpStream,
-        peer: SocketAddr,
+        session: Session,
         slot: ConnectionSlot,
     ) -> Addr<Self> {
+        let peer = session.peer;
         let _ = stream.set_nodelay(true);
         let config = broker_ctx.config.load();
         let max_frame = config.socket_request_max_bytes;
@@ -184,6 +186,7 @@ impl ConnectionActor {
             ConnectionActor {
                 broker_ctx,
                 peer,
+                session,
                 out: tx,
                 next_seq: 0,
                 next_out: 0,
@@ -219,7 +222,7 @@ impl Actor for ConnectionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection opened");
-        self.broker_ctx.metrics.connection_opened();
+        self.session.listener.metrics.opened();
         let idle = Duration::from_millis(self.broker_ctx.config.load().connections_max_idle_ms);
         let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
         ctx.run_interval(tick, move |act, ctx| {
@@ -231,7 +234,7 @@ impl Actor for ConnectionActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         tracing::debug!(peer = %self.peer, "connection closed");
-        self.broker_ctx.metrics.connection_closed();
+        self.session.listener.metrics.closed();
     }
 }
 
@@ -269,7 +272,11 @@ impl StreamHandler<Incoming> for ConnectionActor {
         // messages (a produce's Appends) before their first await, so pipelined
         // requests reach each partition in request order. actix would not keep that
         // order: it polls spawned futures in a list it reorders with swap_remove.
-        let mut dispatch = Box::pin(handlers::dispatch(broker_ctx, request, self.peer));
+        let mut dispatch = Box::pin(handlers::dispatch(
+            broker_ctx,
+            request,
+            self.session.clone(),
+        ));
         let first = std::future::Future::poll(
             dispatch.as_mut(),
             &mut std::task::Context::from_waker(futures::task::noop_waker_ref()),

@@ -8,7 +8,7 @@
 
 use super::connection::ConnectionActor;
 use super::frame_reader::RequestMemory;
-use crate::handlers::BrokerContext;
+use crate::handlers::{BrokerContext, ListenerInfo, Session};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -111,12 +111,12 @@ impl Drop for ConnectionSlot {
 /// socket and registered there, so its I/O runs on that arbiter's own reactor.
 pub async fn run(
     listener: TcpListener,
+    info: Arc<ListenerInfo>,
+    limits: Arc<ConnectionLimits>,
     ctx: Arc<BrokerContext>,
     memory: Arc<RequestMemory>,
     arbiters: Vec<ArbiterHandle>,
 ) {
-    let config = ctx.config.load();
-    let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
     let mut next = 0usize;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -146,10 +146,14 @@ pub async fn run(
         next = next.wrapping_add(1);
         let ctx = ctx.clone();
         let memory = memory.clone();
+        let session = Session {
+            peer,
+            listener: info.clone(),
+        };
         arbiter.spawn(async move {
             match tokio::net::TcpStream::from_std(std_stream) {
                 Ok(stream) => {
-                    ConnectionActor::start_for(ctx, memory, stream, peer, slot);
+                    ConnectionActor::start_for(ctx, memory, stream, session, slot);
                 }
                 Err(error) => tracing::warn!(%peer, %error, "could not register a socket"),
             }

@@ -66,6 +66,15 @@ impl TestBroker {
 
     /// The operations listener's address; the broker must have been started with a
     /// `metrics.listener`.
+    /// The address listener `name` is bound to.
+    pub fn listener_addr(&self, name: &str) -> std::net::SocketAddr {
+        self.broker
+            .as_ref()
+            .and_then(|b| b.listener_addrs().iter().find(|(n, _)| n == name))
+            .map(|(_, addr)| *addr)
+            .unwrap_or_else(|| panic!("no listener {name}"))
+    }
+
     pub fn metrics_addr(&self) -> std::net::SocketAddr {
         self.broker
             .as_ref()
