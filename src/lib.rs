@@ -21,6 +21,8 @@
 //! - [`protocol`]: the Kafka wire format and nothing else: generated message structs,
 //!   primitives, frames, record batches, error codes. No I/O, no broker state.
 //! - [`config`]: the broker's TOML configuration (Kafka's key names) and topic configs.
+//! - [`security`]: who a client is (SASL PLAIN and SCRAM, the users' credentials,
+//!   principals) and what it may do (the ACL authorizer), with Kafka's semantics.
 //! - [`metrics`]: the broker's counters about itself (atomics, read by tests and tools).
 //! - [`clock`]: the one wall clock the actors read (state machines take `now_ms`).
 //!
@@ -37,6 +39,7 @@ pub mod metrics;
 pub mod net;
 pub mod ops;
 pub mod protocol;
+pub mod security;
 pub mod server;
 pub mod storage;
 pub mod txn;

@@ -10,6 +10,7 @@ use crate::metrics::BrokerMetrics;
 use crate::net::listener::{self, ConnectionLimits};
 use crate::net::RequestMemory;
 use crate::ops;
+use crate::security::users::UserStore;
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -154,14 +155,16 @@ fn run(
                 metrics.clone(),
             );
             tokio::task::spawn_blocking(move || {
+                let users = UserStore::open(&shared.load().log_dir)?;
                 BrokerActor::load(shared, handles, routing, metrics)
+                    .map(|(broker, cluster_id)| (broker, cluster_id, users))
             })
         };
         let loaded = load
             .await
             .map_err(|e| anyhow::anyhow!("loading the broker panicked: {e}"))
             .and_then(|r| r);
-        let (broker, cluster_id) = match loaded {
+        let (broker, cluster_id, users) = match loaded {
             Ok(b) => b,
             Err(e) => {
                 if let Some(ops) = ops {
@@ -208,6 +211,7 @@ fn run(
             broker: broker.clone(),
             cluster_id: cluster_id.clone(),
             node_id: config.node_id,
+            users: Arc::new(users),
         });
         let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
         let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);

@@ -144,6 +144,8 @@ fn the_served_apis_are_the_ones_aeon_promises() {
         "ListTransactions",
         "ConsumerGroupHeartbeat",
         "ConsumerGroupDescribe",
+        "DescribeUserScramCredentials",
+        "AlterUserScramCredentials",
     ];
     let mut a = names.clone();
     a.sort();

@@ -1088,6 +1088,61 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 },
             );
         }
+        ApiKey::DescribeUserScramCredentials => {
+            use describe_user_scram_credentials_request::*;
+            sweep.call(v, DescribeUserScramCredentialsRequest::default());
+            sweep.call(
+                v,
+                DescribeUserScramCredentialsRequest {
+                    users: Some(vec![UserName {
+                        name: "sweep-no-such-user".into(),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                },
+            );
+        }
+        ApiKey::AlterUserScramCredentials => {
+            use alter_user_scram_credentials_request::*;
+            sweep.call(
+                v,
+                AlterUserScramCredentialsRequest {
+                    deletions: vec![ScramCredentialDeletion {
+                        name: "sweep-no-such-user".into(),
+                        mechanism: 1,
+                        ..Default::default()
+                    }],
+                    upsertions: vec![ScramCredentialUpsertion {
+                        name: format!("sweep-user-v{v}"),
+                        mechanism: 2,
+                        iterations: 4096,
+                        salt: vec![1u8; 16].into(),
+                        salted_password: vec![2u8; 64].into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            );
+        }
+        // On a PLAINTEXT listener both answer ILLEGAL_SASL_STATE and the connection
+        // serves on (tests/security_test.rs covers SASL listeners).
+        ApiKey::SaslHandshake => {
+            sweep.call(
+                v,
+                sasl_handshake_request::SaslHandshakeRequest {
+                    mechanism: "SCRAM-SHA-512".into(),
+                },
+            );
+        }
+        ApiKey::SaslAuthenticate => {
+            sweep.call(
+                v,
+                sasl_authenticate_request::SaslAuthenticateRequest {
+                    auth_bytes: bytes::Bytes::from_static(b"n,,n=u,r=x"),
+                    ..Default::default()
+                },
+            );
+        }
         other => panic!("no probe for {other:?}: add one"),
     }
 }

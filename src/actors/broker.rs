@@ -30,6 +30,7 @@ mod group_configs;
 mod groups;
 mod producer_ids;
 mod store;
+pub(crate) use store::write_atomically;
 mod topic_rules;
 mod topics;
 mod transactions;
@@ -40,7 +41,7 @@ pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
 pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
-use store::{load_or_create_meta, write_atomically};
+use store::load_or_create_meta;
 use topic_rules::{collision_key, refuse_internal};
 pub use topic_rules::{is_internal_topic, validate_topic_name};
 pub use topics::{

@@ -40,6 +40,7 @@ mod produce;
 mod sync_group;
 mod topic_naming;
 mod txn_offset_commit;
+mod user_scram_credentials;
 
 use crate::actors::broker::{BrokerActor, GetGroupCoordinator, GetTxnCoordinator};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
@@ -62,6 +63,8 @@ pub struct BrokerContext {
     pub broker: Addr<BrokerActor>,
     pub cluster_id: String,
     pub node_id: i32,
+    /// The users' SCRAM credentials.
+    pub users: Arc<crate::security::users::UserStore>,
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
 }
 
@@ -102,6 +105,11 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::ListTransactions,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
+    ApiKey::DescribeUserScramCredentials,
+    ApiKey::AlterUserScramCredentials,
+    // Answered by the connection itself (`net::sasl`).
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
 ];
 
 /// A listener as the connections it accepted see it.
@@ -118,11 +126,13 @@ pub struct ListenerInfo {
     pub metrics: crate::metrics::ListenerMetrics,
 }
 
-/// Who is on a connection: where from, and through which listener.
+/// Who is on a connection: where from, through which listener, as whom.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub peer: SocketAddr,
     pub listener: Arc<ListenerInfo>,
+    /// `User:ANONYMOUS` until SASL authenticates the client.
+    pub principal: Arc<crate::security::principal::KafkaPrincipal>,
 }
 
 /// Who sent a request.
@@ -263,6 +273,12 @@ pub async fn dispatch(
         Request::ConsumerGroupDescribe(r) => consumer_group_describe::handle(&ctx, r, version)
             .await
             .into(),
+        Request::DescribeUserScramCredentials(r) => {
+            user_scram_credentials::describe(&ctx, r).into()
+        }
+        Request::AlterUserScramCredentials(r) => {
+            user_scram_credentials::alter(&ctx, r).await.into()
+        }
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

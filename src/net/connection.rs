@@ -17,9 +17,10 @@
 
 use super::frame_reader::{read_frame, RequestMemory, READ_CHUNK};
 use super::listener::ConnectionSlot;
+use super::sasl::{self, Auth, Gate, Mechanism, Outcome, SaslContext};
 use crate::handlers::{self, unsupported_version_response, BrokerContext, Session};
 use crate::metrics::RequestTiming;
-use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError};
+use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError, RequestFrame};
 use crate::protocol::ApiKey;
 use actix::prelude::*;
 use bytes::{Buf, Bytes, BytesMut};
@@ -94,6 +95,8 @@ pub struct ConnectionActor {
     broker_ctx: Arc<BrokerContext>,
     peer: SocketAddr,
     session: Session,
+    /// Where the connection stands with SASL (always open on a PLAINTEXT listener).
+    auth: Auth,
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
     next_out: u64,
@@ -186,6 +189,7 @@ impl ConnectionActor {
             ConnectionActor {
                 broker_ctx,
                 peer,
+                auth: Auth::new(session.listener.protocol.uses_sasl()),
                 session,
                 out: tx,
                 next_seq: 0,
@@ -209,6 +213,64 @@ impl ConnectionActor {
             }
         }
         self.last_activity = Instant::now();
+    }
+
+    /// Answers a SaslHandshake or SaslAuthenticate (a PLAIN check runs off this thread;
+    /// until it ends the connection takes nothing else).
+    fn answer_sasl(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seq: u64,
+        frame: RequestFrame,
+        permit: Held,
+    ) {
+        let (correlation_id, version) = (frame.correlation_id(), frame.version());
+        let config = self.broker_ctx.config.load();
+        let sasl_listener = self.session.listener.protocol.uses_sasl();
+        let context = SaslContext {
+            enabled: config
+                .sasl_enabled_mechanisms
+                .iter()
+                .filter_map(|m| Mechanism::from_name(m))
+                .collect(),
+            users: self.broker_ctx.users.clone(),
+            reauth_ms: config.connections_max_reauth_ms,
+            // Once authenticated, every later exchange re-authenticates that principal.
+            current: (sasl_listener && !self.session.principal.is_anonymous())
+                .then(|| (*self.session.principal).clone()),
+        };
+        let auth = std::mem::replace(&mut self.auth, Auth::Checking);
+        match sasl::answer(auth, frame.body, version, sasl_listener, &context) {
+            Ok(outcome) => self.apply_sasl(ctx, seq, correlation_id, version, outcome, permit),
+            Err(check) => {
+                ctx.spawn(check.into_actor(self).map(move |outcome, act, ctx| {
+                    act.apply_sasl(ctx, seq, correlation_id, version, outcome, permit)
+                }));
+            }
+        }
+    }
+
+    fn apply_sasl(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seq: u64,
+        correlation_id: i32,
+        version: i16,
+        outcome: Outcome,
+        permit: Held,
+    ) {
+        self.auth = outcome.auth;
+        if let Some(principal) = outcome.principal {
+            tracing::info!(peer = %self.peer, %principal, listener = %self.session.listener.name, "authenticated");
+            self.session.principal = Arc::new(principal);
+        }
+        match encode_response_chunks(correlation_id, version, &outcome.response) {
+            Ok(buf) => self.complete(seq, Some(buf.into_chunks()), permit),
+            Err(e) => return self.close(ctx, &e),
+        }
+        if outcome.close {
+            self.close(ctx, &"SASL authentication failed or refused");
+        }
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, why: &dyn std::fmt::Display) {
@@ -262,6 +324,17 @@ impl StreamHandler<Incoming> for ConnectionActor {
             }
             Err(e) => return self.close(ctx, &e),
         };
+        match self
+            .auth
+            .gate(&request.body, self.session.listener.protocol.uses_sasl())
+        {
+            Gate::Serve => {}
+            Gate::Close(why) => {
+                tracing::warn!(peer = %self.peer, api_key = ?request.api_key, "closing: {why}");
+                return self.close(ctx, &why);
+            }
+            Gate::Sasl => return self.answer_sasl(ctx, seq, request, permit),
+        }
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
         tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");

@@ -118,6 +118,7 @@ pub async fn run(
     arbiters: Vec<ArbiterHandle>,
 ) {
     let mut next = 0usize;
+    let anonymous = Arc::new(crate::security::principal::KafkaPrincipal::anonymous());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -149,6 +150,7 @@ pub async fn run(
         let session = Session {
             peer,
             listener: info.clone(),
+            principal: anonymous.clone(),
         };
         arbiter.spawn(async move {
             match tokio::net::TcpStream::from_std(std_stream) {

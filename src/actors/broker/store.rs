@@ -201,7 +201,7 @@ fn new_cluster_id() -> String {
 }
 
 /// Replaces `path` with `data`: a temp file, fsync, rename, fsync of the directory.
-pub(super) fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
