@@ -56,21 +56,52 @@ fn client(interpreter: &str, script: &str, installed: bool, install_hint: &str) 
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run_matrix_script(command: Option<Command>) {
+    run_script_against(command, Listeners::Plaintext);
+}
+
+/// What the script connects to.
+enum Listeners {
+    /// One PLAINTEXT listener, given as the script's argument.
+    Plaintext,
+    /// A SASL_PLAINTEXT listener with every mechanism on, given as the argument, and a
+    /// PLAINTEXT one for administration in `AEON_ADMIN_BOOTSTRAP`.
+    Sasl,
+}
+
+fn run_script_against(command: Option<Command>, listeners: Listeners) {
     let Some(mut command) = command else {
         return;
     };
+    let sasl = matches!(listeners, Listeners::Sasl);
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let broker = TestBroker::start_with(|c| {
+    let broker = TestBroker::start_with(move |c| {
+        if sasl {
+            c.set(
+                "listener.security.protocol.map",
+                "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+            )
+            .expect("map");
+            c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0")
+                .expect("listeners");
+            c.set("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512")
+                .expect("mechanisms");
+        }
         c.set("group.initial.rebalance.delay.ms", "0").expect("set");
         c.set("offsets.topic.num.partitions", "5").expect("set");
         c.set("transaction.state.log.num.partitions", "5")
             .expect("set");
     });
     let started = Instant::now();
+    if sasl {
+        command
+            .arg(broker.listener_addr("CLIENTS").to_string())
+            .env("AEON_ADMIN_BOOTSTRAP", broker.bootstrap());
+    } else {
+        command.arg(broker.bootstrap());
+    }
     let mut child = command
-        .arg(broker.bootstrap())
         .current_dir(clients_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,6 +160,14 @@ fn python(script: &str) -> Option<Command> {
         venv.exists(),
         "tests/clients/.venv",
     )
+}
+
+/// confluent-kafka (librdkafka) and kafka-python over SASL_PLAINTEXT with PLAIN,
+/// SCRAM-SHA-256 and SCRAM-SHA-512: users made with AlterUserScramCredentials, then
+/// produce, a consumer group and a transaction as that user; a wrong password refused.
+#[test]
+fn sasl_with_confluent_kafka_and_kafka_python() {
+    run_script_against(python("sasl_clients.py"), Listeners::Sasl);
 }
 
 #[test]

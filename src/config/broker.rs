@@ -96,6 +96,8 @@ pub struct Config {
     pub fetch_max_bytes: usize,
     /// `connections.max.idle.ms`.
     pub connections_max_idle_ms: u64,
+    /// `connection.failed.authentication.delay.ms`.
+    pub connection_failed_authentication_delay_ms: u64,
     /// `connections.max.reauth.ms`: 0 for sessions that never expire.
     pub connections_max_reauth_ms: u64,
     /// `sasl.enabled.mechanisms`.
@@ -522,6 +524,8 @@ impl Config {
             fetch_max_bytes: v.num("fetch.max.bytes")?,
             connections_max_idle_ms: v.num("connections.max.idle.ms")?,
             connections_max_reauth_ms: v.num("connections.max.reauth.ms")?,
+            connection_failed_authentication_delay_ms: v
+                .num("connection.failed.authentication.delay.ms")?,
             sasl_enabled_mechanisms: v
                 .string("sasl.enabled.mechanisms")?
                 .split(',')

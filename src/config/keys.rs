@@ -302,6 +302,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The SASL mechanisms SASL listeners offer; PLAIN checks the password against the user's SCRAM credential. Kafka's default is GSSAPI, which Aeon does not serve."),
     key("connections.max.reauth.ms", Kind::Int(AT_LEAST_0_LONG), ConfigType::Long, Value("0"),
         "The lifetime of a SASL session (KIP-368): clients re-authenticate on the open connection before it ends, and a request after it closes the connection; 0 for no limit."),
+    key("connection.failed.authentication.delay.ms", Kind::Int(AT_LEAST_0_INT), ConfigType::Int, Value("100"),
+        "After a failed SASL authentication, how long the connection stays open (taking no request) before it is closed, in milliseconds: the client reads why, a password guesser is slowed."),
     key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("500"),
         "Per connection, the most requests in flight; Aeon stops reading the socket past it (Kafka: the broker-wide request queue)."),
     key("queued.max.request.bytes", Kind::Int(&[(1, 4_294_967_295)]), ConfigType::Long, Value("536870912"),

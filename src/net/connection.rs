@@ -269,7 +269,13 @@ impl ConnectionActor {
             Err(e) => return self.close(ctx, &e),
         }
         if outcome.close {
-            self.close(ctx, &"SASL authentication failed or refused");
+            // As Kafka (connection.failed.authentication.delay.ms): the response goes
+            // out, the close comes a little later, which slows a password guesser and
+            // lets the client read why.
+            let delay = self.broker_ctx.config.load().connection_failed_authentication_delay_ms;
+            ctx.run_later(Duration::from_millis(delay), |act, ctx| {
+                act.close(ctx, &"SASL authentication failed or refused");
+            });
         }
     }
 
