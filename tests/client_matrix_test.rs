@@ -85,8 +85,11 @@ fn run_script_against(command: Option<Command>, listeners: Listeners) {
             .expect("map");
             c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0")
                 .expect("listeners");
-            c.set("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512")
-                .expect("mechanisms");
+            c.set(
+                "sasl.enabled.mechanisms",
+                "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            )
+            .expect("mechanisms");
         }
         c.set("group.initial.rebalance.delay.ms", "0").expect("set");
         c.set("offsets.topic.num.partitions", "5").expect("set");

@@ -619,4 +619,44 @@ mod sasl {
         let scram = scram_first(&mut s, 2, "bob", "bob-secret");
         assert_eq!(authenticate(&mut s, scram.last.as_bytes()).0, 0);
     }
+
+    /// The first user made from the command line before the broker starts, as
+    /// `kafka-storage format --add-scram`: it authenticates, and the file holds no
+    /// password.
+    #[test]
+    fn a_first_user_is_added_from_the_command_line_before_the_start() {
+        let mut broker = broker(|_| {});
+        broker.stop();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aeon"))
+            .args(["storage", "add-scram", "--data-dir"])
+            .arg(broker.dir.path())
+            .arg("SCRAM-SHA-512=[name=root,password=root-secret,iterations=8192]")
+            .output()
+            .expect("aeon runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bad = std::process::Command::new(env!("CARGO_BIN_EXE_aeon"))
+            .args(["storage", "add-scram", "--data-dir"])
+            .arg(broker.dir.path())
+            .arg("SCRAM-SHA-1=[name=x,password=y]")
+            .output()
+            .expect("aeon runs");
+        assert!(!bad.status.success());
+        let file = std::fs::read_to_string(broker.dir.path().join("scram-credentials.json"))
+            .expect("credentials file");
+        assert!(!file.contains("root-secret"));
+        broker.restart();
+        let mut s = connect(&clients(&broker));
+        let scram = scram_first(&mut s, 2, "root", "root-secret");
+        assert!(scram.server_first.ends_with(",i=8192"));
+        assert_eq!(authenticate(&mut s, scram.last.as_bytes()).0, 0);
+        metadata_ok(&mut s);
+        // The users made over the API before are still there.
+        let mut s = connect(&clients(&broker));
+        let scram = scram_first(&mut s, 2, "bob", "bob-secret");
+        assert_eq!(authenticate(&mut s, scram.last.as_bytes()).0, 0);
+    }
 }

@@ -123,6 +123,25 @@ pub enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The data directory, with no broker running.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCommand {
+    /// Adds or replaces a user's SCRAM credential before the broker starts (as
+    /// `kafka-storage format --add-scram`), e.g. the first super user.
+    AddScram {
+        /// The broker's data directory (log.dirs).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Kafka's form: 'SCRAM-SHA-256=[name=alice,password=alice-secret]', with an
+        /// optional iterations=N (default 4096).
+        credential: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -397,6 +416,13 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             command: ClusterCommand::Info,
             connection,
         } => cluster_info(&connection),
+        Command::Storage {
+            command:
+                StorageCommand::AddScram {
+                    data_dir,
+                    credential,
+                },
+        } => add_scram(&data_dir, &credential),
     }
 }
 
@@ -427,5 +453,44 @@ fn cluster_info(c: &Connection) -> anyhow::Result<()> {
             print_table(&["BROKER", "ADDRESS", "RACK"], &rows);
         }
     }
+    Ok(())
+}
+
+/// `aeon storage add-scram`: parses Kafka's `MECHANISM=[name=..,password=..]` and
+/// stores the credential (never the password) in the data directory.
+fn add_scram(data_dir: &std::path::Path, spec: &str) -> anyhow::Result<()> {
+    use aeon::security::scram::{ScramCredential, ScramMechanism};
+    let bad =
+        || anyhow!("wanted MECHANISM=[name=NAME,password=PASSWORD(,iterations=N)], got {spec:?}");
+    let (mechanism, fields) = spec.split_once('=').ok_or_else(bad)?;
+    let mechanism = ScramMechanism::from_name(mechanism.trim())
+        .ok_or_else(|| anyhow!("unknown SCRAM mechanism {mechanism:?}"))?;
+    let fields = fields
+        .trim()
+        .strip_prefix('[')
+        .and_then(|f| f.strip_suffix(']'))
+        .ok_or_else(bad)?;
+    let (mut name, mut password, mut iterations) = (None, None, ScramMechanism::MIN_ITERATIONS);
+    for field in fields.split(',') {
+        match field.split_once('=').ok_or_else(bad)? {
+            ("name", v) => name = Some(v.trim_matches('"').to_string()),
+            ("password", v) => password = Some(v.trim_matches('"').to_string()),
+            ("iterations", v) => iterations = v.parse().map_err(|_| bad())?,
+            (other, _) => bail!("unknown field {other:?} in {spec:?}"),
+        }
+    }
+    let (name, password) = name.zip(password).ok_or_else(bad)?;
+    if name.is_empty() {
+        bail!("the user name is empty");
+    }
+    let salt = ScramCredential::generate_salt()?;
+    let credential =
+        ScramCredential::from_password(mechanism, password.as_bytes(), &salt, iterations)?;
+    aeon::security::users::add_offline(data_dir, &name, mechanism, credential)?;
+    eprintln!(
+        "added {} credential of user {name} in {}",
+        mechanism.name(),
+        data_dir.display()
+    );
     Ok(())
 }

@@ -272,7 +272,11 @@ impl ConnectionActor {
             // As Kafka (connection.failed.authentication.delay.ms): the response goes
             // out, the close comes a little later, which slows a password guesser and
             // lets the client read why.
-            let delay = self.broker_ctx.config.load().connection_failed_authentication_delay_ms;
+            let delay = self
+                .broker_ctx
+                .config
+                .load()
+                .connection_failed_authentication_delay_ms;
             ctx.run_later(Duration::from_millis(delay), |act, ctx| {
                 act.close(ctx, &"SASL authentication failed or refused");
             });
