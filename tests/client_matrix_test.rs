@@ -78,18 +78,7 @@ fn run_script_against(command: Option<Command>, listeners: Listeners) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let broker = TestBroker::start_with(move |c| {
         if sasl {
-            c.set(
-                "listener.security.protocol.map",
-                "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
-            )
-            .expect("map");
-            c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0")
-                .expect("listeners");
-            c.set(
-                "sasl.enabled.mechanisms",
-                "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-            )
-            .expect("mechanisms");
+            common::sasl_listeners(c);
         }
         c.set("group.initial.rebalance.delay.ms", "0").expect("set");
         c.set("offsets.topic.num.partitions", "5").expect("set");

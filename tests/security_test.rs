@@ -107,18 +107,7 @@ mod sasl {
     /// SCRAM-SHA-512) and bob (SCRAM-SHA-512) made over the API.
     pub fn broker(tweak: impl Fn(&mut aeon::config::Config) + 'static) -> TestBroker {
         let broker = TestBroker::start_with(move |c| {
-            c.set(
-                "listener.security.protocol.map",
-                "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
-            )
-            .expect("map");
-            c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0")
-                .expect("listeners");
-            c.set(
-                "sasl.enabled.mechanisms",
-                "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-            )
-            .expect("mechanisms");
+            common::sasl_listeners(c);
             tweak(c);
         });
         let upserts = [

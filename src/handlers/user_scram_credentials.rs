@@ -16,6 +16,7 @@ use crate::protocol::messages::describe_user_scram_credentials_response::{
 use crate::protocol::ErrorCode;
 use crate::security::scram::{ScramCredential, ScramMechanism};
 
+/// Why a user's alterations were refused: the error and its message.
 type Refusal = (ErrorCode, String);
 
 pub async fn alter(
@@ -26,94 +27,60 @@ pub async fn alter(
     let mut refused: BTreeMap<String, Refusal> = BTreeMap::new();
     let mut seen: BTreeSet<(String, i8)> = BTreeSet::new();
     let mut users: Vec<String> = Vec::new();
-    let refuse = |refused: &mut BTreeMap<String, Refusal>, user: &str, code, message| {
-        refused.entry(user.to_string()).or_insert((code, message));
-    };
     let current = ctx.users.snapshot();
-    let mut deletions = Vec::new();
-    for d in &req.deletions {
-        users.push(d.name.clone());
-        if !seen.insert((d.name.clone(), d.mechanism)) {
-            refuse(
-                &mut refused,
-                &d.name,
+    // The checks a deletion and an upsertion share: the mechanism once per user, known,
+    // and a name.
+    let mut check = |name: &str, mechanism: i8| -> Result<ScramMechanism, Refusal> {
+        users.push(name.to_string());
+        if !seen.insert((name.to_string(), mechanism)) {
+            return Err((
                 ErrorCode::DuplicateResource,
                 "A user credential cannot be altered twice in the same request".to_string(),
-            );
-            continue;
+            ));
         }
-        let Some(mechanism) = ScramMechanism::from_type_code(d.mechanism) else {
-            refuse(
-                &mut refused,
-                &d.name,
+        let m = ScramMechanism::from_type_code(mechanism).ok_or_else(|| {
+            (
                 ErrorCode::UnsupportedSaslMechanism,
                 "Unknown SCRAM mechanism".to_string(),
-            );
-            continue;
-        };
-        if d.name.is_empty() {
-            refuse(
-                &mut refused,
-                &d.name,
-                ErrorCode::UnacceptableCredential,
-                "Username must not be empty".to_string(),
-            );
-            continue;
-        }
-        if current.credential(&d.name, mechanism).is_none() {
-            refuse(
-                &mut refused,
-                &d.name,
-                ErrorCode::ResourceNotFound,
-                "Attempt to delete a user credential that does not exist".to_string(),
-            );
-            continue;
-        }
-        deletions.push((d.name.clone(), mechanism));
-    }
-    let mut upserts = Vec::new();
-    for u in &req.upsertions {
-        users.push(u.name.clone());
-        if !seen.insert((u.name.clone(), u.mechanism)) {
-            refuse(
-                &mut refused,
-                &u.name,
-                ErrorCode::DuplicateResource,
-                "A user credential cannot be altered twice in the same request".to_string(),
-            );
-            continue;
-        }
-        let Some(mechanism) = ScramMechanism::from_type_code(u.mechanism) else {
-            refuse(
-                &mut refused,
-                &u.name,
-                ErrorCode::UnsupportedSaslMechanism,
-                "Unknown SCRAM mechanism".to_string(),
-            );
-            continue;
-        };
-        if u.name.is_empty() || u.name.len() > crate::security::users::MAX_NAME_LEN {
-            refuse(
-                &mut refused,
-                &u.name,
+            )
+        })?;
+        if name.is_empty() || name.len() > crate::security::users::MAX_NAME_LEN {
+            return Err((
                 ErrorCode::UnacceptableCredential,
                 "Username must not be empty or longer than 1024 bytes".to_string(),
-            );
-            continue;
+            ));
         }
-        match ScramCredential::from_salted_password(
-            mechanism,
-            &u.salted_password,
-            &u.salt,
-            u.iterations,
-        ) {
-            Ok(credential) => upserts.push((u.name.clone(), mechanism, credential)),
-            Err(e) => refuse(
-                &mut refused,
-                &u.name,
-                ErrorCode::UnacceptableCredential,
-                e.to_string(),
-            ),
+        Ok(m)
+    };
+    let mut deletions = Vec::new();
+    let mut upserts = Vec::new();
+    let mut outcomes: Vec<(String, Result<(), Refusal>)> = Vec::new();
+    for d in &req.deletions {
+        let outcome = check(&d.name, d.mechanism).and_then(|m| {
+            if current.credential(&d.name, m).is_none() {
+                return Err((
+                    ErrorCode::ResourceNotFound,
+                    "Attempt to delete a user credential that does not exist".to_string(),
+                ));
+            }
+            deletions.push((d.name.clone(), m));
+            Ok(())
+        });
+        outcomes.push((d.name.clone(), outcome));
+    }
+    for u in &req.upsertions {
+        let outcome = check(&u.name, u.mechanism).and_then(|m| {
+            let credential =
+                ScramCredential::from_salted_password(m, &u.salted_password, &u.salt, u.iterations)
+                    .map_err(|e| (ErrorCode::UnacceptableCredential, e.to_string()))?;
+            upserts.push((u.name.clone(), m, credential));
+            Ok(())
+        });
+        outcomes.push((u.name.clone(), outcome));
+    }
+    for (name, outcome) in outcomes {
+        if let Err(refusal) = outcome {
+            refused.entry(name).or_insert(refusal);
         }
     }
     // A user with any refused alteration has none of its alterations applied.
@@ -176,17 +143,9 @@ pub fn describe(
             })
             .collect()
     };
-    let results = match req.users {
+    let results = match req.users.filter(|names| !names.is_empty()) {
         // Null or empty: every user.
         None => users
-            .describe()
-            .map(|(name, mechanisms)| DescribeUserScramCredentialsResult {
-                user: name.to_string(),
-                credential_infos: info(mechanisms),
-                ..Default::default()
-            })
-            .collect(),
-        Some(names) if names.is_empty() => users
             .describe()
             .map(|(name, mechanisms)| DescribeUserScramCredentialsResult {
                 user: name.to_string(),

@@ -34,6 +34,23 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c
 }
 
+/// An INTERNAL PLAINTEXT listener (first: the bootstrap) and a CLIENTS SASL_PLAINTEXT
+/// one with every mechanism on.
+pub fn sasl_listeners(c: &mut Config) {
+    c.set(
+        "listener.security.protocol.map",
+        "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+    )
+    .expect("map");
+    c.set("listeners", "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0")
+        .expect("listeners");
+    c.set(
+        "sasl.enabled.mechanisms",
+        "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    )
+    .expect("mechanisms");
+}
+
 impl TestBroker {
     pub fn start() -> Self {
         Self::start_with(|_| {})
