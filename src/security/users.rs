@@ -356,8 +356,9 @@ mod tests {
             vec![("a".to_string(), vec![(ScramMechanism::Sha512, 4096)])]
         );
 
+        let one = credential("x");
         let many: Vec<_> = (0..=MAX_USERS)
-            .map(|i| (format!("u{i}"), ScramMechanism::Sha256, credential("x")))
+            .map(|i| (format!("u{i}"), ScramMechanism::Sha256, one.clone()))
             .collect();
         assert!(matches!(
             rt.block_on(store.alter(many, vec![])),
