@@ -58,14 +58,8 @@ pub(super) fn group(command: GroupCommand, c: &Connection) -> anyhow::Result<()>
             to_offset,
             execute,
         } => {
-            let m = metadata(&mut client, Some(vec![topic.clone()]))?;
-            let t = m
-                .topics
-                .first()
-                .ok_or_else(|| anyhow!("no answer for topic {topic}"))?;
-            check(t.error_code, None, &format!("topic {topic}"))?;
-            let mut partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition_index).collect();
-            partitions.sort_unstable();
+            let t = topic_metadata(&mut client, &topic)?;
+            let partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition_index).collect();
             let starts = offsets(&mut client, &topic, &partitions, -2)?;
             let ends = offsets(&mut client, &topic, &partitions, -1)?;
             let at =

@@ -328,6 +328,23 @@ fn metadata(
     }
 }
 
+/// One topic's metadata, refused with Kafka's error name if the topic is not there;
+/// its partitions sorted by index.
+fn topic_metadata(
+    client: &mut Client,
+    topic: &str,
+) -> anyhow::Result<metadata_response::MetadataResponseTopic> {
+    let t = metadata(client, Some(vec![topic.to_string()]))?
+        .topics
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no answer for topic {topic}"))?;
+    check(t.error_code, None, &format!("topic {topic}"))?;
+    let mut t = t;
+    t.partitions.sort_by_key(|p| p.partition_index);
+    Ok(t)
+}
+
 /// Each partition's offset at `timestamp` (-1: the end, -2: the start).
 fn offsets(
     client: &mut Client,

@@ -119,12 +119,7 @@ pub(super) fn produce(
         })
         .collect::<anyhow::Result<_>>()?;
     let mut client = Client::connect(&c.bootstrap)?;
-    let m = metadata(&mut client, Some(vec![topic.to_string()]))?;
-    let t = m
-        .topics
-        .first()
-        .ok_or_else(|| anyhow!("no answer for topic {topic}"))?;
-    check(t.error_code, None, &format!("topic {topic}"))?;
+    let t = topic_metadata(&mut client, topic)?;
     let count = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX).max(1);
     if let Some(p) = partition.filter(|p| !(0..count).contains(p)) {
         bail!("topic {topic} has no partition {p} (it has {count})");
@@ -225,14 +220,8 @@ pub(super) fn consume(
     }
     use aeon::protocol::records::BatchIter;
     let mut client = Client::connect(&c.bootstrap)?;
-    let m = metadata(&mut client, Some(vec![topic.to_string()]))?;
-    let t = m
-        .topics
-        .first()
-        .ok_or_else(|| anyhow!("no answer for topic {topic}"))?;
-    check(t.error_code, None, &format!("topic {topic}"))?;
+    let t = topic_metadata(&mut client, topic)?;
     let mut partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition_index).collect();
-    partitions.sort_unstable();
     if let Some(p) = partition {
         if !partitions.contains(&p) {
             bail!("topic {topic} has no partition {p}");

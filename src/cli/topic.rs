@@ -37,15 +37,8 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
             }
         }
         TopicCommand::Describe { name } => {
-            let m = metadata(&mut client, Some(vec![name.clone()]))?;
-            let t = m
-                .topics
-                .into_iter()
-                .next()
-                .ok_or_else(|| anyhow!("no answer for topic {name}"))?;
-            check(t.error_code, None, &format!("topic {name}"))?;
-            let mut partitions = t.partitions;
-            partitions.sort_by_key(|p| p.partition_index);
+            let t = topic_metadata(&mut client, &name)?;
+            let partitions = &t.partitions;
             let ids: Vec<i32> = partitions.iter().map(|p| p.partition_index).collect();
             let starts = offsets(&mut client, &name, &ids, -2)?;
             let ends = offsets(&mut client, &name, &ids, -1)?;
