@@ -27,7 +27,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -93,7 +92,6 @@ struct Incoming(std::io::Result<BytesMut>, Held);
 pub struct ConnectionActor {
     /// The broker's shared context (`ctx` is actix's `Context` in this file).
     broker_ctx: Arc<BrokerContext>,
-    peer: SocketAddr,
     session: Session,
     /// Where the connection stands with SASL (always open on a PLAINTEXT listener).
     auth: Auth,
@@ -188,7 +186,6 @@ impl ConnectionActor {
             ctx.add_stream(frames);
             ConnectionActor {
                 broker_ctx,
-                peer,
                 auth: Auth::new(session.listener.protocol.uses_sasl()),
                 session,
                 out: tx,
@@ -261,7 +258,7 @@ impl ConnectionActor {
     ) {
         self.auth = outcome.auth;
         if let Some(principal) = outcome.principal {
-            tracing::info!(peer = %self.peer, %principal, listener = %self.session.listener.name, "authenticated");
+            tracing::info!(peer = %self.session.peer, %principal, listener = %self.session.listener.name, "authenticated");
             self.session.principal = Arc::new(principal);
         }
         match encode_response_chunks(correlation_id, version, &outcome.response) {
@@ -284,7 +281,7 @@ impl ConnectionActor {
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, why: &dyn std::fmt::Display) {
-        tracing::info!(peer = %self.peer, reason = %why, "closing connection");
+        tracing::info!(peer = %self.session.peer, reason = %why, "closing connection");
         ctx.stop();
     }
 }
@@ -293,7 +290,7 @@ impl Actor for ConnectionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        tracing::debug!(peer = %self.peer, "connection opened");
+        tracing::debug!(peer = %self.session.peer, "connection opened");
         self.session.listener.metrics.opened();
         let idle = Duration::from_millis(self.broker_ctx.config.load().connections_max_idle_ms);
         let tick = (idle / 10).clamp(Duration::from_millis(100), Duration::from_secs(30));
@@ -305,7 +302,7 @@ impl Actor for ConnectionActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        tracing::debug!(peer = %self.peer, "connection closed");
+        tracing::debug!(peer = %self.session.peer, "connection closed");
         self.session.listener.metrics.closed();
     }
 }
@@ -326,7 +323,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
                 version,
                 correlation_id,
             }) => {
-                tracing::debug!(peer = %self.peer, version, "ApiVersions version not supported; answering v0");
+                tracing::debug!(peer = %self.session.peer, version, "ApiVersions version not supported; answering v0");
                 match encode_response_chunks(correlation_id, 0, &unsupported_version_response()) {
                     Ok(buf) => return self.complete(seq, Some(buf.into_chunks()), permit),
                     Err(e) => return self.close(ctx, &e),
@@ -340,14 +337,14 @@ impl StreamHandler<Incoming> for ConnectionActor {
         {
             Gate::Serve => {}
             Gate::Close(why) => {
-                tracing::warn!(peer = %self.peer, api_key = ?request.api_key, "closing: {why}");
+                tracing::warn!(peer = %self.session.peer, api_key = ?request.api_key, "closing: {why}");
                 return self.close(ctx, &why);
             }
             Gate::Sasl => return self.answer_sasl(ctx, seq, request, permit),
         }
         let (correlation_id, version, api_key) =
             (request.correlation_id(), request.version(), request.api_key);
-        tracing::debug!(peer = %self.peer, ?api_key, version, correlation_id, "request");
+        tracing::debug!(peer = %self.session.peer, ?api_key, version, correlation_id, "request");
         self.broker_ctx.metrics.request(api_key, version);
         let dispatched = self.last_activity;
         let broker_ctx = self.broker_ctx.clone();
@@ -389,7 +386,7 @@ impl StreamHandler<Incoming> for ConnectionActor {
                             // a bug of ours, not the client's.
                             act.broker_ctx.metrics.note_response_encode_failure();
                             tracing::error!(
-                                peer = %act.peer,
+                                peer = %act.session.peer,
                                 ?api_key,
                                 version,
                                 error = %e,
