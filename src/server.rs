@@ -10,6 +10,7 @@ use crate::metrics::BrokerMetrics;
 use crate::net::listener::{self, ConnectionLimits};
 use crate::net::RequestMemory;
 use crate::ops;
+use crate::security::authorizer::AclStore;
 use crate::security::users::UserStore;
 use actix::prelude::*;
 use std::net::SocketAddr;
@@ -155,16 +156,21 @@ fn run(
                 metrics.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                let users = UserStore::open(&shared.load().log_dir)?;
+                let config = shared.load_full();
+                let users = UserStore::open(&config.log_dir)?;
+                let acls = match &config.authorizer {
+                    Some(authorizer) => Some(AclStore::open(&config.log_dir, authorizer.clone())?),
+                    None => None,
+                };
                 BrokerActor::load(shared, handles, routing, metrics)
-                    .map(|(broker, cluster_id)| (broker, cluster_id, users))
+                    .map(|(broker, cluster_id)| (broker, cluster_id, (users, acls)))
             })
         };
         let loaded = load
             .await
             .map_err(|e| anyhow::anyhow!("loading the broker panicked: {e}"))
             .and_then(|r| r);
-        let (broker, cluster_id, users) = match loaded {
+        let (broker, cluster_id, (users, acls)) = match loaded {
             Ok(b) => b,
             Err(e) => {
                 if let Some(ops) = ops {
@@ -212,6 +218,7 @@ fn run(
             cluster_id: cluster_id.clone(),
             node_id: config.node_id,
             users: Arc::new(users),
+            acls: acls.map(Arc::new),
         });
         let memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes as usize));
         let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);

@@ -146,6 +146,9 @@ fn the_served_apis_are_the_ones_aeon_promises() {
         "ConsumerGroupDescribe",
         "DescribeUserScramCredentials",
         "AlterUserScramCredentials",
+        "DescribeAcls",
+        "CreateAcls",
+        "DeleteAcls",
     ];
     let mut a = names.clone();
     a.sort();

@@ -1143,6 +1143,68 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 },
             );
         }
+        ApiKey::CreateAcls => {
+            use create_acls_request::*;
+            let creation = |name: String, pattern: i8| AclCreation {
+                resource_type: 2,
+                resource_name: name,
+                resource_pattern_type: pattern,
+                principal: "User:sweep".into(),
+                host: "*".into(),
+                operation: 3,
+                permission_type: 3,
+                ..Default::default()
+            };
+            sweep.call(
+                v,
+                CreateAclsRequest {
+                    creations: vec![
+                        creation(format!("sweep-acl-v{v}"), 3),
+                        creation(format!("sweep-prefix-v{v}-"), 4),
+                        // Refused: a cluster ACL must name kafka-cluster.
+                        AclCreation {
+                            resource_type: 4,
+                            resource_name: "other".into(),
+                            ..creation(String::new(), 3)
+                        },
+                    ],
+                    ..Default::default()
+                },
+            );
+        }
+        ApiKey::DescribeAcls => {
+            use describe_acls_request::*;
+            for (name, pattern) in [(None, 1), (Some(format!("sweep-acl-v{v}")), 2)] {
+                sweep.call(
+                    v,
+                    DescribeAclsRequest {
+                        resource_type_filter: 1,
+                        resource_name_filter: name,
+                        pattern_type_filter: pattern,
+                        operation: 1,
+                        permission_type: 1,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        ApiKey::DeleteAcls => {
+            use delete_acls_request::*;
+            sweep.call(
+                v,
+                DeleteAclsRequest {
+                    filters: vec![DeleteAclsFilter {
+                        resource_type_filter: 2,
+                        resource_name_filter: Some(format!("sweep-acl-v{v}")),
+                        pattern_type_filter: 3,
+                        operation: 1,
+                        permission_type: 1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            );
+        }
         other => panic!("no probe for {other:?}: add one"),
     }
 }
@@ -1175,6 +1237,14 @@ fn every_handled_api_answers_real_requests_at_every_version() {
         c.set("offsets.topic.num.partitions", "3").expect("set");
         c.set("transaction.state.log.num.partitions", "3")
             .expect("set");
+        // ACLs on, the sweep's anonymous client the super user: every API answers
+        // as with no authorizer, and the ACL APIs do real work.
+        c.set(
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        )
+        .expect("set");
+        c.set("super.users", "User:ANONYMOUS").expect("set");
     });
     broker.create_topic(TOPIC, 3);
     let s = connect(&broker.bootstrap());

@@ -102,6 +102,9 @@ pub struct Config {
     pub connections_max_reauth_ms: u64,
     /// `sasl.enabled.mechanisms`.
     pub sasl_enabled_mechanisms: Vec<String>,
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found`: `None`
+    /// when no authorizer is set, and every client may do everything.
+    pub authorizer: Option<crate::security::acl::AuthorizerConfig>,
     /// `queued.max.requests`: per connection, the most requests in flight; the
     /// connection stops reading its socket past it.
     pub queued_max_requests: usize,
@@ -531,6 +534,16 @@ impl Config {
                 .split(',')
                 .map(str::to_string)
                 .collect(),
+            authorizer: if v.string("authorizer.class.name")?.is_empty() {
+                None
+            } else {
+                Some(crate::security::acl::AuthorizerConfig {
+                    super_users: crate::security::acl::parse_super_users(&v.string("super.users")?)
+                        .map_err(|e| ConfigError::invalid("super.users", e.to_string(), ""))?,
+                    allow_everyone_if_no_acl_found: v.flag("allow.everyone.if.no.acl.found")?,
+                    ..Default::default()
+                })
+            },
             queued_max_requests: v.num("queued.max.requests")?,
             max_connections: v.num("max.connections")?,
             producer_id_expiration_ms: v.num("producer.id.expiration.ms")?,

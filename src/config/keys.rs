@@ -36,6 +36,10 @@ pub enum Kind {
     Directory,
     /// `*`, empty, or a list of `partition:broker` pairs.
     ThrottledReplicas,
+    /// Any text, kept as given (a path, PEM text, a rule list).
+    Text,
+    /// Principals (`Type:name`) separated by `;`, as `super.users`.
+    Principals,
 }
 
 /// A key's default.
@@ -128,7 +132,14 @@ fn expected(kind: Kind) -> String {
             .collect::<Vec<_>>()
             .join(" or "),
         Kind::Double(lo, hi) => format!("a number between {lo} and {hi}"),
-        Kind::OneOf(values) => format!("one of {}", values.join(", ")),
+        Kind::OneOf(values) => format!(
+            "one of {}",
+            values
+                .iter()
+                .map(|v| if v.is_empty() { "(empty)" } else { v })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Kind::ListOf(values) => format!("a comma-separated list of {}", values.join(", ")),
         Kind::Listener => listener::EXPECTED.to_owned(),
         Kind::AdvertisedListener => listener::EXPECTED_ADVERTISED.to_owned(),
@@ -136,6 +147,8 @@ fn expected(kind: Kind) -> String {
         Kind::ProtocolMap => listener::EXPECTED_MAP.to_owned(),
         Kind::Directory => "a directory path".to_owned(),
         Kind::ThrottledReplicas => "*, or a list of partition:broker pairs".to_owned(),
+        Kind::Text => "text".to_owned(),
+        Kind::Principals => "principals Type:name separated by ;".to_owned(),
     }
 }
 
@@ -222,6 +235,10 @@ pub fn validate(name: &str, kind: Kind, raw: &str) -> Result<String, ConfigError
             }
             Ok(pairs.join(","))
         }
+        Kind::Text => Ok(raw.to_owned()),
+        Kind::Principals => crate::security::acl::parse_super_users(value)
+            .map(|_| value.to_owned())
+            .map_err(|_| bad()),
     }
 }
 
@@ -233,6 +250,11 @@ const CONSUMER_ASSIGNORS: &[&str] = &[
     "range",
     "org.apache.kafka.coordinator.group.assignor.UniformAssignor",
     "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+];
+/// The authorizers `authorizer.class.name` may name: none, or Kafka's KRaft one.
+const AUTHORIZERS: &[&str] = &[
+    "",
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 ];
 const AT_LEAST_0_LONG: &[(i64, i64)] = &[(0, I64_MAX)];
 const AT_LEAST_1_LONG: &[(i64, i64)] = &[(1, I64_MAX)];
@@ -304,6 +326,36 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The lifetime of a SASL session (KIP-368): clients re-authenticate on the open connection before it ends, and a request after it closes the connection; 0 for no limit."),
     key("connection.failed.authentication.delay.ms", Kind::Int(AT_LEAST_0_INT), ConfigType::Int, Value("100"),
         "After a failed SASL authentication, how long the connection stays open (taking no request) before it is closed, in milliseconds: the client reads why, a password guesser is slowed."),
+    key("authorizer.class.name", Kind::OneOf(AUTHORIZERS), ConfigType::Class, Value(""),
+        "Empty: no authorization, every client may do everything (the two-command start). Kafka's org.apache.kafka.metadata.authorizer.StandardAuthorizer: every request is checked against the ACLs (CreateAcls, DescribeAcls, DeleteAcls; kept in acls.json in the data directory)."),
+    key("super.users", Kind::Principals, ConfigType::String, Value(""),
+        "Principals allowed everything whatever the ACLs say, separated by ; (e.g. User:admin;User:CN=ops)."),
+    key("allow.everyone.if.no.acl.found", Kind::Bool, ConfigType::Boolean, Value("false"),
+        "With an authorizer: allow an operation on a resource that no ACL covers."),
+    key("ssl.keystore.type", Kind::OneOf(&["PEM"]), ConfigType::String, Value("PEM"),
+        "The format of the TLS key and certificates: PEM only (KIP-651); Aeon reads no JKS or PKCS12 store."),
+    key("ssl.keystore.location", Kind::Text, ConfigType::String, Unset,
+        "A PEM file with this broker's certificate chain (leaf first) and its private key, for SSL and SASL_SSL listeners; reread when it changes. Or give them inline with ssl.keystore.certificate.chain and ssl.keystore.key."),
+    key("ssl.keystore.certificate.chain", Kind::Text, ConfigType::Password, Unset,
+        "This broker's certificate chain as PEM text, leaf first (instead of ssl.keystore.location)."),
+    key("ssl.keystore.key", Kind::Text, ConfigType::Password, Unset,
+        "This broker's private key as PEM text, PKCS#8, PKCS#1 or SEC1, unencrypted (instead of ssl.keystore.location)."),
+    key("ssl.key.password", Kind::Text, ConfigType::Password, Unset,
+        "Refused when set: Aeon reads unencrypted PEM keys only."),
+    key("ssl.truststore.type", Kind::OneOf(&["PEM"]), ConfigType::String, Value("PEM"),
+        "The format of the trusted certificates: PEM only."),
+    key("ssl.truststore.location", Kind::Text, ConfigType::String, Unset,
+        "A PEM file with the CA certificates that client certificates must chain to (ssl.client.auth); reread when it changes."),
+    key("ssl.truststore.certificates", Kind::Text, ConfigType::Password, Unset,
+        "The trusted CA certificates as PEM text (instead of ssl.truststore.location)."),
+    key("ssl.client.auth", Kind::OneOf(&["none", "requested", "required"]), ConfigType::String, Value("none"),
+        "Whether TLS clients present a certificate: none; requested (verified if sent); required. A client's certificate names its principal (ssl.principal.mapping.rules)."),
+    key("ssl.principal.mapping.rules", Kind::Text, ConfigType::String, Value("DEFAULT"),
+        "Kafka's rules turning a client certificate's subject (RFC 2253, e.g. CN=alice,O=Acme) into a user name: RULE:pattern/replacement/[LU], ..., DEFAULT (the whole subject)."),
+    key("ssl.enabled.protocols", Kind::ListOf(&["TLSv1.2", "TLSv1.3"]), ConfigType::List, Value("TLSv1.2,TLSv1.3"),
+        "The TLS versions SSL and SASL_SSL listeners accept."),
+    key("ssl.reload.interval.ms", Kind::Int(AT_LEAST_0_LONG), ConfigType::Long, Value("30000"),
+        "How often the key, certificate and trust files are checked for changes; a change is loaded for new connections without a restart (Aeon; 0: never, Kafka reloads on an AlterConfigs only)."),
     key("queued.max.requests", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("500"),
         "Per connection, the most requests in flight; Aeon stops reading the socket past it (Kafka: the broker-wide request queue)."),
     key("queued.max.request.bytes", Kind::Int(&[(1, 4_294_967_295)]), ConfigType::Long, Value("536870912"),

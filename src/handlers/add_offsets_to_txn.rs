@@ -8,13 +8,22 @@ use crate::actors::txn_coordinator::AddToTxn;
 use crate::protocol::messages::add_offsets_to_txn_request::AddOffsetsToTxnRequest;
 use crate::protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use crate::txn::fencing_error;
 
 async fn add(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> Result<(), ErrorCode> {
+    if !authz.transactional_id(AclOperation::Write, &req.transactional_id) {
+        return Err(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    if !authz.group(AclOperation::Read, &req.group_id) {
+        return Err(ErrorCode::GroupAuthorizationFailed);
+    }
     if req.group_id.is_empty() {
         return Err(ErrorCode::InvalidGroupId);
     }
@@ -43,11 +52,12 @@ async fn add(
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> AddOffsetsToTxnResponse {
     AddOffsetsToTxnResponse {
-        error_code: add(ctx, req, version)
+        error_code: add(ctx, authz, req, version)
             .await
             .err()
             .unwrap_or(ErrorCode::None)

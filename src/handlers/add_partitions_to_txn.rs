@@ -13,6 +13,8 @@ use crate::protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnTopicResult,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use crate::txn::fencing_error;
 
 fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
@@ -22,34 +24,42 @@ fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
         .collect()
 }
 
-/// One error per partition, in request order.
+/// One error per partition, in request order. A client's request (v3 and below) needs
+/// WRITE on the transactional id and on each topic, as in Kafka; a refused or unknown
+/// partition leaves the others OPERATION_NOT_ATTEMPTED.
 async fn add(
     ctx: &BrokerContext,
+    authz: &Authz,
     txn: AddPartitionsToTxnTransaction,
     version: i16,
 ) -> Vec<ErrorCode> {
     let partitions = partitions_of(&txn.topics);
-    let known: Vec<bool> = {
+    let n = partitions.len();
+    let all = |code: ErrorCode| vec![code; n];
+    if !authz.transactional_id(AclOperation::Write, &txn.transactional_id) {
+        return all(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    let refused: Vec<Option<ErrorCode>> = {
         let routing = ctx.routing.load();
         partitions
             .iter()
-            .map(|(t, p)| routing.partition(t, *p).is_some())
-            .collect()
-    };
-    if known.iter().any(|k| !k) {
-        return known
-            .iter()
-            .map(|&k| {
-                if k {
-                    ErrorCode::OperationNotAttempted
+            .map(|(t, p)| {
+                if !authz.topic(AclOperation::Write, t) {
+                    Some(ErrorCode::TopicAuthorizationFailed)
+                } else if routing.partition(t, *p).is_none() {
+                    Some(ErrorCode::UnknownTopicOrPartition)
                 } else {
-                    ErrorCode::UnknownTopicOrPartition
+                    None
                 }
             })
+            .collect()
+    };
+    if refused.iter().any(Option::is_some) {
+        return refused
+            .iter()
+            .map(|r| r.unwrap_or(ErrorCode::OperationNotAttempted))
             .collect();
     }
-    let n = partitions.len();
-    let all = |code: ErrorCode| vec![code; n];
     let coordinator = match txn_coordinator(ctx, &txn.transactional_id, false).await {
         Ok(Some(c)) => c,
         Ok(None) => return all(ErrorCode::InvalidProducerIdMapping),
@@ -116,9 +126,17 @@ fn results(
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: AddPartitionsToTxnRequest,
     version: i16,
 ) -> AddPartitionsToTxnResponse {
+    // v4+ batches are a broker's (transaction verification): CLUSTER_ACTION.
+    if version > 3 && !authz.cluster(AclOperation::ClusterAction) {
+        return AddPartitionsToTxnResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     if version <= 3 {
         let topics = req.v3_and_below_topics;
         let txn = AddPartitionsToTxnTransaction {
@@ -129,7 +147,7 @@ pub async fn handle(
             topics: topics.clone(),
             ..Default::default()
         };
-        let codes = add(ctx, txn, version).await;
+        let codes = add(ctx, authz, txn, version).await;
         return AddPartitionsToTxnResponse {
             results_by_topic_v3_and_below: results(&topics, &codes),
             ..Default::default()
@@ -138,7 +156,7 @@ pub async fn handle(
     let mut by_txn = Vec::with_capacity(req.transactions.len());
     for txn in req.transactions {
         let (id, topics) = (txn.transactional_id.clone(), txn.topics.clone());
-        let codes = add(ctx, txn, version).await;
+        let codes = add(ctx, authz, txn, version).await;
         by_txn.push(AddPartitionsToTxnResult {
             transactional_id: id,
             topic_results: results(&topics, &codes),

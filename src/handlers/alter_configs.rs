@@ -19,9 +19,12 @@ use crate::protocol::messages::incremental_alter_configs_response::{
     self as incremental, IncrementalAlterConfigsResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 async fn alter(
     ctx: &BrokerContext,
+    authz: &Authz,
     resource_type: i8,
     name: &str,
     change: Result<ConfigChange, (ErrorCode, String)>,
@@ -31,7 +34,10 @@ async fn alter(
         Ok(c) => c,
         Err((code, msg)) => return (code, Some(msg)),
     };
-    let resource = match ConfigResource::parse(resource_type, name, ctx.node_id) {
+    let resource = match ConfigResource::parse(resource_type, name, ctx.node_id).and_then(|r| {
+        r.authorize(authz, name, AclOperation::AlterConfigs)
+            .map(|()| r)
+    }) {
         Ok(r) => r,
         Err((code, msg)) => return (code, Some(msg)),
     };
@@ -93,7 +99,11 @@ async fn alter(
     }
 }
 
-pub async fn handle_legacy(ctx: &BrokerContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle_legacy(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let change = Ok(ConfigChange::Replace(
@@ -101,6 +111,7 @@ pub async fn handle_legacy(ctx: &BrokerContext, req: AlterConfigsRequest) -> Alt
         ));
         let (code, message) = alter(
             ctx,
+            authz,
             r.resource_type,
             &r.resource_name,
             change,
@@ -147,6 +158,7 @@ fn op(name: String, operation: i8, value: Option<String>) -> Result<AlterOp, (Er
 
 pub async fn handle_incremental(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
@@ -167,6 +179,7 @@ pub async fn handle_incremental(
             .collect();
         let (code, message) = alter(
             ctx,
+            authz,
             r.resource_type,
             &r.resource_name,
             ops.map(ConfigChange::Incremental),

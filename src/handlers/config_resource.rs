@@ -3,6 +3,8 @@
 //! the same resources and refuse the others with the same words.
 
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 /// Kafka's ConfigResource types that Aeon serves.
 const TOPIC: i8 = 2;
@@ -41,6 +43,35 @@ impl ConfigResource {
                 ErrorCode::InvalidRequest,
                 format!("Unsupported resource type {other}"),
             )),
+        }
+    }
+
+    /// `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the resource, as Kafka
+    /// checks it: on the topic, the cluster for a broker, or the group.
+    pub(super) fn authorize(
+        &self,
+        authz: &Authz,
+        name: &str,
+        operation: AclOperation,
+    ) -> Result<(), (ErrorCode, String)> {
+        let (allowed, code) = match self {
+            ConfigResource::Topic => (
+                authz.topic(operation, name),
+                ErrorCode::TopicAuthorizationFailed,
+            ),
+            ConfigResource::Broker => (
+                authz.cluster(operation),
+                ErrorCode::ClusterAuthorizationFailed,
+            ),
+            ConfigResource::Group => (
+                authz.group(operation, name),
+                ErrorCode::GroupAuthorizationFailed,
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err((code, "Authorization failed.".to_owned()))
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::protocol::messages::consumer_group_describe_response::{
     TopicPartitions,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
 
 /// Kafka's `MemberType` in ConsumerGroupDescribe v1: a member of the classic protocol
 /// (during a migration) or of the consumer protocol.
@@ -19,12 +21,27 @@ const CONSUMER_MEMBER: i8 = 1;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: ConsumerGroupDescribeRequest,
     version: i16,
 ) -> ConsumerGroupDescribeResponse {
     let routing = ctx.routing.load_full();
     let mut groups = Vec::with_capacity(req.group_ids.len());
     for group_id in req.group_ids {
+        if !authz.group(AclOperation::Describe, &group_id) {
+            groups.push(DescribedGroup {
+                error_code: ErrorCode::GroupAuthorizationFailed.code(),
+                group_id,
+                authorized_operations: OPERATIONS_NOT_ASKED,
+                ..Default::default()
+            });
+            continue;
+        }
+        let authorized_operations = if req.include_authorized_operations {
+            authz.authorized_operations(ResourceType::Group, &group_id)
+        } else {
+            OPERATIONS_NOT_ASKED
+        };
         // A coordinator that stopped before answering had a dead (deleted) group.
         let described = match existing_coordinator(ctx, &group_id) {
             Some(g) => g.send(DescribeConsumerGroup).await.ok(),
@@ -80,7 +97,7 @@ pub async fn handle(
                         ..Default::default()
                     })
                     .collect(),
-                authorized_operations: i32::MIN,
+                authorized_operations,
                 ..Default::default()
             },
             Err((code, message)) => DescribedGroup {
@@ -88,7 +105,7 @@ pub async fn handle(
                 error_message: Some(message).filter(|m| !m.is_empty()),
                 group_id,
                 group_state: "Dead".to_string(),
-                authorized_operations: i32::MIN,
+                authorized_operations: OPERATIONS_NOT_ASKED,
                 ..Default::default()
             },
         });

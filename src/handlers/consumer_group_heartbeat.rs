@@ -10,10 +10,13 @@ use crate::protocol::messages::consumer_group_heartbeat_response::{
     Assignment as ResponseAssignment, ConsumerGroupHeartbeatResponse, TopicPartitions,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
     caller: &Caller,
+    authz: &Authz,
     req: ConsumerGroupHeartbeatRequest,
     version: i16,
 ) -> ConsumerGroupHeartbeatResponse {
@@ -21,6 +24,24 @@ pub async fn handle(
         return response(HeartbeatResult::error(
             ErrorCode::InvalidRequest,
             "GroupId can't be empty.",
+        ));
+    }
+    if !authz.group(AclOperation::Read, &req.group_id) {
+        return response(HeartbeatResult::error(
+            ErrorCode::GroupAuthorizationFailed,
+            "",
+        ));
+    }
+    // A subscription may only name topics the member may describe (Kafka 4.x).
+    if req
+        .subscribed_topic_names
+        .iter()
+        .flatten()
+        .any(|t| !authz.topic(AclOperation::Describe, t))
+    {
+        return response(HeartbeatResult::error(
+            ErrorCode::TopicAuthorizationFailed,
+            "",
         ));
     }
     let group = match coordinator(ctx, &req.group_id).await {

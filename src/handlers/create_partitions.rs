@@ -7,10 +7,25 @@ use crate::protocol::messages::create_partitions_response::{
     CreatePartitionsResponse, CreatePartitionsTopicResult,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
-pub async fn handle(ctx: &BrokerContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if !authz.topic(AclOperation::Alter, &t.name) {
+            results.push(CreatePartitionsTopicResult {
+                name: t.name,
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                error_message: Some("Authorization failed.".into()),
+                ..Default::default()
+            });
+            continue;
+        }
         let msg = CreatePartitions {
             name: t.name.clone(),
             count: t.count,

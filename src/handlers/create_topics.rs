@@ -8,10 +8,13 @@ use crate::protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use std::collections::HashSet;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
@@ -39,6 +42,20 @@ pub async fn handle(
             });
             continue;
         }
+        if !authz.create_topic(&t.name) {
+            results.push(CreatableTopicResult {
+                name: t.name,
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                error_message: Some("Authorization failed.".into()),
+                num_partitions: -1,
+                replication_factor: -1,
+                configs: None,
+                ..Default::default()
+            });
+            continue;
+        }
+        // Kafka shows the new topic's configs only to who may describe them.
+        let configs_shown = authz.topic(AclOperation::DescribeConfigs, &t.name);
         let msg = CreateTopic {
             name: t.name.clone(),
             num_partitions: t.num_partitions,
@@ -58,7 +75,12 @@ pub async fn handle(
                 error_code: 0,
                 num_partitions: created.num_partitions,
                 replication_factor: created.replication_factor,
-                configs: (version >= 5).then(|| {
+                topic_config_error_code: if configs_shown {
+                    0
+                } else {
+                    ErrorCode::TopicAuthorizationFailed.code()
+                },
+                configs: (version >= 5 && configs_shown).then(|| {
                     created
                         .configs
                         .describe_topic(&ctx.config.load())

@@ -7,11 +7,20 @@ use crate::protocol::messages::delete_groups_response::{
     DeletableGroupResult, DeleteGroupsResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
-pub async fn handle(ctx: &BrokerContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for group_id in req.groups_names {
         let code = match existing_coordinator(ctx, &group_id) {
+            _ if !authz.group(AclOperation::Delete, &group_id) => {
+                ErrorCode::GroupAuthorizationFailed
+            }
             None => ErrorCode::GroupIdNotFound,
             Some(g) => match g.send(DeleteGroup).await {
                 Ok(Ok(())) => ErrorCode::None,

@@ -9,8 +9,14 @@ use crate::protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
-pub async fn handle(ctx: &BrokerContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let asks = req
         .topics
         .into_iter()
@@ -23,18 +29,23 @@ pub async fn handle(ctx: &BrokerContext, req: DeleteRecordsRequest) -> DeleteRec
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks, |partition_index, res| {
-        let (low_watermark, code) = match res {
-            Ok(low) => (low, ErrorCode::None),
-            Err(code) => (-1, code),
-        };
-        DeleteRecordsPartitionResult {
-            partition_index,
-            low_watermark,
-            error_code: code.code(),
-            ..Default::default()
-        }
-    })
+    let topics = ask_partitions(
+        ctx,
+        (authz, AclOperation::Delete),
+        asks,
+        |partition_index, res| {
+            let (low_watermark, code) = match res {
+                Ok(low) => (low, ErrorCode::None),
+                Err(code) => (-1, code),
+            };
+            DeleteRecordsPartitionResult {
+                partition_index,
+                low_watermark,
+                error_code: code.code(),
+                ..Default::default()
+            }
+        },
+    )
     .await
     .into_iter()
     .map(|(name, partitions)| DeleteRecordsTopicResult {

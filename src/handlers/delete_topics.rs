@@ -7,9 +7,15 @@ use crate::protocol::messages::delete_topics_response::{
     DeletableTopicResult, DeleteTopicsResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use uuid::Uuid;
 
-pub async fn handle(ctx: &BrokerContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     let targets: Vec<DeleteTopic> = req
         .topic_names
         .into_iter()
@@ -25,6 +31,22 @@ pub async fn handle(ctx: &BrokerContext, req: DeleteTopicsRequest) -> DeleteTopi
             DeleteTopic::Name(n) => (Some(n.clone()), Uuid::nil()),
             DeleteTopic::Id(id) => (None, *id),
         };
+        // DELETE on the topic; one named by id is looked up for its name (an unknown
+        // id is left to the broker to answer).
+        let topic_name = match &target {
+            DeleteTopic::Name(n) => Some(n.clone()),
+            DeleteTopic::Id(id) => ctx.routing.load().topic_by_id(id).map(|t| t.name.clone()),
+        };
+        if topic_name.is_some_and(|n| !authz.topic(AclOperation::Delete, &n)) {
+            responses.push(DeletableTopicResult {
+                name,
+                topic_id: id,
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                error_message: Some("Authorization failed.".into()),
+                ..Default::default()
+            });
+            continue;
+        }
         let result = match ctx.broker.send(target).await {
             Ok(Ok((name, id))) => DeletableTopicResult {
                 name: Some(name),

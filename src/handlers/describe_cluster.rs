@@ -6,6 +6,8 @@ use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::{ResourceType, CLUSTER_NAME};
+use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
 
 /// DescribeCluster's endpoint types: 1 = brokers, 2 = controllers.
 const ENDPOINT_BROKERS: i8 = 1;
@@ -13,6 +15,7 @@ const ENDPOINT_BROKERS: i8 = 1;
 pub fn handle(
     ctx: &BrokerContext,
     session: &Session,
+    authz: &Authz,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     if req.endpoint_type != ENDPOINT_BROKERS && req.endpoint_type != 2 {
@@ -28,6 +31,11 @@ pub fn handle(
         endpoint_type: req.endpoint_type,
         cluster_id: ctx.cluster_id.clone(),
         controller_id: ctx.node_id,
+        cluster_authorized_operations: if req.include_cluster_authorized_operations {
+            authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+        } else {
+            OPERATIONS_NOT_ASKED
+        },
         brokers: vec![DescribeClusterBroker {
             broker_id: ctx.node_id,
             host,

@@ -11,6 +11,8 @@ use crate::protocol::messages::describe_configs_response::{
     DescribeConfigsSynonym,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult {
     DescribeConfigsResourceResult {
@@ -24,7 +26,7 @@ fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
                 .into_iter()
                 .map(|s| DescribeConfigsSynonym {
                     name: s.name,
-                    value: s.value,
+                    value: if e.sensitive { None } else { s.value },
                     source: s.source.code(),
                     ..Default::default()
                 })
@@ -40,6 +42,7 @@ fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -47,7 +50,13 @@ pub async fn handle(
     let docs = version >= 3 && req.include_documentation;
     let mut results = Vec::with_capacity(req.resources.len());
     for r in req.resources {
-        let entries = match ConfigResource::parse(r.resource_type, &r.resource_name, ctx.node_id) {
+        let resource = ConfigResource::parse(r.resource_type, &r.resource_name, ctx.node_id)
+            .and_then(|resource| {
+                resource
+                    .authorize(authz, &r.resource_name, AclOperation::DescribeConfigs)
+                    .map(|()| resource)
+            });
+        let entries = match resource {
             Ok(ConfigResource::Topic) => match ctx.routing.load().topic(&r.resource_name) {
                 Some(t) => Ok(t.configs.describe_topic(&ctx.config.load())),
                 None => Err((

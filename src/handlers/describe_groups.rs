@@ -7,14 +7,30 @@ use crate::protocol::messages::describe_groups_response::{
     DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::{AclOperation, ResourceType};
+use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
     for group_id in req.groups {
+        if !authz.group(AclOperation::Describe, &group_id) {
+            groups.push(DescribedGroup {
+                error_code: ErrorCode::GroupAuthorizationFailed.code(),
+                group_id,
+                ..Default::default()
+            });
+            continue;
+        }
+        let authorized_operations = if req.include_authorized_operations {
+            authz.authorized_operations(ResourceType::Group, &group_id)
+        } else {
+            OPERATIONS_NOT_ASKED
+        };
         let described = match existing_coordinator(ctx, &group_id) {
             Some(g) => g.send(Describe).await.ok(),
             None => None,
@@ -32,6 +48,7 @@ pub async fn handle(
                 group_state: d.state.to_string(),
                 protocol_type: d.protocol_type,
                 protocol_data: d.protocol,
+                authorized_operations,
                 members: d
                     .members
                     .into_iter()

@@ -12,6 +12,8 @@ use crate::protocol::messages::describe_producers_response::{
     DescribeProducersResponse, PartitionResponse, ProducerState, TopicResponse,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use crate::storage::producer_state::ActiveProducer;
 
 fn producer(p: &ActiveProducer) -> ProducerState {
@@ -28,6 +30,7 @@ fn producer(p: &ActiveProducer) -> ProducerState {
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let asks = req
@@ -42,18 +45,23 @@ pub async fn handle(
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks, |partition_index, res| {
-        let (code, active_producers) = match res {
-            Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
-            Err(code) => (code, Vec::new()),
-        };
-        PartitionResponse {
-            partition_index,
-            error_code: code.code(),
-            active_producers,
-            ..Default::default()
-        }
-    })
+    let topics = ask_partitions(
+        ctx,
+        (authz, AclOperation::Read),
+        asks,
+        |partition_index, res| {
+            let (code, active_producers) = match res {
+                Ok(list) => (ErrorCode::None, list.iter().map(producer).collect()),
+                Err(code) => (code, Vec::new()),
+            };
+            PartitionResponse {
+                partition_index,
+                error_code: code.code(),
+                active_producers,
+                ..Default::default()
+            }
+        },
+    )
     .await
     .into_iter()
     .map(|(name, partitions)| TopicResponse {

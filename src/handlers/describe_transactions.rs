@@ -9,14 +9,29 @@ use crate::protocol::messages::describe_transactions_response::{
     DescribeTransactionsResponse, TopicData, TransactionState,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use std::collections::BTreeMap;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
     let mut transaction_states = Vec::with_capacity(req.transactional_ids.len());
     for id in req.transactional_ids {
+        if !authz.transactional_id(AclOperation::Describe, &id) {
+            transaction_states.push(TransactionState {
+                error_code: ErrorCode::TransactionalIdAuthorizationFailed.code(),
+                transactional_id: id,
+                producer_id: -1,
+                producer_epoch: -1,
+                transaction_timeout_ms: -1,
+                transaction_start_time_ms: -1,
+                ..Default::default()
+            });
+            continue;
+        }
         let found = match txn_coordinator(ctx, &id, false).await {
             Ok(Some(addr)) => addr.send(DescribeTxn).await.ok().flatten(),
             _ => None,
@@ -34,8 +49,11 @@ pub async fn handle(
             continue;
         };
         let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        // Only the topics the caller may describe, as Kafka.
         for (t, p) in &m.partitions {
-            topics.entry(t.clone()).or_default().push(*p);
+            if authz.topic(AclOperation::Describe, t) {
+                topics.entry(t.clone()).or_default().push(*p);
+            }
         }
         transaction_states.push(TransactionState {
             error_code: 0,

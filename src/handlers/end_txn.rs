@@ -7,9 +7,19 @@ use crate::actors::txn_coordinator::EndTxn;
 use crate::protocol::messages::end_txn_request::EndTxnRequest;
 use crate::protocol::messages::end_txn_response::EndTxnResponse;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use crate::txn::fencing_error;
 
-async fn end(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> Result<(), ErrorCode> {
+async fn end(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: EndTxnRequest,
+    version: i16,
+) -> Result<(), ErrorCode> {
+    if !authz.transactional_id(AclOperation::Write, &req.transactional_id) {
+        return Err(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
     let txn = txn_coordinator(ctx, &req.transactional_id, false)
         .await?
         .ok_or(ErrorCode::InvalidProducerIdMapping)?;
@@ -23,9 +33,14 @@ async fn end(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> Result<()
     .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
 }
 
-pub async fn handle(ctx: &BrokerContext, req: EndTxnRequest, version: i16) -> EndTxnResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: EndTxnRequest,
+    version: i16,
+) -> EndTxnResponse {
     EndTxnResponse {
-        error_code: end(ctx, req, version)
+        error_code: end(ctx, authz, req, version)
             .await
             .err()
             .unwrap_or(ErrorCode::None)

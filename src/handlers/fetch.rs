@@ -20,6 +20,8 @@ use crate::protocol::messages::fetch_response::{
 };
 use crate::protocol::records::RecordBatch;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use bytes::Bytes;
 use futures::future::{join_all, select_all};
 use std::time::{Duration, Instant};
@@ -27,12 +29,12 @@ use std::time::{Duration, Instant};
 /// Fetch names topics by id from v13.
 const TOPIC_IDS_FROM: i16 = 13;
 
-/// One requested partition: where its answer goes, its actor (`None`: unknown) and
-/// what to read from it.
+/// One requested partition: where its answer goes, its actor (or why there is none)
+/// and what to read from it.
 struct PartitionRead {
     topic: usize,
     partition: i32,
-    route: Option<PartitionRoute>,
+    route: Result<PartitionRoute, ErrorCode>,
     offset: i64,
     max_bytes: usize,
 }
@@ -56,7 +58,7 @@ async fn read_all(
 ) -> Vec<Result<FetchData, PartitionError>> {
     let reads = plan.iter().map(|p| async move {
         match &p.route {
-            Some(r) => r
+            Ok(r) => r
                 .addr
                 .send(Fetch {
                     offset: p.offset,
@@ -66,7 +68,7 @@ async fn read_all(
                 })
                 .await
                 .unwrap_or(Err(PartitionError::Closed)),
-            None => Err(PartitionError::Closed),
+            Err(_) => Err(PartitionError::Closed),
         }
     });
     let mut results = join_all(reads).await;
@@ -85,7 +87,12 @@ async fn read_all(
     results
 }
 
-pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: FetchRequest,
+    version: i16,
+) -> FetchResponse {
     let naming = TopicNaming::of(version, TOPIC_IDS_FROM);
     let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topics.len());
@@ -93,8 +100,9 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
     // Each topic's route, for its counters.
     let mut topic_routes = Vec::with_capacity(req.topics.len());
     for (ti, t) in req.topics.iter().enumerate() {
-        let route = naming.find(&routing, &t.topic, &t.topic_id);
-        topic_routes.push(route.cloned());
+        let route =
+            naming.find_authorized(&routing, &t.topic, &t.topic_id, authz, AclOperation::Read);
+        topic_routes.push(route.ok().cloned());
         for p in &t.partitions {
             plan.push(PartitionRead {
                 topic: ti,
@@ -104,6 +112,7 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
                         .ok()
                         .and_then(|i| r.partitions.get(i))
                         .cloned()
+                        .ok_or(naming.unknown_topic())
                 }),
                 offset: p.fetch_offset,
                 max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
@@ -136,7 +145,7 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
         let wait = deadline - now;
         let waits: Vec<_> = plan
             .iter()
-            .filter_map(|p| p.route.as_ref().map(|r| (r, p.offset)))
+            .filter_map(|p| p.route.as_ref().ok().map(|r| (r, p.offset)))
             .map(|(r, offset)| {
                 Box::pin(r.addr.send(Fetch {
                     offset,
@@ -158,9 +167,9 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
             .map(PartitionRoute::offsets)
             .unwrap_or_default();
         let (code, records, aborted) = match (&p.route, res) {
-            (None, _) => (naming.unknown_topic(), Bytes::new(), Vec::new()),
-            (Some(_), Ok(d)) => (ErrorCode::None, d.records, d.aborted),
-            (Some(_), Err(e)) => (e.code(), Bytes::new(), Vec::new()),
+            (Err(code), _) => (*code, Bytes::new(), Vec::new()),
+            (Ok(_), Ok(d)) => (ErrorCode::None, d.records, d.aborted),
+            (Ok(_), Err(e)) => (e.code(), Bytes::new(), Vec::new()),
         };
         if let Some(topic) = &topic_routes[p.topic] {
             if code == ErrorCode::None {
@@ -179,7 +188,7 @@ pub async fn handle(ctx: &BrokerContext, req: FetchRequest, version: i16) -> Fet
                 })
                 .collect()
         });
-        let known = p.route.is_some();
+        let known = p.route.is_ok();
         topics[p.topic].partitions.push(PartitionData {
             partition_index: p.partition,
             error_code: code.code(),

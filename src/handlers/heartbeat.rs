@@ -5,9 +5,16 @@ use crate::actors::group_coordinator::Heartbeat;
 use crate::protocol::messages::heartbeat_request::HeartbeatRequest;
 use crate::protocol::messages::heartbeat_response::HeartbeatResponse;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
-pub async fn handle(ctx: &BrokerContext, req: HeartbeatRequest) -> HeartbeatResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: HeartbeatRequest,
+) -> HeartbeatResponse {
     let code = match existing_coordinator(ctx, &req.group_id) {
+        _ if !authz.group(AclOperation::Read, &req.group_id) => ErrorCode::GroupAuthorizationFailed,
         None => ErrorCode::UnknownMemberId,
         Some(group) => group
             .send(Heartbeat {

@@ -8,13 +8,19 @@ use crate::actors::txn_coordinator::InitTxnProducer;
 use crate::protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use crate::protocol::messages::init_producer_id_response::InitProducerIdResponse;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: InitProducerIdRequest,
     version: i16,
 ) -> InitProducerIdResponse {
     let result = match req.transactional_id {
+        Some(id) if !id.is_empty() && !authz.transactional_id(AclOperation::Write, &id) => {
+            Err(ErrorCode::TransactionalIdAuthorizationFailed)
+        }
         Some(id) if !id.is_empty() => {
             let expected = (req.producer_id >= 0).then_some((req.producer_id, req.producer_epoch));
             match txn_coordinator(ctx, &id, true).await {
@@ -29,6 +35,7 @@ pub async fn handle(
                 Err(code) => Err(code),
             }
         }
+        _ if !authz.idempotent_producer() => Err(ErrorCode::ClusterAuthorizationFailed),
         _ => match ctx.broker.send(AllocateProducerId).await {
             Ok(Ok(producer_id)) => Ok((producer_id, 0)),
             Ok(Err((code, message))) => {

@@ -7,6 +7,8 @@ use crate::group::{JoinRequest, JoinResult};
 use crate::protocol::messages::join_group_request::JoinGroupRequest;
 use crate::protocol::messages::join_group_response::{JoinGroupResponse, JoinGroupResponseMember};
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 fn response(r: JoinResult, version: i16) -> JoinGroupResponse {
     JoinGroupResponse {
@@ -43,12 +45,19 @@ fn response(r: JoinResult, version: i16) -> JoinGroupResponse {
 pub async fn handle(
     ctx: &BrokerContext,
     caller: &Caller,
+    authz: &Authz,
     req: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {
     if req.group_id.is_empty() {
         return response(
             JoinResult::error(&req.member_id, ErrorCode::InvalidGroupId),
+            version,
+        );
+    }
+    if !authz.group(AclOperation::Read, &req.group_id) {
+        return response(
+            JoinResult::error(&req.member_id, ErrorCode::GroupAuthorizationFailed),
             version,
         );
     }

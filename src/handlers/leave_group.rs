@@ -5,12 +5,21 @@ use crate::actors::group_coordinator::LeaveGroup;
 use crate::protocol::messages::leave_group_request::LeaveGroupRequest;
 use crate::protocol::messages::leave_group_response::{LeaveGroupResponse, MemberResponse};
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {
+    if !authz.group(AclOperation::Read, &req.group_id) {
+        return LeaveGroupResponse {
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .into_iter()

@@ -4,13 +4,22 @@ use super::BrokerContext;
 use crate::actors::group_coordinator::Overview;
 use crate::protocol::messages::list_groups_request::ListGroupsRequest;
 use crate::protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: ListGroupsRequest,
     version: i16,
 ) -> ListGroupsResponse {
-    let groups = ctx.routing.load().groups.filtered(|_| true);
+    // DESCRIBE on the cluster lists every group; else those the caller may describe.
+    let every = authz.cluster(AclOperation::Describe);
+    let groups = ctx
+        .routing
+        .load()
+        .groups
+        .filtered(|id| every || authz.group(AclOperation::Describe, id));
     let mut listed = Vec::new();
     for (group_id, addr) in groups {
         let Ok(overview) = addr.send(Overview).await else {

@@ -10,9 +10,12 @@ use crate::protocol::messages::list_offsets_request::ListOffsetsRequest;
 use crate::protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -38,25 +41,30 @@ pub async fn handle(
             (t.name, partitions)
         })
         .collect();
-    let topics = ask_partitions(ctx, asks, |partition_index, res| match res {
-        Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
-            partition_index,
-            error_code: 0,
-            timestamp,
-            offset,
-            // Aeon's partitions have had one leader, epoch 0.
-            leader_epoch: if version >= 4 && offset >= 0 { 0 } else { -1 },
-            ..Default::default()
+    let topics = ask_partitions(
+        ctx,
+        (authz, AclOperation::Describe),
+        asks,
+        |partition_index, res| match res {
+            Ok((timestamp, offset)) => ListOffsetsPartitionResponse {
+                partition_index,
+                error_code: 0,
+                timestamp,
+                offset,
+                // Aeon's partitions have had one leader, epoch 0.
+                leader_epoch: if version >= 4 && offset >= 0 { 0 } else { -1 },
+                ..Default::default()
+            },
+            Err(code) => ListOffsetsPartitionResponse {
+                partition_index,
+                error_code: code.code(),
+                timestamp: -1,
+                offset: -1,
+                leader_epoch: -1,
+                ..Default::default()
+            },
         },
-        Err(code) => ListOffsetsPartitionResponse {
-            partition_index,
-            error_code: code.code(),
-            timestamp: -1,
-            offset: -1,
-            leader_epoch: -1,
-            ..Default::default()
-        },
-    })
+    )
     .await
     .into_iter()
     .map(|(name, partitions)| ListOffsetsTopicResponse {

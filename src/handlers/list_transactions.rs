@@ -10,9 +10,15 @@ use crate::protocol::messages::list_transactions_response::{
     ListTransactionsResponse, TransactionState,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use crate::txn::TxnState;
 
-pub async fn handle(ctx: &BrokerContext, req: ListTransactionsRequest) -> ListTransactionsResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: ListTransactionsRequest,
+) -> ListTransactionsResponse {
     let mut unknown_state_filters = Vec::new();
     let mut states = Vec::new();
     for name in &req.state_filters {
@@ -37,11 +43,10 @@ pub async fn handle(ctx: &BrokerContext, req: ListTransactionsRequest) -> ListTr
         },
         None => None,
     };
-    let txns = ctx
-        .routing
-        .load()
-        .txns
-        .filtered(|id| pattern.as_ref().is_none_or(|r| r.is_match(id)));
+    let txns = ctx.routing.load().txns.filtered(|id| {
+        pattern.as_ref().is_none_or(|r| r.is_match(id))
+            && authz.transactional_id(AclOperation::Describe, id)
+    });
     let now = crate::clock::now_ms();
     let mut transaction_states = Vec::new();
     for (id, addr) in txns {

@@ -9,10 +9,27 @@ use crate::protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
+use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
 use uuid::Uuid;
 
-fn topic_metadata(ctx: &BrokerContext, t: &TopicRoute) -> MetadataResponseTopic {
+/// What the request asked for beyond the topics themselves.
+struct Shown<'a> {
+    ctx: &'a BrokerContext,
+    authz: &'a Authz,
+    topic_operations: bool,
+}
+
+fn topic_metadata(shown: &Shown<'_>, t: &TopicRoute) -> MetadataResponseTopic {
+    let ctx = shown.ctx;
     MetadataResponseTopic {
+        topic_authorized_operations: if shown.topic_operations {
+            shown
+                .authz
+                .authorized_operations(ResourceType::Topic, &t.name)
+        } else {
+            OPERATIONS_NOT_ASKED
+        },
         error_code: 0,
         name: Some(t.name.clone()),
         topic_id: t.id,
@@ -43,37 +60,56 @@ fn topic_error(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
 pub async fn handle(
     ctx: &BrokerContext,
     session: &Session,
+    authz: &Authz,
     req: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
+    let shown = Shown {
+        ctx,
+        authz,
+        topic_operations: req.include_topic_authorized_operations,
+    };
+    // Every topic: those the caller may describe; the others are not mentioned.
+    let every_topic = |topics: &mut Vec<MetadataResponseTopic>| {
+        topics.extend(
+            ctx.routing
+                .load()
+                .topics
+                .values()
+                .filter(|t| authz.topic(AclOperation::Describe, &t.name))
+                .map(|t| topic_metadata(&shown, t)),
+        )
+    };
     let mut topics = Vec::new();
     match req.topics {
         // v0 answers every topic for an empty list; later versions use null for that.
-        None => topics.extend(
-            ctx.routing
-                .load()
-                .topics
-                .values()
-                .map(|t| topic_metadata(ctx, t)),
-        ),
-        Some(list) if list.is_empty() && version == 0 => topics.extend(
-            ctx.routing
-                .load()
-                .topics
-                .values()
-                .map(|t| topic_metadata(ctx, t)),
-        ),
+        None => every_topic(&mut topics),
+        Some(list) if list.is_empty() && version == 0 => every_topic(&mut topics),
         Some(list) => {
             let routing = ctx.routing.load();
             let mut missing = Vec::new();
             for t in &list {
                 match &t.name {
+                    // Authorized before it is looked up: a refusal tells nothing.
+                    Some(name) if !authz.topic(AclOperation::Describe, name) => {
+                        topics.push(topic_error(
+                            Some(name.clone()),
+                            Uuid::nil(),
+                            ErrorCode::TopicAuthorizationFailed,
+                        ))
+                    }
                     Some(name) => match routing.topic(name) {
-                        Some(route) => topics.push(topic_metadata(ctx, route)),
+                        Some(route) => topics.push(topic_metadata(&shown, route)),
                         None => missing.push(name.clone()),
                     },
                     None => match routing.topic_by_id(&t.topic_id) {
-                        Some(route) => topics.push(topic_metadata(ctx, route)),
+                        Some(route) if !authz.topic(AclOperation::Describe, &route.name) => topics
+                            .push(topic_error(
+                                None,
+                                t.topic_id,
+                                ErrorCode::TopicAuthorizationFailed,
+                            )),
+                        Some(route) => topics.push(topic_metadata(&shown, route)),
                         None => {
                             topics.push(topic_error(None, t.topic_id, ErrorCode::UnknownTopicId))
                         }
@@ -91,6 +127,17 @@ pub async fn handle(
                     .into_iter()
                     .map(|n| topic_error(Some(n), Uuid::nil(), ErrorCode::InvalidTopicException)),
             );
+            // Auto-creation needs CREATE on the cluster or the topic, as in Kafka.
+            let (creatable, refused): (Vec<String>, Vec<String>) = if auto_create {
+                creatable.into_iter().partition(|n| authz.create_topic(n))
+            } else {
+                (creatable, Vec::new())
+            };
+            topics.extend(
+                refused.into_iter().map(|n| {
+                    topic_error(Some(n), Uuid::nil(), ErrorCode::TopicAuthorizationFailed)
+                }),
+            );
             if auto_create && !creatable.is_empty() {
                 let results = ctx
                     .broker
@@ -100,7 +147,7 @@ pub async fn handle(
                 let routing = ctx.routing.load();
                 for (name, res) in results {
                     match (res, routing.topic(&name)) {
-                        (Ok(()), Some(route)) => topics.push(topic_metadata(ctx, route)),
+                        (Ok(()), Some(route)) => topics.push(topic_metadata(&shown, route)),
                         (Ok(()), None) => topics.push(topic_error(
                             Some(name),
                             Uuid::nil(),
@@ -129,6 +176,11 @@ pub async fn handle(
         }],
         cluster_id: Some(ctx.cluster_id.clone()),
         controller_id: ctx.node_id,
+        cluster_authorized_operations: if req.include_cluster_authorized_operations {
+            authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+        } else {
+            OPERATIONS_NOT_ASKED
+        },
         topics,
         ..Default::default()
     }

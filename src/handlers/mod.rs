@@ -4,6 +4,7 @@
 //! connection's arbiter, concurrently for the requests of one connection; they read the
 //! routing snapshot rather than asking the `BrokerActor`, except for metadata changes.
 
+mod acls;
 mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_configs;
@@ -48,6 +49,7 @@ use crate::actors::routing::RoutingHandle;
 use crate::actors::txn_coordinator::TxnCoordinatorActor;
 use crate::config::SharedConfig;
 use crate::protocol::{ApiKey, ErrorCode, Request, RequestFrame, Response};
+use crate::security::authorizer::Authz;
 use actix::Addr;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,6 +67,8 @@ pub struct BrokerContext {
     pub node_id: i32,
     /// The users' SCRAM credentials.
     pub users: Arc<crate::security::users::UserStore>,
+    /// The ACLs, when `authorizer.class.name` is set; `None`: no authorization.
+    pub acls: Option<Arc<crate::security::authorizer::AclStore>>,
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
 }
 
@@ -107,6 +111,9 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::ConsumerGroupDescribe,
     ApiKey::DescribeUserScramCredentials,
     ApiKey::AlterUserScramCredentials,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
     // Answered by the connection itself (`net::sasl`).
     ApiKey::SaslHandshake,
     ApiKey::SaslAuthenticate,
@@ -228,57 +235,90 @@ pub async fn dispatch(
         client_id: frame.header.client_id.clone().unwrap_or_default(),
         peer: session.peer,
     };
+    // The ACLs as they are now: a change applies from the next request on.
+    let authz = &Authz::new(
+        ctx.acls.as_ref().map(|a| a.snapshot()),
+        session.principal.clone(),
+        session.peer.ip(),
+    );
     let response: Response = match frame.body {
         Request::ApiVersions(r) => api_versions::handle(&r, version).into(),
-        Request::Metadata(r) => metadata::handle(&ctx, &session, r, version).await.into(),
-        Request::Produce(r) => return Ok(produce::handle(&ctx, r, version).await.map(Into::into)),
-        Request::Fetch(r) => fetch::handle(&ctx, r, version).await.into(),
-        Request::ListOffsets(r) => list_offsets::handle(&ctx, r, version).await.into(),
-        Request::CreateTopics(r) => create_topics::handle(&ctx, r, version).await.into(),
-        Request::DeleteTopics(r) => delete_topics::handle(&ctx, r).await.into(),
-        Request::CreatePartitions(r) => create_partitions::handle(&ctx, r).await.into(),
-        Request::DescribeConfigs(r) => describe_configs::handle(&ctx, r, version).await.into(),
-        Request::DescribeCluster(r) => describe_cluster::handle(&ctx, &session, r).into(),
-        Request::DeleteRecords(r) => delete_records::handle(&ctx, r).await.into(),
-        Request::DescribeProducers(r) => describe_producers::handle(&ctx, r).await.into(),
-        Request::AlterConfigs(r) => alter_configs::handle_legacy(&ctx, r).await.into(),
-        Request::IncrementalAlterConfigs(r) => {
-            alter_configs::handle_incremental(&ctx, r).await.into()
+        Request::Metadata(r) => metadata::handle(&ctx, &session, authz, r, version)
+            .await
+            .into(),
+        Request::Produce(r) => {
+            return Ok(produce::handle(&ctx, authz, r, version)
+                .await
+                .map(Into::into))
         }
-        Request::FindCoordinator(r) => find_coordinator::handle(&ctx, &session, r, version).into(),
-        Request::JoinGroup(r) => join_group::handle(&ctx, &caller, r, version).await.into(),
-        Request::SyncGroup(r) => sync_group::handle(&ctx, r, version).await.into(),
-        Request::Heartbeat(r) => heartbeat::handle(&ctx, r).await.into(),
-        Request::LeaveGroup(r) => leave_group::handle(&ctx, r, version).await.into(),
-        Request::OffsetCommit(r) => offset_commit::handle(&ctx, r, version).await.into(),
-        Request::OffsetFetch(r) => offset_fetch::handle(&ctx, r, version).await.into(),
-        Request::OffsetDelete(r) => offset_delete::handle(&ctx, r).await.into(),
-        Request::DescribeGroups(r) => describe_groups::handle(&ctx, r, version).await.into(),
-        Request::ListGroups(r) => list_groups::handle(&ctx, r, version).await.into(),
-        Request::DeleteGroups(r) => delete_groups::handle(&ctx, r).await.into(),
-        Request::InitProducerId(r) => init_producer_id::handle(&ctx, r, version).await.into(),
-        Request::AddPartitionsToTxn(r) => {
-            add_partitions_to_txn::handle(&ctx, r, version).await.into()
+        Request::Fetch(r) => fetch::handle(&ctx, authz, r, version).await.into(),
+        Request::ListOffsets(r) => list_offsets::handle(&ctx, authz, r, version).await.into(),
+        Request::CreateTopics(r) => create_topics::handle(&ctx, authz, r, version).await.into(),
+        Request::DeleteTopics(r) => delete_topics::handle(&ctx, authz, r).await.into(),
+        Request::CreatePartitions(r) => create_partitions::handle(&ctx, authz, r).await.into(),
+        Request::DescribeConfigs(r) => describe_configs::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::DescribeCluster(r) => describe_cluster::handle(&ctx, &session, authz, r).into(),
+        Request::DeleteRecords(r) => delete_records::handle(&ctx, authz, r).await.into(),
+        Request::DescribeProducers(r) => describe_producers::handle(&ctx, authz, r).await.into(),
+        Request::AlterConfigs(r) => alter_configs::handle_legacy(&ctx, authz, r).await.into(),
+        Request::IncrementalAlterConfigs(r) => alter_configs::handle_incremental(&ctx, authz, r)
+            .await
+            .into(),
+        Request::FindCoordinator(r) => {
+            find_coordinator::handle(&ctx, &session, authz, r, version).into()
         }
-        Request::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(&ctx, r, version).await.into(),
-        Request::EndTxn(r) => end_txn::handle(&ctx, r, version).await.into(),
-        Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&ctx, r, version).await.into(),
-        Request::DescribeTransactions(r) => describe_transactions::handle(&ctx, r).await.into(),
-        Request::ListTransactions(r) => list_transactions::handle(&ctx, r).await.into(),
+        Request::JoinGroup(r) => join_group::handle(&ctx, &caller, authz, r, version)
+            .await
+            .into(),
+        Request::SyncGroup(r) => sync_group::handle(&ctx, authz, r, version).await.into(),
+        Request::Heartbeat(r) => heartbeat::handle(&ctx, authz, r).await.into(),
+        Request::LeaveGroup(r) => leave_group::handle(&ctx, authz, r, version).await.into(),
+        Request::OffsetCommit(r) => offset_commit::handle(&ctx, authz, r, version).await.into(),
+        Request::OffsetFetch(r) => offset_fetch::handle(&ctx, authz, r, version).await.into(),
+        Request::OffsetDelete(r) => offset_delete::handle(&ctx, authz, r).await.into(),
+        Request::DescribeGroups(r) => describe_groups::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::ListGroups(r) => list_groups::handle(&ctx, authz, r, version).await.into(),
+        Request::DeleteGroups(r) => delete_groups::handle(&ctx, authz, r).await.into(),
+        Request::InitProducerId(r) => init_producer_id::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::EndTxn(r) => end_txn::handle(&ctx, authz, r, version).await.into(),
+        Request::TxnOffsetCommit(r) => txn_offset_commit::handle(&ctx, authz, r, version)
+            .await
+            .into(),
+        Request::DescribeTransactions(r) => {
+            describe_transactions::handle(&ctx, authz, r).await.into()
+        }
+        Request::ListTransactions(r) => list_transactions::handle(&ctx, authz, r).await.into(),
         Request::ConsumerGroupHeartbeat(r) => {
-            consumer_group_heartbeat::handle(&ctx, &caller, r, version)
+            consumer_group_heartbeat::handle(&ctx, &caller, authz, r, version)
                 .await
                 .into()
         }
-        Request::ConsumerGroupDescribe(r) => consumer_group_describe::handle(&ctx, r, version)
-            .await
-            .into(),
+        Request::ConsumerGroupDescribe(r) => {
+            consumer_group_describe::handle(&ctx, authz, r, version)
+                .await
+                .into()
+        }
         Request::DescribeUserScramCredentials(r) => {
-            user_scram_credentials::describe(&ctx, r).into()
+            user_scram_credentials::describe(&ctx, authz, r).into()
         }
         Request::AlterUserScramCredentials(r) => {
-            user_scram_credentials::alter(&ctx, r).await.into()
+            user_scram_credentials::alter(&ctx, authz, r).await.into()
         }
+        Request::CreateAcls(r) => acls::create(&ctx, authz, r).await.into(),
+        Request::DescribeAcls(r) => acls::describe(&ctx, authz, r).into(),
+        Request::DeleteAcls(r) => acls::delete(&ctx, authz, r).await.into(),
         other => return Err(HandlerError::NotHandled(other.api_key())),
     };
     Ok(Some(response))

@@ -11,6 +11,8 @@ use crate::protocol::messages::offset_commit_response::{
     OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 /// OffsetCommit names topics by id from v10.
 const TOPIC_IDS_FROM: i16 = 10;
@@ -65,9 +67,13 @@ where
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
+    // READ on the group, then on each topic (Kafka's order): a group the caller may
+    // not read fails every partition.
+    let group_allowed = authz.group(AclOperation::Read, &req.group_id);
     // Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION; the rest is committed.
     // Whether each requested partition exists, in request order: the answer is built
     // from it in one pass (a request may name hundreds of thousands of partitions).
@@ -76,13 +82,21 @@ pub async fn handle(
     let mut offsets = Vec::new();
     let mut known = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
-        let route = naming.find(&routing, &t.name, &t.topic_id);
+        let route = if group_allowed {
+            naming.find_authorized(&routing, &t.name, &t.topic_id, authz, AclOperation::Read)
+        } else {
+            Err(ErrorCode::GroupAuthorizationFailed)
+        };
         let mut topic_known = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            let route = route.filter(|r| {
-                usize::try_from(p.partition_index).is_ok_and(|i| i < r.partitions.len())
+            let route = route.and_then(|r| {
+                if usize::try_from(p.partition_index).is_ok_and(|i| i < r.partitions.len()) {
+                    Ok(r)
+                } else {
+                    Err(naming.unknown_topic())
+                }
             });
-            if let Some(r) = route {
+            if let Ok(r) = route {
                 offsets.push(OffsetCommit {
                     topic: r.name.clone(),
                     partition: p.partition_index,
@@ -91,20 +105,23 @@ pub async fn handle(
                     metadata: p.committed_metadata.clone(),
                 });
             }
-            topic_known.push(route.is_some());
+            topic_known.push(route.err());
         }
         known.push(topic_known);
     }
     drop(routing);
-    let result = commit_through_group(ctx, &req.group_id, offsets, |offsets| CommitOffsets {
-        api_version: version,
-        member_id: req.member_id,
-        generation_id: req.generation_id_or_member_epoch,
-        group_instance_id: req.group_instance_id,
-        offsets,
-    })
-    .await;
-    let unknown_topic = naming.unknown_topic();
+    let result = if !group_allowed {
+        Err(ErrorCode::GroupAuthorizationFailed)
+    } else {
+        commit_through_group(ctx, &req.group_id, offsets, |offsets| CommitOffsets {
+            api_version: version,
+            member_id: req.member_id,
+            generation_id: req.generation_id_or_member_epoch,
+            group_instance_id: req.group_instance_id,
+            offsets,
+        })
+        .await
+    };
     let topics = req
         .topics
         .into_iter()
@@ -116,12 +133,8 @@ pub async fn handle(
                     .partitions
                     .into_iter()
                     .zip(known)
-                    .map(|(p, known)| {
-                        let code = partition_code(
-                            (!known).then_some(unknown_topic),
-                            p.committed_metadata.clone(),
-                            result,
-                        );
+                    .map(|(p, refused)| {
+                        let code = partition_code(refused, p.committed_metadata.clone(), result);
                         OffsetCommitResponsePartition {
                             partition_index: p.partition_index,
                             error_code: code.code(),

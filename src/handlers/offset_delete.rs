@@ -7,17 +7,32 @@ use crate::protocol::messages::offset_delete_response::{
     OffsetDeleteResponse, OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
-pub async fn handle(ctx: &BrokerContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    // DELETE on the group, then READ on each topic, as Kafka checks.
+    if !authz.group(AclOperation::Delete, &req.group_id) {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     let Some(group) = existing_coordinator(ctx, &req.group_id) else {
         return OffsetDeleteResponse {
             error_code: ErrorCode::GroupIdNotFound.code(),
             ..Default::default()
         };
     };
+    let readable = |name: &str| authz.topic(AclOperation::Read, name);
     let asked: Vec<(String, Vec<i32>)> = req
         .topics
         .iter()
+        .filter(|t| readable(&t.name))
         .map(|t| {
             (
                 t.name.clone(),
@@ -50,10 +65,14 @@ pub async fn handle(ctx: &BrokerContext, req: OffsetDeleteRequest) -> OffsetDele
                 .partitions
                 .iter()
                 .map(|p| {
-                    let code = results
-                        .iter()
-                        .find(|(n, i, _)| *n == t.name && *i == p.partition_index)
-                        .map_or(ErrorCode::None, |(_, _, c)| *c);
+                    let code = if readable(&t.name) {
+                        results
+                            .iter()
+                            .find(|(n, i, _)| *n == t.name && *i == p.partition_index)
+                            .map_or(ErrorCode::None, |(_, _, c)| *c)
+                    } else {
+                        ErrorCode::TopicAuthorizationFailed
+                    };
                     OffsetDeleteResponsePartition {
                         partition_index: p.partition_index,
                         error_code: code.code(),

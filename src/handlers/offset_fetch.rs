@@ -11,23 +11,36 @@ use crate::protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartitions, OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// The committed offsets of one group, grouped by topic (in request order when asked).
+/// The committed offsets of one group, grouped by topic (in request order when asked),
+/// as the caller may see them: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED
+/// for the group), and on each topic: an asked-for topic it may not describe answers
+/// TOPIC_AUTHORIZATION_FAILED, and a listing of all leaves such topics out, as Kafka.
 async fn offsets(
     ctx: &BrokerContext,
+    authz: &Authz,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
     member: (Option<String>, i32),
-) -> (ErrorCode, Vec<(String, Vec<CommittedOffset>)>) {
+    require_stable: bool,
+) -> (ErrorCode, Vec<(String, Vec<Answer>)>) {
     if group_id.is_empty() {
         return (ErrorCode::InvalidGroupId, Vec::new());
     }
+    if !authz.group(AclOperation::Describe, group_id) {
+        return (ErrorCode::GroupAuthorizationFailed, Vec::new());
+    }
+    let visible = |topic: &str| authz.topic(AclOperation::Describe, topic);
     let found = match existing_coordinator(ctx, group_id) {
         Some(group) => {
             let fetch = FetchOffsets {
-                topics: topics.clone(),
+                topics: topics
+                    .as_ref()
+                    .map(|asked| asked.iter().filter(|(t, _)| visible(t)).cloned().collect()),
                 member_id: member.0,
                 member_epoch: member.1,
             };
@@ -48,6 +61,19 @@ async fn offsets(
         Some(asked) => asked
             .into_iter()
             .map(|(topic, partitions)| {
+                if !visible(&topic) {
+                    let refused = partitions
+                        .into_iter()
+                        .map(|partition| Answer {
+                            partition,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: None,
+                            code: ErrorCode::TopicAuthorizationFailed,
+                        })
+                        .collect();
+                    return (topic, refused);
+                }
                 let mut have = by_topic.remove(&topic).unwrap_or_default();
                 let list = partitions
                     .into_iter()
@@ -63,11 +89,19 @@ async fn offsets(
                             pending_txn: false,
                         },
                     })
+                    .map(|o| stable(o, require_stable))
                     .collect();
                 (topic, list)
             })
             .collect(),
-        None => by_topic.into_iter().collect(),
+        None => by_topic
+            .into_iter()
+            .filter(|(topic, _)| visible(topic))
+            .map(|(topic, list)| {
+                let list = list.into_iter().map(|o| stable(o, require_stable));
+                (topic, list.collect())
+            })
+            .collect(),
     };
     (ErrorCode::None, ordered)
 }
@@ -104,6 +138,7 @@ fn stable(o: CommittedOffset, require_stable: bool) -> Answer {
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
@@ -113,7 +148,15 @@ pub async fn handle(
                 .map(|t| (t.name, t.partition_indexes))
                 .collect()
         });
-        let (code, found) = offsets(ctx, &req.group_id, topics, (None, -1)).await;
+        let (code, found) = offsets(
+            ctx,
+            authz,
+            &req.group_id,
+            topics,
+            (None, -1),
+            req.require_stable,
+        )
+        .await;
         return OffsetFetchResponse {
             error_code: if version >= 2 { code.code() } else { 0 },
             topics: found
@@ -122,24 +165,17 @@ pub async fn handle(
                     name,
                     partitions: list
                         .into_iter()
-                        .map(|o| {
-                            let o = stable(o, req.require_stable);
-                            OffsetFetchResponsePartition {
-                                partition_index: o.partition,
-                                committed_offset: o.offset,
-                                committed_leader_epoch: if version >= 5 {
-                                    o.leader_epoch
-                                } else {
-                                    -1
-                                },
-                                metadata: o.metadata,
-                                error_code: if version < 2 {
-                                    code.code()
-                                } else {
-                                    o.code.code()
-                                },
-                                ..Default::default()
-                            }
+                        .map(|o| OffsetFetchResponsePartition {
+                            partition_index: o.partition,
+                            committed_offset: o.offset,
+                            committed_leader_epoch: if version >= 5 { o.leader_epoch } else { -1 },
+                            metadata: o.metadata,
+                            error_code: if version < 2 {
+                                code.code()
+                            } else {
+                                o.code.code()
+                            },
+                            ..Default::default()
                         })
                         .collect(),
                     ..Default::default()
@@ -169,7 +205,8 @@ pub async fn handle(
         });
         // v9+: a member of a consumer group names itself and its epoch.
         let member = (g.member_id, g.member_epoch);
-        let (code, found) = offsets(ctx, &g.group_id, topics, member).await;
+        let (code, found) =
+            offsets(ctx, authz, &g.group_id, topics, member, req.require_stable).await;
         groups.push(OffsetFetchResponseGroup {
             group_id: g.group_id,
             error_code: code.code(),
@@ -184,16 +221,13 @@ pub async fn handle(
                     name: if version >= 10 { String::new() } else { name },
                     partitions: list
                         .into_iter()
-                        .map(|o| {
-                            let o = stable(o, req.require_stable);
-                            OffsetFetchResponsePartitions {
-                                partition_index: o.partition,
-                                committed_offset: o.offset,
-                                committed_leader_epoch: o.leader_epoch,
-                                metadata: o.metadata,
-                                error_code: o.code.code(),
-                                ..Default::default()
-                            }
+                        .map(|o| OffsetFetchResponsePartitions {
+                            partition_index: o.partition,
+                            committed_offset: o.offset,
+                            committed_leader_epoch: o.leader_epoch,
+                            metadata: o.metadata,
+                            error_code: o.code.code(),
+                            ..Default::default()
                         })
                         .collect(),
                     ..Default::default()

@@ -5,17 +5,21 @@
 use super::BrokerContext;
 use crate::actors::partition::{PartitionActor, PartitionError};
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use actix::dev::ToEnvelope;
 use actix::{Handler, Message};
 use futures::future::join_all;
 
 /// Sends each partition its message concurrently and answers, per topic in request
 /// order, each partition's response in request order, as `answer` writes it from the
-/// partition index and its result: the actor's answer, or UNKNOWN_TOPIC_OR_PARTITION
-/// for a partition the routing snapshot does not have, or the code of the actor's
-/// error (a stopped actor's is its `Closed`).
+/// partition index and its result: the actor's answer, or TOPIC_AUTHORIZATION_FAILED
+/// for a topic the caller may not do `operation` on, or UNKNOWN_TOPIC_OR_PARTITION for
+/// a partition the routing snapshot does not have, or the code of the actor's error (a
+/// stopped actor's is its `Closed`).
 pub(super) async fn ask_partitions<M, R, P>(
     ctx: &BrokerContext,
+    (authz, operation): (&Authz, AclOperation),
     topics: Vec<(String, Vec<(i32, M)>)>,
     answer: impl Fn(i32, Result<R, ErrorCode>) -> P,
 ) -> Vec<(String, Vec<P>)>
@@ -29,17 +33,25 @@ where
     let mut names = Vec::with_capacity(topics.len());
     let mut calls = Vec::new();
     for (ti, (name, partitions)) in topics.into_iter().enumerate() {
+        let allowed = authz.topic(operation, &name);
         for (partition, message) in partitions {
-            let route = routing.partition(&name, partition).cloned();
+            let route = if allowed {
+                routing
+                    .partition(&name, partition)
+                    .cloned()
+                    .ok_or(ErrorCode::UnknownTopicOrPartition)
+            } else {
+                Err(ErrorCode::TopicAuthorizationFailed)
+            };
             calls.push(async move {
                 let res = match route {
-                    Some(r) => r
+                    Ok(r) => r
                         .addr
                         .send(message)
                         .await
                         .unwrap_or(Err(PartitionError::Closed))
                         .map_err(|e| e.code()),
-                    None => Err(ErrorCode::UnknownTopicOrPartition),
+                    Err(code) => Err(code),
                 };
                 (ti, partition, res)
             });

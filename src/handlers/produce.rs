@@ -16,6 +16,8 @@ use crate::protocol::messages::produce_response::{
 };
 use crate::protocol::records::{compression, Compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -53,6 +55,7 @@ struct Checked {
 fn validate(
     records: Option<&Bytes>,
     max_message_bytes: usize,
+    transactional_allowed: bool,
 ) -> Result<Checked, (ErrorCode, String)> {
     let Some(bytes) = records.filter(|b| !b.is_empty()) else {
         return Err((
@@ -92,6 +95,13 @@ fn validate(
         return Err((
             ErrorCode::InvalidRecord,
             "Clients are not allowed to write control records".into(),
+        ));
+    }
+    // A transactional batch needs WRITE on the request's transactional id.
+    if batch.is_transactional() && !transactional_allowed {
+        return Err((
+            ErrorCode::TransactionalIdAuthorizationFailed,
+            "Transactional records need a transactional id the producer may write".into(),
         ));
     }
     batch
@@ -155,17 +165,35 @@ fn to_topic_codec(
 
 pub async fn handle(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
+    // Kafka's KafkaApis: a transactional id the producer may not write fails the
+    // whole request; without one, transactional batches are refused.
+    let transactional_allowed = match &req.transactional_id {
+        Some(id) => authz.transactional_id(AclOperation::Write, id),
+        None => !authz.enabled(),
+    };
+    let refused_whole = req.transactional_id.is_some() && !transactional_allowed;
     let naming = TopicNaming::of(version, TOPIC_IDS_FROM);
     let routing = ctx.routing.load();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending = Vec::new();
     for (ti, topic) in req.topic_data.into_iter().enumerate() {
-        let route = naming.find(&routing, &topic.name, &topic.topic_id);
+        let route = if refused_whole {
+            Err(ErrorCode::TransactionalIdAuthorizationFailed)
+        } else {
+            naming.find_authorized(
+                &routing,
+                &topic.name,
+                &topic.topic_id,
+                authz,
+                AclOperation::Write,
+            )
+        };
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, p) in topic.partition_data.into_iter().enumerate() {
             let target = route.and_then(|t| {
@@ -173,13 +201,14 @@ pub async fn handle(
                     .ok()
                     .and_then(|i| t.partitions.get(i))
                     .map(|r| (t, r))
+                    .ok_or(naming.unknown_topic())
             });
             let result = match (valid_acks, target) {
                 (false, _) => partition_response(p.index, ErrorCode::InvalidRequiredAcks, None),
-                (true, None) => partition_response(p.index, naming.unknown_topic(), None),
+                (true, Err(code)) => partition_response(p.index, code, None),
                 // One replica, always in sync: acks=all cannot have more (Kafka's
                 // NOT_ENOUGH_REPLICAS, before anything is written).
-                (true, Some((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {
+                (true, Ok((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {
                     partition_response(
                         p.index,
                         ErrorCode::NotEnoughReplicas,
@@ -189,13 +218,17 @@ pub async fn handle(
                         )),
                     )
                 }
-                (true, Some((t, _))) if t.internal => partition_response(
+                (true, Ok((t, _))) if t.internal => partition_response(
                     p.index,
                     ErrorCode::InvalidTopicException,
                     Some(format!("Cannot append to internal topic {}", t.name)),
                 ),
-                (true, Some((t, r))) => {
-                    match validate(p.records.as_ref(), t.effective.max_message_bytes as usize)
+                (true, Ok((t, r))) => {
+                    match validate(
+                        p.records.as_ref(),
+                        t.effective.max_message_bytes as usize,
+                        transactional_allowed,
+                    )
                         .and_then(|c| {
                             to_topic_codec(c.batch, &t.effective).map(|b| (b, c.records, c.bytes))
                         })

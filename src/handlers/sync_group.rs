@@ -6,6 +6,8 @@ use crate::group::{SyncRequest, SyncResult};
 use crate::protocol::messages::sync_group_request::SyncGroupRequest;
 use crate::protocol::messages::sync_group_response::SyncGroupResponse;
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 
 fn response(r: SyncResult, version: i16) -> SyncGroupResponse {
     SyncGroupResponse {
@@ -17,9 +19,20 @@ fn response(r: SyncResult, version: i16) -> SyncGroupResponse {
     }
 }
 
-pub async fn handle(ctx: &BrokerContext, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+pub async fn handle(
+    ctx: &BrokerContext,
+    authz: &Authz,
+    req: SyncGroupRequest,
+    version: i16,
+) -> SyncGroupResponse {
     if req.group_id.is_empty() {
         return response(SyncResult::error(ErrorCode::InvalidGroupId), version);
+    }
+    if !authz.group(AclOperation::Read, &req.group_id) {
+        return response(
+            SyncResult::error(ErrorCode::GroupAuthorizationFailed),
+            version,
+        );
     }
     let group = match coordinator(ctx, &req.group_id).await {
         Ok(g) => g,

@@ -5,6 +5,8 @@
 
 use crate::actors::routing::{Routing, TopicRoute};
 use crate::protocol::ErrorCode;
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -36,6 +38,28 @@ impl TopicNaming {
             TopicNaming::ById => routing.topic_by_id(id),
             TopicNaming::ByName => routing.topic(name),
         }
+    }
+
+    /// The topic the request names, if the caller may do `operation` on it; else the
+    /// error to answer, as Kafka decides it: a topic named by name is authorized
+    /// before it is looked up (TOPIC_AUTHORIZATION_FAILED whether or not it exists, so
+    /// a refusal tells nothing), a topic named by id is looked up first.
+    pub(super) fn find_authorized<'a>(
+        self,
+        routing: &'a Routing,
+        name: &str,
+        id: &Uuid,
+        authz: &Authz,
+        operation: AclOperation,
+    ) -> Result<&'a Arc<TopicRoute>, ErrorCode> {
+        if self == TopicNaming::ByName && !authz.topic(operation, name) {
+            return Err(ErrorCode::TopicAuthorizationFailed);
+        }
+        let route = self.find(routing, name, id).ok_or(self.unknown_topic())?;
+        if self == TopicNaming::ById && !authz.topic(operation, &route.name) {
+            return Err(ErrorCode::TopicAuthorizationFailed);
+        }
+        Ok(route)
     }
 
     /// The error for a topic (or partition) this broker does not know.

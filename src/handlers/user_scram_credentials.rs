@@ -2,6 +2,8 @@
 //! SCRAM credentials, with Kafka's per-user errors. A client sends the salted password
 //! (never the password); the broker keeps the salt, StoredKey, ServerKey and iterations.
 
+use crate::security::acl::AclOperation;
+use crate::security::authorizer::Authz;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::BrokerContext;
@@ -21,8 +23,32 @@ type Refusal = (ErrorCode, String);
 
 pub async fn alter(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
+    // ALTER on the cluster, else every user named is refused (Kafka's error response).
+    if !authz.cluster(AclOperation::Alter) {
+        let mut users: Vec<String> = req
+            .deletions
+            .iter()
+            .map(|d| d.name.clone())
+            .chain(req.upsertions.iter().map(|u| u.name.clone()))
+            .collect();
+        users.sort();
+        users.dedup();
+        return AlterUserScramCredentialsResponse {
+            results: users
+                .into_iter()
+                .map(|user| AlterUserScramCredentialsResult {
+                    user,
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    error_message: Some("Authorization failed.".into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     // Each user's first refusal, in Kafka's order of checks.
     let mut refused: BTreeMap<String, Refusal> = BTreeMap::new();
     let mut seen: BTreeSet<(String, i8)> = BTreeSet::new();
@@ -130,8 +156,16 @@ pub async fn alter(
 
 pub fn describe(
     ctx: &BrokerContext,
+    authz: &Authz,
     req: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
+    if !authz.cluster(AclOperation::Describe) {
+        return DescribeUserScramCredentialsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            error_message: Some("Authorization failed.".into()),
+            ..Default::default()
+        };
+    }
     let users = ctx.users.snapshot();
     let info = |mechanisms: Vec<(ScramMechanism, i32)>| {
         mechanisms

@@ -3,7 +3,9 @@
 //! semantics.
 
 pub mod acl;
+pub mod authorizer;
 pub mod plain;
 pub mod principal;
 pub mod scram;
+pub mod snapshot_file;
 pub mod users;

@@ -4,21 +4,19 @@
 //! first start, from the command line (`aeon storage add-scram`, as `kafka-storage
 //! format --add-scram`).
 //!
-//! They live in `scram-credentials.json` in the data directory, replaced atomically
-//! (temp file, fsync, rename) on every change, off the arbiter threads. Readers take
-//! the current snapshot without a lock; writers take turns.
+//! They live in `scram-credentials.json` in the data directory, a [`SnapshotFile`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::scram::{ScramCredential, ScramMechanism};
+use super::snapshot_file::{read_if_exists, SnapshotFile, WriteError};
 
 /// The file, in the data directory.
 pub const FILE: &str = "scram-credentials.json";
@@ -199,11 +197,15 @@ impl Users {
 
 /// The users of a broker, and the file they are kept in.
 #[derive(Debug)]
-pub struct UserStore {
-    path: PathBuf,
-    current: ArcSwap<Users>,
-    /// Writers take turns: each change is read, applied and written whole.
-    write: tokio::sync::Mutex<()>,
+pub struct UserStore(SnapshotFile<Users>);
+
+impl From<WriteError> for UserStoreError {
+    fn from(e: WriteError) -> Self {
+        UserStoreError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 impl UserStore {
@@ -211,37 +213,24 @@ impl UserStore {
     pub fn open(data_dir: &Path) -> Result<UserStore, UserStoreError> {
         let path = data_dir.join(FILE);
         let users = read(&path)?;
-        Ok(UserStore {
-            path,
-            current: ArcSwap::from_pointee(users),
-            write: tokio::sync::Mutex::new(()),
-        })
+        Ok(UserStore(SnapshotFile::new(path, users, encode)))
     }
 
     /// The users now.
     pub fn snapshot(&self) -> Arc<Users> {
-        self.current.load_full()
+        self.0.snapshot()
     }
 
     /// Applies `deletions` then `upserts` and stores the result; readers see it once it
-    /// is on disk. The file is written on tokio's blocking pool.
+    /// is on disk.
     pub async fn alter(
         &self,
         upserts: Vec<(String, ScramMechanism, ScramCredential)>,
         deletions: Vec<(String, ScramMechanism)>,
     ) -> Result<(), UserStoreError> {
-        let _turn = self.write.lock().await;
-        let mut users = (*self.snapshot()).clone();
-        users.apply(&upserts, &deletions)?;
-        let path = self.path.clone();
-        let users = tokio::task::spawn_blocking(move || write(&path, &users).map(|()| users))
+        self.0
+            .update(|users| users.apply(&upserts, &deletions))
             .await
-            .map_err(|e| UserStoreError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(e),
-            })??;
-        self.current.store(Arc::new(users));
-        Ok(())
     }
 }
 
@@ -264,21 +253,23 @@ pub fn add_offline(
 }
 
 fn read(path: &Path) -> Result<Users, UserStoreError> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let file: UsersFile =
-                serde_json::from_slice(&bytes).map_err(|e| UserStoreError::Corrupt {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
-            Users::from_file(file, path)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Users::default()),
-        Err(source) => Err(UserStoreError::Io {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+    let decode = |bytes: &[u8]| {
+        let file: UsersFile =
+            serde_json::from_slice(bytes).map_err(|e| UserStoreError::Corrupt {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        Users::from_file(file, path)
+    };
+    let io = |source| UserStoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    Ok(read_if_exists(path, decode, io)?.unwrap_or_default())
+}
+
+fn encode(users: &Users) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec_pretty(&users.to_file())
 }
 
 fn write(path: &Path, users: &Users) -> Result<(), UserStoreError> {
@@ -286,8 +277,7 @@ fn write(path: &Path, users: &Users) -> Result<(), UserStoreError> {
         path: path.to_owned(),
         source,
     };
-    let json =
-        serde_json::to_vec_pretty(&users.to_file()).map_err(|e| io(std::io::Error::other(e)))?;
+    let json = encode(users).map_err(|e| io(std::io::Error::other(e)))?;
     crate::actors::broker::write_atomically(path, &json).map_err(io)
 }
 

@@ -2,6 +2,7 @@
 //! the start-up log line lists it.
 
 use super::*;
+use crate::config::ConfigType;
 
 /// Broker keys that set the same thing, highest precedence first.
 const SYNONYM_FAMILIES: &[&[&str]] = &[
@@ -85,7 +86,8 @@ impl Config {
             value,
             source,
             read_only: !DYNAMIC_BROKER_KEYS.contains(&def.name),
-            sensitive: false,
+            // Keys and passwords are never shown, as in Kafka.
+            sensitive: def.config_type == ConfigType::Password,
             config_type: def.config_type,
             documentation: def.doc.to_owned(),
             synonyms,
@@ -98,7 +100,11 @@ impl Config {
         BROKER_KEYS
             .iter()
             .map(|def| {
-                let value = self.value(def.name).unwrap_or_else(|| "null".to_owned());
+                let value = match self.value(def.name) {
+                    Some(_) if def.config_type == ConfigType::Password => "[hidden]".to_owned(),
+                    Some(v) => v,
+                    None => "null".to_owned(),
+                };
                 match self.set_values.get(def.name) {
                     Some((_, origin)) => format!("{}={value} ({})", def.name, origin.label()),
                     None => format!("{}={value}", def.name),
