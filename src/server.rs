@@ -8,6 +8,7 @@ use crate::config::{Config, SharedConfig};
 use crate::handlers::{BrokerContext, ListenerInfo};
 use crate::metrics::BrokerMetrics;
 use crate::net::listener::{self, ConnectionLimits};
+use crate::net::tls::TlsAcceptorSource;
 use crate::net::RequestMemory;
 use crate::ops;
 use crate::security::authorizer::AclStore;
@@ -162,15 +163,22 @@ fn run(
                     Some(authorizer) => Some(AclStore::open(&config.log_dir, authorizer.clone())?),
                     None => None,
                 };
+                // TLS listeners' key material is read (and checked) here, once.
+                let tls = match &config.tls {
+                    Some(tls) if config.listeners.iter().any(|l| l.protocol.uses_tls()) => {
+                        Some(TlsAcceptorSource::new(tls.clone())?)
+                    }
+                    _ => None,
+                };
                 BrokerActor::load(shared, handles, routing, metrics)
-                    .map(|(broker, cluster_id)| (broker, cluster_id, (users, acls)))
+                    .map(|(broker, cluster_id)| (broker, cluster_id, (users, acls, tls)))
             })
         };
         let loaded = load
             .await
             .map_err(|e| anyhow::anyhow!("loading the broker panicked: {e}"))
             .and_then(|r| r);
-        let (broker, cluster_id, (users, acls)) = match loaded {
+        let (broker, cluster_id, (users, acls, tls)) = match loaded {
             Ok(b) => b,
             Err(e) => {
                 if let Some(ops) = ops {
@@ -234,6 +242,7 @@ fn run(
                     protocol: l.protocol,
                     advertised: l.advertised_endpoint(addr),
                     metrics: metrics.listener(&l.name),
+                    tls: tls.clone().filter(|_| l.protocol.uses_tls()),
                 });
                 tracing::info!(listener = %l.name, protocol = l.protocol.name(), %addr, "listener bound");
                 actix_rt::spawn(listener::run(
@@ -246,6 +255,11 @@ fn run(
                 ))
             })
             .collect();
+        if let Some(tls) = &tls {
+            if config.ssl_reload_interval_ms > 0 {
+                tls.watch(std::time::Duration::from_millis(config.ssl_reload_interval_ms));
+            }
+        }
         let Some(&(_, addr)) = listeners.first() else {
             let _ = ready.send(Err(anyhow::anyhow!("no listener")));
             return;

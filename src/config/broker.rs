@@ -102,6 +102,12 @@ pub struct Config {
     pub connections_max_reauth_ms: u64,
     /// `sasl.enabled.mechanisms`.
     pub sasl_enabled_mechanisms: Vec<String>,
+    /// The `ssl.*` keys of SSL and SASL_SSL listeners, when any key material is given.
+    pub tls: Option<crate::net::tls::TlsConfig>,
+    /// `ssl.principal.mapping.rules`: a TLS client certificate's subject to a user name.
+    pub ssl_principal_mapper: crate::security::principal::SslPrincipalMapper,
+    /// `ssl.reload.interval.ms`: how often the TLS files are checked; 0 for never.
+    pub ssl_reload_interval_ms: u64,
     /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found`: `None`
     /// when no authorizer is set, and every client may do everything.
     pub authorizer: Option<crate::security::acl::AuthorizerConfig>,
@@ -275,16 +281,6 @@ fn listener_configs(v: &Values<'_>) -> Result<Vec<ListenerConfig>, ConfigError> 
                     key: "listener.security.protocol.map".to_owned(),
                     reason: format!("listener {} has no security protocol in it", l.name),
                 })?;
-            if protocol.uses_tls() {
-                return Err(ConfigError::Unsupported {
-                    key: "listeners".to_owned(),
-                    reason: format!(
-                        "listener {} is {}: TLS listeners are not built yet",
-                        l.name,
-                        protocol.name()
-                    ),
-                });
-            }
             Ok(ListenerConfig {
                 bind: listener::resolve("listeners", &l.listener)?,
                 advertised: advertised
@@ -413,6 +409,34 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let v = Values(&set_values);
         let listeners = listener_configs(&v)?;
+        // Only keys that were set: TlsConfig has Kafka's defaults for the others.
+        let set = |key: &str| set_values.get(key).map(|(value, _)| value.clone());
+        let tls =
+            crate::net::tls::TlsConfig::from_lookup(set).map_err(|e| ConfigError::Unsupported {
+                key: "ssl.*".to_owned(),
+                reason: e.to_string(),
+            })?;
+        if let Some(l) = listeners.iter().find(|l| l.protocol.uses_tls()) {
+            if tls.is_none() {
+                return Err(ConfigError::Unsupported {
+                    key: "listeners".to_owned(),
+                    reason: format!(
+                        "listener {} is {}: give its key and certificates with \
+                         ssl.keystore.location (or ssl.keystore.certificate.chain and \
+                         ssl.keystore.key)",
+                        l.name,
+                        l.protocol.name()
+                    ),
+                });
+            }
+        }
+        let ssl_principal_mapper = crate::security::principal::SslPrincipalMapper::from_rules(
+            &v.string("ssl.principal.mapping.rules")?,
+        )
+        .map_err(|e| ConfigError::Unsupported {
+            key: "ssl.principal.mapping.rules".to_owned(),
+            reason: e.to_string(),
+        })?;
         let log_roll_ms = match v.opt_num::<u64>("log.roll.ms")? {
             Some(ms) => ms,
             None => v.num::<u64>("log.roll.hours")?.saturating_mul(3_600_000),
@@ -504,6 +528,9 @@ impl Config {
                 .map(|l| l.bind)
                 .ok_or_else(|| ConfigError::invalid("listeners", listener::EXPECTED, ""))?,
             listeners,
+            tls,
+            ssl_principal_mapper,
+            ssl_reload_interval_ms: v.num("ssl.reload.interval.ms")?,
             log_format: if v.string("log.format")? == "json" {
                 LogFormat::Json
             } else {
@@ -1000,7 +1027,8 @@ mod tests {
             ("kafka.example".to_owned(), 9093)
         );
         assert_eq!(c.listener, l[0].bind);
-        // A listener without a protocol, an advertised name without a listener, TLS.
+        // A listener without a protocol, an advertised name without a listener, TLS
+        // without key material.
         let err = Config::default()
             .set("listeners", "OTHER://127.0.0.1:0")
             .expect_err("no protocol");
@@ -1012,7 +1040,7 @@ mod tests {
         let err = Config::default()
             .set("listeners", "SSL://127.0.0.1:0")
             .expect_err("tls");
-        assert!(err.to_string().contains("not built yet"), "{err}");
+        assert!(err.to_string().contains("ssl.keystore.location"), "{err}");
     }
 
     #[test]
@@ -1059,7 +1087,8 @@ mod tests {
 
         assert!(entries.iter().all(|e| e.read_only
             != DYNAMIC_BROKER_KEYS.contains(&e.name.as_str())
-            && !e.sensitive));
+            && e.sensitive == (e.config_type == crate::config::ConfigType::Password)));
+        assert!(entry(&entries, "ssl.keystore.key").sensitive);
         assert!(entries.iter().all(|e| !e.documentation.is_empty()));
         assert_eq!(
             entry(&entries, "auto.create.topics.enable")

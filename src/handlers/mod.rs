@@ -131,6 +131,8 @@ pub struct ListenerInfo {
     pub advertised: (String, u16),
     /// Its connection series.
     pub metrics: crate::metrics::ListenerMetrics,
+    /// The TLS key material of an SSL or SASL_SSL listener.
+    pub tls: Option<Arc<crate::net::tls::TlsAcceptorSource>>,
 }
 
 /// Who is on a connection: where from, through which listener, as whom.

@@ -29,9 +29,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// What a request holds until its response is written: its place among the
@@ -53,8 +51,8 @@ const MAX_IOV: usize = 64;
 
 /// Writes every chunk with vectored writes: record data goes from the segment's mmap
 /// to the socket without an intermediate copy.
-async fn write_chunks(
-    w: &mut OwnedWriteHalf,
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    w: &mut W,
     pending: &mut VecDeque<Bytes>,
 ) -> std::io::Result<()> {
     while !pending.is_empty() {
@@ -105,20 +103,23 @@ pub struct ConnectionActor {
 }
 
 impl ConnectionActor {
-    /// Starts the actor for `stream` on the current arbiter.
-    pub fn start_for(
+    /// Starts the actor for a socket's two halves (a TCP stream's, or a TLS stream's)
+    /// on the current arbiter.
+    pub fn start_for<R, W>(
         broker_ctx: Arc<BrokerContext>,
         memory: Arc<RequestMemory>,
-        stream: TcpStream,
+        (read, mut write): (R, W),
         session: Session,
         slot: ConnectionSlot,
-    ) -> Addr<Self> {
+    ) -> Addr<Self>
+    where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
         let peer = session.peer;
-        let _ = stream.set_nodelay(true);
         let config = broker_ctx.config.load();
         let max_frame = config.socket_request_max_bytes;
         let inflight = config.queued_max_requests.max(1);
-        let (read, mut write) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
         let metrics = broker_ctx.metrics.clone();
         actix_rt::spawn(async move {

@@ -5,8 +5,7 @@
 
 use bytes::{BufMut, BytesMut};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, BufReader};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How much a frame's buffer grows by at a time while its bytes arrive (and the read
@@ -58,8 +57,8 @@ impl RequestMemory {
 /// between frames. A prefix over `max` is an error before anything is allocated; the
 /// frame's buffer grows as its bytes arrive, each chunk read only once `memory` has
 /// room for it (a small frame takes its room at once).
-pub(super) async fn read_frame(
-    r: &mut BufReader<OwnedReadHalf>,
+pub(super) async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
     max: usize,
     memory: &RequestMemory,
 ) -> std::io::Result<Option<(BytesMut, OwnedSemaphorePermit)>> {

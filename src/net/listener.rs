@@ -8,12 +8,14 @@
 
 use super::connection::ConnectionActor;
 use super::frame_reader::RequestMemory;
+use super::tls::{try_peer_subject, TlsAcceptorSource};
 use crate::handlers::{BrokerContext, ListenerInfo, Session};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::net::TcpListener;
+use tokio_rustls::server::TlsStream;
 
 /// Counts open connections, in total and per client address.
 #[derive(Debug)]
@@ -153,14 +155,70 @@ pub async fn run(
             principal: anonymous.clone(),
         };
         arbiter.spawn(async move {
-            match tokio::net::TcpStream::from_std(std_stream) {
-                Ok(stream) => {
-                    ConnectionActor::start_for(ctx, memory, stream, session, slot);
+            let stream = match tokio::net::TcpStream::from_std(std_stream) {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::warn!(%peer, %error, "could not register a socket");
+                    return;
                 }
-                Err(error) => tracing::warn!(%peer, %error, "could not register a socket"),
+            };
+            let _ = stream.set_nodelay(true);
+            match session.listener.tls.clone() {
+                None => {
+                    ConnectionActor::start_for(ctx, memory, stream.into_split(), session, slot);
+                }
+                Some(tls) => {
+                    if let Some(session) = handshake(&ctx, &tls, stream, session).await {
+                        let (session, stream) = session;
+                        let halves = tokio::io::split(stream);
+                        ConnectionActor::start_for(ctx, memory, halves, session, slot);
+                    }
+                }
             }
         });
     }
+}
+
+/// A TLS listener's handshake, bounded by `connections.max.idle.ms` (a client that
+/// sends nothing, or too little, holds its connection place no longer than an idle
+/// one). The principal of a client that presented a certificate is named from its
+/// subject by `ssl.principal.mapping.rules`; `None` (the socket closed, with a log
+/// line) when the handshake fails, times out, or the subject maps to no name.
+async fn handshake(
+    ctx: &BrokerContext,
+    tls: &TlsAcceptorSource,
+    stream: tokio::net::TcpStream,
+    mut session: Session,
+) -> Option<(Session, TlsStream<tokio::net::TcpStream>)> {
+    let peer = session.peer;
+    let config = ctx.config.load_full();
+    let limit = std::time::Duration::from_millis(config.connections_max_idle_ms);
+    let stream = match tokio::time::timeout(limit, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::info!(%peer, %error, "TLS handshake failed; closing");
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake not done within connections.max.idle.ms; closing");
+            return None;
+        }
+    };
+    let subject = match try_peer_subject(stream.get_ref().1) {
+        Ok(subject) => subject,
+        Err(error) => {
+            tracing::warn!(%peer, %error, "unreadable client certificate; closing");
+            return None;
+        }
+    };
+    match config.ssl_principal_mapper.principal(subject.as_deref()) {
+        Ok(principal) => session.principal = Arc::new(principal),
+        Err(error) => {
+            tracing::warn!(%peer, %error, "no principal for the client certificate; closing");
+            return None;
+        }
+    }
+    Some((session, stream))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod connection;
 mod frame_reader;
 pub mod listener;
 pub mod sasl;
+pub mod tls;
 
 pub use connection::ConnectionActor;
 pub use frame_reader::{RequestMemory, SMALL_FRAME};

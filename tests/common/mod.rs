@@ -4,6 +4,7 @@
 //!   directory, stopped (cleanly) on drop.
 //! - [`clients`]: rdkafka producers, consumers and admin clients for it, and helpers to
 //!   produce and consume.
+//! - [`pki`]: a test CA, certificates, and TLS client connections.
 //! - [`process`]: the `aeon` binary as a child process.
 //! - [`raw`]: requests and responses below the client, over a plain socket.
 //! - [`steady`]: a client that keeps producing and consuming while a test attacks
@@ -15,6 +16,7 @@
 
 pub mod broker;
 pub mod clients;
+pub mod pki;
 pub mod process;
 pub mod raw;
 pub mod steady;
@@ -25,6 +27,8 @@ pub mod steady;
 pub use broker::*;
 #[allow(unused_imports)]
 pub use clients::*;
+#[allow(unused_imports)]
+pub use pki::*;
 #[allow(unused_imports)]
 pub use process::*;
 #[allow(unused_imports)]

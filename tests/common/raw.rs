@@ -40,13 +40,18 @@ pub fn request_frame(version: i16, correlation_id: i32, body: Request) -> BytesM
 }
 
 /// Writes one request frame.
-pub fn write_request(s: &mut TcpStream, version: i16, correlation_id: i32, body: Request) {
+pub fn write_request(
+    s: &mut (impl Read + Write),
+    version: i16,
+    correlation_id: i32,
+    body: Request,
+) {
     s.write_all(&request_frame(version, correlation_id, body))
         .expect("write");
 }
 
 /// Reads one response frame's bytes (after the size), or the error that ended the read.
-pub fn try_read_frame(s: &mut TcpStream) -> std::io::Result<Bytes> {
+pub fn try_read_frame(s: &mut (impl Read + Write)) -> std::io::Result<Bytes> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len)?;
     let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
@@ -55,13 +60,13 @@ pub fn try_read_frame(s: &mut TcpStream) -> std::io::Result<Bytes> {
 }
 
 /// Reads one response frame's bytes (after the size).
-pub fn read_frame(s: &mut TcpStream) -> Bytes {
+pub fn read_frame(s: &mut (impl Read + Write)) -> Bytes {
     try_read_frame(s).expect("response frame")
 }
 
 /// Sends one request and reads its response: the response header and body.
 pub fn exchange(
-    s: &mut TcpStream,
+    s: &mut (impl Read + Write),
     version: i16,
     correlation_id: i32,
     body: Request,
@@ -73,7 +78,12 @@ pub fn exchange(
 }
 
 /// Sends one request and reads its response's body.
-pub fn call(s: &mut TcpStream, version: i16, correlation_id: i32, body: Request) -> Response {
+pub fn call(
+    s: &mut (impl Read + Write),
+    version: i16,
+    correlation_id: i32,
+    body: Request,
+) -> Response {
     exchange(s, version, correlation_id, body).1
 }
 
@@ -84,7 +94,7 @@ pub fn raw(addr: &str, version: i16, body: Request) -> Response {
 
 /// Reads until the broker closes the connection (EOF or reset); panics if it stays
 /// open past the read timeout.
-pub fn assert_closed_by_broker(s: &mut TcpStream, what: &str) {
+pub fn assert_closed_by_broker(s: &mut (impl Read + Write), what: &str) {
     let mut buf = [0u8; 4096];
     loop {
         match s.read(&mut buf) {
@@ -158,7 +168,7 @@ pub fn produce_request(
 /// Sends one batch to one partition (acks=all, Produce v9) and reads the partition's
 /// answer.
 pub fn produce_raw(
-    s: &mut TcpStream,
+    s: &mut (impl Read + Write),
     topic: &str,
     transactional_id: Option<&str>,
     batch: Vec<u8>,
