@@ -63,22 +63,82 @@ fn run_matrix_script(command: Option<Command>) {
 enum Listeners {
     /// One PLAINTEXT listener, given as the script's argument.
     Plaintext,
-    /// A SASL_PLAINTEXT listener with every mechanism on, given as the argument, and a
-    /// PLAINTEXT one for administration in `AEON_ADMIN_BOOTSTRAP`.
-    Sasl,
+    /// ACLs on; a SASL_PLAINTEXT listener with every mechanism on, given as the
+    /// argument; a PLAINTEXT one for administration (its anonymous clients super users)
+    /// in `AEON_ADMIN_BOOTSTRAP`; an mTLS SSL listener in `AEON_SSL` and a SASL_SSL one
+    /// in `AEON_SASL_SSL`, with the CA and a client certificate's PEM files.
+    Secure,
+}
+
+/// The broker settings and the script's environment of [`Listeners::Secure`]: a CA and
+/// certificates written to `dir`.
+fn secure_setup(
+    dir: &Path,
+) -> (
+    impl Fn(&mut aeon::config::Config) + 'static,
+    Vec<(&'static str, String)>,
+) {
+    let pki = common::Pki::new();
+    let (ca, keystore) = pki.write(dir, &pki.server("aeon-matrix"));
+    let client = pki.client("matrix-cert-user");
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    std::fs::write(&cert, &client.cert_pem).expect("client cert");
+    std::fs::write(&key, &client.key_pem).expect("client key");
+    let tweak = move |c: &mut aeon::config::Config| {
+        c.set("ssl.keystore.location", &keystore.to_string_lossy())
+            .expect("keystore");
+        c.set("ssl.truststore.location", &ca.to_string_lossy())
+            .expect("truststore");
+        c.set("ssl.client.auth", "required").expect("client auth");
+        c.set(
+            "ssl.principal.mapping.rules",
+            "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
+        )
+        .expect("rules");
+        c.set(
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT,TLS:SSL,SASLTLS:SASL_SSL",
+        )
+        .expect("map");
+        c.set(
+            "listeners",
+            "INTERNAL://127.0.0.1:0,CLIENTS://127.0.0.1:0,TLS://127.0.0.1:0,SASLTLS://127.0.0.1:0",
+        )
+        .expect("listeners");
+        c.set(
+            "sasl.enabled.mechanisms",
+            "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        )
+        .expect("mechanisms");
+        c.set(
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        )
+        .expect("authorizer");
+        c.set("super.users", "User:ANONYMOUS").expect("super users");
+    };
+    let env = vec![
+        ("AEON_CA", dir.join("ca.pem").to_string_lossy().into_owned()),
+        ("AEON_CLIENT_CERT", cert.to_string_lossy().into_owned()),
+        ("AEON_CLIENT_KEY", key.to_string_lossy().into_owned()),
+        ("AEON_CLIENT_CN", "matrix-cert-user".to_owned()),
+    ];
+    (tweak, env)
 }
 
 fn run_script_against(command: Option<Command>, listeners: Listeners) {
     let Some(mut command) = command else {
         return;
     };
-    let sasl = matches!(listeners, Listeners::Sasl);
+    let secure = matches!(listeners, Listeners::Secure);
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pem_dir = tempfile::tempdir().expect("dir");
+    let (secure_tweak, env) = secure_setup(pem_dir.path());
     let broker = TestBroker::start_with(move |c| {
-        if sasl {
-            common::sasl_listeners(c);
+        if secure {
+            secure_tweak(c);
         }
         c.set("group.initial.rebalance.delay.ms", "0").expect("set");
         c.set("offsets.topic.num.partitions", "5").expect("set");
@@ -86,10 +146,13 @@ fn run_script_against(command: Option<Command>, listeners: Listeners) {
             .expect("set");
     });
     let started = Instant::now();
-    if sasl {
+    if secure {
         command
             .arg(broker.listener_addr("CLIENTS").to_string())
-            .env("AEON_ADMIN_BOOTSTRAP", broker.bootstrap());
+            .env("AEON_ADMIN_BOOTSTRAP", broker.bootstrap())
+            .env("AEON_SSL", broker.listener_addr("TLS").to_string())
+            .env("AEON_SASL_SSL", broker.listener_addr("SASLTLS").to_string())
+            .envs(env);
     } else {
         command.arg(broker.bootstrap());
     }
@@ -154,12 +217,14 @@ fn python(script: &str) -> Option<Command> {
     )
 }
 
-/// confluent-kafka (librdkafka) and kafka-python over SASL_PLAINTEXT with PLAIN,
-/// SCRAM-SHA-256 and SCRAM-SHA-512: users made with AlterUserScramCredentials, then
-/// produce, a consumer group and a transaction as that user; a wrong password refused.
+/// confluent-kafka (librdkafka) and kafka-python with ACLs on: over SASL_PLAINTEXT and
+/// SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and over SSL with a client
+/// certificate (mTLS): a user made with AlterUserScramCredentials is refused until
+/// CreateAcls grants it, then produce, a consumer group and a transaction; a wrong
+/// password refused.
 #[test]
-fn sasl_with_confluent_kafka_and_kafka_python() {
-    run_script_against(python("sasl_clients.py"), Listeners::Sasl);
+fn security_with_confluent_kafka_and_kafka_python() {
+    run_script_against(python("secure_clients.py"), Listeners::Secure);
 }
 
 #[test]

@@ -290,3 +290,119 @@ fn a_replaced_certificate_is_served_without_a_restart() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(presented(), *next.der());
 }
+
+/// The rdkafka crate (librdkafka built with OpenSSL and SASL) as an authorized user,
+/// over SSL with a client certificate and over SASL_SSL with SCRAM-SHA-512: produce,
+/// a consumer group with a commit, and a transaction.
+#[test]
+fn rdkafka_over_mtls_and_sasl_ssl_as_an_authorized_user() {
+    use rdkafka::consumer::{CommitMode, Consumer};
+    use rdkafka::producer::{BaseRecord, Producer};
+    let pki = Pki::new();
+    let credential = aeon::security::scram::ScramCredential::from_password(
+        aeon::security::scram::ScramMechanism::Sha512,
+        b"alice-secret",
+        b"tls-test-salt",
+        4096,
+    )
+    .expect("credential");
+    let (broker, _keys, _) = broker(&pki, "SSL", move |c| {
+        c.set(
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,SECURE:SSL,SASLTLS:SASL_SSL",
+        )
+        .expect("map");
+        c.set(
+            "listeners",
+            "INTERNAL://127.0.0.1:0,SECURE://127.0.0.1:0,SASLTLS://127.0.0.1:0",
+        )
+        .expect("listeners");
+        c.set("ssl.client.auth", "requested").expect("client auth");
+        c.set("group.initial.rebalance.delay.ms", "0")
+            .expect("delay");
+        aeon::security::users::add_offline(
+            &c.log_dir,
+            "alice",
+            aeon::security::scram::ScramMechanism::Sha512,
+            credential.clone(),
+        )
+        .expect("alice");
+    });
+    // alice (by password, or by her certificate's CN) may use everything named rd-*.
+    let mut creations = Vec::new();
+    for resource_type in [2, 3, 5] {
+        creations.push(AclCreation {
+            resource_type,
+            resource_name: "rd-".into(),
+            resource_pattern_type: 4,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: 2,
+            permission_type: 3,
+            ..Default::default()
+        });
+    }
+    let Response::CreateAcls(r) = raw(
+        &broker.bootstrap(),
+        3,
+        Request::CreateAcls(CreateAclsRequest {
+            creations,
+            ..Default::default()
+        }),
+    ) else {
+        panic!("not a CreateAcls response")
+    };
+    assert!(r.results.iter().all(|r| r.error_code == 0), "{r:?}");
+    let alice = pki.client("alice");
+    let mut mtls = rdkafka::ClientConfig::new();
+    mtls.set("bootstrap.servers", secure(&broker))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.pem", &pki.ca_pem)
+        .set("ssl.certificate.pem", &alice.cert_pem)
+        .set("ssl.key.pem", &alice.key_pem);
+    let mut scram = rdkafka::ClientConfig::new();
+    scram
+        .set(
+            "bootstrap.servers",
+            broker.listener_addr("SASLTLS").to_string(),
+        )
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.ca.pem", &pki.ca_pem)
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-secret");
+    for (how, config) in [("mtls", mtls), ("scram", scram)] {
+        let topic = format!("rd-{how}");
+        broker.create_topic(&topic, 2);
+        let producer = common::producer_with(&config, &[("enable.idempotence", "true")]);
+        let records: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("k{i}"), format!("v{i}")))
+            .collect();
+        common::produce_all(
+            &producer,
+            records.iter().map(|(k, v)| {
+                BaseRecord::to(&topic)
+                    .key(k.as_bytes())
+                    .payload(v.as_bytes())
+            }),
+        );
+        let mut group = common::group_config(&config, &format!("rd-group-{how}"));
+        group.set("session.timeout.ms", "10000");
+        let consumer: rdkafka::consumer::BaseConsumer = group.create().expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        let got = common::consume(&consumer, 10, Duration::from_secs(30));
+        assert_eq!(got.len(), 10, "{how}: consumed in a group");
+        consumer
+            .commit_consumer_state(CommitMode::Sync)
+            .expect("commit");
+        let mut txn = config.clone();
+        txn.set("transactional.id", format!("rd-tx-{how}"));
+        let t: rdkafka::producer::BaseProducer = txn.create().expect("transactional producer");
+        t.init_transactions(Duration::from_secs(30)).expect("init");
+        t.begin_transaction().expect("begin");
+        t.send(BaseRecord::<str, str>::to(&topic).payload("in a transaction"))
+            .expect("send");
+        t.commit_transaction(Duration::from_secs(30))
+            .expect("commit");
+    }
+}
