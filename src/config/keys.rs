@@ -349,7 +349,7 @@ pub static BROKER_KEYS: &[KeyDef] = &[
     key("ssl.truststore.certificates", Kind::Text, ConfigType::Password, Unset,
         "The trusted CA certificates as PEM text (instead of ssl.truststore.location)."),
     key("ssl.client.auth", Kind::OneOf(&["none", "requested", "required"]), ConfigType::String, Value("none"),
-        "Whether TLS clients present a certificate: none; requested (verified if sent); required. A client's certificate names its principal (ssl.principal.mapping.rules)."),
+        "Whether clients of SSL listeners present a certificate: none; requested (verified if sent); required. A client's certificate names its principal (ssl.principal.mapping.rules). SASL_SSL listeners ask for none: SASL names their clients (as Kafka without a listener.name prefix)."),
     key("ssl.principal.mapping.rules", Kind::Text, ConfigType::String, Value("DEFAULT"),
         "Kafka's rules turning a client certificate's subject (RFC 2253, e.g. CN=alice,O=Acme) into a user name: RULE:pattern/replacement/[LU], ..., DEFAULT (the whole subject)."),
     key("ssl.enabled.protocols", Kind::ListOf(&["TLSv1.2", "TLSv1.3"]), ConfigType::List, Value("TLSv1.2,TLSv1.3"),
