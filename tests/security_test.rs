@@ -231,6 +231,27 @@ mod sasl {
         let (code, _, server_first, _) = authenticate(s, first.as_bytes());
         assert_eq!(code, 0, "client-first is answered, known user or not");
         let server_first = String::from_utf8(server_first).expect("utf-8");
+        assert!(
+            server_first.starts_with("r=clientnonce0123456789"),
+            "{server_first}"
+        );
+        let (last, expected_server_final) = scram_final(mechanism, password, &bare, &server_first);
+        Scram {
+            first,
+            server_first,
+            last,
+            expected_server_final,
+        }
+    }
+
+    /// The client-final message (with its proof) for `server_first`, and the
+    /// server-final message a broker that knows the password must send.
+    pub fn scram_final(
+        mechanism: i8,
+        password: &str,
+        client_first_bare: &str,
+        server_first: &str,
+    ) -> (String, String) {
         let field = |k: &str| {
             server_first
                 .split(',')
@@ -239,7 +260,7 @@ mod sasl {
                 .to_string()
         };
         let (nonce, salt, iterations) = (field("r="), field("s="), field("i="));
-        assert!(nonce.starts_with("clientnonce0123456789") && nonce.len() > 30);
+        assert!(nonce.len() > 30, "the server's nonce is appended");
         let salt = B64.decode(salt).expect("salt");
         let iterations: u32 = iterations.parse().expect("iterations");
         let salted = if mechanism == 1 {
@@ -250,7 +271,7 @@ mod sasl {
         let client_key = hmac(mechanism, &salted, b"Client Key");
         let stored = hash(mechanism, &client_key);
         let without_proof = format!("c=biws,r={nonce}");
-        let auth_message = format!("{bare},{server_first},{without_proof}");
+        let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
         let signature = hmac(mechanism, &stored, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
             .iter()
@@ -259,12 +280,10 @@ mod sasl {
             .collect();
         let server_key = hmac(mechanism, &salted, b"Server Key");
         let server_signature = hmac(mechanism, &server_key, auth_message.as_bytes());
-        Scram {
-            first,
-            server_first,
-            last: format!("{without_proof},p={}", B64.encode(proof)),
-            expected_server_final: format!("v={}", B64.encode(server_signature)),
-        }
+        (
+            format!("{without_proof},p={}", B64.encode(proof)),
+            format!("v={}", B64.encode(server_signature)),
+        )
     }
 
     fn metadata_ok(s: &mut TcpStream) {
@@ -411,6 +430,57 @@ mod sasl {
             );
             assert_closed_by_broker(&mut s, "after a failed PLAIN");
         }
+    }
+
+    /// SaslHandshake v0 (before KIP-152): the tokens that follow travel bare, each a
+    /// size and its bytes, with no request header; a refusal is a closed connection.
+    #[test]
+    fn a_v0_handshake_takes_bare_tokens() {
+        use std::io::Write;
+        let broker = broker(|_| {});
+        let bare = |s: &mut TcpStream, token: &[u8]| {
+            let mut frame = (token.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(token);
+            s.write_all(&frame).expect("write");
+        };
+        let v0_handshake = |s: &mut TcpStream, mechanism: &str| {
+            let Response::SaslHandshake(h) = call(
+                s,
+                0,
+                1,
+                Request::SaslHandshake(SaslHandshakeRequest {
+                    mechanism: mechanism.into(),
+                }),
+            ) else {
+                panic!("not a SaslHandshake response")
+            };
+            assert_eq!(h.error_code, 0);
+        };
+        let mut s = connect(&clients(&broker));
+        v0_handshake(&mut s, "PLAIN");
+        bare(&mut s, b"\0alice\0alice-secret");
+        assert!(
+            common::read_frame(&mut s).is_empty(),
+            "PLAIN's empty answer"
+        );
+        metadata_ok(&mut s);
+        // SCRAM: two rounds, the server's signature in the second answer.
+        let mut s = connect(&clients(&broker));
+        v0_handshake(&mut s, "SCRAM-SHA-512");
+        let nonce = "v0-client-nonce";
+        let first_bare = format!("n=bob,r={nonce}");
+        bare(&mut s, format!("n,,{first_bare}").as_bytes());
+        let server_first = String::from_utf8(common::read_frame(&mut s).to_vec()).expect("utf-8");
+        let last = scram_final(2, "bob-secret", &first_bare, &server_first);
+        bare(&mut s, last.0.as_bytes());
+        let server_final = String::from_utf8(common::read_frame(&mut s).to_vec()).expect("utf-8");
+        assert_eq!(server_final, last.1);
+        metadata_ok(&mut s);
+        // A wrong password closes the connection.
+        let mut s = connect(&clients(&broker));
+        v0_handshake(&mut s, "PLAIN");
+        bare(&mut s, b"\0alice\0wrong");
+        assert_closed_by_broker(&mut s, "a refused v0 token");
     }
 
     #[test]

@@ -21,7 +21,8 @@ use super::sasl::{self, Auth, Gate, Mechanism, Outcome, SaslContext};
 use crate::handlers::{self, unsupported_version_response, BrokerContext, Session};
 use crate::metrics::RequestTiming;
 use crate::protocol::frame::{decode_request, encode_response_chunks, FrameError, RequestFrame};
-use crate::protocol::ApiKey;
+use crate::protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
+use crate::protocol::{ApiKey, Request, Response};
 use actix::prelude::*;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::BTreeMap;
@@ -55,7 +56,14 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
     w: &mut W,
     pending: &mut VecDeque<Bytes>,
 ) -> std::io::Result<()> {
-    while !pending.is_empty() {
+    loop {
+        // An empty chunk would make the vectored write return 0, read as WriteZero.
+        while pending.front().is_some_and(Bytes::is_empty) {
+            pending.pop_front();
+        }
+        if pending.is_empty() {
+            break;
+        }
         let mut written = {
             let slices: Vec<IoSlice<'_>> = pending
                 .iter()
@@ -93,6 +101,9 @@ pub struct ConnectionActor {
     session: Session,
     /// Where the connection stands with SASL (always open on a PLAINTEXT listener).
     auth: Auth,
+    /// After a SaslHandshake v0 and until the client is authenticated, frames are
+    /// unframed SASL tokens (Kafka's pre-KIP-152 exchange), not requests.
+    raw_sasl: bool,
     out: mpsc::UnboundedSender<Outgoing>,
     next_seq: u64,
     next_out: u64,
@@ -188,6 +199,7 @@ impl ConnectionActor {
             ConnectionActor {
                 broker_ctx,
                 auth: Auth::new(session.listener.protocol.uses_sasl()),
+                raw_sasl: false,
                 session,
                 out: tx,
                 next_seq: 0,
@@ -222,7 +234,29 @@ impl ConnectionActor {
         frame: RequestFrame,
         permit: Held,
     ) {
-        let (correlation_id, version) = (frame.correlation_id(), frame.version());
+        let header = Some((frame.correlation_id(), frame.version()));
+        self.answer_sasl_body(ctx, seq, header, frame.body, permit);
+    }
+
+    /// A token of a SaslHandshake v0 exchange, answered as SaslAuthenticate would be
+    /// and written back as a bare token.
+    fn answer_raw_token(&mut self, ctx: &mut Context<Self>, seq: u64, token: Bytes, permit: Held) {
+        let body = Request::SaslAuthenticate(SaslAuthenticateRequest {
+            auth_bytes: token,
+            ..Default::default()
+        });
+        self.answer_sasl_body(ctx, seq, None, body, permit);
+    }
+
+    /// `header` is the request's correlation id and version; `None` for a bare token.
+    fn answer_sasl_body(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seq: u64,
+        header: Option<(i32, i16)>,
+        body: Request,
+        permit: Held,
+    ) {
         let config = self.broker_ctx.config.load();
         let sasl_listener = self.session.listener.protocol.uses_sasl();
         let context = SaslContext {
@@ -238,11 +272,11 @@ impl ConnectionActor {
                 .then(|| (*self.session.principal).clone()),
         };
         let auth = std::mem::replace(&mut self.auth, Auth::Checking);
-        match sasl::answer(auth, frame.body, version, sasl_listener, &context) {
-            Ok(outcome) => self.apply_sasl(ctx, seq, correlation_id, version, outcome, permit),
+        match sasl::answer(auth, body, sasl_listener, &context) {
+            Ok(outcome) => self.apply_sasl(ctx, seq, header, outcome, permit),
             Err(check) => {
                 ctx.spawn(check.into_actor(self).map(move |outcome, act, ctx| {
-                    act.apply_sasl(ctx, seq, correlation_id, version, outcome, permit)
+                    act.apply_sasl(ctx, seq, header, outcome, permit)
                 }));
             }
         }
@@ -252,8 +286,7 @@ impl ConnectionActor {
         &mut self,
         ctx: &mut Context<Self>,
         seq: u64,
-        correlation_id: i32,
-        version: i16,
+        header: Option<(i32, i16)>,
         outcome: Outcome,
         permit: Held,
     ) {
@@ -262,6 +295,28 @@ impl ConnectionActor {
             tracing::info!(peer = %self.session.peer, %principal, listener = %self.session.listener.name, "authenticated");
             self.session.principal = Arc::new(principal);
         }
+        if matches!(self.auth, Auth::Open { .. }) || outcome.close {
+            self.raw_sasl = false;
+        }
+        // A SaslHandshake v0 that succeeded: bare tokens follow.
+        if let (Some((_, 0)), Response::SaslHandshake(h)) = (header, &outcome.response) {
+            self.raw_sasl = h.error_code == 0 && !outcome.close;
+        }
+        let Some((correlation_id, version)) = header else {
+            // A v0 exchange has no error field: a refusal is the closed connection.
+            if outcome.close {
+                return self.close(ctx, &"SASL authentication failed (SaslHandshake v0)");
+            }
+            let Response::SaslAuthenticate(answer) = &outcome.response else {
+                return self.close(ctx, &"no token to answer a SASL token with");
+            };
+            let token = answer.auth_bytes.clone();
+            let Ok(len) = u32::try_from(token.len()) else {
+                return self.close(ctx, &"SASL token too large");
+            };
+            let size = Bytes::copy_from_slice(&len.to_be_bytes());
+            return self.complete(seq, Some(vec![size, token]), permit);
+        };
         match encode_response_chunks(correlation_id, version, &outcome.response) {
             Ok(buf) => self.complete(seq, Some(buf.into_chunks()), permit),
             Err(e) => return self.close(ctx, &e),
@@ -317,6 +372,9 @@ impl StreamHandler<Incoming> for ConnectionActor {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
+        if self.raw_sasl {
+            return self.answer_raw_token(ctx, seq, frame, permit);
+        }
         let request = match decode_request(frame) {
             Ok(r) => r,
             Err(FrameError::UnsupportedVersion {

@@ -181,7 +181,6 @@ fn invalid_credentials(m: Mechanism) -> String {
 pub fn answer(
     auth: Auth,
     request: Request,
-    version: i16,
     sasl_listener: bool,
     sasl: &SaslContext,
 ) -> Result<Outcome, futures::future::BoxFuture<'static, Outcome>> {
@@ -206,15 +205,6 @@ pub fn answer(
             close: false,
         }),
         Request::SaslHandshake(h) => {
-            // v0 would be followed by unframed tokens, which Aeon does not take.
-            if version < 1 {
-                return Ok(Outcome {
-                    response: handshake_response(ErrorCode::UnsupportedVersion, &sasl.enabled),
-                    auth,
-                    principal: None,
-                    close: true,
-                });
-            }
             if !matches!(
                 auth,
                 Auth::Open { .. } | Auth::Handshake { mechanism: None }

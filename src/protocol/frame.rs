@@ -64,8 +64,6 @@ impl ApiKey {
             ApiKey::EndTxn | ApiKey::TxnOffsetCommit => {
                 VersionRange::new(served.min, served.max.min(4))
             }
-            // v0 is followed by unframed SASL tokens, which Aeon does not take.
-            ApiKey::SaslHandshake => VersionRange::new(1, served.max),
             _ => served,
         }
     }

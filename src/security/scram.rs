@@ -32,8 +32,12 @@
 //! - the gs2 flag `y` is accepted as well as `n` (Kafka accepts only `n`); Aeon offers
 //!   no `-PLUS` mechanism, so a client that could bind to the channel but sees no
 //!   server support for it is right to say `y`;
-//! - `c=` must be the base64 of the gs2 header the client sent, and `r=` must be the
-//!   whole nonce (Kafka checks neither: it only asks that `r=` end with the nonce);
+//! - `c=` must be the base64 of the gs2 header the client sent (Kafka does not check
+//!   it), and `r=` the whole nonce, as Kafka 4.x asks, or that nonce after the client's
+//!   own one: librdkafka before 2.6.1 (librdkafka#4895; Debian 12's kcat, among
+//!   others) sends the client nonce twice, which Kafka 3.8.1 to 3.9 took (`endsWith`)
+//!   and Kafka 4.x refuses. Either way the proof covers the nonce as sent and the
+//!   server's fresh nonce is in it, so neither form can replay an exchange;
 //! - the AuthMessage is made of the client's messages as sent, where Kafka rebuilds
 //!   them from what it parsed; the two differ only for messages with `m=`, several
 //!   extensions, or extensions in the client-final message, which Kafka's own client
@@ -421,9 +425,20 @@ struct Exchange {
     gs2_header: String,
     /// The client's nonce and the server's, as the client must send them back.
     nonce: String,
+    /// The length of the client's part of `nonce`.
+    client_nonce_len: usize,
     /// `client-first-message-bare "," server-first-message ","`: the AuthMessage up to
     /// the client-final message.
     auth_message_prefix: String,
+}
+
+/// Whether `nonce` is librdkafka's (before 2.6.1) echo: the client's nonce, then the
+/// whole nonce (see the module doc).
+fn sent_twice(nonce: &str, exchange: &Exchange) -> bool {
+    let client = exchange.nonce.get(..exchange.client_nonce_len);
+    nonce.len() == exchange.client_nonce_len + exchange.nonce.len()
+        && client.is_some_and(|c| nonce.starts_with(c))
+        && nonce.ends_with(&exchange.nonce)
 }
 
 impl ScramServer {
@@ -531,6 +546,7 @@ impl ScramServer {
             credential,
             known,
             gs2_header: first.gs2_header.to_string(),
+            client_nonce_len: first.nonce.len(),
             nonce,
             auth_message_prefix,
         };
@@ -543,7 +559,7 @@ impl ScramServer {
         if last.channel_binding != exchange.gs2_header.as_bytes() {
             return Err(ScramError::ChannelBindingMismatch);
         }
-        if last.nonce != exchange.nonce {
+        if last.nonce != exchange.nonce && !sent_twice(&last.nonce, exchange) {
             return Err(ScramError::NonceMismatch);
         }
         if last.proof.len() != self.mechanism.digest_len() {
@@ -767,6 +783,8 @@ mod tests {
         channel_binding: String,
         extensions: String,
         nonce: String,
+        /// Sent before the nonce in the client-final message (librdkafka < 2.6.1).
+        nonce_prefix: String,
     }
 
     impl Client {
@@ -780,6 +798,7 @@ mod tests {
                 channel_binding: BASE64.encode("n,,"),
                 extensions: String::new(),
                 nonce,
+                nonce_prefix: String::new(),
             }
         }
 
@@ -839,7 +858,10 @@ mod tests {
                 ScramMechanism::Sha256 => Sha256::digest(&client_key).to_vec(),
                 ScramMechanism::Sha512 => Sha512::digest(&client_key).to_vec(),
             };
-            let without_proof = format!("c={},r={nonce}{}", self.channel_binding, self.extensions);
+            let without_proof = format!(
+                "c={},r={}{nonce}{}",
+                self.channel_binding, self.nonce_prefix, self.extensions
+            );
             let auth_message = format!("{},{server_first},{without_proof}", self.bare);
             let signature = self.hmac(&stored_key, auth_message.as_bytes());
             let proof: Vec<u8> = client_key
@@ -1042,8 +1064,8 @@ mod tests {
     #[test]
     fn nonce_mismatch_is_rejected() {
         let stored = credential(ScramMechanism::Sha256, "pw");
-        let (mut server, first) = started("n,,n=user,r=abc", &stored);
-        let nonce = server_nonce_of(&first);
+        // The client's nonce alone.
+        let (mut server, _) = started("n,,n=user,r=abc", &stored);
         let proof = BASE64.encode([0u8; 32]);
         let last = format!("c=biws,r=abc,p={proof}");
         assert_eq!(
@@ -1051,15 +1073,33 @@ mod tests {
             Err(ScramError::NonceMismatch)
         );
 
-        // Kafka only asks that r= end with the nonce; Aeon wants it whole.
-        let (mut server, first) = started("n,,n=user,r=abc", &stored);
-        let nonce2 = server_nonce_of(&first);
-        assert_ne!(nonce, nonce2);
-        let last = format!("c=biws,r=x{nonce2},p={proof}");
-        assert_eq!(
-            server.client_final(last.as_bytes()),
-            Err(ScramError::NonceMismatch)
-        );
+        // Something before the nonce other than the client's own nonce is refused.
+        for prefix in ["x", "xyz", "abcabc", "ab"] {
+            let (mut server, first) = started("n,,n=user,r=abc", &stored);
+            let sent = format!("{prefix}{}", server_nonce_of(&first));
+            let last = format!("c=biws,r={sent},p={proof}");
+            assert_eq!(
+                server.client_final(last.as_bytes()),
+                Err(ScramError::NonceMismatch),
+                "{sent}"
+            );
+        }
+    }
+
+    /// librdkafka before 2.6.1 sends its own nonce, then the whole nonce; with a good
+    /// proof over that message it authenticates (and with a bad one it does not).
+    #[test]
+    fn librdkafkas_doubled_client_nonce_is_taken_with_a_good_proof() {
+        for mechanism in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
+            let stored = credential(mechanism, "pencil");
+            let mut client = Client::new(mechanism, "user", "pencil");
+            client.nonce_prefix = client.nonce.clone();
+            let (server_final, user, expected) = run(&client, &stored).expect("authenticated");
+            assert_eq!((server_final, user.as_str()), (expected, "user"));
+            let mut wrong = Client::new(mechanism, "user", "pen");
+            wrong.nonce_prefix = wrong.nonce.clone();
+            assert!(run(&wrong, &stored).is_err());
+        }
     }
 
     #[test]
