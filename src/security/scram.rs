@@ -559,7 +559,7 @@ impl ScramServer {
         if last.channel_binding != exchange.gs2_header.as_bytes() {
             return Err(ScramError::ChannelBindingMismatch);
         }
-        if last.nonce != exchange.nonce && !sent_twice(&last.nonce, exchange) {
+        if last.nonce != exchange.nonce && !sent_twice(last.nonce, exchange) {
             return Err(ScramError::NonceMismatch);
         }
         if last.proof.len() != self.mechanism.digest_len() {
