@@ -41,8 +41,6 @@ use aeon::protocol::messages::offset_commit_request::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use aeon::protocol::messages::offset_fetch_request::OffsetFetchRequest;
-use aeon::protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
-use aeon::protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ErrorCode, Request, Response};
 use aeon::security::scram::{ScramCredential, ScramMechanism};
@@ -50,7 +48,6 @@ use common::{call, connect, fetch_request, produce_raw, raw, TestBroker};
 use std::net::TcpStream;
 use std::sync::OnceLock;
 
-const AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 const TOPIC_AUTHZ: i16 = ErrorCode::TopicAuthorizationFailed as i16;
 const GROUP_AUTHZ: i16 = ErrorCode::GroupAuthorizationFailed as i16;
 const CLUSTER_AUTHZ: i16 = ErrorCode::ClusterAuthorizationFailed as i16;
@@ -76,9 +73,7 @@ fn alice_credential() -> ScramCredential {
 fn broker() -> TestBroker {
     TestBroker::start_with(|c| {
         common::sasl_listeners(c);
-        c.set("authorizer.class.name", AUTHORIZER)
-            .expect("authorizer");
-        c.set("super.users", "User:ANONYMOUS").expect("super users");
+        common::acls_on(c);
         aeon::security::users::add_offline(
             &c.log_dir,
             "alice",
@@ -92,29 +87,7 @@ fn broker() -> TestBroker {
 /// A connection to the CLIENTS listener, logged in as alice with SASL PLAIN.
 fn alice(broker: &TestBroker) -> TcpStream {
     let mut s = connect(&broker.listener_addr("CLIENTS").to_string());
-    let Response::SaslHandshake(h) = call(
-        &mut s,
-        1,
-        1,
-        Request::SaslHandshake(SaslHandshakeRequest {
-            mechanism: "PLAIN".into(),
-        }),
-    ) else {
-        panic!("not a handshake response")
-    };
-    assert_eq!(h.error_code, 0);
-    let Response::SaslAuthenticate(a) = call(
-        &mut s,
-        2,
-        2,
-        Request::SaslAuthenticate(SaslAuthenticateRequest {
-            auth_bytes: b"\0alice\0alice-secret".to_vec().into(),
-            ..Default::default()
-        }),
-    ) else {
-        panic!("not an authenticate response")
-    };
-    assert_eq!(a.error_code, 0, "{a:?}");
+    assert_eq!(common::sasl_plain(&mut s, "alice", "alice-secret"), 0);
     s
 }
 

@@ -85,16 +85,8 @@ fn secure_setup(
     std::fs::write(&cert, &client.cert_pem).expect("client cert");
     std::fs::write(&key, &client.key_pem).expect("client key");
     let tweak = move |c: &mut aeon::config::Config| {
-        c.set("ssl.keystore.location", &keystore.to_string_lossy())
-            .expect("keystore");
-        c.set("ssl.truststore.location", &ca.to_string_lossy())
-            .expect("truststore");
+        common::tls_keys(c, &keystore, &ca);
         c.set("ssl.client.auth", "required").expect("client auth");
-        c.set(
-            "ssl.principal.mapping.rules",
-            "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
-        )
-        .expect("rules");
         c.set(
             "listener.security.protocol.map",
             "INTERNAL:PLAINTEXT,CLIENTS:SASL_PLAINTEXT,TLS:SSL,SASLTLS:SASL_SSL",
@@ -110,12 +102,7 @@ fn secure_setup(
             "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
         )
         .expect("mechanisms");
-        c.set(
-            "authorizer.class.name",
-            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        )
-        .expect("authorizer");
-        c.set("super.users", "User:ANONYMOUS").expect("super users");
+        common::acls_on(c);
     };
     let env = vec![
         ("AEON_CA", dir.join("ca.pem").to_string_lossy().into_owned()),

@@ -9,8 +9,6 @@ use aeon::config::Config;
 use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
 use aeon::protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
 use aeon::protocol::messages::metadata_request::MetadataRequest;
-use aeon::protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
-use aeon::protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ErrorCode, Request, Response};
 use common::{
@@ -34,15 +32,7 @@ fn broker(
     let (ca, keystore) = pki.write(keys.path(), &pki.server("broker-a"));
     let path = keystore.clone();
     let broker = TestBroker::start_with(move |c| {
-        c.set("ssl.keystore.location", &keystore.to_string_lossy())
-            .expect("keystore");
-        c.set("ssl.truststore.location", &ca.to_string_lossy())
-            .expect("truststore");
-        c.set(
-            "ssl.principal.mapping.rules",
-            "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
-        )
-        .expect("rules");
+        common::tls_keys(c, &keystore, &ca);
         c.set(
             "listener.security.protocol.map",
             &format!("INTERNAL:PLAINTEXT,SECURE:{protocol}"),
@@ -52,12 +42,7 @@ fn broker(
             .expect("listeners");
         c.set("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512")
             .expect("mechanisms");
-        c.set(
-            "authorizer.class.name",
-            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        )
-        .expect("authorizer");
-        c.set("super.users", "User:ANONYMOUS").expect("super users");
+        common::acls_on(c);
         tweak(c);
     });
     (broker, keys, path)
@@ -216,29 +201,8 @@ fn sasl_ssl_authenticates_inside_tls() {
     });
     let login = |password: &str| {
         let mut s = tls_connect(&secure(&broker), pki.client_config(None)).expect("TLS");
-        let Response::SaslHandshake(h) = call(
-            &mut s,
-            1,
-            1,
-            Request::SaslHandshake(SaslHandshakeRequest {
-                mechanism: "PLAIN".into(),
-            }),
-        ) else {
-            panic!("not a handshake response")
-        };
-        assert_eq!(h.error_code, 0);
-        let Response::SaslAuthenticate(a) = call(
-            &mut s,
-            2,
-            2,
-            Request::SaslAuthenticate(SaslAuthenticateRequest {
-                auth_bytes: format!("\0alice\0{password}").into_bytes().into(),
-                ..Default::default()
-            }),
-        ) else {
-            panic!("not an authenticate response")
-        };
-        (s, a.error_code)
+        let code = common::sasl_plain(&mut s, "alice", password);
+        (s, code)
     };
     let (mut s, code) = login("alice-secret");
     assert_eq!(code, 0);

@@ -1239,12 +1239,7 @@ fn every_handled_api_answers_real_requests_at_every_version() {
             .expect("set");
         // ACLs on, the sweep's anonymous client the super user: every API answers
         // as with no authorizer, and the ACL APIs do real work.
-        c.set(
-            "authorizer.class.name",
-            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        )
-        .expect("set");
-        c.set("super.users", "User:ANONYMOUS").expect("set");
+        common::acls_on(c);
     });
     broker.create_topic(TOPIC, 3);
     let s = connect(&broker.bootstrap());

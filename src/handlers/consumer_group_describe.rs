@@ -37,11 +37,11 @@ pub async fn handle(
             });
             continue;
         }
-        let authorized_operations = if req.include_authorized_operations {
-            authz.authorized_operations(ResourceType::Group, &group_id)
-        } else {
-            OPERATIONS_NOT_ASKED
-        };
+        let authorized_operations = authz.operations_if(
+            req.include_authorized_operations,
+            ResourceType::Group,
+            &group_id,
+        );
         // A coordinator that stopped before answering had a dead (deleted) group.
         let described = match existing_coordinator(ctx, &group_id) {
             Some(g) => g.send(DescribeConsumerGroup).await.ok(),

@@ -7,7 +7,7 @@ use crate::protocol::messages::describe_cluster_response::{
 };
 use crate::protocol::ErrorCode;
 use crate::security::acl::{ResourceType, CLUSTER_NAME};
-use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
+use crate::security::authorizer::Authz;
 
 /// DescribeCluster's endpoint types: 1 = brokers, 2 = controllers.
 const ENDPOINT_BROKERS: i8 = 1;
@@ -31,11 +31,11 @@ pub fn handle(
         endpoint_type: req.endpoint_type,
         cluster_id: ctx.cluster_id.clone(),
         controller_id: ctx.node_id,
-        cluster_authorized_operations: if req.include_cluster_authorized_operations {
-            authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
-        } else {
-            OPERATIONS_NOT_ASKED
-        },
+        cluster_authorized_operations: authz.operations_if(
+            req.include_cluster_authorized_operations,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        ),
         brokers: vec![DescribeClusterBroker {
             broker_id: ctx.node_id,
             host,

@@ -8,7 +8,7 @@ use crate::protocol::messages::describe_groups_response::{
 };
 use crate::protocol::ErrorCode;
 use crate::security::acl::{AclOperation, ResourceType};
-use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
+use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -26,11 +26,11 @@ pub async fn handle(
             });
             continue;
         }
-        let authorized_operations = if req.include_authorized_operations {
-            authz.authorized_operations(ResourceType::Group, &group_id)
-        } else {
-            OPERATIONS_NOT_ASKED
-        };
+        let authorized_operations = authz.operations_if(
+            req.include_authorized_operations,
+            ResourceType::Group,
+            &group_id,
+        );
         let described = match existing_coordinator(ctx, &group_id) {
             Some(g) => g.send(Describe).await.ok(),
             None => None,

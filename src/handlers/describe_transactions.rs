@@ -13,6 +13,19 @@ use crate::security::acl::AclOperation;
 use crate::security::authorizer::Authz;
 use std::collections::BTreeMap;
 
+/// The answer for an id that is not described.
+fn not_described(transactional_id: String, code: ErrorCode) -> TransactionState {
+    TransactionState {
+        error_code: code.code(),
+        transactional_id,
+        producer_id: -1,
+        producer_epoch: -1,
+        transaction_timeout_ms: -1,
+        transaction_start_time_ms: -1,
+        ..Default::default()
+    }
+}
+
 pub async fn handle(
     ctx: &BrokerContext,
     authz: &Authz,
@@ -21,15 +34,10 @@ pub async fn handle(
     let mut transaction_states = Vec::with_capacity(req.transactional_ids.len());
     for id in req.transactional_ids {
         if !authz.transactional_id(AclOperation::Describe, &id) {
-            transaction_states.push(TransactionState {
-                error_code: ErrorCode::TransactionalIdAuthorizationFailed.code(),
-                transactional_id: id,
-                producer_id: -1,
-                producer_epoch: -1,
-                transaction_timeout_ms: -1,
-                transaction_start_time_ms: -1,
-                ..Default::default()
-            });
+            transaction_states.push(not_described(
+                id,
+                ErrorCode::TransactionalIdAuthorizationFailed,
+            ));
             continue;
         }
         let found = match txn_coordinator(ctx, &id, false).await {
@@ -37,15 +45,7 @@ pub async fn handle(
             _ => None,
         };
         let Some(m) = found else {
-            transaction_states.push(TransactionState {
-                error_code: ErrorCode::TransactionalIdNotFound.code(),
-                transactional_id: id,
-                producer_id: -1,
-                producer_epoch: -1,
-                transaction_timeout_ms: -1,
-                transaction_start_time_ms: -1,
-                ..Default::default()
-            });
+            transaction_states.push(not_described(id, ErrorCode::TransactionalIdNotFound));
             continue;
         };
         let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();

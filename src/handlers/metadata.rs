@@ -10,7 +10,7 @@ use crate::protocol::messages::metadata_response::{
 };
 use crate::protocol::ErrorCode;
 use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
-use crate::security::authorizer::{Authz, OPERATIONS_NOT_ASKED};
+use crate::security::authorizer::Authz;
 use uuid::Uuid;
 
 /// What the request asked for beyond the topics themselves.
@@ -23,13 +23,11 @@ struct Shown<'a> {
 fn topic_metadata(shown: &Shown<'_>, t: &TopicRoute) -> MetadataResponseTopic {
     let ctx = shown.ctx;
     MetadataResponseTopic {
-        topic_authorized_operations: if shown.topic_operations {
-            shown
-                .authz
-                .authorized_operations(ResourceType::Topic, &t.name)
-        } else {
-            OPERATIONS_NOT_ASKED
-        },
+        topic_authorized_operations: shown.authz.operations_if(
+            shown.topic_operations,
+            ResourceType::Topic,
+            &t.name,
+        ),
         error_code: 0,
         name: Some(t.name.clone()),
         topic_id: t.id,
@@ -176,11 +174,11 @@ pub async fn handle(
         }],
         cluster_id: Some(ctx.cluster_id.clone()),
         controller_id: ctx.node_id,
-        cluster_authorized_operations: if req.include_cluster_authorized_operations {
-            authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
-        } else {
-            OPERATIONS_NOT_ASKED
-        },
+        cluster_authorized_operations: authz.operations_if(
+            req.include_cluster_authorized_operations,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        ),
         topics,
         ..Default::default()
     }

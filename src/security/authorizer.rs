@@ -234,6 +234,16 @@ impl Authz {
         })
     }
 
+    /// [`Authz::authorized_operations`] when the client `asked` for them, else
+    /// [`OPERATIONS_NOT_ASKED`].
+    pub fn operations_if(&self, asked: bool, resource_type: ResourceType, name: &str) -> i32 {
+        if asked {
+            self.authorized_operations(resource_type, name)
+        } else {
+            OPERATIONS_NOT_ASKED
+        }
+    }
+
     /// The operations allowed on the resource, as the bit field Kafka's
     /// authorized-operations fields carry (bit `code` set for each operation).
     pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {

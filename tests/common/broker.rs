@@ -185,3 +185,28 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// Kafka's StandardAuthorizer on, the anonymous clients of PLAINTEXT listeners super
+/// users (the operator's door).
+pub fn acls_on(c: &mut Config) {
+    c.set(
+        "authorizer.class.name",
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    )
+    .expect("authorizer");
+    c.set("super.users", "User:ANONYMOUS").expect("super users");
+}
+
+/// TLS from PEM files: the broker's `keystore` (chain and key) and the `ca` its clients'
+/// certificates must chain to; a client certificate's CN is its user name.
+pub fn tls_keys(c: &mut Config, keystore: &std::path::Path, ca: &std::path::Path) {
+    c.set("ssl.keystore.location", &keystore.to_string_lossy())
+        .expect("keystore");
+    c.set("ssl.truststore.location", &ca.to_string_lossy())
+        .expect("truststore");
+    c.set(
+        "ssl.principal.mapping.rules",
+        "RULE:^CN=([^,]+),.*$/$1/,DEFAULT",
+    )
+    .expect("rules");
+}

@@ -205,3 +205,33 @@ pub fn consumer_group_join(
     assert_eq!(r.error_code, 0, "{r:?}");
     r
 }
+
+/// Logs in with SASL PLAIN (SaslHandshake v1, then SaslAuthenticate v2); the
+/// SaslAuthenticate error code.
+pub fn sasl_plain(s: &mut (impl Read + Write), user: &str, password: &str) -> i16 {
+    use aeon::protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
+    use aeon::protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
+    let Response::SaslHandshake(h) = call(
+        s,
+        1,
+        1,
+        Request::SaslHandshake(SaslHandshakeRequest {
+            mechanism: "PLAIN".into(),
+        }),
+    ) else {
+        panic!("not a SaslHandshake response")
+    };
+    assert_eq!(h.error_code, 0, "PLAIN is enabled");
+    let Response::SaslAuthenticate(a) = call(
+        s,
+        2,
+        2,
+        Request::SaslAuthenticate(SaslAuthenticateRequest {
+            auth_bytes: format!("\0{user}\0{password}").into_bytes().into(),
+            ..Default::default()
+        }),
+    ) else {
+        panic!("not a SaslAuthenticate response")
+    };
+    a.error_code
+}
