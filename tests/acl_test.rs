@@ -119,17 +119,7 @@ const ALLOW: i8 = 3;
 
 /// Creates ACLs as the super user; each must succeed.
 fn grant(broker: &TestBroker, creations: Vec<AclCreation>) {
-    let Response::CreateAcls(r) = raw(
-        &broker.bootstrap(),
-        3,
-        Request::CreateAcls(CreateAclsRequest {
-            creations,
-            ..Default::default()
-        }),
-    ) else {
-        panic!("not a CreateAcls response")
-    };
-    assert!(r.results.iter().all(|r| r.error_code == 0), "{r:?}");
+    common::grant_acls(&broker.bootstrap(), creations);
 }
 
 fn batch() -> Vec<u8> {

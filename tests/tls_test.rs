@@ -7,12 +7,12 @@ mod common;
 
 use aeon::config::Config;
 use aeon::protocol::messages::api_versions_request::ApiVersionsRequest;
-use aeon::protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
+use aeon::protocol::messages::create_acls_request::AclCreation;
 use aeon::protocol::messages::metadata_request::MetadataRequest;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ErrorCode, Request, Response};
 use common::{
-    assert_closed_by_broker, call, connect, produce_raw, raw, self_signed_client, tls_connect,
+    assert_closed_by_broker, call, connect, produce_raw, self_signed_client, tls_connect,
     try_read_frame, write_keystore, write_request, Pki, TestBroker,
 };
 use std::io::Write;
@@ -59,26 +59,19 @@ fn batch() -> Vec<u8> {
 }
 
 fn allow_alice_to_write(broker: &TestBroker, topic: &str) {
-    let Response::CreateAcls(r) = raw(
+    common::grant_acls(
         &broker.bootstrap(),
-        3,
-        Request::CreateAcls(CreateAclsRequest {
-            creations: vec![AclCreation {
-                resource_type: 2,
-                resource_name: topic.into(),
-                resource_pattern_type: 3,
-                principal: "User:alice".into(),
-                host: "*".into(),
-                operation: 4,
-                permission_type: 3,
-                ..Default::default()
-            }],
+        vec![AclCreation {
+            resource_type: 2,
+            resource_name: topic.into(),
+            resource_pattern_type: 3,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: 4,
+            permission_type: 3,
             ..Default::default()
-        }),
-    ) else {
-        panic!("not a CreateAcls response")
-    };
-    assert_eq!(r.results[0].error_code, 0);
+        }],
+    );
 }
 
 /// A TLS client the broker must not serve: its handshake fails, or (TLS 1.3, where
@@ -306,17 +299,7 @@ fn rdkafka_over_mtls_and_sasl_ssl_as_an_authorized_user() {
             ..Default::default()
         });
     }
-    let Response::CreateAcls(r) = raw(
-        &broker.bootstrap(),
-        3,
-        Request::CreateAcls(CreateAclsRequest {
-            creations,
-            ..Default::default()
-        }),
-    ) else {
-        panic!("not a CreateAcls response")
-    };
-    assert!(r.results.iter().all(|r| r.error_code == 0), "{r:?}");
+    common::grant_acls(&broker.bootstrap(), creations);
     let alice = pki.client("alice");
     let mut mtls = rdkafka::ClientConfig::new();
     mtls.set("bootstrap.servers", secure(&broker))

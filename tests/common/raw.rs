@@ -235,3 +235,22 @@ pub fn sasl_plain(s: &mut (impl Read + Write), user: &str, password: &str) -> i1
     };
     a.error_code
 }
+
+/// Creates ACLs with CreateAcls v3 at `addr` (as its super user); each must succeed.
+pub fn grant_acls(
+    addr: &str,
+    creations: Vec<aeon::protocol::messages::create_acls_request::AclCreation>,
+) {
+    use aeon::protocol::messages::create_acls_request::CreateAclsRequest;
+    let Response::CreateAcls(r) = raw(
+        addr,
+        3,
+        Request::CreateAcls(CreateAclsRequest {
+            creations,
+            ..Default::default()
+        }),
+    ) else {
+        panic!("not a CreateAcls response")
+    };
+    assert!(r.results.iter().all(|r| r.error_code == 0), "{r:?}");
+}
