@@ -249,8 +249,8 @@ fn a_replaced_certificate_is_served_without_a_restart() {
 }
 
 /// The rdkafka crate (librdkafka built with OpenSSL and SASL) as an authorized user,
-/// over SSL with a client certificate and over SASL_SSL with SCRAM-SHA-512: produce,
-/// a consumer group with a commit, and a transaction.
+/// over SSL with a client certificate, over SASL_SSL with SCRAM-SHA-512, and over SSL
+/// without a certificate: produce, a consumer group with a commit, and a transaction.
 #[test]
 fn rdkafka_over_mtls_and_sasl_ssl_as_an_authorized_user() {
     use rdkafka::consumer::{CommitMode, Consumer};
@@ -318,7 +318,12 @@ fn rdkafka_over_mtls_and_sasl_ssl_as_an_authorized_user() {
         .set("sasl.mechanism", "SCRAM-SHA-512")
         .set("sasl.username", "alice")
         .set("sasl.password", "alice-secret");
-    for (how, config) in [("mtls", mtls), ("scram", scram)] {
+    // One-way TLS, no certificate: the anonymous principal (this broker's super user).
+    let mut ssl = rdkafka::ClientConfig::new();
+    ssl.set("bootstrap.servers", secure(&broker))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.pem", &pki.ca_pem);
+    for (how, config) in [("mtls", mtls), ("scram", scram), ("ssl", ssl)] {
         let topic = format!("rd-{how}");
         broker.create_topic(&topic, 2);
         let producer = common::producer_with(&config, &[("enable.idempotence", "true")]);
