@@ -14,12 +14,14 @@ the client salts the password, the broker never sees it), and first refused; ACL
 then granted with AdminClient.create_acls to the SCRAM user and to the certificate's
 principal, and described back. Then each client, over SASL_PLAINTEXT and SASL_SSL with
 each of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and over SSL with its certificate,
-produces, consumes in a group with commits, and runs a transaction; a wrong password is
+produces, consumes in a group with commits, and runs a transaction; Debian's kcat
+(librdkafka 2.0) produces and consumes over SASL_SSL with SCRAM; a wrong password is
 refused.
 """
 
 import logging
 import os
+import subprocess
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -180,6 +182,22 @@ def kafka_python_round_trip(protocol, mechanism=None):
     t.close()
 
 
+def kcat_round_trip(mechanism):
+    """Debian's kcat (librdkafka 2.0: SaslHandshake needs v0 advertised, and SCRAM sends
+    the client nonce twice, as librdkafka did before 2.6.1)."""
+    topic = create_topic(f"kcat-{mechanism.lower()}")
+    conf = ["-X", "security.protocol=SASL_SSL", "-X", f"ssl.ca.location={CA}",
+            "-X", f"sasl.mechanism={mechanism}", "-X", f"sasl.username={USER}",
+            "-X", f"sasl.password={PASSWORD}"]
+    lines = "".join(f"k{i}:v{i}\n" for i in range(10))
+    subprocess.run(["kcat", "-b", SASL_SSL, *conf, "-t", topic, "-P", "-K:"],
+                   input=lines.encode(), check=True, timeout=30, capture_output=True)
+    out = subprocess.run(["kcat", "-b", SASL_SSL, *conf, "-t", topic, "-C", "-o", "beginning",
+                          "-e", "-q", "-f", "%s\n"],
+                         check=True, timeout=30, capture_output=True).stdout.decode()
+    expect_eq(sorted(out.split()), sorted(f"v{i}" for i in range(10)), "consumed")
+
+
 def confluent_wrong_password():
     errors = []
     p = Producer({**rd_conf("SASL_SSL", "SCRAM-SHA-512", "wrong"), "error_cb": errors.append})
@@ -227,6 +245,9 @@ m.check("confluent-kafka over SSL with a client certificate",
         lambda: confluent_round_trip("SSL"), timeout=60)
 m.check("kafka-python over SSL with a client certificate",
         lambda: kafka_python_round_trip("SSL"), timeout=60)
+for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+    m.check(f"kcat (librdkafka 2.0) over SASL_SSL {mech}",
+            lambda mech=mech: kcat_round_trip(mech), timeout=60)
 m.check("confluent-kafka: a wrong password is refused", confluent_wrong_password)
 m.check("kafka-python: a wrong password is refused", kafka_python_wrong_password, timeout=50)
 m.finish()
