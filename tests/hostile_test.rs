@@ -731,17 +731,23 @@ fn a_join_group_flood_of_new_group_ids_leaves_no_group_behind() {
                 panic!("not a JoinGroup response")
             };
             assert_eq!(r.error_code, ErrorCode::MemberIdRequired.code());
+            // Groups live about a second and a half after their join: how many are
+            // alive at once depends on the machine's speed, so the peak is sampled.
+            if i % 250 == 249 {
+                peak = peak.max(listed_groups(&mut s, GROUPS + i));
+            }
         }
-        peak = listed_groups(&mut s, GROUPS);
+        peak = peak.max(listed_groups(&mut s, 2 * GROUPS));
         // Pending members expire after 1 s, empty groups without offsets go 2 s later.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while listed_groups(&mut s, GROUPS + 1) > 0 {
+        while listed_groups(&mut s, 2 * GROUPS + 1) > 0 {
             assert!(Instant::now() < deadline, "empty groups were never removed");
             std::thread::sleep(Duration::from_millis(250));
         }
     });
-    eprintln!("{peak} groups listed after the flood, none 30 s later");
-    assert!(peak > GROUPS as usize / 2, "{peak} groups listed");
+    eprintln!("at most {peak} groups listed during the flood, none 30 s later");
+    // At least the joins of one sample's stretch were alive together.
+    assert!(peak >= 250, "{peak} groups listed");
     // A removed group's id works again.
     let consumer = common::group_consumer(&broker, "flood-7", &["steady"], &[]);
     drop(consumer);
