@@ -1,4 +1,11 @@
 use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::crypto::ring;
+use rustls::RootCertStore;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::x509::X509Name;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
