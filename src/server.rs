@@ -4,11 +4,11 @@
 
 use crate::actors::broker::{BrokerActor, Shutdown, WhenStarted};
 use crate::actors::routing::RoutingHandle;
-use crate::config::{Config, SecurityProtocol, SharedConfig};
+use crate::config::{Config, SharedConfig};
 use crate::handlers::{BrokerContext, ListenerInfo};
 use crate::metrics::BrokerMetrics;
 use crate::net::listener::{self, ConnectionLimits};
-use crate::net::tls::{ClientAuth, TlsAcceptorSource, TlsConfig};
+use crate::net::tls::TlsAcceptorSource;
 use crate::net::RequestMemory;
 use crate::ops;
 use crate::security::authorizer::AclStore;
@@ -164,7 +164,12 @@ fn run(
                     None => None,
                 };
                 // TLS listeners' key material is read (and checked) here, once.
-                let tls = tls_sources(&config)?;
+                let tls = match &config.tls {
+                    Some(tls) if config.listeners.iter().any(|l| l.protocol.uses_tls()) => {
+                        Some(TlsAcceptorSource::new(tls.clone())?)
+                    }
+                    _ => None,
+                };
                 BrokerActor::load(shared, handles, routing, metrics)
                     .map(|(broker, cluster_id)| (broker, cluster_id, (users, acls, tls)))
             })
@@ -237,11 +242,7 @@ fn run(
                     protocol: l.protocol,
                     advertised: l.advertised_endpoint(addr),
                     metrics: metrics.listener(&l.name),
-                    tls: match l.protocol {
-                        SecurityProtocol::Ssl => tls.as_ref().map(|t| t.ssl.clone()),
-                        SecurityProtocol::SaslSsl => tls.as_ref().map(|t| t.sasl_ssl.clone()),
-                        _ => None,
-                    },
+                    tls: tls.clone().filter(|_| l.protocol.uses_tls()),
                 });
                 tracing::info!(listener = %l.name, protocol = l.protocol.name(), %addr, "listener bound");
                 actix_rt::spawn(listener::run(
@@ -256,9 +257,7 @@ fn run(
             .collect();
         if let Some(tls) = &tls {
             if config.ssl_reload_interval_ms > 0 {
-                let period = std::time::Duration::from_millis(config.ssl_reload_interval_ms);
-                tls.ssl.watch(period);
-                tls.sasl_ssl.watch(period);
+                tls.watch(std::time::Duration::from_millis(config.ssl_reload_interval_ms));
             }
         }
         let Some(&(_, addr)) = listeners.first() else {
@@ -289,30 +288,4 @@ fn run(
         let _ = arbiter.join();
     }
     tracing::info!("stopped");
-}
-
-/// The TLS key material of SSL and of SASL_SSL listeners: the same keys, but, as in
-/// Kafka, `ssl.client.auth` applies to SSL listeners only (a SASL_SSL client is named
-/// by SASL, and asks for no certificate).
-struct TlsSources {
-    ssl: Arc<TlsAcceptorSource>,
-    sasl_ssl: Arc<TlsAcceptorSource>,
-}
-
-/// Reads (and checks) the key material once, when a listener needs TLS.
-fn tls_sources(config: &Config) -> anyhow::Result<Option<TlsSources>> {
-    let Some(tls) = &config.tls else {
-        return Ok(None);
-    };
-    if !config.listeners.iter().any(|l| l.protocol.uses_tls()) {
-        return Ok(None);
-    }
-    let sasl_ssl = TlsConfig {
-        client_auth: ClientAuth::None,
-        ..tls.clone()
-    };
-    Ok(Some(TlsSources {
-        ssl: TlsAcceptorSource::new(tls.clone())?,
-        sasl_ssl: TlsAcceptorSource::new(sasl_ssl)?,
-    }))
 }

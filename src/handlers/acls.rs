@@ -27,7 +27,7 @@ const REFUSED: &str = "Authorization failed.";
 /// CLUSTER_AUTHORIZATION_FAILED without `operation` on the cluster.
 fn store<'a>(
     ctx: &'a BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     operation: AclOperation,
 ) -> Result<&'a AclStore, (ErrorCode, &'static str)> {
     let store = ctx
@@ -50,7 +50,7 @@ fn failed(code: i16, message: impl Into<String>) -> AclCreationResult {
 
 pub async fn create(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: CreateAclsRequest,
 ) -> CreateAclsResponse {
     let n = req.creations.len();
@@ -117,7 +117,7 @@ fn filter(
 
 pub fn describe(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeAclsRequest,
 ) -> DescribeAclsResponse {
     let refused = |code: ErrorCode, message: String| DescribeAclsResponse {
@@ -176,7 +176,7 @@ pub fn describe(
 
 pub async fn delete(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DeleteAclsRequest,
 ) -> DeleteAclsResponse {
     let n = req.filters.len();

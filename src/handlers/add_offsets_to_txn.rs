@@ -14,7 +14,7 @@ use crate::txn::fencing_error;
 
 async fn add(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> Result<(), ErrorCode> {
@@ -52,7 +52,7 @@ async fn add(
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: AddOffsetsToTxnRequest,
     version: i16,
 ) -> AddOffsetsToTxnResponse {

@@ -29,7 +29,7 @@ fn partitions_of(topics: &[AddPartitionsToTxnTopic]) -> Vec<(String, i32)> {
 /// partition leaves the others OPERATION_NOT_ATTEMPTED.
 async fn add(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     txn: AddPartitionsToTxnTransaction,
     version: i16,
 ) -> Vec<ErrorCode> {
@@ -126,7 +126,7 @@ fn results(
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: AddPartitionsToTxnRequest,
     version: i16,
 ) -> AddPartitionsToTxnResponse {

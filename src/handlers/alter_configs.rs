@@ -24,7 +24,7 @@ use crate::security::authorizer::Authz;
 
 async fn alter(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     resource_type: i8,
     name: &str,
     change: Result<ConfigChange, (ErrorCode, String)>,
@@ -101,7 +101,7 @@ async fn alter(
 
 pub async fn handle_legacy(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
@@ -158,7 +158,7 @@ fn op(name: String, operation: i8, value: Option<String>) -> Result<AlterOp, (Er
 
 pub async fn handle_incremental(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());

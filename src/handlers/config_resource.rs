@@ -50,7 +50,7 @@ impl ConfigResource {
     /// checks it: on the topic, the cluster for a broker, or the group.
     pub(super) fn authorize(
         &self,
-        authz: &Authz,
+        authz: &Authz<'_>,
         name: &str,
         operation: AclOperation,
     ) -> Result<(), (ErrorCode, String)> {

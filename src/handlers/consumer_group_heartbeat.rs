@@ -16,7 +16,7 @@ use crate::security::authorizer::Authz;
 pub async fn handle(
     ctx: &BrokerContext,
     caller: &Caller,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: ConsumerGroupHeartbeatRequest,
     version: i16,
 ) -> ConsumerGroupHeartbeatResponse {

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {

@@ -12,7 +12,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());

@@ -14,7 +14,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let asks = req

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
     let targets: Vec<DeleteTopic> = req

@@ -15,7 +15,7 @@ const ENDPOINT_BROKERS: i8 = 1;
 pub fn handle(
     ctx: &BrokerContext,
     session: &Session,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     if req.endpoint_type != ENDPOINT_BROKERS && req.endpoint_type != 2 {

@@ -42,7 +42,7 @@ fn entry(e: ConfigEntry, synonyms: bool, docs: bool) -> DescribeConfigsResourceR
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {

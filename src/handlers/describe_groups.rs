@@ -12,7 +12,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {

@@ -30,7 +30,7 @@ fn producer(p: &ActiveProducer) -> ProducerState {
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let asks = req

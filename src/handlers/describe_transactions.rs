@@ -28,7 +28,7 @@ fn not_described(transactional_id: String, code: ErrorCode) -> TransactionState 
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
     let mut transaction_states = Vec::with_capacity(req.transactional_ids.len());

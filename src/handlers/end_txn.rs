@@ -13,7 +13,7 @@ use crate::txn::fencing_error;
 
 async fn end(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: EndTxnRequest,
     version: i16,
 ) -> Result<(), ErrorCode> {
@@ -35,7 +35,7 @@ async fn end(
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: EndTxnRequest,
     version: i16,
 ) -> EndTxnResponse {

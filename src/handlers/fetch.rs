@@ -89,7 +89,7 @@ async fn read_all(
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: FetchRequest,
     version: i16,
 ) -> FetchResponse {

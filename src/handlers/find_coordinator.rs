@@ -15,7 +15,7 @@ const TRANSACTION: i8 = 1;
 fn answer(
     ctx: &BrokerContext,
     session: &Session,
-    authz: &Authz,
+    authz: &Authz<'_>,
     key_type: i8,
     key: &str,
 ) -> (ErrorCode, Option<String>, i32, String, i32) {
@@ -54,7 +54,7 @@ fn answer(
 pub fn handle(
     ctx: &BrokerContext,
     session: &Session,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {

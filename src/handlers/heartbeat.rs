@@ -10,7 +10,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
     let code = match existing_coordinator(ctx, &req.group_id) {

@@ -13,7 +13,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: InitProducerIdRequest,
     version: i16,
 ) -> InitProducerIdResponse {

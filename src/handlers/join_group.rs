@@ -45,7 +45,7 @@ fn response(r: JoinResult, version: i16) -> JoinGroupResponse {
 pub async fn handle(
     ctx: &BrokerContext,
     caller: &Caller,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {

@@ -10,7 +10,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {

@@ -9,7 +9,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: ListGroupsRequest,
     version: i16,
 ) -> ListGroupsResponse {

@@ -15,7 +15,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {

@@ -16,7 +16,7 @@ use crate::txn::TxnState;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
     let mut unknown_state_filters = Vec::new();

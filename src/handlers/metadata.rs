@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// What the request asked for beyond the topics themselves.
 struct Shown<'a> {
     ctx: &'a BrokerContext,
-    authz: &'a Authz,
+    authz: &'a Authz<'a>,
     topic_operations: bool,
 }
 
@@ -58,7 +58,7 @@ fn topic_error(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
 pub async fn handle(
     ctx: &BrokerContext,
     session: &Session,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {

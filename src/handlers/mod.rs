@@ -230,7 +230,7 @@ pub enum HandlerError {
 pub async fn dispatch(
     ctx: Arc<BrokerContext>,
     frame: RequestFrame,
-    session: Session,
+    session: Arc<Session>,
 ) -> Result<Option<Response>, HandlerError> {
     let version = frame.version();
     let caller = Caller {
@@ -240,7 +240,7 @@ pub async fn dispatch(
     // The ACLs as they are now: a change applies from the next request on.
     let authz = &Authz::new(
         ctx.acls.as_ref().map(|a| a.snapshot()),
-        session.principal.clone(),
+        &session.principal,
         session.peer.ip(),
     );
     let response: Response = match frame.body {

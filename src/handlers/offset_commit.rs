@@ -67,7 +67,7 @@ where
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {

@@ -12,7 +12,7 @@ use crate::security::authorizer::Authz;
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     // DELETE on the group, then READ on each topic, as Kafka checks.

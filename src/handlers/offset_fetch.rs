@@ -22,7 +22,7 @@ use uuid::Uuid;
 /// TOPIC_AUTHORIZATION_FAILED, and a listing of all leaves such topics out, as Kafka.
 async fn offsets(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
     member: (Option<String>, i32),
@@ -138,7 +138,7 @@ fn stable(o: CommittedOffset, require_stable: bool) -> Answer {
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {

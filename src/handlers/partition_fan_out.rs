@@ -19,7 +19,7 @@ use futures::future::join_all;
 /// stopped actor's is its `Closed`).
 pub(super) async fn ask_partitions<M, R, P>(
     ctx: &BrokerContext,
-    (authz, operation): (&Authz, AclOperation),
+    (authz, operation): (&Authz<'_>, AclOperation),
     topics: Vec<(String, Vec<(i32, M)>)>,
     answer: impl Fn(i32, Result<R, ErrorCode>) -> P,
 ) -> Vec<(String, Vec<P>)>

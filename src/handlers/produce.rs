@@ -165,7 +165,7 @@ fn to_topic_codec(
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {

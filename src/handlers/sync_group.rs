@@ -21,7 +21,7 @@ fn response(r: SyncResult, version: i16) -> SyncGroupResponse {
 
 pub async fn handle(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: SyncGroupRequest,
     version: i16,
 ) -> SyncGroupResponse {

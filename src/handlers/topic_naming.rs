@@ -49,7 +49,7 @@ impl TopicNaming {
         routing: &'a Routing,
         name: &str,
         id: &Uuid,
-        authz: &Authz,
+        authz: &Authz<'_>,
         operation: AclOperation,
     ) -> Result<&'a Arc<TopicRoute>, ErrorCode> {
         if self == TopicNaming::ByName && !authz.topic(operation, name) {

@@ -23,32 +23,11 @@ type Refusal = (ErrorCode, String);
 
 pub async fn alter(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
     // ALTER on the cluster, else every user named is refused (Kafka's error response).
-    if !authz.cluster(AclOperation::Alter) {
-        let mut users: Vec<String> = req
-            .deletions
-            .iter()
-            .map(|d| d.name.clone())
-            .chain(req.upsertions.iter().map(|u| u.name.clone()))
-            .collect();
-        users.sort();
-        users.dedup();
-        return AlterUserScramCredentialsResponse {
-            results: users
-                .into_iter()
-                .map(|user| AlterUserScramCredentialsResult {
-                    user,
-                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
-                    error_message: Some("Authorization failed.".into()),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-    }
+    let denied = !authz.cluster(AclOperation::Alter);
     // Each user's first refusal, in Kafka's order of checks.
     let mut refused: BTreeMap<String, Refusal> = BTreeMap::new();
     let mut seen: BTreeSet<(String, i8)> = BTreeSet::new();
@@ -58,6 +37,12 @@ pub async fn alter(
     // and a name.
     let mut check = |name: &str, mechanism: i8| -> Result<ScramMechanism, Refusal> {
         users.push(name.to_string());
+        if denied {
+            return Err((
+                ErrorCode::ClusterAuthorizationFailed,
+                "Authorization failed.".to_string(),
+            ));
+        }
         if !seen.insert((name.to_string(), mechanism)) {
             return Err((
                 ErrorCode::DuplicateResource,
@@ -156,7 +141,7 @@ pub async fn alter(
 
 pub fn describe(
     ctx: &BrokerContext,
-    authz: &Authz,
+    authz: &Authz<'_>,
     req: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
     if !authz.cluster(AclOperation::Describe) {

@@ -98,7 +98,8 @@ struct Incoming(std::io::Result<BytesMut>, Held);
 pub struct ConnectionActor {
     /// The broker's shared context (`ctx` is actix's `Context` in this file).
     broker_ctx: Arc<BrokerContext>,
-    session: Session,
+    /// Shared with the requests in flight; replaced whole when SASL names the client.
+    session: Arc<Session>,
     /// Where the connection stands with SASL (always open on a PLAINTEXT listener).
     auth: Auth,
     /// After a SaslHandshake v0 and until the client is authenticated, frames are
@@ -200,7 +201,7 @@ impl ConnectionActor {
                 broker_ctx,
                 auth: Auth::new(session.listener.protocol.uses_sasl()),
                 raw_sasl: false,
-                session,
+                session: Arc::new(session),
                 out: tx,
                 next_seq: 0,
                 next_out: 0,
@@ -293,7 +294,10 @@ impl ConnectionActor {
         self.auth = outcome.auth;
         if let Some(principal) = outcome.principal {
             tracing::info!(peer = %self.session.peer, %principal, listener = %self.session.listener.name, "authenticated");
-            self.session.principal = Arc::new(principal);
+            self.session = Arc::new(Session {
+                principal: Arc::new(principal),
+                ..(*self.session).clone()
+            });
         }
         if matches!(self.auth, Auth::Open { .. }) || outcome.close {
             self.raw_sasl = false;

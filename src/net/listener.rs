@@ -193,7 +193,8 @@ async fn handshake(
     let peer = session.peer;
     let config = ctx.config.load_full();
     let limit = std::time::Duration::from_millis(config.connections_max_idle_ms);
-    let stream = match tokio::time::timeout(limit, tls.acceptor().accept(stream)).await {
+    let acceptor = tls.acceptor(session.listener.protocol.uses_sasl());
+    let stream = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => {
             tracing::info!(%peer, %error, "TLS handshake failed; closing");

@@ -1,7 +1,8 @@
 //! SASL on a connection, as Kafka's `SaslServerAuthenticator`: on a SASL listener a
-//! client may send ApiVersions, then SaslHandshake (v1: the mechanism) and
-//! SaslAuthenticate (the mechanism's messages, framed as Kafka requests); anything else
-//! before it is authenticated closes the connection. PLAIN checks the password against
+//! client may send ApiVersions, then SaslHandshake (the mechanism) and the mechanism's
+//! messages: framed as SaslAuthenticate requests after a v1 handshake, bare tokens after
+//! a v0 one (the connection unwraps them); anything else before it is authenticated
+//! closes the connection. PLAIN checks the password against
 //! the user's SCRAM credential; SCRAM-SHA-256/512 verifies the client's proof before
 //! the server signature is sent. A failure answers SASL_AUTHENTICATION_FAILED with one
 //! message whether or not the user exists, and closes. With `connections.max.reauth.ms`
@@ -184,7 +185,6 @@ pub fn answer(
     sasl_listener: bool,
     sasl: &SaslContext,
 ) -> Result<Outcome, futures::future::BoxFuture<'static, Outcome>> {
-    let lifetime = |m: &SaslContext| i64::try_from(m.reauth_ms).unwrap_or(i64::MAX);
     match request {
         // On a listener without SASL, as Kafka: ILLEGAL_SASL_STATE, nothing else changes.
         Request::SaslHandshake(_) if !sasl_listener => Ok(Outcome {
@@ -240,7 +240,6 @@ pub fn answer(
             } => {
                 let users = sasl.users.clone();
                 let current = sasl.current.clone();
-                let lifetime = lifetime(sasl);
                 let reauth_ms = sasl.reauth_ms;
                 Err(Box::pin(async move {
                     let bytes = a.auth_bytes;
@@ -255,14 +254,9 @@ pub fn answer(
                     .ok()
                     .flatten();
                     match checked {
-                        Some(user) => authenticated(
-                            user,
-                            current,
-                            Bytes::new(),
-                            lifetime,
-                            reauth_ms,
-                            Mechanism::Plain,
-                        ),
+                        Some(user) => {
+                            authenticated(user, current, Bytes::new(), reauth_ms, Mechanism::Plain)
+                        }
                         None => failed(invalid_credentials(Mechanism::Plain)),
                     }
                 }))
@@ -297,7 +291,6 @@ pub fn answer(
                         user,
                         sasl.current.clone(),
                         Bytes::from(last),
-                        lifetime(sasl),
                         sasl.reauth_ms,
                         m,
                     )),
@@ -318,10 +311,11 @@ fn authenticated(
     user: String,
     current: Option<KafkaPrincipal>,
     bytes: Bytes,
-    lifetime: i64,
     reauth_ms: u64,
     m: Mechanism,
 ) -> Outcome {
+    // The session's lifetime as SaslAuthenticate v1+ tells it (0: no limit).
+    let lifetime = i64::try_from(reauth_ms).unwrap_or(i64::MAX);
     let principal = KafkaPrincipal::user(user);
     if current.as_ref().is_some_and(|c| *c != principal) {
         return failed("Cannot change principals during re-authentication".to_string());

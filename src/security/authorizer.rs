@@ -145,15 +145,15 @@ pub fn supported_operations(resource_type: ResourceType) -> &'static [AclOperati
 
 /// What one request may do: the ACLs as of its dispatch, and who sent it from where.
 #[derive(Debug, Clone)]
-pub struct Authz {
+pub struct Authz<'a> {
     acls: Option<Arc<Acls>>,
-    principal: Arc<KafkaPrincipal>,
+    principal: &'a KafkaPrincipal,
     address: IpAddr,
 }
 
-impl Authz {
+impl<'a> Authz<'a> {
     /// `acls` is `None` when the broker has no authorizer.
-    pub fn new(acls: Option<Arc<Acls>>, principal: Arc<KafkaPrincipal>, address: IpAddr) -> Self {
+    pub fn new(acls: Option<Arc<Acls>>, principal: &'a KafkaPrincipal, address: IpAddr) -> Self {
         Authz {
             acls,
             principal,
@@ -161,18 +161,9 @@ impl Authz {
         }
     }
 
-    /// Everything allowed (no authorizer): for callers inside the broker and tests.
-    pub fn open(address: IpAddr) -> Self {
-        Authz::new(None, Arc::new(KafkaPrincipal::anonymous()), address)
-    }
-
     /// Whether the broker checks ACLs at all.
     pub fn enabled(&self) -> bool {
         self.acls.is_some()
-    }
-
-    pub fn principal(&self) -> &KafkaPrincipal {
-        &self.principal
     }
 
     /// Whether the request may do `operation` on the resource; a denial is logged at
@@ -184,7 +175,7 @@ impl Authz {
         };
         let allowed = acls
             .authorize(&AuthorizeRequest {
-                principal: &self.principal,
+                principal: self.principal,
                 client_address: self.address,
                 operation,
                 resource_type,
@@ -229,7 +220,7 @@ impl Authz {
     /// An idempotent producer's InitProducerId (see [`Acls::authorize_idempotent_producer`]).
     pub fn idempotent_producer(&self) -> bool {
         self.acls.as_ref().is_none_or(|acls| {
-            acls.authorize_idempotent_producer(&self.principal, self.address)
+            acls.authorize_idempotent_producer(self.principal, self.address)
                 .is_allowed()
         })
     }
@@ -253,7 +244,7 @@ impl Authz {
                 None => true,
                 Some(acls) => acls
                     .authorize(&AuthorizeRequest {
-                        principal: &self.principal,
+                        principal: self.principal,
                         client_address: self.address,
                         operation: **op,
                         resource_type,
@@ -293,9 +284,9 @@ mod tests {
             .build()
             .expect("runtime");
         let store = AclStore::open(dir.path(), AuthorizerConfig::default()).expect("open");
-        let alice = Arc::new(KafkaPrincipal::user("alice"));
+        let alice = KafkaPrincipal::user("alice");
         let here: IpAddr = "127.0.0.1".parse().expect("ip");
-        let authz = || Authz::new(Some(store.snapshot()), alice.clone(), here);
+        let authz = || Authz::new(Some(store.snapshot()), &alice, here);
         assert!(!authz().topic(AclOperation::Read, "t"));
         let results = rt
             .block_on(store.create(vec![
@@ -329,7 +320,8 @@ mod tests {
 
     #[test]
     fn without_an_authorizer_everything_is_allowed_and_listed() {
-        let authz = Authz::open("127.0.0.1".parse().expect("ip"));
+        let anonymous = KafkaPrincipal::anonymous();
+        let authz = Authz::new(None, &anonymous, "127.0.0.1".parse().expect("ip"));
         assert!(authz.cluster(AclOperation::Alter));
         assert!(authz.idempotent_producer());
         assert_eq!(

@@ -99,11 +99,18 @@ pub(super) fn parse_key(
 }
 
 /// Builds a rustls server config from `cfg`, reading any files now.
+#[cfg(test)]
 pub fn server_config(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
-    build(cfg, &Material::load(cfg)?)
+    build(cfg, &Material::load(cfg)?, cfg.client_auth)
 }
 
-pub(super) fn build(cfg: &TlsConfig, material: &Material) -> Result<Arc<ServerConfig>, TlsError> {
+/// The config `cfg` and `material` make, asking clients for certificates as
+/// `client_auth` says (`cfg.client_auth` for SSL listeners; none for SASL_SSL ones).
+pub(super) fn build(
+    cfg: &TlsConfig,
+    material: &Material,
+    client_auth: ClientAuth,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let mut provider = ring::default_provider();
     if !cfg.cipher_suites.is_empty() {
         // In the configured order, which is the server's preference.
@@ -148,7 +155,7 @@ pub(super) fn build(cfg: &TlsConfig, material: &Material) -> Result<Arc<ServerCo
         }
         None => None,
     };
-    let builder = match (cfg.client_auth, roots) {
+    let builder = match (client_auth, roots) {
         (ClientAuth::None, _) => builder.with_no_client_auth(),
         (_, None) => {
             return Err(missing(

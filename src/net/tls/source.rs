@@ -1,4 +1,4 @@
-//! [`TlsAcceptorSource`]: the current `ServerConfig`, reloaded when its files change.
+//! [`TlsAcceptorSource`]: the current `ServerConfig`s, reloaded when their files change.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
@@ -9,11 +9,30 @@ use rustls::ServerConfig;
 
 use super::*;
 
-/// Holds the current `ServerConfig`; reloads when key/trust files change.
+/// Holds the current `ServerConfig`s; reloads them when key/trust files change. As in
+/// Kafka, `ssl.client.auth` applies to SSL listeners only: a SASL_SSL client is named
+/// by SASL and asked for no certificate, so the same material makes two configs.
 pub struct TlsAcceptorSource {
     cfg: TlsConfig,
-    current: ArcSwap<ServerConfig>,
+    current: ArcSwap<Configs>,
     state: Mutex<ReloadState>,
+}
+
+/// The configs of SSL and of SASL_SSL listeners, made from one read of the material.
+pub(super) struct Configs {
+    ssl: Arc<ServerConfig>,
+    sasl_ssl: Arc<ServerConfig>,
+}
+
+impl Configs {
+    fn build(cfg: &TlsConfig, material: &Material) -> Result<Self, TlsError> {
+        let ssl = build(cfg, material, cfg.client_auth)?;
+        let sasl_ssl = match cfg.client_auth {
+            ClientAuth::None => Arc::clone(&ssl),
+            _ => build(cfg, material, ClientAuth::None)?,
+        };
+        Ok(Configs { ssl, sasl_ssl })
+    }
 }
 
 impl fmt::Debug for TlsAcceptorSource {
@@ -35,10 +54,10 @@ impl TlsAcceptorSource {
     /// Loads `cfg` now; fails if its material is unusable.
     pub fn new(cfg: TlsConfig) -> Result<Arc<Self>, TlsError> {
         let material = Material::load(&cfg)?;
-        let config = build(&cfg, &material)?;
+        let configs = Configs::build(&cfg, &material)?;
         Ok(Arc::new(Self {
             cfg,
-            current: ArcSwap::new(config),
+            current: ArcSwap::from_pointee(configs),
             state: Mutex::new(ReloadState {
                 loaded: material.fingerprint(),
                 warned: None,
@@ -46,9 +65,16 @@ impl TlsAcceptorSource {
         }))
     }
 
-    /// An acceptor for the current config; connections keep the config they started with.
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.current.load_full())
+    /// An acceptor for the current config of an SSL listener, or (`sasl`) of a SASL_SSL
+    /// one; connections keep the config they started with.
+    pub fn acceptor(&self, sasl: bool) -> tokio_rustls::TlsAcceptor {
+        let configs = self.current.load();
+        let config = if sasl {
+            &configs.sasl_ssl
+        } else {
+            &configs.ssl
+        };
+        tokio_rustls::TlsAcceptor::from(Arc::clone(config))
     }
 
     /// Rereads the key and trust material and rebuilds the config if its content changed.
@@ -60,6 +86,7 @@ impl TlsAcceptorSource {
     }
 
     /// Rebuilds the config unconditionally; on error the old config stays.
+    #[cfg(test)]
     pub fn reload(&self) -> Result<(), TlsError> {
         self.reload_inner(true).map(|_| ())
     }
@@ -71,16 +98,16 @@ impl TlsAcceptorSource {
             if !force && fingerprint == state.loaded {
                 return Ok(None);
             }
-            let config = build(&self.cfg, &material)?;
-            Ok(Some((fingerprint, config)))
+            let configs = Configs::build(&self.cfg, &material)?;
+            Ok(Some((fingerprint, configs)))
         });
         match result {
             Ok(None) => {
                 state.warned = None;
                 Ok(false)
             }
-            Ok(Some((fingerprint, config))) => {
-                self.current.store(config);
+            Ok(Some((fingerprint, configs))) => {
+                self.current.store(Arc::new(configs));
                 state.loaded = fingerprint;
                 state.warned = None;
                 tracing::info!("TLS key material reloaded");

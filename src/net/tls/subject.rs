@@ -7,18 +7,9 @@ use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 use super::*;
 
 /// The subject DN of the verified client certificate in RFC 2253 form, as Java's
-/// `X500Principal.getName()` prints it, or `None` if the client sent no certificate.
-///
-/// A certificate that cannot be parsed also gives `None` (with a warning); use
-/// [`try_peer_subject`] to tell that case apart and fail closed.
-pub fn peer_subject(conn: &ServerConnection) -> Option<String> {
-    try_peer_subject(conn).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read the client certificate subject");
-        None
-    })
-}
-
-/// Like [`peer_subject`], but an unparsable certificate is an error.
+/// `X500Principal.getName()` prints it, or `None` if the client sent no certificate; a
+/// certificate that cannot be parsed is an error (the connection fails closed, never
+/// anonymous).
 pub fn try_peer_subject(conn: &ServerConnection) -> Result<Option<String>, TlsError> {
     let Some(leaf) = conn.peer_certificates().and_then(|c| c.first()) else {
         return Ok(None);

@@ -131,13 +131,13 @@ async fn serve(source: Arc<TlsAcceptorSource>) -> (SocketAddr, mpsc::UnboundedRe
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, tx) = (source.acceptor(), tx.clone());
+            let (acceptor, tx) = (source.acceptor(false), tx.clone());
             tokio::spawn(async move {
                 let mut tls = match acceptor.accept(tcp).await {
                     Ok(tls) => tls,
                     Err(e) => return drop(tx.send(Err(e.to_string()))),
                 };
-                let _ = tx.send(Ok(peer_subject(tls.get_ref().1)));
+                let _ = tx.send(Ok(try_peer_subject(tls.get_ref().1).unwrap()));
                 let mut buf = [0u8; 1024];
                 while let Ok(n @ 1..) = tls.read(&mut buf).await {
                     if tls.write_all(&buf[..n]).await.is_err() || tls.flush().await.is_err() {
