@@ -3,11 +3,16 @@
 //! Layout: `main.rs` parses the command line and dispatches; `produce.rs`, `consume.rs`,
 //! `e2e.rs` and `rebalance.rs` are one mode each; `limit.rs` measures what the machine allows;
 //! `report.rs` holds histograms, output and the progress bar; `proc_stats.rs` reads
-//! the broker's cost from `/proc`.
+//! the broker's cost from `/proc`. `curves.rs` starts brokers of its own (`broker.rs`,
+//! with `at_rest.rs` making test logs) to measure growth curves, which `plot.rs` draws.
 
+mod at_rest;
+mod broker;
 mod consume;
+mod curves;
 mod e2e;
 mod limit;
+mod plot;
 mod proc_stats;
 mod produce;
 mod rebalance;
@@ -44,6 +49,59 @@ enum Command {
     Limit(LimitCmd),
     /// Time a consumer group takes to a stable assignment, classic protocol beside the consumer protocol (KIP-848).
     Rebalance(RebalanceCmd),
+    /// Start brokers (an `aeon` binary) and measure how their cost grows with partitions, clients, groups and data at rest; write the curves as JSON for `plot`.
+    Curves(CurvesCmd),
+    /// Draw measured growth curves (a JSON file) as SVG plots and print them as Markdown tables.
+    Plot(PlotCmd),
+}
+
+#[derive(Args)]
+pub struct CurvesCmd {
+    /// The broker binary to start (a release build).
+    #[arg(long, default_value = "target/release/aeon")]
+    pub aeon: PathBuf,
+    /// Where the brokers' data directories go (each point starts from an empty one).
+    #[arg(long, default_value = "/tmp/aeon-curves")]
+    pub dir: PathBuf,
+    /// The JSON file to write (after each curve).
+    #[arg(long, default_value = "curves.json")]
+    pub out: PathBuf,
+    /// Curves to measure, comma-separated: partitions, clients, groups, at-rest [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Partition counts of the partitions curve.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
+    pub partitions: Vec<u64>,
+    /// Producer (and consumer) client counts of the clients curve.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    pub clients: Vec<u64>,
+    /// Group counts of the groups curve.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    pub groups: Vec<u64>,
+    /// GB (10^9 bytes) at rest of the data-at-rest curve.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    pub at_rest_gb: Vec<u64>,
+    /// Messages produced and consumed at each point of the partitions and clients curves.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Total rate of the end-to-end latency run, messages per second.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub rate: f64,
+    /// Seconds of the end-to-end latency run.
+    #[arg(long, default_value_t = 5.0)]
+    pub latency_secs: f64,
+    /// Seconds of offset commits at each point of the groups curve.
+    #[arg(long, default_value_t = 5.0)]
+    pub commit_secs: f64,
+    /// Seconds the groups may take to be assigned.
+    #[arg(long, default_value_t = 120.0)]
+    pub group_timeout: f64,
+    /// A broker setting (Kafka's name), passed as its AEON_* variable (repeatable).
+    #[arg(long = "broker-set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub broker_set: Vec<(String, String)>,
 }
 
 #[derive(Args)]
@@ -117,6 +175,19 @@ pub struct LimitCmd {
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct PlotCmd {
+    /// JSON file of growth curves (`plot::Curves`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Directory for one `<curve name>.svg` per curve; created if missing.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Path the printed Markdown uses to link the SVGs [default: --out-dir as given].
+    #[arg(long)]
+    pub link_prefix: Option<String>,
 }
 
 /// Flags shared by produce, consume and e2e.
@@ -216,6 +287,10 @@ pub struct ProducerArgs {
     /// Total send rate in messages per second, paced evenly [default: as fast as possible].
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Send to every partition of --partitions in turn (round robin) instead of leaving
+    /// the choice to librdkafka's partitioner.
+    #[arg(long)]
+    pub spread: bool,
 }
 
 #[derive(Args)]
@@ -250,6 +325,8 @@ fn main() -> anyhow::Result<()> {
         Command::Consume(cmd) => consume::run(&cmd),
         Command::E2e(cmd) => e2e::run(&cmd),
         Command::Rebalance(cmd) => rebalance::run(&cmd),
+        Command::Curves(cmd) => curves::run(&cmd),
+        Command::Plot(cmd) => plot::run(&cmd),
         Command::Limit(cmd) => {
             let r = limit::measure(cmd.size.max(1), cmd.messages, cmd.dir.as_deref())?;
             if cmd.json {

@@ -90,6 +90,9 @@ pub fn run_producers(
                 topic: common.topic.clone(),
                 length,
                 rate: args.rate.map(|r| r / threads as f64),
+                spread: args
+                    .spread
+                    .then(|| Spread::new(common.partitions, threads, i)),
                 size: common.size,
                 stamp,
                 done: done.clone(),
@@ -163,9 +166,34 @@ struct Job {
     topic: String,
     length: RunLength,
     rate: Option<f64>,
+    spread: Option<Spread>,
     size: usize,
     stamp: bool,
     done: Arc<AtomicU64>,
+}
+
+/// Round robin over the partitions, interleaved between the producer threads: thread
+/// `i` of `t` sends its `n`th message to partition `(n * t + i) mod partitions`.
+#[derive(Clone, Copy)]
+struct Spread {
+    partitions: u64,
+    threads: u64,
+    index: u64,
+}
+
+impl Spread {
+    fn new(partitions: i32, threads: usize, index: usize) -> Self {
+        Self {
+            partitions: u64::try_from(partitions).unwrap_or(1).max(1),
+            threads: threads as u64,
+            index: index as u64,
+        }
+    }
+
+    fn partition(self, sent: u64) -> i32 {
+        // Below `partitions`, which came from an i32.
+        ((sent * self.threads + self.index) % self.partitions) as i32
+    }
 }
 
 struct JobResult {
@@ -208,6 +236,9 @@ impl Job {
             // The latency clock starts here, so time waiting for queue space counts.
             let mut record = BaseRecord::with_opaque_to(&self.topic, Box::new(Instant::now()))
                 .payload(&payload[..]);
+            if let Some(spread) = self.spread {
+                record = record.partition(spread.partition(sent));
+            }
             loop {
                 match producer.send::<[u8], [u8]>(record) {
                     Ok(()) => break,
@@ -308,6 +339,18 @@ mod tests {
         assert_eq!(p.len(), 100);
         assert_eq!(p, payload(100));
         assert!(p.iter().any(|&b| b != p[0]));
+    }
+
+    #[test]
+    fn spread_covers_every_partition_once_per_round_across_threads() {
+        let threads: Vec<Spread> = (0..3).map(|i| Spread::new(7, 3, i)).collect();
+        let mut seen: Vec<i32> = (0..7u64)
+            .flat_map(|n| threads.iter().map(move |t| t.partition(n)))
+            .take(7)
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..7).collect::<Vec<_>>());
+        assert_eq!(Spread::new(0, 1, 0).partition(5), 0);
     }
 
     #[test]

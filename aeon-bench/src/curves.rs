@@ -1,0 +1,562 @@
+//! `curves`: how the broker's cost grows with the work, each curve measured in one run
+//! on fresh brokers started by the tool (an `aeon` binary, real processes):
+//!
+//! - partitions: one topic of N partitions, the same messages spread over them round
+//!   robin; produce and consume throughput, end-to-end p99 at a fixed rate, the broker's
+//!   peak RSS and open files, and its startup time after a clean stop and after kill -9;
+//! - clients: N producer and N consumer clients (each its own librdkafka instance and
+//!   connections) sharing the same messages; throughput, p99 at a fixed total rate, RSS;
+//! - groups: N consumer groups of one member each, for the classic protocol and the
+//!   consumer protocol (KIP-848): time until every group owns its partitions, offset
+//!   commits per second, RSS;
+//! - data at rest: a topic of 1,000 partitions holding N GB (sparse files: a batch
+//!   header every MiB, zeros between), startup time clean and after kill -9.
+//!
+//! The result is the JSON that `aeon-bench plot` draws.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::at_rest;
+use crate::broker::{BrokerProcess, BrokerSpec, PeakSampler, Peaks};
+use crate::consume::{consumer_config, run_consumers, Stop};
+use crate::e2e;
+use crate::plot::{Curve, Curves, Series};
+use crate::proc_stats::BrokerProbe;
+use crate::produce::{create_topic, run_producers};
+use crate::report::LatencyMs;
+use crate::{CommonArgs, ConsumerArgs, CurvesCmd, ProducerArgs};
+
+const TOPIC: &str = "curve";
+/// Partitions of the topic the client and group curves use.
+const CLIENT_PARTITIONS: i32 = 1000;
+const GROUP_PARTITIONS: i32 = 10;
+const AT_REST_PARTITIONS: i32 = 1000;
+
+pub fn run(cmd: &CurvesCmd) -> anyhow::Result<()> {
+    let spec = BrokerSpec {
+        binary: cmd.aeon.clone(),
+        settings: cmd.broker_set.clone(),
+    };
+    let mut curves = Curves {
+        sitting: sitting(),
+        curves: Vec::new(),
+    };
+    let wanted = |name: &str| cmd.only.is_empty() || cmd.only.iter().any(|o| o == name);
+    if wanted("partitions") {
+        curves.curves.push(partitions_curve(cmd, &spec)?);
+        save(cmd, &curves)?;
+    }
+    if wanted("clients") {
+        curves.curves.push(clients_curve(cmd, &spec)?);
+        save(cmd, &curves)?;
+    }
+    if wanted("groups") {
+        curves.curves.push(groups_curve(cmd, &spec)?);
+        save(cmd, &curves)?;
+    }
+    if wanted("at-rest") {
+        curves.curves.push(at_rest_curve(cmd, &spec)?);
+        save(cmd, &curves)?;
+    }
+    Ok(())
+}
+
+fn save(cmd: &CurvesCmd, curves: &Curves) -> anyhow::Result<()> {
+    std::fs::write(&cmd.out, serde_json::to_string_pretty(curves)?)
+        .with_context(|| format!("writing {}", cmd.out.display()))
+}
+
+fn sitting() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{cores} cores, load average at the start {}",
+        load.split_whitespace().next().unwrap_or("?")
+    )
+}
+
+/// A fresh data directory for one point.
+fn point_dir(cmd: &CurvesCmd, curve: &str, x: u64) -> anyhow::Result<PathBuf> {
+    let dir = cmd.dir.join(format!("{curve}-{x}"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
+/// Series filled point by point.
+struct Table {
+    series: Vec<Series>,
+}
+
+impl Table {
+    fn new(columns: &[(&str, &str)]) -> Self {
+        Self {
+            series: columns
+                .iter()
+                .map(|(name, unit)| Series {
+                    name: name.to_string(),
+                    unit: unit.to_string(),
+                    values: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn push(&mut self, row: Vec<Option<f64>>) {
+        for (series, value) in self.series.iter_mut().zip(row) {
+            series.values.push(value);
+        }
+    }
+
+    fn curve(self, name: &str, title: &str, x_label: &str, x: &[u64]) -> Curve {
+        Curve {
+            name: name.to_string(),
+            title: title.to_string(),
+            x_label: x_label.to_string(),
+            x: x.iter().map(|&v| v as f64).collect(),
+            series: self.series,
+        }
+    }
+}
+
+fn common(bootstrap: &str, partitions: i32, messages: u64, size: usize) -> CommonArgs {
+    CommonArgs {
+        bootstrap: bootstrap.to_string(),
+        topic: TOPIC.to_string(),
+        partitions,
+        create_topic: false,
+        messages: Some(messages),
+        duration: None,
+        size,
+        json: true,
+        set: Vec::new(),
+        broker_pid: None,
+        limit: false,
+        limit_dir: None,
+    }
+}
+
+fn producer_args(acks: &str, linger_ms: u64, producers: usize, rate: Option<f64>) -> ProducerArgs {
+    ProducerArgs {
+        acks: acks.to_string(),
+        linger_ms: Some(linger_ms),
+        batch_size: None,
+        compression: "none".to_string(),
+        producers,
+        rate,
+        spread: true,
+    }
+}
+
+fn consumer_args(consumers: usize, fetch_wait_ms: Option<u64>) -> ConsumerArgs {
+    ConsumerArgs {
+        consumers,
+        fetch_wait_ms,
+        idle_timeout: 10.0,
+    }
+}
+
+/// Throughput in MB/s (10^6 bytes of payload).
+fn mb_per_s(bytes: u64, elapsed: Duration) -> Option<f64> {
+    let secs = elapsed.as_secs_f64();
+    (secs > 0.0).then(|| bytes as f64 / 1e6 / secs)
+}
+
+/// What moving the same messages through a broker measured.
+struct Traffic {
+    produce_mb_s: Option<f64>,
+    produce_cpu_s_per_gb: Option<f64>,
+    consume_mb_s: Option<f64>,
+    e2e: Option<LatencyMs>,
+}
+
+/// Produces `cmd.messages` as fast as the clients go (acks=1, linger 5 ms), reads them
+/// back from the start, then runs `cmd.latency_secs` of end-to-end latency at
+/// `cmd.rate` (acks=all, linger 0).
+fn traffic(
+    cmd: &CurvesCmd,
+    broker: &BrokerProcess,
+    partitions: i32,
+    clients: usize,
+) -> anyhow::Result<Traffic> {
+    let bootstrap = broker.bootstrap();
+    let pid = broker.pid()?;
+    let common = common(&bootstrap, partitions, cmd.messages, cmd.size);
+    let probe = BrokerProbe::start(pid)?;
+    let produced = run_producers(
+        &common,
+        &producer_args("1", 5, clients, None),
+        false,
+        Arc::new(AtomicU64::new(0)),
+    )?;
+    let cost = probe.finish(produced.bytes)?;
+    let config = consumer_config(&common, &consumer_args(clients, None));
+    let starts = (0..partitions).map(|p| (p, Offset::Beginning)).collect();
+    let stop = Stop::after(produced.acked, None, &consumer_args(clients, None));
+    let consumed = run_consumers(
+        &config,
+        TOPIC,
+        starts,
+        clients,
+        &stop,
+        Arc::new(AtomicU64::new(0)),
+        false,
+    )?;
+    let mut latency = common;
+    latency.messages = None;
+    latency.duration = Some(cmd.latency_secs);
+    let (_, received) = e2e::measure(
+        &latency,
+        &producer_args("all", 0, clients, Some(cmd.rate)),
+        &consumer_args(clients, Some(10)),
+        Arc::new(AtomicU64::new(0)),
+    )?;
+    Ok(Traffic {
+        produce_mb_s: mb_per_s(produced.bytes, produced.elapsed),
+        produce_cpu_s_per_gb: Some(cost.cpu_seconds_per_gb),
+        consume_mb_s: mb_per_s(consumed.bytes, consumed.elapsed),
+        e2e: LatencyMs::from_histogram(&received.latency),
+    })
+}
+
+fn mb(bytes: u64) -> Option<f64> {
+    Some(bytes as f64 / 1e6)
+}
+
+fn secs(d: Duration) -> Option<f64> {
+    Some(d.as_secs_f64())
+}
+
+/// A point that failed is logged and left empty, so one failure keeps the rest.
+fn or_gap<T>(what: &str, result: anyhow::Result<T>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("{what}: {e:#}");
+            None
+        }
+    }
+}
+
+fn partitions_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
+    let mut table = Table::new(&[
+        ("create topic", "s"),
+        ("produce", "MB/s"),
+        ("produce, broker CPU", "s/GB"),
+        ("consume", "MB/s"),
+        ("end-to-end p99", "ms"),
+        ("end-to-end p99.9", "ms"),
+        ("peak RSS", "MB"),
+        ("peak open files", "files"),
+        ("startup after a clean stop", "s"),
+        ("startup after kill -9", "s"),
+    ]);
+    for &n in &cmd.partitions {
+        eprintln!("partitions: {n}");
+        let row = or_gap(&format!("{n} partitions"), partitions_point(cmd, spec, n));
+        table.push(row.unwrap_or_else(|| vec![None; 10]));
+    }
+    Ok(table.curve(
+        "partitions",
+        "Cost as partitions grow",
+        "partitions",
+        &cmd.partitions,
+    ))
+}
+
+fn partitions_point(
+    cmd: &CurvesCmd,
+    spec: &BrokerSpec,
+    n: u64,
+) -> anyhow::Result<Vec<Option<f64>>> {
+    let partitions = i32::try_from(n).context("partitions")?;
+    let dir = point_dir(cmd, "partitions", n)?;
+    let (mut broker, _) = BrokerProcess::start(spec, &dir)?;
+    let sampler = PeakSampler::start(broker.pid()?);
+    let admin = admin_config(&broker.bootstrap());
+    let began = Instant::now();
+    create_topic(&admin, TOPIC, partitions)?;
+    let create = began.elapsed();
+    let traffic = traffic(cmd, &broker, partitions, 1)?;
+    let peaks = sampler.finish();
+    let clean = broker.restart_clean()?;
+    let killed = broker.restart_killed()?;
+    broker.stop()?;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(vec![
+        secs(create),
+        traffic.produce_mb_s,
+        traffic.produce_cpu_s_per_gb,
+        traffic.consume_mb_s,
+        traffic.e2e.as_ref().map(|l| l.p99),
+        traffic.e2e.as_ref().map(|l| l.p99_9),
+        mb(peaks.rss_bytes),
+        Some(peaks.open_files as f64),
+        secs(clean),
+        secs(killed),
+    ])
+}
+
+fn admin_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+fn clients_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
+    let mut table = Table::new(&[
+        ("produce", "MB/s"),
+        ("produce, broker CPU", "s/GB"),
+        ("consume", "MB/s"),
+        ("end-to-end p99", "ms"),
+        ("end-to-end p99.9", "ms"),
+        ("peak RSS", "MB"),
+        ("peak open files", "files"),
+    ]);
+    for &n in &cmd.clients {
+        eprintln!("clients: {n}");
+        let row = or_gap(&format!("{n} clients"), clients_point(cmd, spec, n));
+        table.push(row.unwrap_or_else(|| vec![None; 7]));
+    }
+    Ok(table.curve(
+        "clients",
+        &format!(
+            "Cost as clients grow (N producers and N consumers, a topic of {CLIENT_PARTITIONS} partitions)"
+        ),
+        "producers (and as many consumers)",
+        &cmd.clients,
+    ))
+}
+
+fn clients_point(cmd: &CurvesCmd, spec: &BrokerSpec, n: u64) -> anyhow::Result<Vec<Option<f64>>> {
+    let clients = usize::try_from(n)?;
+    let dir = point_dir(cmd, "clients", n)?;
+    let (mut broker, _) = BrokerProcess::start(spec, &dir)?;
+    let sampler = PeakSampler::start(broker.pid()?);
+    create_topic(&admin_config(&broker.bootstrap()), TOPIC, CLIENT_PARTITIONS)?;
+    let traffic = traffic(cmd, &broker, CLIENT_PARTITIONS, clients)?;
+    let peaks = sampler.finish();
+    broker.stop()?;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(vec![
+        traffic.produce_mb_s,
+        traffic.produce_cpu_s_per_gb,
+        traffic.consume_mb_s,
+        traffic.e2e.as_ref().map(|l| l.p99),
+        traffic.e2e.as_ref().map(|l| l.p99_9),
+        mb(peaks.rss_bytes),
+        Some(peaks.open_files as f64),
+    ])
+}
+
+fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
+    let mut table = Table::new(&[
+        ("classic: all groups assigned", "s"),
+        ("consumer protocol: all groups assigned", "s"),
+        ("classic: offset commits", "commits/s"),
+        ("consumer protocol: offset commits", "commits/s"),
+        ("classic: peak RSS", "MB"),
+        ("consumer protocol: peak RSS", "MB"),
+    ]);
+    for &n in &cmd.groups {
+        let mut row = vec![None; 6];
+        for (i, protocol) in ["classic", "consumer"].into_iter().enumerate() {
+            eprintln!("groups: {n} ({protocol})");
+            if let Some(point) = or_gap(
+                &format!("{n} groups, {protocol}"),
+                groups_point(cmd, spec, n, protocol),
+            ) {
+                row[i] = secs(point.assigned);
+                row[2 + i] = Some(point.commits_per_s);
+                row[4 + i] = mb(point.peaks.rss_bytes);
+            }
+        }
+        table.push(row);
+    }
+    Ok(table.curve(
+        "groups",
+        &format!(
+            "Cost as consumer groups grow (one member each, a topic of {GROUP_PARTITIONS} partitions)"
+        ),
+        "consumer groups",
+        &cmd.groups,
+    ))
+}
+
+struct GroupsPoint {
+    assigned: Duration,
+    commits_per_s: f64,
+    peaks: Peaks,
+}
+
+/// `n` groups of one member each subscribe at one moment; the time until every member
+/// owns all the topic's partitions, then `cmd.commit_secs` of synchronous commits by
+/// every member.
+fn groups_point(
+    cmd: &CurvesCmd,
+    spec: &BrokerSpec,
+    n: u64,
+    protocol: &str,
+) -> anyhow::Result<GroupsPoint> {
+    let members = usize::try_from(n)?;
+    let dir = point_dir(cmd, &format!("groups-{protocol}"), n)?;
+    let mut spec = spec.clone();
+    spec.settings
+        .push(("group.initial.rebalance.delay.ms".into(), "0".into()));
+    let (mut broker, _) = BrokerProcess::start(&spec, &dir)?;
+    let sampler = PeakSampler::start(broker.pid()?);
+    let bootstrap = broker.bootstrap();
+    create_topic(&admin_config(&bootstrap), TOPIC, GROUP_PARTITIONS)?;
+    let consumers = (0..members)
+        .map(|i| {
+            let mut config = admin_config(&bootstrap);
+            config
+                .set("group.id", format!("curve-{protocol}-{i}"))
+                .set("group.protocol", protocol)
+                .set("enable.auto.commit", "false");
+            config.create::<BaseConsumer>()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("creating the consumers")?;
+    let assigned = Arc::new(AtomicU64::new(0));
+    let commits = Arc::new(AtomicU64::new(0));
+    let committing = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(members + 1));
+    let threads: Vec<_> = consumers
+        .into_iter()
+        .map(|consumer| {
+            let (assigned, commits, committing, stop, start) = (
+                assigned.clone(),
+                commits.clone(),
+                committing.clone(),
+                stop.clone(),
+                start.clone(),
+            );
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                start.wait();
+                consumer.subscribe(&[TOPIC])?;
+                let mut counted = false;
+                let mut offset = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    consumer.poll(Duration::from_millis(20));
+                    let owned = consumer.assignment()?.count();
+                    if !counted && owned == GROUP_PARTITIONS as usize {
+                        counted = true;
+                        assigned.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if counted && committing.load(Ordering::Relaxed) {
+                        offset += 1;
+                        let mut offsets = TopicPartitionList::new();
+                        offsets.add_partition_offset(TOPIC, 0, Offset::Offset(offset))?;
+                        if consumer.commit(&offsets, CommitMode::Sync).is_ok() {
+                            commits.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                consumer.unsubscribe();
+                Ok(())
+            })
+        })
+        .collect();
+    start.wait();
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs_f64(cmd.group_timeout);
+    while assigned.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let took = began.elapsed();
+    let all = assigned.load(Ordering::Relaxed);
+    let commits_per_s = if all == n {
+        committing.store(true, Ordering::Relaxed);
+        let from = commits.load(Ordering::Relaxed);
+        let window = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(cmd.commit_secs));
+        (commits.load(Ordering::Relaxed) - from) as f64 / window.elapsed().as_secs_f64()
+    } else {
+        0.0
+    };
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join()
+            .map_err(|_| anyhow!("a member thread panicked"))??;
+    }
+    let peaks = sampler.finish();
+    broker.stop()?;
+    std::fs::remove_dir_all(&dir).ok();
+    if all < n {
+        anyhow::bail!(
+            "{all} of {n} groups assigned within {} s",
+            cmd.group_timeout
+        );
+    }
+    Ok(GroupsPoint {
+        assigned: took,
+        commits_per_s,
+        peaks,
+    })
+}
+
+fn at_rest_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
+    let mut table = Table::new(&[
+        ("first start, every log recovered", "s"),
+        ("startup after a clean stop", "s"),
+        ("startup after kill -9", "s"),
+        ("RSS after startup", "MB"),
+        ("open files after startup", "files"),
+    ]);
+    for &gb in &cmd.at_rest_gb {
+        eprintln!("data at rest: {gb} GB");
+        let row = or_gap(&format!("{gb} GB at rest"), at_rest_point(cmd, spec, gb));
+        table.push(row.unwrap_or_else(|| vec![None; 5]));
+    }
+    Ok(table.curve(
+        "at-rest",
+        &format!("Startup with data at rest ({AT_REST_PARTITIONS} partitions)"),
+        "GB at rest",
+        &cmd.at_rest_gb,
+    ))
+}
+
+fn at_rest_point(cmd: &CurvesCmd, spec: &BrokerSpec, gb: u64) -> anyhow::Result<Vec<Option<f64>>> {
+    let dir = point_dir(cmd, "at-rest", gb)?;
+    // The broker makes the topic (its journal and directories) and stops cleanly;
+    // the logs are then filled in behind it.
+    let (mut broker, _) = BrokerProcess::start(spec, &dir)?;
+    create_topic(
+        &admin_config(&broker.bootstrap()),
+        TOPIC,
+        AT_REST_PARTITIONS,
+    )?;
+    broker.stop()?;
+    at_rest::fill(
+        &dir.join("data"),
+        TOPIC,
+        AT_REST_PARTITIONS,
+        gb * 1_000_000_000,
+    )?;
+    let first = broker.restart_clean()?;
+    let clean = broker.restart_clean()?;
+    let killed = broker.restart_killed()?;
+    let pid = broker.pid()?;
+    let rss = crate::proc_stats::read_rss_bytes(pid)?;
+    let files = crate::broker::open_files(pid)?;
+    broker.stop()?;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(vec![
+        secs(first),
+        secs(clean),
+        secs(killed),
+        mb(rss),
+        Some(files as f64),
+    ])
+}
