@@ -151,3 +151,87 @@ fn a_fetch_with_min_bytes_zero_is_answered_without_waiting() {
     let (header, _) = exchange(&mut s, 11, 5, fetch.into());
     assert_eq!(header.correlation_id, 5);
 }
+
+/// A fetch naming many partitions, none with anything new, waits; an append to any one
+/// of them answers it with that partition's batch, long before `max_wait_ms`. A
+/// partition asked past its end answers OFFSET_OUT_OF_RANGE at once, even among idle
+/// ones.
+#[test]
+fn a_wide_fetch_waits_and_is_answered_by_an_append_to_any_of_its_partitions() {
+    use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+    use common::{call, produce_request};
+    const PARTITIONS: i32 = 200;
+    let broker = TestBroker::start();
+    broker.create_topic("wide", PARTITIONS);
+    let wide = |max_wait_ms: i32, past_end: Option<i32>| {
+        let mut fetch = fetch_request("wide", 0, max_wait_ms, 1);
+        let template = fetch.topics[0].partitions[0].clone();
+        fetch.topics[0].partitions = (0..PARTITIONS)
+            .map(|partition| {
+                let mut p = template.clone();
+                p.partition = partition;
+                if past_end == Some(partition) {
+                    p.fetch_offset = 10;
+                }
+                p
+            })
+            .collect();
+        fetch
+    };
+
+    let mut s = connect(&broker.bootstrap());
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // Far longer than the read timeout: only the append can answer it in time.
+    write_request(&mut s, 11, 1, wide(120_000, None).into());
+    std::thread::sleep(Duration::from_millis(300));
+    let batch = RecordBatchBuilder::new(0, 1)
+        .record(RecordSpec::new(Some(b"k"), Some(b"v")))
+        .record(RecordSpec::new(Some(b"k2"), Some(b"v2")).offset_delta(1))
+        .build();
+    let mut producer = connect(&broker.bootstrap());
+    let Response::Produce(p) = call(
+        &mut producer,
+        9,
+        1,
+        produce_request("wide", 137, None, 1, batch).into(),
+    ) else {
+        panic!("not a produce response")
+    };
+    assert_eq!(p.responses[0].partition_responses[0].error_code, 0);
+    let (header, response) =
+        decode_response(ApiKey::Fetch, 11, read_frame(&mut s)).expect("the fetch response decodes");
+    assert_eq!(header.correlation_id, 1);
+    let Response::Fetch(f) = response else {
+        panic!("not a fetch response")
+    };
+    let partitions = &f.responses[0].partitions;
+    assert_eq!(partitions.len(), PARTITIONS as usize);
+    for p in partitions {
+        let records = p.records.as_ref().map_or(0, |r| r.len());
+        assert_eq!(p.error_code, 0, "partition {}", p.partition_index);
+        if p.partition_index == 137 {
+            assert!(records > 0, "the appended batch is returned");
+            assert_eq!(p.high_watermark, 2);
+        } else {
+            assert_eq!(records, 0, "partition {}", p.partition_index);
+            assert_eq!(p.high_watermark, 0);
+        }
+    }
+
+    // An offset past the end is an error to answer now, not a reason to wait.
+    let (header, response) = exchange(&mut s, 11, 2, wide(120_000, Some(42)).into());
+    assert_eq!(header.correlation_id, 2);
+    let Response::Fetch(f) = response else {
+        panic!("not a fetch response")
+    };
+    let code = |i: i32| {
+        f.responses[0]
+            .partitions
+            .iter()
+            .find(|p| p.partition_index == i)
+            .map(|p| p.error_code)
+    };
+    assert_eq!(code(42), Some(ErrorCode::OffsetOutOfRange.code()));
+    assert_eq!(code(41), Some(0));
+}

@@ -2,13 +2,13 @@
 //!
 //! Appends arrive validated (the produce handler checked the batch) and are copied into
 //! the log's mmap on this actor's arbiter; nothing else on the produce path runs here.
-//! Fetches that find no data park here and are answered by the next append or when
-//! their wait runs out. Blocking file work (fsync, deleting segments, reopening after a
+//! After every change the actor publishes its offsets on a watch channel: fetches read
+//! them to skip partitions with nothing new, and wait on them (not in this mailbox) for
+//! data. Blocking file work (fsync, deleting segments, reopening after a
 //! failure) runs on tokio's blocking pool, never on the arbiter thread.
 //!
 //! The parts: `messages` (what it answers and its errors), `append` (the produce path and
-//! the segment files readied ahead of it), `read` (fetches and ListOffsets, parked
-//! fetches in `waiters`), `housekeeping` (rolls, retention, flushes, config changes,
+//! the segment files readied ahead of it), `read` (fetches and ListOffsets), `housekeeping` (rolls, retention, flushes, config changes,
 //! close), `txn` (markers, the producer state, KIP-890 checks), `cleaning` (the log
 //! cleaner's runs).
 //!
@@ -24,7 +24,7 @@ use crate::storage::{self, FlushHandle, Log, LogConfig};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 mod append;
@@ -33,7 +33,6 @@ mod housekeeping;
 mod messages;
 mod read;
 mod txn;
-mod waiters;
 pub use cleaning::StartCleaner;
 use housekeeping::delete_off_thread;
 use messages::storage_error;
@@ -44,21 +43,14 @@ pub use messages::{
     MAX_TIMESTAMP,
 };
 pub use txn::{DescribeProducers, ExpectTxn, WriteTxnMarker};
-use waiters::Waiters;
 
-/// One partition's log and the fetches waiting on it.
+/// One partition's log.
 pub struct PartitionActor {
     name: String,
     dir: PathBuf,
     config: LogConfig,
     log: Option<Log>,
     flush: Option<FlushHandle>,
-    waiters: Waiters,
-    /// The one timer that answers parked fetches whose wait ran out, set for the
-    /// earliest deadline. One timer, not one per fetch: actix polls every future an
-    /// actor has spawned each time the actor wakes, and a busy consumer parks
-    /// thousands of fetches a second, each waiting up to `fetch.wait.max.ms`.
-    waiter_timer: Option<(Instant, SpawnHandle)>,
     offsets: watch::Sender<PartitionOffsets>,
     retention_check: Duration,
     closed: bool,
@@ -108,8 +100,6 @@ impl PartitionActor {
             config: log.config().clone(),
             flush: Some(log.flush_handle()),
             log: Some(log),
-            waiters: Waiters::default(),
-            waiter_timer: None,
             offsets: tx,
             retention_check,
             closed: false,
@@ -174,12 +164,6 @@ impl Supervised for PartitionActor {
         }
         self.log = None;
         self.flush = None;
-        self.waiter_timer = None;
-        for w in self.waiters.drain() {
-            let _ = w
-                .reply
-                .send(Err(PartitionError::Storage("partition restarting".into())));
-        }
         let (dir, config, name) = (self.dir.clone(), self.config.clone(), self.name.clone());
         let reopen =
             async move { tokio::task::spawn_blocking(move || open_log(dir, config)).await };
@@ -240,6 +224,7 @@ pub(super) mod tests {
     use super::*;
     use crate::protocol::records::{RecordBatchBuilder, RecordSpec};
     use bytes::Bytes;
+    use std::time::Instant;
 
     fn batch(n: usize) -> Bytes {
         let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000);
@@ -347,7 +332,6 @@ pub(super) mod tests {
             .send(Fetch {
                 offset: 3,
                 max_bytes: 1 << 20,
-                wait: None,
                 isolation: IsolationLevel::ReadUncommitted,
             })
             .await
@@ -359,7 +343,6 @@ pub(super) mod tests {
             .send(Fetch {
                 offset: 6,
                 max_bytes: 100,
-                wait: None,
                 isolation: IsolationLevel::ReadUncommitted,
             })
             .await
@@ -368,92 +351,55 @@ pub(super) mod tests {
     }
 
     #[actix::test]
-    async fn a_waiting_fetch_is_woken_by_an_append() {
+    async fn an_append_is_published_to_a_waiting_watcher_of_the_offsets() {
+        use crate::actors::routing::{any_change, PartitionRoute};
         let dir = tempfile::tempdir().expect("tmp");
-        let (p, _) = start_partition(dir.path());
-        let waiting = p.send(Fetch {
-            offset: 0,
-            max_bytes: 1 << 20,
-            wait: Some(Duration::from_secs(30)),
-            isolation: IsolationLevel::ReadUncommitted,
-        });
+        let (p, offsets) = start_partition(dir.path());
+        let mut route = PartitionRoute {
+            addr: p.clone(),
+            offsets,
+        };
+        assert_eq!(route.offsets_seen().high_watermark, 0);
         let started = Instant::now();
-        let appender = p.clone();
         actix_rt::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            appender
-                .send(Append {
-                    batch: batch(1),
-                    wait_for_fsync: false,
-                })
-                .await
-                .expect("mailbox")
-                .expect("append");
+            p.send(Append {
+                batch: batch(1),
+                wait_for_fsync: false,
+            })
+            .await
+            .expect("mailbox")
+            .expect("append");
         });
-        let data = waiting.await.expect("mailbox").expect("fetch");
-        assert!(!data.records.is_empty(), "woken with the appended batch");
+        any_change([&mut route], Duration::from_secs(30)).await;
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "woken by the append, not by the wait running out"
         );
-    }
-
-    #[actix::test]
-    async fn each_parked_fetch_is_answered_at_its_own_deadline_under_one_timer() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let (p, _) = start_partition(dir.path());
-        let park = |wait: Duration| {
-            p.send(Fetch {
-                offset: 0,
-                max_bytes: 100,
-                wait: Some(wait),
-                isolation: IsolationLevel::ReadUncommitted,
-            })
-        };
-        // A long wait arms the timer first; a shorter one parked after it must not be
-        // held back to the long one's deadline.
-        let long = park(Duration::from_secs(30));
+        assert_eq!(route.offsets_seen().high_watermark, 1);
+        // Nothing new since: the wait runs out.
         let started = Instant::now();
-        let short = park(Duration::from_millis(100))
-            .await
-            .expect("mailbox")
-            .expect("fetch");
-        assert!(short.records.is_empty());
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "answered at its own deadline ({:?})",
-            started.elapsed()
-        );
-        let shorter_still = park(Duration::from_millis(50));
-        shorter_still.await.expect("mailbox").expect("fetch");
-        // The long one is still parked and is answered by data.
-        p.send(Append {
-            batch: batch(1),
-            wait_for_fsync: false,
-        })
-        .await
-        .expect("mailbox")
-        .expect("append");
-        let data = long.await.expect("mailbox").expect("fetch");
-        assert!(!data.records.is_empty());
-        assert!(started.elapsed() < Duration::from_secs(10));
+        any_change([&mut route], Duration::from_millis(50)).await;
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[actix::test]
-    async fn a_waiting_fetch_with_no_data_returns_empty_when_its_wait_ends() {
+    async fn a_closed_partition_ends_a_wait_on_its_offsets() {
+        use crate::actors::routing::{any_change, PartitionRoute};
         let dir = tempfile::tempdir().expect("tmp");
-        let (p, _) = start_partition(dir.path());
-        let data = p
-            .send(Fetch {
-                offset: 0,
-                max_bytes: 100,
-                wait: Some(Duration::from_millis(50)),
-                isolation: IsolationLevel::ReadUncommitted,
-            })
+        let (p, offsets) = start_partition(dir.path());
+        let mut route = PartitionRoute {
+            addr: p.clone(),
+            offsets,
+        };
+        route.offsets_seen();
+        p.send(Close { delete: false })
             .await
             .expect("mailbox")
-            .expect("fetch");
-        assert!(data.records.is_empty());
+            .expect("close");
+        let started = Instant::now();
+        any_change([&mut route], Duration::from_secs(30)).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[actix::test]

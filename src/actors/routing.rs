@@ -26,6 +26,32 @@ impl PartitionRoute {
     pub fn offsets(&self) -> PartitionOffsets {
         *self.offsets.borrow()
     }
+
+    /// The offsets now, marked seen: the next change after them completes
+    /// [`PartitionRoute::changed`].
+    pub fn offsets_seen(&mut self) -> PartitionOffsets {
+        *self.offsets.borrow_and_update()
+    }
+
+    /// Completes at the first change of the offsets after the last one seen, or at
+    /// once when the partition has gone (its actor stopped).
+    pub async fn changed(&mut self) {
+        let _ = self.offsets.changed().await;
+    }
+}
+
+/// Waits up to `wait` for any of `routes` to report new offsets (an append, the last
+/// stable offset moving, the log start moving, or the partition going away). No
+/// message reaches a partition: a waiting fetch costs its actors nothing.
+pub async fn any_change<'a>(
+    routes: impl IntoIterator<Item = &'a mut PartitionRoute>,
+    wait: std::time::Duration,
+) {
+    let changes: Vec<_> = routes.into_iter().map(|r| Box::pin(r.changed())).collect();
+    if changes.is_empty() {
+        return;
+    }
+    let _ = tokio::time::timeout(wait, futures::future::select_all(changes)).await;
 }
 
 /// One topic.

@@ -1,6 +1,9 @@
-//! Fetch (v4+): reads every requested partition from its actor, within the response
-//! and per-partition byte limits, and waits for `min_bytes` across partitions for up to
-//! `max_wait_ms`: the wait parks in the partition actors and wakes on the first append.
+//! Fetch (v4+): reads the requested partitions that have something new from their
+//! actors, within the response and per-partition byte limits, and waits for `min_bytes`
+//! across partitions for up to `max_wait_ms`. Which partitions have data, and the wait,
+//! come from the offsets each partition publishes (a watch channel): a partition with
+//! nothing past the fetch offset gets no message, and a waiting fetch none either, so a
+//! fetch's cost follows the partitions with data, not all the partitions it names.
 //! A fetch returns as soon as `min_bytes` are there; it never waits out `max_wait_ms`
 //! when data is available. Fetch sessions are answered sessionless (session id 0), so
 //! clients send full fetches.
@@ -13,7 +16,7 @@
 use super::topic_naming::TopicNaming;
 use super::BrokerContext;
 use crate::actors::partition::{Fetch, FetchData, IsolationLevel, PartitionError};
-use crate::actors::routing::PartitionRoute;
+use crate::actors::routing::{any_change, PartitionRoute};
 use crate::protocol::messages::fetch_request::FetchRequest;
 use crate::protocol::messages::fetch_response::{
     AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
@@ -23,7 +26,7 @@ use crate::protocol::ErrorCode;
 use crate::security::acl::AclOperation;
 use crate::security::authorizer::Authz;
 use bytes::Bytes;
-use futures::future::{join_all, select_all};
+use futures::future::join_all;
 use std::time::{Duration, Instant};
 
 /// Fetch names topics by id from v13.
@@ -51,24 +54,38 @@ fn whole_batches_within(records: &Bytes, budget: usize) -> Bytes {
     records.slice(..end)
 }
 
+/// Reads every partition of `plan` with something past its fetch offset (marking its
+/// offsets seen, for [`any_change`]); the others answer empty without a message.
 async fn read_all(
-    plan: &[PartitionRead],
+    plan: &mut [PartitionRead],
     response_max: usize,
     isolation: IsolationLevel,
 ) -> Vec<Result<FetchData, PartitionError>> {
-    let reads = plan.iter().map(|p| async move {
-        match &p.route {
-            Ok(r) => r
-                .addr
-                .send(Fetch {
-                    offset: p.offset,
-                    max_bytes: p.max_bytes.min(response_max),
-                    wait: None,
-                    isolation,
-                })
-                .await
-                .unwrap_or(Err(PartitionError::Closed)),
-            Err(_) => Err(PartitionError::Closed),
+    let reads = plan.iter_mut().map(|p| {
+        let seen = p.route.as_mut().ok().map(|r| r.offsets_seen());
+        let (offset, max_bytes, route) = (p.offset, p.max_bytes, &p.route);
+        async move {
+            match (route, seen) {
+                // At the end of what it may read: nothing to ask the actor. (An offset
+                // past the end, or before the log start, is read: the actor answers
+                // OFFSET_OUT_OF_RANGE.)
+                (Ok(_), Some(offsets)) if offset == offsets.readable_end(isolation) => {
+                    Ok(FetchData {
+                        offsets,
+                        ..FetchData::default()
+                    })
+                }
+                (Ok(r), _) => r
+                    .addr
+                    .send(Fetch {
+                        offset,
+                        max_bytes: max_bytes.min(response_max),
+                        isolation,
+                    })
+                    .await
+                    .unwrap_or(Err(PartitionError::Closed)),
+                (Err(_), _) => Err(PartitionError::Closed),
+            }
         }
     });
     let mut results = join_all(reads).await;
@@ -134,31 +151,23 @@ pub async fn handle(
     let deadline =
         Instant::now() + Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     let results = loop {
-        let results = read_all(&plan, response_max, isolation).await;
+        let results = read_all(&mut plan, response_max, isolation).await;
         let bytes: usize = results.iter().flatten().map(|d| d.records.len()).sum();
         let failed = results.iter().any(Result::is_err);
         let now = Instant::now();
         if bytes >= min_bytes || failed || now >= deadline || plan.is_empty() {
             break results;
         }
-        // Park in every partition until one has data or the wait runs out.
-        let wait = deadline - now;
-        let waits: Vec<_> = plan
-            .iter()
-            .filter_map(|p| p.route.as_ref().ok().map(|r| (r, p.offset)))
-            .map(|(r, offset)| {
-                Box::pin(r.addr.send(Fetch {
-                    offset,
-                    max_bytes: 1,
-                    wait: Some(wait),
-                    isolation,
-                }))
-            })
-            .collect();
-        if waits.is_empty() {
+        // Wait until a partition reports a change (then read again) or the wait runs
+        // out. A change after `read_all` saw the offsets is never missed.
+        if plan.iter().all(|p| p.route.is_err()) {
             break results;
         }
-        let _ = select_all(waits).await;
+        any_change(
+            plan.iter_mut().filter_map(|p| p.route.as_mut().ok()),
+            deadline - now,
+        )
+        .await;
     };
     for (p, res) in plan.iter().zip(results) {
         let offsets = p

@@ -242,7 +242,6 @@ impl Handler<Append> for PartitionActor {
         self.prepare_next_segment(ctx);
         self.fill_ahead(ctx);
         self.publish_offsets();
-        self.wake_waiters();
         match (msg.wait_for_fsync, &self.flush) {
             (true, Some(flush)) => {
                 let flush = flush.clone();

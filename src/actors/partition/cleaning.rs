@@ -148,7 +148,6 @@ mod tests {
                 .send(Fetch {
                     offset: 0,
                     max_bytes: 1 << 20,
-                    wait: None,
                     isolation: super::super::IsolationLevel::ReadUncommitted,
                 })
                 .await

@@ -118,9 +118,10 @@ impl Handler<Close> for PartitionActor {
     /// removing the directory) runs on the blocking pool, and the reply waits for it.
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) -> Self::Result {
         self.closed = true;
-        for w in self.waiters.drain() {
-            let _ = w.reply.send(Err(PartitionError::Closed));
-        }
+        // Fetches waiting on this partition's offsets wake, read again and find it
+        // closed (the supervisor keeps this actor, and its sender, while any address
+        // to it lives).
+        self.offsets.send_modify(|_| ());
         ctx.stop();
         let Some(mut log) = self.log.take() else {
             return Box::pin(async { Ok(()) });

@@ -5,7 +5,6 @@ use crate::storage::producer_state::SequenceError;
 use crate::storage::{self, AbortedTxn, LogConfig};
 use actix::prelude::*;
 use bytes::Bytes;
-use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// What a partition reports after every change: read by metadata and list-offsets
@@ -19,6 +18,17 @@ pub struct PartitionOffsets {
     pub last_stable_offset: i64,
     /// Bytes of batches in all segments (Kafka's `Log.Size`).
     pub size_bytes: u64,
+}
+
+impl PartitionOffsets {
+    /// The end of what a read with `isolation` may see: the last stable offset for
+    /// read_committed, else the high watermark.
+    pub fn readable_end(&self, isolation: IsolationLevel) -> i64 {
+        match isolation {
+            IsolationLevel::ReadUncommitted => self.high_watermark,
+            IsolationLevel::ReadCommitted => self.last_stable_offset,
+        }
+    }
 }
 
 /// What a fetch or list-offsets may see (Kafka's isolation level).
@@ -76,14 +86,12 @@ pub struct Appended {
 }
 
 /// Reads whole batches from `offset` (read_committed: only below the last stable
-/// offset). With `wait`, an empty read parks until there is something to read (an
-/// append, or the last stable offset moving) or until the wait ends.
+/// offset), answered at once.
 #[derive(Message)]
 #[rtype(result = "Result<FetchData, PartitionError>")]
 pub struct Fetch {
     pub offset: i64,
     pub max_bytes: usize,
-    pub wait: Option<Duration>,
     pub isolation: IsolationLevel,
 }
 

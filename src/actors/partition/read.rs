@@ -1,7 +1,6 @@
-//! Reads: fetches (answered at once or parked until data or their deadline) and
-//! ListOffsets.
+//! Reads: fetches (answered at once; a fetch waits for data on the offsets watch, in
+//! its connection) and ListOffsets.
 
-use super::waiters::Waiter;
 use super::*;
 
 impl PartitionActor {
@@ -45,76 +44,17 @@ impl PartitionActor {
         })
     }
 
-    /// The offset a fetch waits to be below: the last stable offset for
-    /// read_committed, else the high watermark.
+    /// The end of what a read with `isolation` may see.
     pub(super) fn readable_end(&self, isolation: IsolationLevel) -> i64 {
-        let o = self.current_offsets();
-        match isolation {
-            IsolationLevel::ReadUncommitted => o.high_watermark,
-            IsolationLevel::ReadCommitted => o.last_stable_offset,
-        }
-    }
-
-    /// Answers the parked fetches that now have data or whose wait is over.
-    pub(super) fn wake_waiters(&mut self) {
-        if self.waiters.is_empty() {
-            return;
-        }
-        let o = self.current_offsets();
-        let mut woken = self
-            .waiters
-            .take_ready(o.high_watermark, o.last_stable_offset);
-        woken.extend(self.waiters.take_expired(Instant::now()));
-        for w in woken {
-            if !w.reply.is_closed() {
-                let _ = w.reply.send(self.read(w.offset, w.max_bytes, w.isolation));
-            }
-        }
-    }
-
-    /// Sets the waiter timer for the earliest deadline of the parked fetches (none when
-    /// nothing waits), keeping the one already set if it fires no later.
-    pub(super) fn arm_waiter_timer(&mut self, ctx: &mut Context<Self>) {
-        let earliest = self.waiters.earliest_deadline();
-        if let Some((at, handle)) = self.waiter_timer {
-            if earliest.is_some_and(|e| at <= e) {
-                return;
-            }
-            ctx.cancel_future(handle);
-            self.waiter_timer = None;
-        }
-        let Some(earliest) = earliest else { return };
-        let wait = earliest.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(wait, |act, ctx| {
-            act.waiter_timer = None;
-            act.wake_waiters();
-            act.arm_waiter_timer(ctx);
-        });
-        self.waiter_timer = Some((earliest, handle));
+        self.current_offsets().readable_end(isolation)
     }
 }
 
 impl Handler<Fetch> for PartitionActor {
-    type Result = ResponseFuture<Result<FetchData, PartitionError>>;
+    type Result = Result<FetchData, PartitionError>;
 
-    fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) -> Self::Result {
-        let data = self.read(msg.offset, msg.max_bytes, msg.isolation);
-        match (data, msg.wait) {
-            (Ok(d), Some(wait)) if d.records.is_empty() && !wait.is_zero() => {
-                let (tx, rx) = oneshot::channel();
-                self.waiters.park(Waiter {
-                    offset: msg.offset,
-                    max_bytes: msg.max_bytes,
-                    isolation: msg.isolation,
-                    deadline: Instant::now() + wait,
-                    reply: tx,
-                });
-                // A timer only while fetches wait: an idle partition costs no wakeups.
-                self.arm_waiter_timer(ctx);
-                Box::pin(async move { rx.await.unwrap_or(Err(PartitionError::Closed)) })
-            }
-            (res, _) => Box::pin(async move { res }),
-        }
+    fn handle(&mut self, msg: Fetch, _: &mut Context<Self>) -> Self::Result {
+        self.read(msg.offset, msg.max_bytes, msg.isolation)
     }
 }
 

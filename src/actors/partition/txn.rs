@@ -155,7 +155,6 @@ mod tests {
     use super::*;
     use crate::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
     use crate::storage::LogConfig;
-    use std::time::{Duration, Instant};
 
     fn start_partition(dir: &std::path::Path) -> Addr<PartitionActor> {
         let config = LogConfig {
@@ -197,11 +196,10 @@ mod tests {
         }
     }
 
-    fn fetch(offset: i64, isolation: IsolationLevel, wait: Option<Duration>) -> Fetch {
+    fn fetch(offset: i64, isolation: IsolationLevel) -> Fetch {
         Fetch {
             offset,
             max_bytes: 1 << 20,
-            wait,
             isolation,
         }
     }
@@ -218,7 +216,7 @@ mod tests {
         append(&p, batch(1, 0, 0, true)).await;
         append(&p, batch(-1, 0, 0, false)).await;
         let rc = p
-            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .send(fetch(0, IsolationLevel::ReadCommitted))
             .await
             .expect("mailbox")
             .expect("fetch");
@@ -244,7 +242,7 @@ mod tests {
             .expect("marker");
         assert_eq!(m.base_offset, 3);
         let rc = p
-            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .send(fetch(0, IsolationLevel::ReadCommitted))
             .await
             .expect("mailbox")
             .expect("fetch");
@@ -256,13 +254,13 @@ mod tests {
             (1, 1)
         );
         let ru = p
-            .send(fetch(0, IsolationLevel::ReadUncommitted, None))
+            .send(fetch(0, IsolationLevel::ReadUncommitted))
             .await
             .expect("mailbox")
             .expect("fetch");
         assert!(ru.aborted.is_empty(), "read_uncommitted lists none");
         let later = p
-            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .send(fetch(2, IsolationLevel::ReadCommitted))
             .await
             .expect("mailbox")
             .expect("fetch");
@@ -270,36 +268,32 @@ mod tests {
     }
 
     #[actix::test]
-    async fn a_parked_read_committed_fetch_wakes_when_a_marker_moves_the_lso() {
+    async fn a_plain_append_moves_the_high_watermark_and_only_the_marker_the_lso() {
         let dir = tempfile::tempdir().expect("tmp");
-        let p = start_partition(dir.path());
+        let config = LogConfig {
+            segment_bytes: 1 << 20,
+            ..LogConfig::default()
+        };
+        let (p, offsets) = super::super::tests::start_partition_with(dir.path(), "t-0", config);
+        let committed = || offsets.borrow().readable_end(IsolationLevel::ReadCommitted);
         append(&p, batch(1, 0, 0, true)).await;
-        let waiting = p.send(fetch(
-            0,
-            IsolationLevel::ReadCommitted,
-            Some(Duration::from_secs(30)),
-        ));
-        let started = Instant::now();
-        let other = p.clone();
-        actix_rt::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            // Moves the high watermark, not the LSO: the fetch stays parked.
-            append(&other, batch(-1, 0, 0, false)).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            other
-                .send(marker(1, 0, true))
-                .await
-                .expect("mailbox")
-                .expect("marker");
-        });
-        let data = waiting.await.expect("mailbox").expect("fetch");
-        assert_eq!(
-            bases(&data.records),
-            vec![0, 1, 2],
-            "woken by the marker, not by the plain append"
-        );
+        assert_eq!(committed(), 0);
+        // What a read_committed fetch waits on: the high watermark moves, the LSO not.
+        append(&p, batch(-1, 0, 0, false)).await;
+        assert_eq!(offsets.borrow().high_watermark, 2);
+        assert_eq!(committed(), 0);
+        p.send(marker(1, 0, true))
+            .await
+            .expect("mailbox")
+            .expect("marker");
+        assert_eq!(committed(), 3);
+        let data = p
+            .send(fetch(0, IsolationLevel::ReadCommitted))
+            .await
+            .expect("mailbox")
+            .expect("fetch");
+        assert_eq!(bases(&data.records), vec![0, 1, 2]);
         assert!(data.aborted.is_empty(), "committed");
-        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[actix::test]
@@ -346,7 +340,7 @@ mod tests {
         append(&p, batch(-1, 0, 0, false)).await;
         p.send(InjectFailure).await.expect("mailbox");
         let rc = p
-            .send(fetch(0, IsolationLevel::ReadCommitted, None))
+            .send(fetch(0, IsolationLevel::ReadCommitted))
             .await
             .expect("mailbox")
             .expect("fetch after restart");
@@ -402,7 +396,7 @@ mod tests {
             .expect("mailbox")
             .expect("delete");
         let data = p
-            .send(fetch(2, IsolationLevel::ReadCommitted, None))
+            .send(fetch(2, IsolationLevel::ReadCommitted))
             .await
             .expect("mailbox")
             .expect("fetch");
