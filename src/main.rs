@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         config.set("log.dirs", &dir.to_string_lossy())?;
     }
     init_logging(config.log_format);
+    raise_open_files_limit();
     tracing::info!(config = %config.effective_summary(), "effective configuration");
     let broker = Broker::start(config)?;
     tracing::info!(addr = %broker.local_addr(), "listening");
@@ -96,4 +97,22 @@ fn wait_for_signal() -> anyhow::Result<()> {
         tracing::info!("signal received");
         Ok(())
     })
+}
+
+/// Raises the soft limit of open files to the hard one, as the JVM does for Kafka: a
+/// broker holds a descriptor per connection and per active segment, and the usual soft
+/// limit (1024) is far below what a few thousand partitions need.
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let from = limit.current;
+        limit.current = limit.maximum;
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => {
+                tracing::info!(from = ?from, to = ?limit.current, "raised the open files limit")
+            }
+            Err(error) => tracing::warn!(%error, "could not raise the open files limit"),
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client_config, produce_all, producer_with, AeonProcess};
+use common::{client_config, create_topic_at, produce_all, producer_with, AeonProcess};
 use rdkafka::producer::BaseRecord;
 use std::time::Duration;
 
@@ -88,4 +88,40 @@ fn log_format_json_writes_one_json_object_per_line() {
     assert!(lines >= 2, "the start is logged");
     let addr = listening.expect("the listening line names the address");
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+}
+
+/// A partition holds one file descriptor, its active segment's `.log` (as in Kafka: the
+/// indexes are mapped and their descriptors closed, the transaction index opened when
+/// written, and no next segment is prepared until the active one is half full), so a
+/// few thousand partitions fit in the usual open-files limit.
+#[test]
+fn a_partition_costs_one_file_descriptor() {
+    const PARTITIONS: i32 = 300;
+    let dir = tempfile::tempdir().expect("tmp");
+    let aeon = AeonProcess::spawn(&mut common::aeon_serving(dir.path(), 0));
+    let open_files = || {
+        std::fs::read_dir(format!("/proc/{}/fd", aeon.child.id()))
+            .expect("/proc/PID/fd")
+            .count()
+    };
+    let before = open_files();
+    create_topic_at(&aeon.addr, "many", PARTITIONS);
+    // Something in every partition: appends must not open more files.
+    let producer = producer_with(&client_config(&aeon.addr), &[("linger.ms", "5")]);
+    produce_all(
+        &producer,
+        (0..PARTITIONS * 4).map(|i| {
+            BaseRecord::<[u8], [u8]>::to("many")
+                .partition(i % PARTITIONS)
+                .payload(b"one descriptor")
+        }),
+    );
+    drop(producer);
+    std::thread::sleep(Duration::from_millis(500));
+    let added = open_files().saturating_sub(before);
+    assert!(
+        added <= PARTITIONS as usize + 20,
+        "{added} descriptors for {PARTITIONS} partitions"
+    );
+    assert!(added >= PARTITIONS as usize, "{added}: every active log is open");
 }

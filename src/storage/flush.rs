@@ -35,10 +35,9 @@ pub(crate) enum SyncItem {
     File(Arc<MappedFile>),
     /// A directory, after files were created in it.
     Dir(PathBuf),
-    /// A `.txnindex` entry: written at `at` (the file opened first if the segment
-    /// was loaded read-only), then the file's data synced.
+    /// A `.txnindex` entry: the file opened, the entry written at `at`, the file's
+    /// data synced.
     TxnEntry {
-        file: Option<Arc<std::fs::File>>,
         path: PathBuf,
         at: u64,
         bytes: [u8; super::txn_index::ENTRY_SIZE],
@@ -55,21 +54,9 @@ impl SyncItem {
             Self::Range { file, start, end } => file.sync_range(*start, *end),
             Self::File(file) => file.sync_all(),
             Self::Dir(dir) => sync_dir(dir),
-            Self::TxnEntry {
-                file,
-                path,
-                at,
-                bytes,
-            } => {
+            Self::TxnEntry { path, at, bytes } => {
                 use std::os::unix::fs::FileExt;
-                let opened;
-                let file = match file {
-                    Some(file) => file.as_ref(),
-                    None => {
-                        opened = super::txn_index::open_for_append(path)?;
-                        &opened
-                    }
-                };
+                let file = super::txn_index::open_for_append(path)?;
                 file.write_all_at(bytes, *at)
                     .map_err(super::error::io_err("append to txn index", path))?;
                 file.sync_data()

@@ -55,8 +55,10 @@ impl<E: IndexEntry> IndexFile<E> {
         ))
     }
 
-    /// An index over an already created, empty file.
-    pub(crate) fn from_file(file: MappedFile, base_offset: i64) -> Self {
+    /// An index over an already created, empty file. The index keeps the mapping,
+    /// not the descriptor.
+    pub(crate) fn from_file(mut file: MappedFile, base_offset: i64) -> Self {
+        file.release_descriptor();
         Self {
             file: Arc::new(file),
             base_offset,

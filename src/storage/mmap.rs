@@ -33,7 +33,11 @@ pub(crate) const WRITE_SYSCALL_MIN: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct MappedFile {
     path: PathBuf,
-    file: File,
+    /// The descriptor, kept for a file that takes `pwrite`s (a log). Index files give
+    /// theirs up once mapped ([`MappedFile::release_descriptor`], as Kafka's indexes
+    /// do): their rare other calls (allocate, trim, fsync) open the file again, so a
+    /// partition holds one descriptor, its active log's.
+    file: Option<File>,
     map: MmapRaw,
     /// Length of the mapping and of the preallocated file.
     capacity: usize,
@@ -97,9 +101,10 @@ impl MappedFile {
             .len(capacity)
             .map_raw(&file)
             .map_err(io_err("mmap", &path))?;
+        advise_no_readaround(&map, len, capacity);
         Ok(Self {
             path,
-            file,
+            file: Some(file),
             map,
             capacity,
             len: AtomicUsize::new(len),
@@ -113,6 +118,24 @@ impl MappedFile {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Closes the descriptor: the mapping is all that reads and writes the bytes.
+    pub(crate) fn release_descriptor(&mut self) {
+        self.file = None;
+    }
+
+    /// The held descriptor, or the file opened again by its path.
+    fn descriptor(&self) -> Result<Descriptor<'_>> {
+        match &self.file {
+            Some(file) => Ok(Descriptor::Held(file)),
+            None => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.path)
+                .map(Descriptor::Opened)
+                .map_err(io_err("reopen", &self.path)),
+        }
     }
 
     /// Prefaults up to `bytes` of the mapping ahead of the write position, in one
@@ -281,7 +304,7 @@ impl MappedFile {
             dst[..head.len()].copy_from_slice(head);
             dst[head.len()..].copy_from_slice(body);
         } else {
-            pwrite_all(&self.file, head, body, start as u64)
+            pwrite_all(&*self.descriptor()?, head, body, start as u64)
                 .map_err(io_err("write", &self.path))?;
         }
         self.len.store(start + total, Ordering::Release);
@@ -345,8 +368,9 @@ impl MappedFile {
         // KEEP_SIZE: allocating never changes the file's length. The background
         // allocation ahead of the writer may run after a roll trimmed the file; without
         // it that trimmed segment grew back to its capacity, zeros after its batches.
+        let file = self.descriptor()?;
         match rustix::fs::fallocate(
-            &self.file,
+            &*file,
             rustix::fs::FallocateFlags::KEEP_SIZE,
             from as u64,
             (to - from) as u64,
@@ -361,8 +385,7 @@ impl MappedFile {
                 // A trimmed (sealed) file must not grow back: stop once it is sealed.
                 while at < to && !self.sealed.load(Ordering::Acquire) {
                     let n = zeros.len().min(to - at);
-                    self.file
-                        .write_all_at(&zeros[..n], at as u64)
+                    file.write_all_at(&zeros[..n], at as u64)
                         .map_err(no_space)?;
                     at += n;
                 }
@@ -393,14 +416,14 @@ impl MappedFile {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         *allocated = (*allocated).min(len);
-        self.file
-            .set_len(len as u64)
+        let file = self.descriptor()?;
+        file.set_len(len as u64)
             .map_err(io_err("truncate", &self.path))?;
-        self.file
-            .set_len(self.capacity as u64)
+        file.set_len(self.capacity as u64)
             .map_err(io_err("preallocate", &self.path))?;
         self.len.store(len, Ordering::Release);
         self.populated.store(len, Ordering::Relaxed);
+        advise_no_readaround(&self.map, len, self.capacity);
         Ok(())
     }
 
@@ -412,7 +435,7 @@ impl MappedFile {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         self.sealed.store(true, Ordering::Release);
-        self.file
+        self.descriptor()?
             .set_len(self.len() as u64)
             .map_err(io_err("trim", &self.path))?;
         self.trimmed.store(true, Ordering::Release);
@@ -441,14 +464,56 @@ impl MappedFile {
     }
 
     /// fsync: data and metadata (the length after a trim).
+    ///
+    /// A file without its descriptor that is gone from its path was renamed for
+    /// deletion (or moved by the cleaner's swap, which syncs every file before
+    /// renaming it): there is nothing left to make durable under that name.
     pub(crate) fn sync_all(&self) -> Result<()> {
+        if self.file.is_none() && !self.path.exists() {
+            return Ok(());
+        }
         if self.sealed.load(Ordering::Acquire) && !self.trimmed.load(Ordering::Acquire) {
             self.trim()?;
         }
         self.map
             .flush_range(0, self.len().clamp(1, self.capacity))
             .map_err(io_err("msync", &self.path))?;
-        self.file.sync_all().map_err(io_err("fsync", &self.path))
+        self.descriptor()?
+            .sync_all()
+            .map_err(io_err("fsync", &self.path))
+    }
+}
+
+/// A [`MappedFile`]'s descriptor for one call.
+enum Descriptor<'a> {
+    Held(&'a File),
+    Opened(File),
+}
+
+impl std::ops::Deref for Descriptor<'_> {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        match self {
+            Self::Held(file) => file,
+            Self::Opened(file) => file,
+        }
+    }
+}
+
+/// No read-around for faults above `from` (to the end of the mapping): the sparse,
+/// not yet written part of a file. A page fault in a shared file mapping reads the
+/// pages around it (as far as the device's read-ahead, 8 MiB on some machines), and
+/// in a hole that is pages of zeros put in the page cache: 8 MiB per file for the first
+/// small append of every partition, most never to be written. Below `from` (data
+/// written before, maybe cold) reads keep the kernel's read-ahead.
+fn advise_no_readaround(map: &MmapRaw, from: usize, capacity: usize) {
+    const PAGE: usize = 4096;
+    let from = from.div_ceil(PAGE) * PAGE;
+    if from < capacity {
+        // Best effort: only the cost of faults depends on it.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise_range(memmap2::Advice::Random, from, capacity - from);
     }
 }
 

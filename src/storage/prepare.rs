@@ -160,9 +160,14 @@ impl Log {
         self.create_segments_inline = false;
     }
 
-    /// Whether the log would use a prepared segment (it holds none yet).
+    /// Whether a segment should be prepared now: none is held, and the active segment
+    /// is at least half full, so a roll by size is near. A partition that never fills
+    /// its segment keeps no second set of files, mappings and descriptors waiting (a
+    /// roll that comes first, by time or a full index, makes its files while the
+    /// partition's mailbox waits).
     pub fn wants_prepared_segment(&self) -> bool {
         self.prepared.is_none()
+            && self.active().size() as u64 >= u64::from(self.config.segment_bytes) / 2
     }
 
     /// Keeps `segment` for the next roll. Returns it back if one is already held;
@@ -215,7 +220,10 @@ mod tests {
         let prepared = std::thread::spawn(move || preparer.prepare().unwrap())
             .join()
             .unwrap();
-        assert!(log.wants_prepared_segment());
+        assert!(
+            !log.wants_prepared_segment(),
+            "an empty segment is far from a roll"
+        );
         assert!(log.offer_prepared(prepared).is_none());
         assert!(!log.wants_prepared_segment());
         let extra = log.segment_preparer().prepare().unwrap();
@@ -227,10 +235,21 @@ mod tests {
             log.append(&b, T0).unwrap();
         }
         assert!(log.segment_count() >= 2);
-        assert!(log.wants_prepared_segment(), "the roll used it");
+        assert!(
+            !log.wants_prepared_segment(),
+            "the roll used it, and the new segment is far from the next"
+        );
+        for _ in 0..2 {
+            log.append(&b, T0).unwrap();
+        }
+        assert_eq!(log.segment_count(), 2);
+        assert!(
+            log.wants_prepared_segment(),
+            "half full: the next roll is near"
+        );
         let second = log.segment_base_offsets()[1];
         assert!(dir.path().join(format!("{second:020}.log")).exists());
-        for offset in 0..5 {
+        for offset in 0..7 {
             assert_eq!(log.read(offset, 1).unwrap().len(), b.len());
         }
         // A leftover prepared segment is cleaned up at open.
@@ -238,7 +257,7 @@ mod tests {
         log.offer_prepared(leftover);
         log.close().unwrap();
         let log = Log::open(dir.path(), small_config(), T0).unwrap();
-        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.log_end_offset(), 7);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -32,7 +32,6 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::error::{io_err, Result};
 use super::flush::SyncItem;
@@ -92,14 +91,13 @@ impl AbortedTxn {
 }
 
 /// The aborted transactions of one segment: all of them in memory (they are few: one
-/// per aborted transaction), and the file they are appended to.
+/// per aborted transaction), and the file they are appended to. No descriptor is held
+/// (as in Kafka, whose `TransactionIndex` opens its channel lazily): a write opens the
+/// file, so a broker with many partitions spends no descriptor per segment on it.
 #[derive(Debug)]
 pub(crate) struct TxnIndex {
     path: PathBuf,
     entries: Vec<AbortedTxn>,
-    /// Open for appends; `None` for a segment opened read-only (a rolled one), whose
-    /// file is opened again only by a truncation or a recovery that writes to it.
-    file: Option<Arc<File>>,
 }
 
 impl TxnIndex {
@@ -111,7 +109,7 @@ impl TxnIndex {
     /// Creates an empty index (an existing file is emptied: it belonged to a segment
     /// that no longer exists). Blocking: off the owner's thread, with the segment.
     pub(crate) fn create(path: PathBuf) -> Result<Self> {
-        let file = File::options()
+        File::options()
             .read(true)
             .write(true)
             .create(true)
@@ -121,22 +119,21 @@ impl TxnIndex {
         Ok(Self {
             path,
             entries: Vec::new(),
-            file: Some(Arc::new(file)),
         })
     }
 
     /// An index over a file already created (a prepared segment's).
     pub(crate) fn from_file(path: PathBuf, file: File) -> Self {
+        drop(file);
         Self {
             path,
             entries: Vec::new(),
-            file: Some(Arc::new(file)),
         }
     }
 
     /// Loads the entries of an existing file (none if it is missing). A torn last entry
     /// and anything after an unknown version are ignored, and cut off when `writable`
-    /// (the file is then kept open for appends, created if missing).
+    /// (the file created if missing).
     pub(crate) fn open(path: PathBuf, writable: bool) -> Result<Self> {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -152,20 +149,13 @@ impl TxnIndex {
                 None => break,
             }
         }
-        let mut index = Self {
-            path,
-            entries,
-            file: None,
-        };
-        if writable {
-            let file = open_for_append(&index.path)?;
-            let whole = (index.entries.len() * ENTRY_SIZE) as u64;
-            if whole != bytes.len() as u64 {
-                tracing::warn!(path = %index.path.display(), "cutting a torn txn index tail");
-                file.set_len(whole)
-                    .map_err(io_err("cut txn index", &index.path))?;
-            }
-            index.file = Some(Arc::new(file));
+        let index = Self { path, entries };
+        let whole = (index.entries.len() * ENTRY_SIZE) as u64;
+        if writable && whole != bytes.len() as u64 {
+            tracing::warn!(path = %index.path.display(), "cutting a torn txn index tail");
+            open_for_append(&index.path)?
+                .set_len(whole)
+                .map_err(io_err("cut txn index", &index.path))?;
         }
         Ok(index)
     }
@@ -178,11 +168,6 @@ impl TxnIndex {
         &self.path
     }
 
-    /// The open file, for a flush to sync.
-    pub(crate) fn file(&self) -> Option<&Arc<File>> {
-        self.file.as_ref()
-    }
-
     /// Adds an entry in memory and returns the write that puts it in the file, for the
     /// log's flush to do off the owner's thread (no file I/O here). An entry whose write
     /// a crash loses is re-added when the producer state is rebuilt (module docs).
@@ -190,7 +175,6 @@ impl TxnIndex {
         let at = (self.entries.len() * ENTRY_SIZE) as u64;
         self.entries.push(txn);
         SyncItem::TxnEntry {
-            file: self.file.clone(),
             path: self.path.clone(),
             at,
             bytes: txn.encode(),
@@ -198,18 +182,21 @@ impl TxnIndex {
     }
 
     /// Appends an entry to memory and to the file now (blocking: a cleaner's or a
-    /// recovery's write). Opens the file if this index was loaded read-only.
+    /// recovery's write); [`TxnIndex::sync`] makes the writes durable.
     pub(crate) fn append(&mut self, txn: AbortedTxn) -> Result<()> {
-        if self.file.is_none() {
-            self.file = Some(Arc::new(open_for_append(&self.path)?));
-        }
-        if let Some(file) = &self.file {
-            let at = (self.entries.len() * ENTRY_SIZE) as u64;
-            file.write_all_at(&txn.encode(), at)
-                .map_err(io_err("append to txn index", &self.path))?;
-        }
+        let at = (self.entries.len() * ENTRY_SIZE) as u64;
+        open_for_append(&self.path)?
+            .write_all_at(&txn.encode(), at)
+            .map_err(io_err("append to txn index", &self.path))?;
         self.entries.push(txn);
         Ok(())
+    }
+
+    /// fsyncs the file (the writes of every descriptor it was opened with).
+    pub(crate) fn sync(&self) -> Result<()> {
+        open_for_append(&self.path)?
+            .sync_all()
+            .map_err(io_err("sync txn index", &self.path))
     }
 
     /// Keeps only the entries whose marker is below `offset` (a truncation of the
@@ -220,15 +207,10 @@ impl TxnIndex {
             return Ok(());
         }
         self.entries.truncate(keep);
-        let file = match &self.file {
-            Some(f) => Arc::clone(f),
-            None => Arc::new(
-                File::options()
-                    .write(true)
-                    .open(&self.path)
-                    .map_err(io_err("open txn index", &self.path))?,
-            ),
-        };
+        let file = File::options()
+            .write(true)
+            .open(&self.path)
+            .map_err(io_err("open txn index", &self.path))?;
         file.set_len((keep * ENTRY_SIZE) as u64)
             .map_err(io_err("truncate txn index", &self.path))?;
         file.sync_all()

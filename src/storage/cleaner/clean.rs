@@ -285,10 +285,7 @@ impl Pass<'_> {
             cleaned.txn_index.append(*txn)?;
         }
         cleaned.seal()?;
-        if let Some(file) = cleaned.txn_index.file() {
-            file.sync_all()
-                .map_err(crate::storage::error::io_err("sync txn index", &txn_path))?;
-        }
+        cleaned.txn_index.sync()?;
         cleaned.log_file().sync_all()?;
         cleaned.offset_index.file().sync_all()?;
         cleaned.time_index.file().sync_all()?;

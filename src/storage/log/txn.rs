@@ -45,13 +45,7 @@ impl Log {
             "re-adding a lost aborted-transaction entry"
         );
         segment.txn_index.append(txn)?;
-        if let Some(file) = segment.txn_index.file() {
-            file.sync_data().map_err(crate::storage::error::io_err(
-                "sync txn index",
-                segment.txn_index.file_path(),
-            ))?;
-        }
-        Ok(())
+        segment.txn_index.sync()
     }
 
     /// Kafka's `collectAbortedTransactions`: the aborted transactions that overlap
