@@ -123,5 +123,8 @@ fn a_partition_costs_one_file_descriptor() {
         added <= PARTITIONS as usize + 20,
         "{added} descriptors for {PARTITIONS} partitions"
     );
-    assert!(added >= PARTITIONS as usize, "{added}: every active log is open");
+    assert!(
+        added >= PARTITIONS as usize,
+        "{added}: every active log is open"
+    );
 }

@@ -138,14 +138,39 @@ impl BrokerActor {
         broker.group_overrides = group_configs::load(&broker.data_dir)?;
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
         let (records, journal_lines) = store::read_topics(&broker.data_dir)?;
-        for t in records {
-            let configs = TopicConfigs::from_overrides(
-                t.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )
-            .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
+        let records = records
+            .into_iter()
+            .map(|t| {
+                let configs = TopicConfigs::from_overrides(
+                    t.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .map_err(|e| anyhow::anyhow!("topic {}: {e}", t.name))?;
+                Ok((t, configs))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Every log is opened (and recovered, after a crash) first, on
+        // `num.recovery.threads.per.data.dir` threads: the file work of thousands of
+        // partitions (directory syncs, index checks, scans) overlaps.
+        let jobs: Vec<(&str, i32, &TopicConfigs)> = records
+            .iter()
+            .flat_map(|(t, configs)| (0..t.partitions).map(move |p| (t.name.as_str(), p, configs)))
+            .collect();
+        let opened = in_parallel(
+            &jobs,
+            broker.config.num_recovery_threads_per_data_dir,
+            |&(topic, p, configs)| {
+                open_partition_log(&broker.data_dir, &broker.config, topic, p, configs)
+            },
+        );
+        let mut opened = opened.into_iter();
+        for (t, configs) in records {
             let mut partitions = Vec::new();
             for p in 0..t.partitions {
-                partitions.push(broker.open_partition(&t.name, p, &configs)?);
+                let log = opened
+                    .next()
+                    .flatten()
+                    .ok_or_else(|| anyhow::anyhow!("opening {}-{p} failed", t.name))??;
+                partitions.push(broker.start_partition(&t.name, p, log));
             }
             tracing::info!(topic = %t.name, partitions = t.partitions, "topic loaded");
             broker
@@ -174,22 +199,18 @@ impl BrokerActor {
         partition: i32,
         configs: &TopicConfigs,
     ) -> anyhow::Result<PartitionRoute> {
-        let dir = Log::partition_dir(&self.data_dir, topic, partition);
-        let log_config = log_config(&configs.effective(&self.config));
-        let log = partition::open_log(dir, log_config)
-            .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
-        let stats = log.log.open_stats();
-        if stats.recovered {
-            tracing::warn!(
-                partition = %format_args!("{topic}-{partition}"),
-                scanned_bytes = stats.scanned_bytes,
-                truncated_segments = stats.truncated_segments,
-                rebuilt_indexes = stats.rebuilt_indexes,
-                "log recovered after an unclean shutdown"
-            );
-        } else {
-            tracing::debug!(partition = %format_args!("{topic}-{partition}"), walked_bytes = stats.walked_bytes, "log opened");
-        }
+        let log = open_partition_log(&self.data_dir, &self.config, topic, partition, configs)?;
+        Ok(self.start_partition(topic, partition, log))
+    }
+
+    /// Starts the actor of an opened partition log (after replaying it, for an internal
+    /// topic's coordinators).
+    fn start_partition(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        log: partition::OpenLog,
+    ) -> PartitionRoute {
         if topic == OFFSETS_TOPIC {
             let config = self.group_config();
             groups::replay(&log.log, &mut self.replayed_groups, &config);
@@ -213,7 +234,7 @@ impl BrokerActor {
                 backoff: Duration::from_millis(self.config.log_cleaner_backoff_ms.max(1)),
             });
         }
-        Ok(PartitionRoute { addr, offsets })
+        PartitionRoute { addr, offsets }
     }
 
     /// The partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
@@ -395,9 +416,83 @@ impl Handler<Shutdown> for BrokerActor {
     }
 }
 
+/// Opens (and after a crash recovers) one partition's log: blocking file work, on any
+/// thread.
+fn open_partition_log(
+    data_dir: &std::path::Path,
+    config: &Config,
+    topic: &str,
+    partition: i32,
+    configs: &TopicConfigs,
+) -> anyhow::Result<partition::OpenLog> {
+    let dir = Log::partition_dir(data_dir, topic, partition);
+    let log = partition::open_log(dir, log_config(&configs.effective(config)))
+        .map_err(|e| anyhow::anyhow!("opening {topic}-{partition}: {e}"))?;
+    let stats = log.log.open_stats();
+    if stats.recovered {
+        tracing::warn!(
+            partition = %format_args!("{topic}-{partition}"),
+            scanned_bytes = stats.scanned_bytes,
+            truncated_segments = stats.truncated_segments,
+            rebuilt_indexes = stats.rebuilt_indexes,
+            "log recovered after an unclean shutdown"
+        );
+    } else {
+        tracing::debug!(partition = %format_args!("{topic}-{partition}"), walked_bytes = stats.walked_bytes, "log opened");
+    }
+    Ok(log)
+}
+
+/// `f` of every item on up to `threads` scoped threads; the results in item order,
+/// `None` for an item whose worker panicked.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = threads.clamp(1, items.len().max(1));
+    let done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break out };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut slots: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    for (i, r) in done {
+        slots[i] = Some(r);
+    }
+    slots
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_parallel_answers_every_item_in_order() {
+        let items: Vec<u64> = (0..500).collect();
+        let squares = in_parallel(&items, 3, |&i| i * i);
+        assert_eq!(squares.len(), 500);
+        assert!(squares
+            .iter()
+            .enumerate()
+            .all(|(i, r)| *r == Some(i as u64 * i as u64)));
+        assert!(in_parallel(&[] as &[u64], 4, |&i| i).is_empty());
+    }
 
     fn config(dir: &std::path::Path) -> Arc<Config> {
         let mut c = Config::default();

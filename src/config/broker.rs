@@ -82,6 +82,8 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// `num.network.threads`.
     pub num_network_threads: usize,
+    /// `num.recovery.threads.per.data.dir`.
+    pub num_recovery_threads_per_data_dir: usize,
     /// `num.partitions`.
     pub num_partitions: i32,
     /// `max.broker.partitions`.
@@ -545,6 +547,7 @@ impl Config {
             },
             log_dir: PathBuf::from(v.string("log.dirs")?),
             num_network_threads: v.num("num.network.threads")?,
+            num_recovery_threads_per_data_dir: v.num("num.recovery.threads.per.data.dir")?,
             num_partitions: v.num("num.partitions")?,
             max_broker_partitions: v.num("max.broker.partitions")?,
             default_replication_factor: v.num("default.replication.factor")?,

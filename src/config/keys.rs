@@ -306,6 +306,8 @@ pub static BROKER_KEYS: &[KeyDef] = &[
         "The directory that holds all partition logs and broker metadata (one directory; alias log.dir)."),
     key("num.network.threads", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, AvailableCores,
         "Threads serving connections (actix workers); Kafka's default is 3, Aeon's the number of cores."),
+    key("num.recovery.threads.per.data.dir", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("2"),
+        "Threads that open the partition logs at startup, in parallel (after an unclean shutdown they also recover them)."),
     key("num.partitions", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("1"),
         "The number of partitions of an auto-created topic or of a CreateTopics request that gives -1."),
     key("max.broker.partitions", Kind::Int(AT_LEAST_1_INT), ConfigType::Int, Value("10000"),
