@@ -176,11 +176,25 @@ pub fn open_files(pid: u32) -> anyhow::Result<u64> {
         .count() as u64)
 }
 
+/// `RssAnon` of a process: its own memory, without the file pages it maps.
+pub fn anon_bytes(pid: u32) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .with_context(|| format!("no RssAnon in {path}"))
+}
+
 /// Samples a process's resident memory and open files every 100 ms until finished;
 /// keeps the peaks.
 pub struct PeakSampler {
     stop: Arc<AtomicBool>,
     rss: Arc<AtomicU64>,
+    anon: Arc<AtomicU64>,
     files: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
@@ -188,6 +202,7 @@ pub struct PeakSampler {
 #[derive(Debug, Clone, Copy)]
 pub struct Peaks {
     pub rss_bytes: u64,
+    pub anon_bytes: u64,
     pub open_files: u64,
 }
 
@@ -195,12 +210,16 @@ impl PeakSampler {
     pub fn start(pid: u32) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let rss = Arc::new(AtomicU64::new(0));
+        let anon = Arc::new(AtomicU64::new(0));
         let files = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (stop, rss, files) = (stop.clone(), rss.clone(), files.clone());
+            let (stop, rss, anon, files) = (stop.clone(), rss.clone(), anon.clone(), files.clone());
             std::thread::spawn(move || loop {
                 if let Ok(bytes) = read_rss_bytes(pid) {
                     rss.fetch_max(bytes, Ordering::Relaxed);
+                }
+                if let Ok(bytes) = anon_bytes(pid) {
+                    anon.fetch_max(bytes, Ordering::Relaxed);
                 }
                 if let Ok(n) = open_files(pid) {
                     files.fetch_max(n, Ordering::Relaxed);
@@ -214,6 +233,7 @@ impl PeakSampler {
         Self {
             stop,
             rss,
+            anon,
             files,
             thread: Some(thread),
         }
@@ -226,6 +246,7 @@ impl PeakSampler {
         }
         Peaks {
             rss_bytes: self.rss.load(Ordering::Relaxed),
+            anon_bytes: self.anon.load(Ordering::Relaxed),
             open_files: self.files.load(Ordering::Relaxed),
         }
     }
@@ -250,5 +271,6 @@ mod tests {
         std::thread::sleep(Duration::from_millis(150));
         let peaks = sampler.finish();
         assert!(peaks.rss_bytes > 0 && peaks.open_files > 0);
+        assert!(peaks.anon_bytes > 0 && peaks.anon_bytes <= peaks.rss_bytes);
     }
 }

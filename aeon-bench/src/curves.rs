@@ -41,9 +41,13 @@ const GROUP_PARTITIONS: i32 = 10;
 const AT_REST_PARTITIONS: i32 = 1000;
 
 pub fn run(cmd: &CurvesCmd) -> anyhow::Result<()> {
+    // Brokers of their own: an operations listener on any free port, so that none
+    // collides with a broker already running here.
+    let mut settings = vec![("metrics.listener".to_string(), "127.0.0.1:0".to_string())];
+    settings.extend(cmd.broker_set.iter().cloned());
     let spec = BrokerSpec {
         binary: cmd.aeon.clone(),
-        settings: cmd.broker_set.clone(),
+        settings,
     };
     let mut curves = Curves {
         sitting: sitting(),
@@ -190,6 +194,14 @@ fn traffic(
 ) -> anyhow::Result<Traffic> {
     let bootstrap = broker.bootstrap();
     let pid = broker.pid()?;
+    // One message to every partition first: what is measured is the steady state, not
+    // the first touch of each partition's files.
+    let warm = run_producers(
+        &common(&bootstrap, partitions, u64::try_from(partitions)?, cmd.size),
+        &producer_args("1", 5, 1, None),
+        false,
+        Arc::new(AtomicU64::new(0)),
+    )?;
     let common = common(&bootstrap, partitions, cmd.messages, cmd.size);
     let probe = BrokerProbe::start(pid)?;
     let produced = run_producers(
@@ -201,7 +213,11 @@ fn traffic(
     let cost = probe.finish(produced.bytes)?;
     let config = consumer_config(&common, &consumer_args(clients, None));
     let starts = (0..partitions).map(|p| (p, Offset::Beginning)).collect();
-    let stop = Stop::after(produced.acked, None, &consumer_args(clients, None));
+    let stop = Stop::after(
+        warm.acked + produced.acked,
+        None,
+        &consumer_args(clients, None),
+    );
     let consumed = run_consumers(
         &config,
         TOPIC,
@@ -256,6 +272,7 @@ fn partitions_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve>
         ("end-to-end p99", "ms"),
         ("end-to-end p99.9", "ms"),
         ("peak RSS", "MB"),
+        ("peak RSS, anonymous", "MB"),
         ("peak open files", "files"),
         ("startup after a clean stop", "s"),
         ("startup after kill -9", "s"),
@@ -263,7 +280,7 @@ fn partitions_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve>
     for &n in &cmd.partitions {
         eprintln!("partitions: {n}");
         let row = or_gap(&format!("{n} partitions"), partitions_point(cmd, spec, n));
-        table.push(row.unwrap_or_else(|| vec![None; 10]));
+        table.push(row.unwrap_or_else(|| vec![None; 11]));
     }
     Ok(table.curve(
         "partitions",
@@ -300,6 +317,7 @@ fn partitions_point(
         traffic.e2e.as_ref().map(|l| l.p99),
         traffic.e2e.as_ref().map(|l| l.p99_9),
         mb(peaks.rss_bytes),
+        mb(peaks.anon_bytes),
         Some(peaks.open_files as f64),
         secs(clean),
         secs(killed),
@@ -320,12 +338,13 @@ fn clients_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
         ("end-to-end p99", "ms"),
         ("end-to-end p99.9", "ms"),
         ("peak RSS", "MB"),
+        ("peak RSS, anonymous", "MB"),
         ("peak open files", "files"),
     ]);
     for &n in &cmd.clients {
         eprintln!("clients: {n}");
         let row = or_gap(&format!("{n} clients"), clients_point(cmd, spec, n));
-        table.push(row.unwrap_or_else(|| vec![None; 7]));
+        table.push(row.unwrap_or_else(|| vec![None; 8]));
     }
     Ok(table.curve(
         "clients",
@@ -354,6 +373,7 @@ fn clients_point(cmd: &CurvesCmd, spec: &BrokerSpec, n: u64) -> anyhow::Result<V
         traffic.e2e.as_ref().map(|l| l.p99),
         traffic.e2e.as_ref().map(|l| l.p99_9),
         mb(peaks.rss_bytes),
+        mb(peaks.anon_bytes),
         Some(peaks.open_files as f64),
     ])
 }
@@ -364,8 +384,8 @@ fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
         ("consumer protocol: all groups assigned", "s"),
         ("classic: offset commits", "commits/s"),
         ("consumer protocol: offset commits", "commits/s"),
-        ("classic: peak RSS", "MB"),
-        ("consumer protocol: peak RSS", "MB"),
+        ("classic: peak RSS, anonymous", "MB"),
+        ("consumer protocol: peak RSS, anonymous", "MB"),
     ]);
     for &n in &cmd.groups {
         let mut row = vec![None; 6];
@@ -377,7 +397,7 @@ fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
             ) {
                 row[i] = secs(point.assigned);
                 row[2 + i] = Some(point.commits_per_s);
-                row[4 + i] = mb(point.peaks.rss_bytes);
+                row[4 + i] = mb(point.peaks.anon_bytes);
             }
         }
         table.push(row);
@@ -512,12 +532,13 @@ fn at_rest_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
         ("startup after a clean stop", "s"),
         ("startup after kill -9", "s"),
         ("RSS after startup", "MB"),
+        ("RSS after startup, anonymous", "MB"),
         ("open files after startup", "files"),
     ]);
     for &gb in &cmd.at_rest_gb {
         eprintln!("data at rest: {gb} GB");
         let row = or_gap(&format!("{gb} GB at rest"), at_rest_point(cmd, spec, gb));
-        table.push(row.unwrap_or_else(|| vec![None; 5]));
+        table.push(row.unwrap_or_else(|| vec![None; 6]));
     }
     Ok(table.curve(
         "at-rest",
@@ -549,6 +570,7 @@ fn at_rest_point(cmd: &CurvesCmd, spec: &BrokerSpec, gb: u64) -> anyhow::Result<
     let killed = broker.restart_killed()?;
     let pid = broker.pid()?;
     let rss = crate::proc_stats::read_rss_bytes(pid)?;
+    let anon = crate::broker::anon_bytes(pid)?;
     let files = crate::broker::open_files(pid)?;
     broker.stop()?;
     std::fs::remove_dir_all(&dir).ok();
@@ -557,6 +579,7 @@ fn at_rest_point(cmd: &CurvesCmd, spec: &BrokerSpec, gb: u64) -> anyhow::Result<
         secs(clean),
         secs(killed),
         mb(rss),
+        mb(anon),
         Some(files as f64),
     ])
 }

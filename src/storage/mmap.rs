@@ -66,7 +66,7 @@ impl MappedFile {
             .create_new(true)
             .open(path)
             .map_err(io_err("create", path))?;
-        Self::map(path.to_path_buf(), file, 0, capacity)
+        Self::map(path.to_path_buf(), file, 0, capacity, 0)
     }
 
     /// Opens an existing file (creating it empty when missing). All its current bytes
@@ -86,10 +86,25 @@ impl MappedFile {
             reason: format!("file of {file_len} bytes is too large"),
         })?;
         let capacity = file_len.max(min_capacity);
-        Self::map(path.to_path_buf(), file, file_len, capacity)
+        // Where the data ends: a file not trimmed by a clean shutdown is its capacity
+        // long, mostly a hole (unwritten blocks count as one), which the recovery scan
+        // must not read around in.
+        let data_end = rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(0))
+            .ok()
+            .and_then(|end| usize::try_from(end).ok())
+            .map_or(file_len, |end| end.min(file_len));
+        Self::map(path.to_path_buf(), file, file_len, capacity, data_end)
     }
 
-    fn map(path: PathBuf, file: File, len: usize, capacity: usize) -> Result<Self> {
+    /// Maps `capacity` bytes of `file`, `len` of them committed; no read-around from
+    /// `data_end` on.
+    fn map(
+        path: PathBuf,
+        file: File,
+        len: usize,
+        capacity: usize,
+        data_end: usize,
+    ) -> Result<Self> {
         // An empty mapping is not allowed; one page past an empty file is never read.
         let capacity = capacity.max(1);
         let file_len = file.metadata().map_err(io_err("stat", &path))?.len();
@@ -101,7 +116,7 @@ impl MappedFile {
             .len(capacity)
             .map_raw(&file)
             .map_err(io_err("mmap", &path))?;
-        advise_no_readaround(&map, len, capacity);
+        advise_no_readaround(&map, data_end, capacity);
         Ok(Self {
             path,
             file: Some(file),
