@@ -100,6 +100,9 @@ pub struct Stop {
     pub target: Arc<AtomicU64>,
     pub deadline: Option<Instant>,
     pub idle: Duration,
+    /// Consumers that have their partitions assigned and have polled once (connected
+    /// and fetching): e2e starts its producers only when all are.
+    pub ready: Arc<AtomicU64>,
 }
 
 impl Stop {
@@ -108,7 +111,20 @@ impl Stop {
             target: Arc::new(AtomicU64::new(target)),
             deadline,
             idle: Duration::from_secs_f64(args.idle_timeout.max(0.1)),
+            ready: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Waits until `consumers` consumers are ready, up to `timeout`; whether they are.
+    pub fn wait_ready(&self, consumers: usize, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while self.ready.load(Ordering::Relaxed) < consumers as u64 {
+            if Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
     }
 }
 
@@ -200,6 +216,10 @@ impl Job {
         consumer
             .assign(&assignment)
             .context("assigning partitions")?;
+        // The first poll connects and starts the fetches; what it returns is counted
+        // below like any message.
+        let mut pending = consumer.poll(Duration::from_millis(100));
+        self.stop.ready.fetch_add(1, Ordering::Relaxed);
         let mut r = JobResult {
             messages: 0,
             bytes: 0,
@@ -215,7 +235,10 @@ impl Job {
             {
                 break;
             }
-            let message = match consumer.poll(Duration::from_millis(100)) {
+            let polled = pending
+                .take()
+                .or_else(|| consumer.poll(Duration::from_millis(100)));
+            let message = match polled {
                 None => continue,
                 Some(m) => m.context("consuming")?,
             };

@@ -263,31 +263,72 @@ fn or_gap<T>(what: &str, result: anyhow::Result<T>) -> Option<T> {
     }
 }
 
+/// What a curve is: its names and columns; [`Shape::measure`] takes its points.
+struct Shape<'a> {
+    name: &'a str,
+    title: &'a str,
+    x_label: &'a str,
+    columns: &'a [(&'a str, &'a str)],
+}
+
+impl Shape<'_> {
+    /// One row per x from `point` (a row of `columns.len()` values).
+    fn measure(
+        &self,
+        xs: &[u64],
+        mut point: impl FnMut(u64) -> anyhow::Result<Vec<Option<f64>>>,
+    ) -> Curve {
+        let mut table = Table::new(self.columns);
+        for &x in xs {
+            eprintln!("{}: {x}", self.name);
+            let row = or_gap(&format!("{} {x}", self.name), point(x));
+            table.push(row.unwrap_or_else(|| vec![None; self.columns.len()]));
+        }
+        table.curve(self.name, self.title, self.x_label, xs)
+    }
+}
+
+/// The columns of [`Traffic::row`].
+const TRAFFIC_COLUMNS: [(&str, &str); 8] = [
+    ("produce", "MB/s"),
+    ("produce, broker CPU", "s/GB"),
+    ("consume", "MB/s"),
+    ("end-to-end p99", "ms"),
+    ("end-to-end p99.9", "ms"),
+    ("peak RSS", "MB"),
+    ("peak RSS, anonymous", "MB"),
+    ("peak open files", "files"),
+];
+
+impl Traffic {
+    fn row(&self, peaks: &Peaks) -> Vec<Option<f64>> {
+        vec![
+            self.produce_mb_s,
+            self.produce_cpu_s_per_gb,
+            self.consume_mb_s,
+            self.e2e.as_ref().map(|l| l.p99),
+            self.e2e.as_ref().map(|l| l.p99_9),
+            mb(peaks.rss_bytes),
+            mb(peaks.anon_bytes),
+            Some(peaks.open_files as f64),
+        ]
+    }
+}
+
 fn partitions_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
-    let mut table = Table::new(&[
-        ("create topic", "s"),
-        ("produce", "MB/s"),
-        ("produce, broker CPU", "s/GB"),
-        ("consume", "MB/s"),
-        ("end-to-end p99", "ms"),
-        ("end-to-end p99.9", "ms"),
-        ("peak RSS", "MB"),
-        ("peak RSS, anonymous", "MB"),
-        ("peak open files", "files"),
+    let mut columns = vec![("create topic", "s")];
+    columns.extend(TRAFFIC_COLUMNS);
+    columns.extend([
         ("startup after a clean stop", "s"),
         ("startup after kill -9", "s"),
     ]);
-    for &n in &cmd.partitions {
-        eprintln!("partitions: {n}");
-        let row = or_gap(&format!("{n} partitions"), partitions_point(cmd, spec, n));
-        table.push(row.unwrap_or_else(|| vec![None; 11]));
-    }
-    Ok(table.curve(
-        "partitions",
-        "Cost as partitions grow",
-        "partitions",
-        &cmd.partitions,
-    ))
+    let shape = Shape {
+        name: "partitions",
+        title: "Cost as partitions grow",
+        x_label: "partitions",
+        columns: &columns,
+    };
+    Ok(shape.measure(&cmd.partitions, |n| partitions_point(cmd, spec, n)))
 }
 
 fn partitions_point(
@@ -309,19 +350,10 @@ fn partitions_point(
     let killed = broker.restart_killed()?;
     broker.stop()?;
     std::fs::remove_dir_all(&dir).ok();
-    Ok(vec![
-        secs(create),
-        traffic.produce_mb_s,
-        traffic.produce_cpu_s_per_gb,
-        traffic.consume_mb_s,
-        traffic.e2e.as_ref().map(|l| l.p99),
-        traffic.e2e.as_ref().map(|l| l.p99_9),
-        mb(peaks.rss_bytes),
-        mb(peaks.anon_bytes),
-        Some(peaks.open_files as f64),
-        secs(clean),
-        secs(killed),
-    ])
+    let mut row = vec![secs(create)];
+    row.extend(traffic.row(&peaks));
+    row.extend([secs(clean), secs(killed)]);
+    Ok(row)
 }
 
 fn admin_config(bootstrap: &str) -> ClientConfig {
@@ -331,29 +363,16 @@ fn admin_config(bootstrap: &str) -> ClientConfig {
 }
 
 fn clients_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
-    let mut table = Table::new(&[
-        ("produce", "MB/s"),
-        ("produce, broker CPU", "s/GB"),
-        ("consume", "MB/s"),
-        ("end-to-end p99", "ms"),
-        ("end-to-end p99.9", "ms"),
-        ("peak RSS", "MB"),
-        ("peak RSS, anonymous", "MB"),
-        ("peak open files", "files"),
-    ]);
-    for &n in &cmd.clients {
-        eprintln!("clients: {n}");
-        let row = or_gap(&format!("{n} clients"), clients_point(cmd, spec, n));
-        table.push(row.unwrap_or_else(|| vec![None; 8]));
-    }
-    Ok(table.curve(
-        "clients",
-        &format!(
-            "Cost as clients grow (N producers and N consumers, a topic of {CLIENT_PARTITIONS} partitions)"
-        ),
-        "producers (and as many consumers)",
-        &cmd.clients,
-    ))
+    let title = format!(
+        "Cost as clients grow (N producers and N consumers, a topic of {CLIENT_PARTITIONS} partitions)"
+    );
+    let shape = Shape {
+        name: "clients",
+        title: &title,
+        x_label: "producers (and as many consumers)",
+        columns: &TRAFFIC_COLUMNS,
+    };
+    Ok(shape.measure(&cmd.clients, |n| clients_point(cmd, spec, n)))
 }
 
 fn clients_point(cmd: &CurvesCmd, spec: &BrokerSpec, n: u64) -> anyhow::Result<Vec<Option<f64>>> {
@@ -366,31 +385,31 @@ fn clients_point(cmd: &CurvesCmd, spec: &BrokerSpec, n: u64) -> anyhow::Result<V
     let peaks = sampler.finish();
     broker.stop()?;
     std::fs::remove_dir_all(&dir).ok();
-    Ok(vec![
-        traffic.produce_mb_s,
-        traffic.produce_cpu_s_per_gb,
-        traffic.consume_mb_s,
-        traffic.e2e.as_ref().map(|l| l.p99),
-        traffic.e2e.as_ref().map(|l| l.p99_9),
-        mb(peaks.rss_bytes),
-        mb(peaks.anon_bytes),
-        Some(peaks.open_files as f64),
-    ])
+    Ok(traffic.row(&peaks))
 }
 
 fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
-    let mut table = Table::new(&[
-        ("classic: all groups assigned", "s"),
-        ("consumer protocol: all groups assigned", "s"),
-        ("classic: offset commits", "commits/s"),
-        ("consumer protocol: offset commits", "commits/s"),
-        ("classic: peak RSS, anonymous", "MB"),
-        ("consumer protocol: peak RSS, anonymous", "MB"),
-    ]);
-    for &n in &cmd.groups {
+    let title = format!(
+        "Cost as consumer groups grow (one member each, a topic of {GROUP_PARTITIONS} partitions)"
+    );
+    let shape = Shape {
+        name: "groups",
+        title: &title,
+        x_label: "consumer groups",
+        columns: &[
+            ("classic: all groups assigned", "s"),
+            ("consumer protocol: all groups assigned", "s"),
+            ("classic: offset commits", "commits/s"),
+            ("consumer protocol: offset commits", "commits/s"),
+            ("classic: peak RSS, anonymous", "MB"),
+            ("consumer protocol: peak RSS, anonymous", "MB"),
+        ],
+    };
+    // The protocols of one point alternate, so that a slow moment falls on both; a
+    // protocol that failed leaves its cells empty.
+    Ok(shape.measure(&cmd.groups, |n| {
         let mut row = vec![None; 6];
         for (i, protocol) in ["classic", "consumer"].into_iter().enumerate() {
-            eprintln!("groups: {n} ({protocol})");
             if let Some(point) = or_gap(
                 &format!("{n} groups, {protocol}"),
                 groups_point(cmd, spec, n, protocol),
@@ -400,16 +419,8 @@ fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
                 row[4 + i] = mb(point.peaks.anon_bytes);
             }
         }
-        table.push(row);
-    }
-    Ok(table.curve(
-        "groups",
-        &format!(
-            "Cost as consumer groups grow (one member each, a topic of {GROUP_PARTITIONS} partitions)"
-        ),
-        "consumer groups",
-        &cmd.groups,
-    ))
+        Ok(row)
+    }))
 }
 
 struct GroupsPoint {
@@ -468,7 +479,14 @@ fn groups_point(
                 let mut counted = false;
                 let mut offset = 0i64;
                 while !stop.load(Ordering::Relaxed) {
-                    consumer.poll(Duration::from_millis(20));
+                    // While committing, a poll only serves callbacks: the commits
+                    // themselves pace the loop.
+                    let wait = if committing.load(Ordering::Relaxed) {
+                        0
+                    } else {
+                        20
+                    };
+                    consumer.poll(Duration::from_millis(wait));
                     let owned = consumer.assignment()?.count();
                     if !counted && owned == GROUP_PARTITIONS as usize {
                         counted = true;
@@ -527,25 +545,21 @@ fn groups_point(
 }
 
 fn at_rest_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
-    let mut table = Table::new(&[
-        ("first start, every log recovered", "s"),
-        ("startup after a clean stop", "s"),
-        ("startup after kill -9", "s"),
-        ("RSS after startup", "MB"),
-        ("RSS after startup, anonymous", "MB"),
-        ("open files after startup", "files"),
-    ]);
-    for &gb in &cmd.at_rest_gb {
-        eprintln!("data at rest: {gb} GB");
-        let row = or_gap(&format!("{gb} GB at rest"), at_rest_point(cmd, spec, gb));
-        table.push(row.unwrap_or_else(|| vec![None; 6]));
-    }
-    Ok(table.curve(
-        "at-rest",
-        &format!("Startup with data at rest ({AT_REST_PARTITIONS} partitions)"),
-        "GB at rest",
-        &cmd.at_rest_gb,
-    ))
+    let title = format!("Startup with data at rest ({AT_REST_PARTITIONS} partitions)");
+    let shape = Shape {
+        name: "at-rest",
+        title: &title,
+        x_label: "GB at rest",
+        columns: &[
+            ("first start, every log recovered", "s"),
+            ("startup after a clean stop", "s"),
+            ("startup after kill -9", "s"),
+            ("RSS after startup", "MB"),
+            ("RSS after startup, anonymous", "MB"),
+            ("open files after startup", "files"),
+        ],
+    };
+    Ok(shape.measure(&cmd.at_rest_gb, |gb| at_rest_point(cmd, spec, gb)))
 }
 
 fn at_rest_point(cmd: &CurvesCmd, spec: &BrokerSpec, gb: u64) -> anyhow::Result<Vec<Option<f64>>> {

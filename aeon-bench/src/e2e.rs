@@ -16,6 +16,7 @@ use crate::report::{Progress, Report};
 use crate::{proc_stats, CommonArgs, ConsumerArgs, E2eCmd, ProducerArgs};
 
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn run(cmd: &E2eCmd) -> anyhow::Result<()> {
     let common = &cmd.common;
@@ -72,6 +73,7 @@ pub fn measure(
     // Consumers read until they have every acknowledged message (known once the
     // producers are done) or stay idle for --idle-timeout.
     let stop = Stop::after(u64::MAX, None, consumer);
+    let consumers_started = consumer.consumers.clamp(1, starts.len().max(1));
     let (produced, received) = std::thread::scope(|s| {
         let consumers = s.spawn(|| {
             run_consumers(
@@ -84,6 +86,11 @@ pub fn measure(
                 true,
             )
         });
+        // Messages sent before every consumer fetches would be timed from before it
+        // was there.
+        if !stop.wait_ready(consumers_started, READY_TIMEOUT) {
+            eprintln!("not every consumer was ready after {READY_TIMEOUT:?}; producing anyway");
+        }
         let produced = run_producers(common, producer, true, Arc::new(AtomicU64::new(0)));
         let acked = produced.as_ref().map_or(0, |p| p.acked);
         stop.target.store(acked, Ordering::Relaxed);
