@@ -431,15 +431,41 @@ impl MappedFile {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         *allocated = (*allocated).min(len);
+        // Nothing written from `len` on (a crash's untrimmed preallocation): it reads as
+        // zeros already, and truncating would only free the blocks allocated ahead
+        // (with a discard per file on some filesystems) for the next appends to
+        // allocate again.
+        // (Holes are whole blocks: the rest of the block holding `len` is zeroed by hand.)
+        const BLOCK: usize = 4096;
+        let block_end = len.next_multiple_of(BLOCK).min(self.capacity);
         let file = self.descriptor()?;
-        file.set_len(len as u64)
-            .map_err(io_err("truncate", &self.path))?;
-        file.set_len(self.capacity as u64)
-            .map_err(io_err("preallocate", &self.path))?;
+        if self.has_data_from(block_end) {
+            file.set_len(len as u64)
+                .map_err(io_err("truncate", &self.path))?;
+            file.set_len(self.capacity as u64)
+                .map_err(io_err("preallocate", &self.path))?;
+        } else if block_end > len {
+            use std::os::unix::fs::FileExt;
+            file.write_all_at(&[0u8; BLOCK][..block_end - len], len as u64)
+                .map_err(io_err("zero", &self.path))?;
+        }
         self.len.store(len, Ordering::Release);
         self.populated.store(len, Ordering::Relaxed);
         advise_no_readaround(&self.map, len, self.capacity);
         Ok(())
+    }
+
+    /// Whether any byte of the file from `from` on was written (`SEEK_DATA`: holes and
+    /// allocated, never written blocks read as zeros and do not count; pages in the page
+    /// cache do). True when the filesystem cannot tell.
+    fn has_data_from(&self, from: usize) -> bool {
+        let Ok(file) = self.descriptor() else {
+            return true;
+        };
+        match rustix::fs::seek(&*file, rustix::fs::SeekFrom::Data(from as u64)) {
+            Ok(_) => true,
+            Err(e) => e != rustix::io::Errno::NXIO,
+        }
     }
 
     /// Shortens the file to its committed length and takes no more appends. The
@@ -722,6 +748,33 @@ mod tests {
         file.append(b"abcdef", |_| Ok::<(), Error>(())).unwrap();
         file.cut(2).unwrap();
         assert_eq!(file.contents(), b"ab");
+        drop(file);
+        let reopened = MappedFile::open(&path, 0).unwrap();
+        assert_eq!(&reopened.contents()[..8], b"ab\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn cut_keeps_the_blocks_allocated_ahead_when_nothing_was_written_past_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut file = MappedFile::create(&path, 1 << 20).unwrap();
+        file.reserve(256 * 1024).unwrap();
+        let blocks = || std::fs::metadata(&path).unwrap().blocks();
+        let allocated = blocks();
+        assert!(allocated * 512 >= 256 * 1024, "{allocated} blocks reserved");
+        file.append(b"abcdef", |_| Ok::<(), Error>(())).unwrap();
+        // Appends through the mapping are data to the filesystem only once synced.
+        file.sync_all().unwrap();
+        file.cut(6).unwrap();
+        assert_eq!(
+            blocks(),
+            allocated,
+            "a tail that reads as zeros is not truncated"
+        );
+        assert_eq!(file.contents(), b"abcdef");
+        // A written tail is cut: it must read as zeros again.
+        file.cut(2).unwrap();
         drop(file);
         let reopened = MappedFile::open(&path, 0).unwrap();
         assert_eq!(&reopened.contents()[..8], b"ab\0\0\0\0\0\0");

@@ -335,8 +335,9 @@ impl LogSegment {
             }
             position += size;
         }
-        // Only for the statistics: a look at the start of the tail, not the whole preallocation.
-        let garbage = data[position..].iter().take(64 * 1024).any(|&b| b != 0);
+        // Only for the statistics: a look at the start of the tail (its first page), not
+        // the whole preallocation.
+        let garbage = data[position..].iter().take(4096).any(|&b| b != 0);
         drop(data_owner);
         if position < file_len {
             if garbage {
