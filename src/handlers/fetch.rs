@@ -155,14 +155,13 @@ pub async fn handle(
         let bytes: usize = results.iter().flatten().map(|d| d.records.len()).sum();
         let failed = results.iter().any(Result::is_err);
         let now = Instant::now();
-        if bytes >= min_bytes || failed || now >= deadline || plan.is_empty() {
+        // Nothing to wait on: no partition that could change.
+        let unknown = plan.iter().all(|p| p.route.is_err());
+        if bytes >= min_bytes || failed || now >= deadline || unknown {
             break results;
         }
         // Wait until a partition reports a change (then read again) or the wait runs
         // out. A change after `read_all` saw the offsets is never missed.
-        if plan.iter().all(|p| p.route.is_err()) {
-            break results;
-        }
         any_change(
             plan.iter_mut().filter_map(|p| p.route.as_mut().ok()),
             deadline - now,

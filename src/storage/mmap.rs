@@ -439,7 +439,7 @@ impl MappedFile {
         const BLOCK: usize = 4096;
         let block_end = len.next_multiple_of(BLOCK).min(self.capacity);
         let file = self.descriptor()?;
-        if self.has_data_from(block_end) {
+        if has_data_from(&file, block_end) {
             file.set_len(len as u64)
                 .map_err(io_err("truncate", &self.path))?;
             file.set_len(self.capacity as u64)
@@ -453,19 +453,6 @@ impl MappedFile {
         self.populated.store(len, Ordering::Relaxed);
         advise_no_readaround(&self.map, len, self.capacity);
         Ok(())
-    }
-
-    /// Whether any byte of the file from `from` on was written (`SEEK_DATA`: holes and
-    /// allocated, never written blocks read as zeros and do not count; pages in the page
-    /// cache do). True when the filesystem cannot tell.
-    fn has_data_from(&self, from: usize) -> bool {
-        let Ok(file) = self.descriptor() else {
-            return true;
-        };
-        match rustix::fs::seek(&*file, rustix::fs::SeekFrom::Data(from as u64)) {
-            Ok(_) => true,
-            Err(e) => e != rustix::io::Errno::NXIO,
-        }
     }
 
     /// Shortens the file to its committed length and takes no more appends. The
@@ -522,6 +509,16 @@ impl MappedFile {
         self.descriptor()?
             .sync_all()
             .map_err(io_err("fsync", &self.path))
+    }
+}
+
+/// Whether any byte of `file` from `from` on was written (`SEEK_DATA`: holes and
+/// allocated, never written blocks read as zeros and do not count; pages in the page
+/// cache do). True when the filesystem cannot tell.
+fn has_data_from(file: &File, from: usize) -> bool {
+    match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(from as u64)) {
+        Ok(_) => true,
+        Err(e) => e != rustix::io::Errno::NXIO,
     }
 }
 

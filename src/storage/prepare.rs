@@ -43,7 +43,7 @@ pub struct PreparedSegment {
     time_index: MappedFile,
     /// The empty `.txnindex`, so an abort marker never creates a file on the owner's
     /// thread.
-    txn_index: (PathBuf, std::fs::File),
+    txn_index: PathBuf,
 }
 
 impl SegmentPreparer {
@@ -66,17 +66,9 @@ impl SegmentPreparer {
                 &path("timeindex"),
                 index_bytes / TIME_ENTRY_SIZE * TIME_ENTRY_SIZE,
             )?,
-            txn_index: {
-                let p = path("txnindex");
-                let f = std::fs::File::options()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&p)
-                    .map_err(io_err("create prepared txn index", &p))?;
-                (p, f)
-            },
+            txn_index: TxnIndex::create(path("txnindex"))?
+                .file_path()
+                .to_path_buf(),
         })
     }
 }
@@ -88,7 +80,7 @@ impl PreparedSegment {
             std::fs::remove_file(file.path())
                 .map_err(io_err("delete prepared segment", file.path()))?;
         }
-        let path = &self.txn_index.0;
+        let path = &self.txn_index;
         std::fs::remove_file(path).map_err(io_err("delete prepared segment", path))?;
         Ok(())
     }
@@ -105,16 +97,15 @@ impl PreparedSegment {
         self.log.rename(&log_path)?;
         self.index.rename(&index_path)?;
         self.time_index.rename(&time_path)?;
-        let (prepared_txn, txn_file) = self.txn_index;
         let txn_path = TxnIndex::path(dir, base_offset);
-        std::fs::rename(&prepared_txn, &txn_path)
+        std::fs::rename(&self.txn_index, &txn_path)
             .map_err(io_err("install prepared txn index", &txn_path))?;
         Ok(LogSegment::assemble(
             base_offset,
             self.log,
             OffsetIndex::from_file(self.index, base_offset),
             TimeIndex::from_file(self.time_index, base_offset),
-            TxnIndex::from_file(txn_path, txn_file),
+            TxnIndex::empty(txn_path),
             now_ms,
             config,
         ))

@@ -122,9 +122,8 @@ impl TxnIndex {
         })
     }
 
-    /// An index over a file already created (a prepared segment's).
-    pub(crate) fn from_file(path: PathBuf, file: File) -> Self {
-        drop(file);
+    /// An index over an empty file already created (a prepared segment's).
+    pub(crate) fn empty(path: PathBuf) -> Self {
         Self {
             path,
             entries: Vec::new(),
