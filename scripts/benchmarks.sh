@@ -50,6 +50,7 @@ row produce-1k-acks1    "$BENCH" produce "${common[@]}" --topic p1k --create-top
 row produce-1k-acksall  "$BENCH" produce "${common[@]}" --topic p1kall --create-topic --partitions 1 --messages 300000 --size 1024 --acks all --linger-ms 5
 row consume-100-default "$BENCH" consume "${common[@]}" --topic p100 --messages 2000000
 row consume-100-wait10  "$BENCH" consume "${common[@]}" --topic p100 --messages 2000000 --fetch-wait-ms 10
+row consume-1k-default  "$BENCH" consume "${common[@]}" --topic p1k --messages 300000 --size 1024
 row e2e-1k-10k-acksall  "$BENCH" e2e "${common[@]}" --topic e2e --create-topic --partitions 1 --messages 50000 --size 1024 --acks all --linger-ms 0 --rate 10000
 
 start_broker fsync AEON_LOG_FLUSH_BEFORE_ACK=true

@@ -4,25 +4,29 @@
 //! - partitions: one topic of N partitions, the same messages spread over them round
 //!   robin; produce and consume throughput, end-to-end p99 at a fixed rate, the broker's
 //!   peak RSS and open files, and its startup time after a clean stop and after kill -9;
-//! - clients: N producer and N consumer clients (each its own librdkafka instance and
-//!   connections) sharing the same messages; throughput, p99 at a fixed total rate, RSS;
+//! - clients: N producer and N consumer connections sharing the same messages;
+//!   throughput, p99 at a fixed total rate, RSS;
 //! - groups: N consumer groups of one member each, for the classic protocol and the
 //!   consumer protocol (KIP-848): time until every group owns its partitions, offset
 //!   commits per second, RSS;
 //! - data at rest: a topic of 1,000 partitions holding N GB (sparse files: a batch
 //!   header every MiB, zeros between), startup time clean and after kill -9.
 //!
+//! The partitions curve runs librdkafka clients; the clients and groups curves run the
+//! tool's own protocol clients ([`crate::swarm`], a task per connection on one thread),
+//! since a thousand librdkafka instances, each with threads of its own, measure the tool
+//! rather than the broker.
+//!
 //! The result is the JSON that `aeon-bench plot` draws.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::Offset;
 
 use crate::at_rest;
 use crate::broker::{BrokerProcess, BrokerSpec, PeakSampler, Peaks};
@@ -32,6 +36,7 @@ use crate::plot::{Curve, Curves, Series};
 use crate::proc_stats::BrokerProbe;
 use crate::produce::{create_topic, run_producers};
 use crate::report::LatencyMs;
+use crate::swarm::{self, GroupsPlan, Protocol, TrafficPlan};
 use crate::{CommonArgs, ConsumerArgs, CurvesCmd, ProducerArgs};
 
 const TOPIC: &str = "curve";
@@ -49,29 +54,43 @@ pub fn run(cmd: &CurvesCmd) -> anyhow::Result<()> {
         binary: cmd.aeon.clone(),
         settings,
     };
-    let mut curves = Curves {
-        sitting: sitting(),
-        curves: Vec::new(),
+    // Some curves only: the others of an existing file are kept, and the new ones say
+    // when they were measured.
+    let mut curves = match std::fs::read_to_string(&cmd.out) {
+        Ok(json) if !cmd.only.is_empty() => {
+            serde_json::from_str(&json).with_context(|| format!("reading {}", cmd.out.display()))?
+        }
+        _ => Curves {
+            sitting: sitting(),
+            curves: Vec::new(),
+        },
     };
+    let apart = !curves.curves.is_empty();
     let wanted = |name: &str| cmd.only.is_empty() || cmd.only.iter().any(|o| o == name);
-    if wanted("partitions") {
-        curves.curves.push(partitions_curve(cmd, &spec)?);
-        save(cmd, &curves)?;
-    }
-    if wanted("clients") {
-        curves.curves.push(clients_curve(cmd, &spec)?);
-        save(cmd, &curves)?;
-    }
-    if wanted("groups") {
-        curves.curves.push(groups_curve(cmd, &spec)?);
-        save(cmd, &curves)?;
-    }
-    if wanted("at-rest") {
-        curves.curves.push(at_rest_curve(cmd, &spec)?);
+    let measures: [(&str, CurveFn); 4] = [
+        ("partitions", partitions_curve),
+        ("clients", clients_curve),
+        ("groups", groups_curve),
+        ("at-rest", at_rest_curve),
+    ];
+    for (name, measure) in measures {
+        if !wanted(name) {
+            continue;
+        }
+        let mut curve = measure(cmd, &spec)?;
+        if apart {
+            curve.sitting = Some(sitting());
+        }
+        match curves.curves.iter_mut().find(|c| c.name == curve.name) {
+            Some(old) => *old = curve,
+            None => curves.curves.push(curve),
+        }
         save(cmd, &curves)?;
     }
     Ok(())
 }
+
+type CurveFn = fn(&CurvesCmd, &BrokerSpec) -> anyhow::Result<Curve>;
 
 fn save(cmd: &CurvesCmd, curves: &Curves) -> anyhow::Result<()> {
     std::fs::write(&cmd.out, serde_json::to_string_pretty(curves)?)
@@ -81,10 +100,28 @@ fn save(cmd: &CurvesCmd, curves: &Curves) -> anyhow::Result<()> {
 fn sitting() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
     format!(
-        "{cores} cores, load average at the start {}",
+        "{}, {cores} cores, load average at the start {}",
+        civil_date(days),
         load.split_whitespace().next().unwrap_or("?")
     )
+}
+
+/// The UTC date (YYYY-MM-DD) `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_date(days: u64) -> String {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// A fresh data directory for one point.
@@ -128,6 +165,7 @@ impl Table {
             x_label: x_label.to_string(),
             x: x.iter().map(|&v| v as f64).collect(),
             series: self.series,
+            sitting: None,
         }
     }
 }
@@ -378,10 +416,32 @@ fn clients_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
 fn clients_point(cmd: &CurvesCmd, spec: &BrokerSpec, n: u64) -> anyhow::Result<Vec<Option<f64>>> {
     let clients = usize::try_from(n)?;
     let dir = point_dir(cmd, "clients", n)?;
-    let (mut broker, _) = BrokerProcess::start(spec, &dir)?;
+    // Every connection comes from 127.0.0.1: Aeon's cap per address (1,000 by default)
+    // is raised to what the point opens.
+    let mut spec = spec.clone();
+    spec.settings
+        .push(("max.connections.per.ip".into(), (2 * n + 10).to_string()));
+    let (mut broker, _) = BrokerProcess::start(&spec, &dir)?;
     let sampler = PeakSampler::start(broker.pid()?);
-    create_topic(&admin_config(&broker.bootstrap()), TOPIC, CLIENT_PARTITIONS)?;
-    let traffic = traffic(cmd, &broker, CLIENT_PARTITIONS, clients)?;
+    let bootstrap = broker.bootstrap();
+    create_topic(&admin_config(&bootstrap), TOPIC, CLIENT_PARTITIONS)?;
+    let moved = swarm::traffic(&TrafficPlan {
+        bootstrap: &bootstrap,
+        broker_pid: broker.pid()?,
+        topic: TOPIC,
+        partitions: CLIENT_PARTITIONS,
+        clients,
+        messages: cmd.messages,
+        size: cmd.size,
+        rate: cmd.rate,
+        latency_secs: cmd.latency_secs,
+    })?;
+    let traffic = Traffic {
+        produce_mb_s: mb_per_s(moved.produced_bytes, moved.produce_elapsed),
+        produce_cpu_s_per_gb: Some(moved.produce_cpu_s_per_gb),
+        consume_mb_s: mb_per_s(moved.consumed_bytes, moved.consume_elapsed),
+        e2e: LatencyMs::from_histogram(&moved.latency),
+    };
     let peaks = sampler.finish();
     broker.stop()?;
     std::fs::remove_dir_all(&dir).ok();
@@ -409,9 +469,12 @@ fn groups_curve(cmd: &CurvesCmd, spec: &BrokerSpec) -> anyhow::Result<Curve> {
     // protocol that failed leaves its cells empty.
     Ok(shape.measure(&cmd.groups, |n| {
         let mut row = vec![None; 6];
-        for (i, protocol) in ["classic", "consumer"].into_iter().enumerate() {
+        for (i, protocol) in [Protocol::Classic, Protocol::Consumer]
+            .into_iter()
+            .enumerate()
+        {
             if let Some(point) = or_gap(
-                &format!("{n} groups, {protocol}"),
+                &format!("{n} groups, {}", protocol.name()),
                 groups_point(cmd, spec, n, protocol),
             ) {
                 row[i] = secs(point.assigned);
@@ -429,17 +492,16 @@ struct GroupsPoint {
     peaks: Peaks,
 }
 
-/// `n` groups of one member each subscribe at one moment; the time until every member
-/// owns all the topic's partitions, then `cmd.commit_secs` of synchronous commits by
-/// every member.
+/// `n` groups of one member each (raw protocol clients, [`swarm::groups`]) join at one
+/// moment; the time until every member owns all the topic's partitions, then
+/// `cmd.commit_secs` of synchronous commits by every member.
 fn groups_point(
     cmd: &CurvesCmd,
     spec: &BrokerSpec,
     n: u64,
-    protocol: &str,
+    protocol: Protocol,
 ) -> anyhow::Result<GroupsPoint> {
-    let members = usize::try_from(n)?;
-    let dir = point_dir(cmd, &format!("groups-{protocol}"), n)?;
+    let dir = point_dir(cmd, &format!("groups-{}", protocol.name()), n)?;
     let mut spec = spec.clone();
     spec.settings
         .push(("group.initial.rebalance.delay.ms".into(), "0".into()));
@@ -447,99 +509,22 @@ fn groups_point(
     let sampler = PeakSampler::start(broker.pid()?);
     let bootstrap = broker.bootstrap();
     create_topic(&admin_config(&bootstrap), TOPIC, GROUP_PARTITIONS)?;
-    let consumers = (0..members)
-        .map(|i| {
-            let mut config = admin_config(&bootstrap);
-            config
-                .set("group.id", format!("curve-{protocol}-{i}"))
-                .set("group.protocol", protocol)
-                .set("enable.auto.commit", "false");
-            config.create::<BaseConsumer>()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("creating the consumers")?;
-    let assigned = Arc::new(AtomicU64::new(0));
-    let commits = Arc::new(AtomicU64::new(0));
-    let committing = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Arc::new(Barrier::new(members + 1));
-    let threads: Vec<_> = consumers
-        .into_iter()
-        .map(|consumer| {
-            let (assigned, commits, committing, stop, start) = (
-                assigned.clone(),
-                commits.clone(),
-                committing.clone(),
-                stop.clone(),
-                start.clone(),
-            );
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                start.wait();
-                consumer.subscribe(&[TOPIC])?;
-                let mut counted = false;
-                let mut offset = 0i64;
-                while !stop.load(Ordering::Relaxed) {
-                    // While committing, a poll only serves callbacks: the commits
-                    // themselves pace the loop.
-                    let wait = if committing.load(Ordering::Relaxed) {
-                        0
-                    } else {
-                        20
-                    };
-                    consumer.poll(Duration::from_millis(wait));
-                    let owned = consumer.assignment()?.count();
-                    if !counted && owned == GROUP_PARTITIONS as usize {
-                        counted = true;
-                        assigned.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if counted && committing.load(Ordering::Relaxed) {
-                        offset += 1;
-                        let mut offsets = TopicPartitionList::new();
-                        offsets.add_partition_offset(TOPIC, 0, Offset::Offset(offset))?;
-                        if consumer.commit(&offsets, CommitMode::Sync).is_ok() {
-                            commits.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                consumer.unsubscribe();
-                Ok(())
-            })
-        })
-        .collect();
-    start.wait();
-    let began = Instant::now();
-    let deadline = began + Duration::from_secs_f64(cmd.group_timeout);
-    while assigned.load(Ordering::Relaxed) < n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let took = began.elapsed();
-    let all = assigned.load(Ordering::Relaxed);
-    let commits_per_s = if all == n {
-        committing.store(true, Ordering::Relaxed);
-        let from = commits.load(Ordering::Relaxed);
-        let window = Instant::now();
-        std::thread::sleep(Duration::from_secs_f64(cmd.commit_secs));
-        (commits.load(Ordering::Relaxed) - from) as f64 / window.elapsed().as_secs_f64()
-    } else {
-        0.0
-    };
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join()
-            .map_err(|_| anyhow!("a member thread panicked"))??;
-    }
+    let run = swarm::groups(&GroupsPlan {
+        bootstrap: &bootstrap,
+        topic: TOPIC,
+        partitions: GROUP_PARTITIONS,
+        groups: usize::try_from(n)?,
+        protocol,
+        commit_secs: cmd.commit_secs,
+        timeout: Duration::from_secs_f64(cmd.group_timeout),
+    });
     let peaks = sampler.finish();
     broker.stop()?;
     std::fs::remove_dir_all(&dir).ok();
-    if all < n {
-        anyhow::bail!(
-            "{all} of {n} groups assigned within {} s",
-            cmd.group_timeout
-        );
-    }
+    let run = run?;
     Ok(GroupsPoint {
-        assigned: took,
-        commits_per_s,
+        assigned: run.assigned,
+        commits_per_s: run.commits_per_s,
         peaks,
     })
 }
@@ -596,4 +581,16 @@ fn at_rest_point(cmd: &CurvesCmd, spec: &BrokerSpec, gb: u64) -> anyhow::Result<
         mb(anon),
         Some(files as f64),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_from_days_since_the_epoch() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(20_790), "2026-12-03");
+    }
 }

@@ -4,7 +4,9 @@
 //! `e2e.rs` and `rebalance.rs` are one mode each; `limit.rs` measures what the machine allows;
 //! `report.rs` holds histograms, output and the progress bar; `proc_stats.rs` reads
 //! the broker's cost from `/proc`. `curves.rs` starts brokers of its own (`broker.rs`,
-//! with `at_rest.rs` making test logs) to measure growth curves, which `plot.rs` draws.
+//! with `at_rest.rs` making test logs) to measure growth curves, which `plot.rs` draws;
+//! its clients and groups curves run many connections on one thread with `swarm.rs`,
+//! over `wire.rs` (the protocol spoken directly, with Aeon's codec).
 
 mod at_rest;
 mod broker;
@@ -17,6 +19,8 @@ mod proc_stats;
 mod produce;
 mod rebalance;
 mod report;
+mod swarm;
+mod wire;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -66,7 +70,7 @@ pub struct CurvesCmd {
     /// The JSON file to write (after each curve).
     #[arg(long, default_value = "curves.json")]
     pub out: PathBuf,
-    /// Curves to measure, comma-separated: partitions, clients, groups, at-rest [default: all].
+    /// Curves to measure, comma-separated: partitions, clients, groups, at-rest [default: all]. The other curves of an existing --out file are kept.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Partition counts of the partitions curve.

@@ -36,6 +36,9 @@ pub struct Curve {
     pub x_label: String,
     pub x: Vec<f64>,
     pub series: Vec<Series>,
+    /// Its own sitting, when it was measured apart from the rest of the set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sitting: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,7 +152,7 @@ pub fn render(curves: &Curves, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::with_capacity(curves.curves.len());
     for curve in &curves.curves {
-        let svg = svg(curve, &curves.sitting)
+        let svg = svg(curve, curve.sitting.as_deref().unwrap_or(&curves.sitting))
             .with_context(|| format!("drawing curve {:?}", curve.name))?;
         let path = dir.join(format!("{}.svg", curve.name));
         std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
@@ -170,9 +173,13 @@ pub fn report(curves: &Curves, link_prefix: &str) -> String {
                 format!("{} {slope}", curve.series[i].name)
             })
             .collect();
+        let own = curve
+            .sitting
+            .as_ref()
+            .map_or_else(String::new, |s| format!("Sitting: {s}\n\n"));
         let _ = write!(
             out,
-            "\n### {title}\n\n{table}\n![{title}]({prefix}/{name}.svg)\n\n\
+            "\n### {title}\n\n{own}{table}\n![{title}]({prefix}/{name}.svg)\n\n\
              growth (log-log slope, last two points): {growths}\n",
             title = curve.title,
             table = markdown(curve),
@@ -425,6 +432,7 @@ mod tests {
                         values: vec![Some(0.0123), Some(0.5), Some(3.0)],
                     },
                 ],
+                sitting: None,
             }],
         }
     }
@@ -454,6 +462,7 @@ mod tests {
                 unit: "".into(),
                 values: vec![Some(1.0), Some(100.0), Some(10_000.0), None],
             }],
+            sitting: None,
         };
         let slope = growth(&curve, 0).unwrap();
         assert!((slope - 2.0).abs() < 1e-12, "slope {slope}");
