@@ -32,7 +32,7 @@ pub mod listener;
 pub mod sources;
 pub mod topic;
 
-pub use broker::{Config, ListenerConfig, LogFormat, ValueOrigin};
+pub use broker::{Config, ListenerConfig, LogFormat, QuorumConfig, ValueOrigin};
 pub use entry::{ConfigEntry, ConfigSource, ConfigSynonym, ConfigType};
 pub use error::ConfigError;
 pub use keys::config_reference_markdown;

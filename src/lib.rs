@@ -30,6 +30,7 @@
 
 pub mod actors;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -449,6 +449,8 @@ impl Collector for LagGauges {
         )?;
         for topic in routing.topics.values().filter(|t| !t.internal) {
             for (index, p) in topic.partitions.iter().enumerate() {
+                // Only the partitions this broker leads.
+                let Some(p) = p else { continue };
                 let labels: Labels = vec![
                     ("topic".to_string(), topic.name.clone()),
                     ("partition".to_string(), index.to_string()),
@@ -770,12 +772,28 @@ impl std::fmt::Debug for PartitionGauges {
 impl Collector for PartitionGauges {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let routing = self.routing.load();
-        let partitions: i64 = routing
-            .topics
-            .values()
-            .map(|t| t.partitions.len() as i64)
-            .sum();
-        // One broker: it leads every partition, and none is under-replicated.
+        // A single broker holds and leads every partition, none under-replicated; in a
+        // cluster the image says which replicas are here and which it leads.
+        let (partitions, leaders, under) = match &routing.cluster {
+            None => {
+                let n: i64 = routing
+                    .topics
+                    .values()
+                    .map(|t| t.partitions.len() as i64)
+                    .sum();
+                (n, n, 0)
+            }
+            Some(image) => {
+                let me = routing.node_id;
+                let all = image.topics.values().flat_map(|t| &t.partitions);
+                all.fold((0, 0, 0), |(p, l, u), part| {
+                    let here = i64::from(part.replicas.contains(&me));
+                    let leads = part.leader == me;
+                    let short = leads && part.isr.len() < part.replicas.len();
+                    (p + here, l + i64::from(leads), u + i64::from(short))
+                })
+            }
+        };
         for (name, help, value) in [
             (
                 "kafka_server_replicamanager_partitioncount",
@@ -785,12 +803,12 @@ impl Collector for PartitionGauges {
             (
                 "kafka_server_replicamanager_leadercount",
                 "Partitions this broker leads",
-                partitions,
+                leaders,
             ),
             (
                 "kafka_server_replicamanager_underreplicatedpartitions",
-                "Partitions with fewer in-sync replicas than replicas",
-                0,
+                "Partitions this broker leads with fewer in-sync replicas than replicas",
+                under,
             ),
         ] {
             let metric = ConstGauge::new(value);
@@ -817,6 +835,7 @@ impl Collector for PartitionGauges {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for topic in routing.topics.values() {
                 for (index, partition) in topic.partitions.iter().enumerate() {
+                    let Some(partition) = partition else { continue };
                     let mut label = String::new();
                     write!(label, "{index}")?;
                     let labels: Labels = vec![

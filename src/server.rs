@@ -2,7 +2,7 @@
 //! arbiter per network thread, the `BrokerActor` on an arbiter of its own (its topic
 //! admin does file work), the accept loop on the system arbiter.
 
-use crate::actors::broker::{BrokerActor, Shutdown, WhenStarted};
+use crate::actors::broker::{ApplyImage, BrokerActor, Shutdown, WhenStarted};
 use crate::actors::routing::RoutingHandle;
 use crate::config::{Config, SharedConfig};
 use crate::handlers::{BrokerContext, ListenerInfo};
@@ -17,7 +17,7 @@ use actix::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tokio::net::TcpListener;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// A running broker. Dropping it stops it cleanly, as [`Broker::stop`] does.
@@ -114,11 +114,153 @@ impl Drop for Broker {
     }
 }
 
+/// A socket bound to `addr` (as `TcpListener::bind` binds it, address reuse on), not
+/// yet listening; the address it got.
+fn bind_socket(addr: SocketAddr) -> std::io::Result<(tokio::net::TcpSocket, SocketAddr)> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let bound = socket.local_addr()?;
+    Ok((socket, bound))
+}
+
+/// A controller-only node (`process.roles = "controller"`): a voter of the metadata
+/// quorum and the operations listener, no broker. Ready once the quorum has a cluster
+/// id.
+fn run_controller(
+    config: Config,
+    ready: std::sync::mpsc::Sender<anyhow::Result<Started>>,
+    stop: oneshot::Receiver<()>,
+) {
+    let Some(q) = config.quorum.clone() else {
+        return;
+    };
+    let system = System::new();
+    system.block_on(async move {
+        let (metrics, ops) = match start_ops(&config, RoutingHandle::default()) {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let cluster_config = cluster_config(&config, &q);
+        let started =
+            tokio::task::spawn_blocking(move || crate::cluster::Cluster::start(cluster_config))
+                .await;
+        let cluster = match started {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                let _ = ready.send(Err(e.into()));
+                return;
+            }
+            Err(e) => {
+                let _ = ready.send(Err(anyhow::anyhow!("starting the quorum panicked: {e}")));
+                return;
+            }
+        };
+        let mut image = cluster.watch();
+        let formed = tokio::time::timeout(
+            Duration::from_secs(60),
+            image.wait_for(|i| i.cluster_id.is_some()),
+        )
+        .await;
+        let cluster_id = match formed {
+            Ok(Ok(i)) => i.cluster_id.clone().unwrap_or_default(),
+            _ => {
+                let _ = ready.send(Err(anyhow::anyhow!("the metadata quorum did not form")));
+                cluster.shutdown();
+                return;
+            }
+        };
+        metrics.set_ready();
+        let addr = cluster.controller_addr();
+        tracing::info!(%addr, %cluster_id, "aeon serves as a controller");
+        let _ = ready.send(Ok(Started {
+            addr,
+            listeners: Vec::new(),
+            metrics_addr: ops.as_ref().map(|o| o.addr),
+            cluster_id,
+            metrics,
+        }));
+        let _ = stop.await;
+        if let Some(ops) = ops {
+            ops.stop().await;
+        }
+        cluster.shutdown();
+    });
+}
+
+/// Stops what a broker started, in order: the operations listener, the partitions
+/// (closed cleanly), the quorum member.
+async fn wind_down(
+    ops: Option<ops::Ops>,
+    broker: &Addr<BrokerActor>,
+    cluster: Option<&Arc<crate::cluster::Cluster>>,
+) {
+    if let Some(ops) = ops {
+        ops.stop().await;
+    }
+    if let Some(cluster) = cluster {
+        cluster.controlled_shutdown(Duration::from_secs(2)).await;
+    }
+    let _ = broker.send(Shutdown).await;
+    if let Some(cluster) = cluster {
+        cluster.shutdown();
+    }
+}
+
+/// The broker's metrics and, with `metrics.listener`, the operations listener.
+fn start_ops(
+    config: &Config,
+    routing: RoutingHandle,
+) -> anyhow::Result<(Arc<BrokerMetrics>, Option<ops::Ops>)> {
+    let metrics = Arc::new(BrokerMetrics::new(
+        routing,
+        config.metrics_listener.is_some(),
+    ));
+    let ops = config
+        .metrics_listener
+        .map(|a| ops::start(a, metrics.clone()))
+        .transpose()?;
+    Ok((metrics, ops))
+}
+
+/// The quorum's settings of this node, from its config.
+fn cluster_config(
+    config: &Config,
+    q: &crate::config::QuorumConfig,
+) -> crate::cluster::ClusterConfig {
+    crate::cluster::ClusterConfig {
+        node_id: config.node_id,
+        voter: q.voter,
+        voters: q.voters.clone(),
+        controller_bind: q.controller_bind,
+        controller_listener: q.controller_listener.clone(),
+        data_dir: config.log_dir.clone(),
+        rack: config.broker_rack.clone(),
+        heartbeat_interval: Duration::from_millis(q.heartbeat_interval_ms),
+        session_timeout: Duration::from_millis(q.session_timeout_ms),
+        election_timeout: Duration::from_millis(q.election_timeout_ms),
+        snapshot_bytes: q.snapshot_bytes,
+        leader_rebalance: q
+            .leader_rebalance
+            .map(|(seconds, percentage)| (Duration::from_secs(seconds), percentage)),
+    }
+}
+
 fn run(
     config: Config,
     ready: std::sync::mpsc::Sender<anyhow::Result<Started>>,
     stop: oneshot::Receiver<()>,
 ) {
+    if config.quorum.as_ref().is_some_and(|q| !q.broker) {
+        return run_controller(config, ready, stop);
+    }
     let system = System::new();
     let threads = config.num_network_threads.max(1);
     let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
@@ -129,19 +271,11 @@ fn run(
         let config = Arc::new(config);
         let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config.clone()));
         let routing = RoutingHandle::default();
-        let metrics = Arc::new(BrokerMetrics::new(
-            routing.clone(),
-            config.metrics_listener.is_some(),
-        ));
         // The operations listener answers from the start: /health while the logs are
         // recovered, /ready only once the broker serves.
-        let ops = match config
-            .metrics_listener
-            .map(|a| ops::start(a, metrics.clone()))
-        {
-            None => None,
-            Some(Ok(ops)) => Some(ops),
-            Some(Err(e)) => {
+        let (metrics, ops) = match start_ops(&config, routing.clone()) {
+            Ok(started) => started,
+            Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
             }
@@ -170,15 +304,21 @@ fn run(
                     }
                     _ => None,
                 };
-                BrokerActor::load(shared, handles, routing, metrics)
-                    .map(|(broker, cluster_id)| (broker, cluster_id, (users, acls, tls)))
+                // A cluster member joins the metadata quorum before its topics load.
+                let cluster = match &config.quorum {
+                    None => None,
+                    Some(q) => Some(crate::cluster::Cluster::start(cluster_config(&config, q))?),
+                };
+                BrokerActor::load(shared, handles, routing, metrics, cluster.clone()).map(
+                    |(broker, cluster_id)| (broker, cluster_id, (users, acls, tls, cluster)),
+                )
             })
         };
         let loaded = load
             .await
             .map_err(|e| anyhow::anyhow!("loading the broker panicked: {e}"))
             .and_then(|r| r);
-        let (broker, cluster_id, (users, acls, tls)) = match loaded {
+        let (broker, cluster_id, (users, acls, tls, cluster)) = match loaded {
             Ok(b) => b,
             Err(e) => {
                 if let Some(ops) = ops {
@@ -198,10 +338,8 @@ fn run(
         }
         let mut bound = Vec::new();
         for l in &config.listeners {
-            let socket = match TcpListener::bind(l.bind).await {
-                Ok(socket) => socket.local_addr().map(|addr| (socket, addr)),
-                Err(e) => Err(e),
-            };
+            // Bound now (a taken port fails the start), listening only once ready.
+            let socket = bind_socket(l.bind);
             match socket {
                 Ok((socket, addr)) => bound.push((l, socket, addr)),
                 Err(e) => {
@@ -210,14 +348,37 @@ fn run(
                         l.name,
                         l.bind
                     )));
-                    if let Some(ops) = ops {
-                        ops.stop().await;
-                    }
-                    broker.send(Shutdown).await.ok();
+                    wind_down(ops, &broker, cluster.as_ref()).await;
                     return;
                 }
             }
         }
+        // A cluster member registers its client endpoints and serves once the active
+        // controller has unfenced it; the cluster's id is the metadata log's.
+        let cluster_id = match &cluster {
+            None => cluster_id,
+            Some(cluster) => {
+                let endpoints = bound
+                    .iter()
+                    .map(|(l, _, addr)| {
+                        let (host, port) = l.advertised_endpoint(*addr);
+                        crate::cluster::Endpoint {
+                            listener: l.name.clone(),
+                            host,
+                            port,
+                            security_protocol: l.protocol.id(),
+                        }
+                    })
+                    .collect();
+                if let Err(e) = cluster.register(endpoints).await {
+                    let _ = ready.send(Err(anyhow::anyhow!("joining the cluster: {e}")));
+                    wind_down(ops, &broker, Some(cluster)).await;
+                    return;
+                }
+                let _ = broker.send(ApplyImage(cluster.image())).await;
+                cluster.image().cluster_id.clone().unwrap_or(cluster_id)
+            }
+        };
         let ctx = Arc::new(BrokerContext {
             metrics: metrics.clone(),
             config: shared.clone(),
@@ -225,6 +386,7 @@ fn run(
             broker: broker.clone(),
             cluster_id: cluster_id.clone(),
             node_id: config.node_id,
+            cluster: cluster.clone(),
             users: Arc::new(users),
             acls: acls.map(Arc::new),
         });
@@ -234,7 +396,25 @@ fn run(
             .iter()
             .map(|(l, _, addr)| (l.name.clone(), *addr))
             .collect();
-        let accepts: Vec<_> = bound
+        let Some(&(_, addr)) = listeners.first() else {
+            let _ = ready.send(Err(anyhow::anyhow!("no listener")));
+            return;
+        };
+        // Ready first, then listening: a client is never accepted by a broker that
+        // /ready says is not serving yet.
+        metrics.set_ready();
+        let mut listening = Vec::with_capacity(bound.len());
+        for (l, socket, addr) in bound {
+            match socket.listen(1024) {
+                Ok(socket) => listening.push((l, socket, addr)),
+                Err(e) => {
+                    let _ = ready.send(Err(anyhow::anyhow!("listening on {}: {e}", l.name)));
+                    wind_down(ops, &broker, cluster.as_ref()).await;
+                    return;
+                }
+            }
+        }
+        let accepts: Vec<_> = listening
             .into_iter()
             .map(|(l, socket, addr)| {
                 let info = Arc::new(ListenerInfo {
@@ -260,11 +440,6 @@ fn run(
                 tls.watch(std::time::Duration::from_millis(config.ssl_reload_interval_ms));
             }
         }
-        let Some(&(_, addr)) = listeners.first() else {
-            let _ = ready.send(Err(anyhow::anyhow!("no listener")));
-            return;
-        };
-        metrics.set_ready();
         tracing::info!(%addr, %cluster_id, threads, ?metrics_addr, "aeon is serving");
         let _ = ready.send(Ok(Started {
             addr,
@@ -278,10 +453,7 @@ fn run(
         for accept in accepts {
             accept.abort();
         }
-        if let Some(ops) = ops {
-            ops.stop().await;
-        }
-        let _ = broker.send(Shutdown).await;
+        wind_down(ops, &broker, cluster.as_ref()).await;
     });
     for arbiter in arbiters.into_iter().chain([admin]) {
         arbiter.stop();

@@ -291,6 +291,8 @@ fn cluster_info_names_the_cluster_and_its_broker() {
     let broker = TestBroker::start();
     let info = json(&broker, &["cluster", "info"]);
     assert_eq!(info["controller_id"], 1);
+    // A single broker is its own quorum's leader.
+    assert_eq!(info["quorum_leader"], 1);
     assert!(info["cluster_id"].as_str().is_some_and(|c| !c.is_empty()));
     assert_eq!(info["brokers"][0]["id"], 1);
     assert_eq!(info["brokers"][0]["address"], broker.bootstrap());

@@ -648,6 +648,97 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 },
             );
         }
+        ApiKey::OffsetForLeaderEpoch => {
+            use offset_for_leader_epoch_request::*;
+            let Response::OffsetForLeaderEpoch(r) = sweep.call(
+                v,
+                OffsetForLeaderEpochRequest {
+                    replica_id: -1,
+                    topics: vec![
+                        OffsetForLeaderTopic {
+                            topic: TOPIC.into(),
+                            partitions: vec![OffsetForLeaderPartition {
+                                partition: 0,
+                                current_leader_epoch: 0,
+                                leader_epoch: 0,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        },
+                        OffsetForLeaderTopic {
+                            topic: MISSING.into(),
+                            partitions: vec![OffsetForLeaderPartition {
+                                partition: 0,
+                                leader_epoch: 0,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            // A single broker's log is all one epoch: it ends at the log end.
+            let known = &r.topics[0].partitions[0];
+            assert_eq!(known.error_code, 0, "v{v}: {known:?}");
+            assert_eq!(known.leader_epoch, 0, "v{v}");
+            assert!(known.end_offset > 0, "v{v}: {known:?}");
+            assert_eq!(
+                r.topics[1].partitions[0].error_code, 3,
+                "v{v}: unknown topic"
+            );
+        }
+        ApiKey::ElectLeaders => {
+            use elect_leaders_request::*;
+            let Response::ElectLeaders(r) = sweep.call(
+                v,
+                ElectLeadersRequest {
+                    election_type: 0,
+                    topic_partitions: Some(vec![
+                        TopicPartitions {
+                            topic: TOPIC.into(),
+                            partitions: vec![0],
+                            ..Default::default()
+                        },
+                        TopicPartitions {
+                            topic: MISSING.into(),
+                            partitions: vec![0],
+                            ..Default::default()
+                        },
+                    ]),
+                    timeout_ms: 1000,
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            // The only replica already leads: ELECTION_NOT_NEEDED; unknown: 3.
+            let codes: Vec<i16> = r
+                .replica_election_results
+                .iter()
+                .map(|t| t.partition_result[0].error_code)
+                .collect();
+            assert_eq!(codes, [84, 3], "v{v}");
+        }
+        ApiKey::DescribeQuorum => {
+            use describe_quorum_request::*;
+            sweep.call(
+                v,
+                DescribeQuorumRequest {
+                    topics: vec![TopicData {
+                        topic_name: "__cluster_metadata".into(),
+                        partitions: vec![PartitionData {
+                            partition_index: 0,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            );
+        }
         ApiKey::FindCoordinator => {
             use find_coordinator_request::*;
             for key_type in [0i8, 1] {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+mod cluster;
 mod dynamic;
 mod group_configs;
 mod groups;
@@ -36,6 +37,7 @@ mod topics;
 mod transactions;
 
 use crate::metrics::BrokerMetrics;
+pub use cluster::{ApplyImage, EnsureInternalTopic};
 pub use dynamic::AlterBrokerConfigs;
 pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
 pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
@@ -61,7 +63,19 @@ pub struct Shutdown;
 struct TopicState {
     id: Uuid,
     configs: TopicConfigs,
-    partitions: Vec<PartitionRoute>,
+    /// `None`: a partition another broker of the cluster leads.
+    partitions: Vec<Option<PartitionRoute>>,
+}
+
+impl TopicState {
+    /// Tells the partitions opened here their storage settings, after a change of the
+    /// topic's configs or of the broker's defaults.
+    fn send_log_config(&self, broker: &Config) {
+        let log_config = log_config(&self.configs.effective(broker));
+        for p in self.partitions.iter().flatten() {
+            p.addr.do_send(UpdateConfig(log_config.clone()));
+        }
+    }
 }
 
 /// The supervisor of topics and partitions.
@@ -95,6 +109,14 @@ pub struct BrokerActor {
     partition_count: usize,
     /// Per-group config overrides (the GROUP config resource).
     group_overrides: group_configs::GroupOverrides,
+    /// The cluster this broker is a member of; `None`: a single broker.
+    cluster: Option<cluster::ClusterLink>,
+    /// Internal partitions whose leadership came here and whose groups or
+    /// transactional ids are being loaded (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    loading: std::collections::BTreeSet<(String, i32)>,
+    /// Internal partitions whose leadership came here (true) or went away (false)
+    /// since the coordinators were last started or stopped for them.
+    leadership_changes: Vec<(String, i32, bool)>,
 }
 
 impl BrokerActor {
@@ -105,6 +127,7 @@ impl BrokerActor {
         arbiters: Vec<ArbiterHandle>,
         routing: RoutingHandle,
         metrics: Arc<BrokerMetrics>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> anyhow::Result<(Self, String)> {
         let config = shared_config.load_full();
         let data_dir = config.log_dir.clone();
@@ -114,6 +137,7 @@ impl BrokerActor {
         // Dynamic broker configs set on an earlier run apply before any topic opens.
         let config = dynamic::load(&data_dir, &config)?;
         shared_config.store(config.clone());
+        let cluster = cluster.map(|c| cluster::ClusterLink::new(c, &config));
         let mut broker = BrokerActor {
             config,
             shared_config,
@@ -134,10 +158,18 @@ impl BrokerActor {
             journal_lines: 0,
             partition_count: 0,
             group_overrides: group_configs::GroupOverrides::new(),
+            cluster,
+            loading: std::collections::BTreeSet::new(),
+            leadership_changes: Vec::new(),
         };
         broker.group_overrides = group_configs::load(&broker.data_dir)?;
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
-        let (records, journal_lines) = store::read_topics(&broker.data_dir)?;
+        // In a cluster the topics are the metadata log's, followed once the actor runs.
+        let (records, journal_lines) = if broker.cluster.is_some() {
+            (Vec::new(), 0)
+        } else {
+            store::read_topics(&broker.data_dir)?
+        };
         let records = records
             .into_iter()
             .map(|t| {
@@ -182,7 +214,7 @@ impl BrokerActor {
                 TopicState {
                     id: t.id,
                     configs,
-                    partitions,
+                    partitions: partitions.into_iter().map(Some).collect(),
                 },
             );
         }
@@ -211,17 +243,23 @@ impl BrokerActor {
         partition: i32,
         log: partition::OpenLog,
     ) -> PartitionRoute {
-        if topic == OFFSETS_TOPIC {
+        // In a cluster the coordinators load when the partition's leadership comes here.
+        if topic == OFFSETS_TOPIC && self.cluster.is_none() {
             let config = self.group_config();
             groups::replay(&log.log, &mut self.replayed_groups, &config);
         }
-        if topic == TXN_TOPIC {
+        if topic == TXN_TOPIC && self.cluster.is_none() {
             transactions::replay(&log.log, &mut self.replayed_txns);
         }
         let arbiter = self.next_arbiter();
-        let check = Duration::from_millis(self.config.log_retention_check_interval_ms);
+        let intervals = partition::Intervals {
+            retention_check: Duration::from_millis(self.config.log_retention_check_interval_ms),
+            recovery_checkpoint: (self.config.log_flush_offset_checkpoint_interval_ms > 0).then(
+                || Duration::from_millis(self.config.log_flush_offset_checkpoint_interval_ms),
+            ),
+        };
         let (addr, offsets) =
-            partition::start(&arbiter, format!("{topic}-{partition}"), log, check);
+            partition::start(&arbiter, format!("{topic}-{partition}"), log, intervals);
         if self.config.log_cleaner_enable {
             addr.do_send(partition::StartCleaner {
                 config: CleanerConfig {
@@ -248,30 +286,50 @@ impl BrokerActor {
         key: &str,
     ) -> Result<Addr<partition::PartitionActor>, AdminError> {
         if !self.topics.contains_key(name) {
-            self.create(CreateTopic {
-                name: name.into(),
-                num_partitions,
-                replication_factor: -1,
-                assignments: Vec::new(),
-                configs: vec![
-                    ("cleanup.policy".into(), Some("compact".into())),
-                    ("segment.bytes".into(), Some(segment_bytes.to_string())),
-                ],
-                validate_only: false,
-            })?;
+            let rf = self.internal_replication_factor(name);
+            self.create(internal_topic(name, num_partitions, segment_bytes, rf))?;
+        }
+        let index = self
+            .topics
+            .get(name)
+            .map(|t| groups::partition_for_key(key, t.partitions.len()));
+        // In a cluster the coordinator is the leader of the key's partition, once it
+        // has loaded what the partition holds.
+        if let (Some(link), Some(index)) = (&self.cluster, index) {
+            let leads = link
+                .image
+                .topic(name)
+                .and_then(|t| t.partitions.get(index))
+                .is_some_and(|p| p.leader == self.config.node_id);
+            if !leads {
+                return Err((
+                    ErrorCode::NotCoordinator,
+                    format!("another broker leads the partition of {name} for '{key}'"),
+                ));
+            }
+            if self.loading.contains(&(name.to_string(), index as i32)) {
+                return Err((
+                    ErrorCode::CoordinatorLoadInProgress,
+                    format!("the partition of {name} for '{key}' is being loaded"),
+                ));
+            }
         }
         let partitions = self
             .topics
             .get(name)
             .map(|t| t.partitions.as_slice())
             .unwrap_or_default();
-        partitions
-            .get(groups::partition_for_key(key, partitions.len()))
-            .map(|p| p.addr.clone())
-            .ok_or((
+        match partitions.get(groups::partition_for_key(key, partitions.len())) {
+            Some(Some(p)) => Ok(p.addr.clone()),
+            Some(None) => Err((
+                ErrorCode::NotCoordinator,
+                format!("another broker leads the partition of {name} for '{key}'"),
+            )),
+            None => Err((
                 ErrorCode::CoordinatorNotAvailable,
                 format!("{name} has no partitions"),
-            ))
+            )),
+        }
     }
 
     /// The next worker arbiter, round-robin: partitions and groups are spread evenly.
@@ -310,11 +368,25 @@ impl BrokerActor {
         };
         // A topic's counters are resolved once, when it first gets a route.
         let metrics = old.map_or_else(|| self.metrics.topic(name), |o| o.metrics.clone());
+        // Clients are served only the partitions led here; a follower's replica is the
+        // fetchers' alone.
+        let led = self.cluster.as_ref().and_then(|c| c.image.topic(name));
+        let node = self.config.node_id;
+        let partitions = t
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let leads = led
+                    .is_none_or(|topic| topic.partitions.get(i).is_some_and(|p| p.leader == node));
+                p.clone().filter(|_| leads)
+            })
+            .collect();
         let route = Arc::new(TopicRoute {
             metrics,
             name: name.to_string(),
             id: t.id,
-            partitions: t.partitions.clone(),
+            partitions,
             configs: t.configs.clone(),
             effective: t.configs.effective(&self.config),
             internal: is_internal_topic(name),
@@ -329,8 +401,26 @@ impl BrokerActor {
             by_id: self.routes_by_id.clone(),
             groups: self.groups.clone(),
             txns: self.txns.clone(),
+            cluster: self.cluster.as_ref().map(|c| Arc::clone(&c.image)),
             generation: Routing::next_generation(),
+            node_id: self.config.node_id,
         }));
+    }
+}
+
+/// The creation of an internal topic: compacted, with its own partition count and
+/// segment size.
+fn internal_topic(name: &str, num_partitions: i32, segment_bytes: u64, rf: i16) -> CreateTopic {
+    CreateTopic {
+        name: name.into(),
+        num_partitions,
+        replication_factor: rf,
+        assignments: Vec::new(),
+        configs: vec![
+            ("cleanup.policy".into(), Some("compact".into())),
+            ("segment.bytes".into(), Some(segment_bytes.to_string())),
+        ],
+        validate_only: false,
     }
 }
 
@@ -368,12 +458,11 @@ impl Actor for BrokerActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
+        self.follow_cluster(ctx);
         // Group and transaction coordinators need the broker's address, so they start
-        // here rather than in `load`.
-        self.start_replayed_groups(ctx);
-        if !self.replayed_txns.is_empty() {
-            self.start_replayed_txns(ctx);
-        }
+        // here rather than in `load` (in a cluster, as their partitions' leadership
+        // comes here).
+        self.start_replayed(ctx);
     }
 }
 
@@ -400,6 +489,7 @@ impl Handler<Shutdown> for BrokerActor {
             .flat_map(|t| {
                 t.partitions
                     .iter()
+                    .flatten()
                     .map(|p| p.addr.send(Close { delete: false }))
             })
             .collect();
@@ -510,6 +600,7 @@ mod tests {
             vec![Arbiter::current()],
             routing.clone(),
             Arc::new(BrokerMetrics::new(routing.clone(), true)),
+            None,
         )
         .expect("load");
         (actor.start(), routing, cluster_id)

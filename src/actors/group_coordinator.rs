@@ -9,7 +9,7 @@
 //! over the worker arbiters, so a slow group never delays another.
 
 use super::broker::{BrokerActor, ForgetGroupCoordinator};
-use super::partition::{Append, PartitionActor};
+use super::partition::{append_replicated, Append, PartitionActor, PartitionError};
 use super::routing::Routing;
 use crate::clock::now_ms_u64 as now_ms;
 use crate::group::consumer::{ConsumerGroupDescription, HeartbeatRequest, HeartbeatResult};
@@ -127,6 +127,21 @@ pub struct Describe;
 #[rtype(result = "GroupOverview")]
 pub struct Overview;
 
+/// This broker no longer leads the group's `__consumer_offsets` partition: the
+/// coordinator stops (its group is loaded again where the partition is led now).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unload;
+
+impl Handler<Unload> for GroupCoordinatorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Unload, ctx: &mut Context<Self>) {
+        tracing::info!(group_id = %self.group.group_id(), "group unloaded: its partition is led elsewhere");
+        ctx.stop();
+    }
+}
+
 /// DeleteGroups: only an empty group.
 #[derive(Message)]
 #[rtype(result = "Result<(), ErrorCode>")]
@@ -167,6 +182,9 @@ pub struct GroupCoordinatorActor {
     group: Group,
     parked: HashMap<Token, Parked>,
     next_token: Token,
+    /// Stores sent to the offsets log and not yet answered: the coordinator of a dead
+    /// group stops only once none is left, so no caller loses the outcome of its store.
+    stores_in_flight: usize,
     offsets_log: Addr<PartitionActor>,
     wait_for_fsync: bool,
     timer: Option<SpawnHandle>,
@@ -184,6 +202,7 @@ impl GroupCoordinatorActor {
             group,
             parked: HashMap::new(),
             next_token: 0,
+            stores_in_flight: 0,
             offsets_log,
             wait_for_fsync,
             timer: None,
@@ -238,7 +257,10 @@ impl GroupCoordinatorActor {
     }
 
     fn stop_if_dead(&mut self, ctx: &mut Context<Self>) {
-        if self.group.state() != GroupState::Dead || !self.parked.is_empty() {
+        if self.group.state() != GroupState::Dead
+            || !self.parked.is_empty()
+            || self.stores_in_flight > 0
+        {
             return;
         }
         if let Some(broker) = &self.broker {
@@ -246,9 +268,9 @@ impl GroupCoordinatorActor {
                 group_id: self.group.group_id().to_string(),
                 addr: ctx.address(),
             });
-            tracing::info!(group_id = %self.group.group_id(), "group is dead; its coordinator stops");
-            ctx.stop();
         }
+        tracing::info!(group_id = %self.group.group_id(), "group is dead; its coordinator stops");
+        ctx.stop();
     }
 
     fn token(&mut self) -> Token {
@@ -295,30 +317,29 @@ impl GroupCoordinatorActor {
             answers.into_iter().for_each(|a| a.send(Ok(())));
             return None;
         }
-        let append = self.offsets_log.send(Append {
+        let log = self.offsets_log.clone();
+        let batch = Append {
             batch: encode_records(&records, None),
             wait_for_fsync: self.wait_for_fsync,
-        });
+        };
+        let append = async move { append_replicated(&log, batch).await };
         let group = self.group.group_id().to_string();
         let (stored_tx, stored_rx) = oneshot::channel();
+        self.stores_in_flight += 1;
         ctx.spawn(
             async move {
-                let stored = match append.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => {
-                        tracing::warn!(group_id = %group, error = %e, "persisting group state failed");
-                        Err(e.code())
-                    }
-                    Err(e) => {
-                        tracing::warn!(group_id = %group, error = %e, "persisting group state failed");
-                        Err(ErrorCode::CoordinatorNotAvailable)
-                    }
-                };
+                let stored = append.await.map(|_| ()).map_err(|e| {
+                    tracing::warn!(group_id = %group, error = %e, "persisting group state failed");
+                    coordinator_error(&e)
+                });
                 answers.into_iter().for_each(|a| a.send(stored));
                 let _ = stored_tx.send(stored);
             }
             .into_actor(self)
-            .map(|(), act, ctx| act.stop_if_dead(ctx)),
+            .map(|(), act, ctx| {
+                act.stores_in_flight -= 1;
+                act.stop_if_dead(ctx)
+            }),
         );
         Some(stored_rx)
     }
@@ -356,6 +377,16 @@ impl GroupCoordinatorActor {
         let effects = call(&mut self.group, token);
         self.apply_and_forget(ctx, effects);
         Box::pin(async move { rx.await.unwrap_or(closed) })
+    }
+}
+
+/// A failed write to the offsets partition as a coordinator answers it: a partition this
+/// broker no longer leads is NOT_COORDINATOR (the client finds the new coordinator), any
+/// other failure the partition's own code.
+fn coordinator_error(e: &PartitionError) -> ErrorCode {
+    match e {
+        PartitionError::Closed => ErrorCode::NotCoordinator,
+        e => e.code(),
     }
 }
 
@@ -495,19 +526,17 @@ impl Handler<TxnCommitOffsets> for GroupCoordinatorActor {
             Err(e) => return Box::pin(actix::fut::ready(Err(e))),
         };
         let producer_id = msg.producer_id;
-        let append = (!records.is_empty()).then(|| {
-            self.offsets_log.send(Append {
-                batch: encode_records(&records, Some((producer_id, msg.producer_epoch))),
-                wait_for_fsync: self.wait_for_fsync,
-            })
+        let append = (!records.is_empty()).then(|| Append {
+            batch: encode_records(&records, Some((producer_id, msg.producer_epoch))),
+            wait_for_fsync: self.wait_for_fsync,
         });
+        let log = self.offsets_log.clone();
         let work = async move {
             match append {
-                Some(append) => match append.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(e.code()),
-                    Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
-                },
+                Some(append) => append_replicated(&log, append)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| coordinator_error(&e)),
                 None => Ok(()),
             }
         };
@@ -658,7 +687,10 @@ mod tests {
             &Arbiter::current(),
             "__consumer_offsets-0".into(),
             log,
-            Duration::from_secs(60),
+            crate::actors::partition::Intervals {
+                retention_check: Duration::from_secs(60),
+                recovery_checkpoint: None,
+            },
         )
         .0
     }
@@ -847,6 +879,55 @@ mod tests {
             g.send(hb).await.expect("mailbox"),
             ErrorCode::FencedInstanceId
         );
+    }
+
+    /// OffsetDelete is answered before its tombstones are stored; a DeleteGroups right
+    /// behind it still gets the outcome of its own store, not a coordinator that stopped
+    /// when the first store came back and found the group dead.
+    #[actix::test]
+    async fn a_delete_behind_an_unfinished_store_gets_its_answer() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let g = coordinator(dir.path(), Group::new("g".into(), config()));
+        let offsets = [0, 1, 2]
+            .map(|partition| OffsetCommit {
+                topic: "t".into(),
+                partition,
+                offset: 7,
+                leader_epoch: -1,
+                metadata: None,
+            })
+            .to_vec();
+        g.send(CommitOffsets {
+            api_version: 9,
+            member_id: String::new(),
+            generation_id: -1,
+            group_instance_id: None,
+            offsets,
+        })
+        .await
+        .expect("mailbox")
+        .expect("standalone commit");
+        // Both are in the mailbox before either store comes back.
+        let (deleted_0, deleted_1, group_deleted) = tokio::join!(
+            g.send(DeleteOffsets(vec![("t".into(), vec![0])])),
+            g.send(DeleteOffsets(vec![("t".into(), vec![1])])),
+            g.send(DeleteGroup)
+        );
+        for (deleted, partition) in [(deleted_0, 0), (deleted_1, 1)] {
+            assert_eq!(
+                deleted.expect("mailbox"),
+                vec![("t".to_string(), partition, ErrorCode::None)]
+            );
+        }
+        assert_eq!(group_deleted.expect("mailbox"), Ok(()));
+        // Once every store is answered, the dead group's coordinator stops.
+        for _ in 0..100 {
+            if !g.connected() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the coordinator of a deleted group still runs");
     }
 
     #[actix::test]

@@ -32,6 +32,7 @@ mod cleaning;
 mod housekeeping;
 mod messages;
 mod read;
+mod replica;
 mod txn;
 pub use cleaning::StartCleaner;
 use housekeeping::delete_off_thread;
@@ -41,6 +42,11 @@ pub use messages::{
     IsolationLevel, ListOffset, PartitionError, PartitionOffsets, UpdateConfig,
     EARLIEST_LOCAL_TIMESTAMP, EARLIEST_TIMESTAMP, LATEST_TIERED_TIMESTAMP, LATEST_TIMESTAMP,
     MAX_TIMESTAMP,
+};
+use replica::Role;
+pub use replica::{
+    append_replicated, AppendReplica, AwaitReplicated, EpochEndOffset, LatestEpoch, RoleSpec,
+    SetRole, TruncateTo, WithLog,
 };
 pub use txn::{DescribeProducers, ExpectTxn, WriteTxnMarker};
 
@@ -52,7 +58,7 @@ pub struct PartitionActor {
     log: Option<Log>,
     flush: Option<FlushHandle>,
     offsets: watch::Sender<PartitionOffsets>,
-    retention_check: Duration,
+    intervals: Intervals,
     closed: bool,
     /// Idempotent producers' sequences; rebuilt with the log.
     producers: ProducerState,
@@ -70,12 +76,28 @@ pub struct PartitionActor {
     filling_ahead: bool,
     /// The log cleaner's settings once the broker turned it on.
     cleaner: Option<StartCleaner>,
+    /// Alone, or leader or follower of a replicated partition.
+    role: Role,
+    /// This broker's id (set with the role).
+    me: i32,
+    /// Offsets below it are on every in-sync replica: what consumers may read.
+    high_watermark: i64,
+    /// A leader's periodic ISR check.
+    isr_timer: Option<SpawnHandle>,
+    /// Bumped at every change of role or leader epoch.
+    role_term: u64,
+    /// The high watermark last checkpointed.
+    checkpointed_hw: Option<i64>,
+    /// [`AwaitReplicated`] callers by the offset they wait to see committed.
+    hw_waiters: std::collections::BTreeMap<i64, Vec<oneshot::Sender<Result<(), PartitionError>>>>,
 }
 
 /// A log opened off the arbiters, with its producer state rebuilt.
 pub struct OpenLog {
     pub log: Log,
     pub producers: ProducerState,
+    /// The high watermark last checkpointed (a replicated partition's).
+    pub high_watermark: Option<i64>,
 }
 
 impl PartitionActor {
@@ -83,15 +105,24 @@ impl PartitionActor {
     pub fn new(
         name: String,
         open: OpenLog,
-        retention_check: Duration,
+        intervals: Intervals,
     ) -> (Self, watch::Receiver<PartitionOffsets>) {
-        let OpenLog { log, producers } = open;
+        let OpenLog {
+            log,
+            producers,
+            high_watermark,
+        } = open;
         let snapshot_segments = log.segment_count();
+        // A replicated partition starts at its checkpointed high watermark, never above
+        // its log end; one alone moves it to the log end at once.
+        let high_watermark = high_watermark.unwrap_or(i64::MAX).min(log.log_end_offset());
         let offsets = PartitionOffsets {
             log_start_offset: log.log_start_offset(),
-            high_watermark: log.high_watermark(),
-            last_stable_offset: last_stable_offset(&producers, &log),
+            high_watermark,
+            last_stable_offset: last_stable_offset(&producers, &log, high_watermark),
             size_bytes: log.size_bytes(),
+            log_end_offset: log.log_end_offset(),
+            role_term: 0,
         };
         let (tx, rx) = watch::channel(offsets);
         let actor = PartitionActor {
@@ -101,7 +132,7 @@ impl PartitionActor {
             flush: Some(log.flush_handle()),
             log: Some(log),
             offsets: tx,
-            retention_check,
+            intervals,
             closed: false,
             snapshot_segments,
             producers,
@@ -109,17 +140,28 @@ impl PartitionActor {
             preparing: false,
             filling_ahead: false,
             cleaner: None,
+            role: Role::Alone,
+            me: -1,
+            high_watermark,
+            isr_timer: None,
+            role_term: 0,
+            checkpointed_hw: None,
+            hw_waiters: std::collections::BTreeMap::new(),
         };
         (actor, rx)
     }
 
-    fn publish_offsets(&self) {
+    fn publish_offsets(&mut self) {
+        self.advance_high_watermark();
         if let Some(log) = &self.log {
+            let hw = self.high_watermark;
             let o = PartitionOffsets {
                 log_start_offset: log.log_start_offset(),
-                high_watermark: log.high_watermark(),
-                last_stable_offset: last_stable_offset(&self.producers, log),
+                high_watermark: hw,
+                last_stable_offset: last_stable_offset(&self.producers, log, hw),
                 size_bytes: log.size_bytes(),
+                log_end_offset: log.log_end_offset(),
+                role_term: self.role_term,
             };
             self.offsets
                 .send_if_modified(|cur| std::mem::replace(cur, o) != o);
@@ -141,9 +183,9 @@ impl PartitionActor {
 /// The producer state's LSO, but never below the log start offset: retention or
 /// DeleteRecords may remove the start of a transaction that is still open (Kafka's
 /// `maybeIncrementFirstUnstableOffset`).
-fn last_stable_offset(producers: &ProducerState, log: &Log) -> i64 {
+fn last_stable_offset(producers: &ProducerState, log: &Log, high_watermark: i64) -> i64 {
     producers
-        .last_stable_offset(log.high_watermark())
+        .last_stable_offset(high_watermark)
         .max(log.log_start_offset())
 }
 
@@ -152,7 +194,10 @@ impl Actor for PartitionActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
-        ctx.run_interval(self.retention_check, |act, _| act.run_retention());
+        ctx.run_interval(self.intervals.retention_check, |act, _| act.run_retention());
+        if let Some(every) = self.intervals.recovery_checkpoint {
+            ctx.run_interval(every, |act, _| act.checkpoint_recovery_point());
+        }
         self.start_cleaner_timer(ctx);
     }
 }
@@ -168,7 +213,7 @@ impl Supervised for PartitionActor {
         let reopen =
             async move { tokio::task::spawn_blocking(move || open_log(dir, config)).await };
         ctx.wait(reopen.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Ok(OpenLog { log, producers })) => {
+            Ok(Ok(OpenLog { log, producers, .. })) => {
                 tracing::info!(partition = %name, "partition log reopened");
                 act.flush = Some(log.flush_handle());
                 act.snapshot_segments = log.segment_count();
@@ -204,7 +249,22 @@ pub fn open_log(dir: PathBuf, config: LogConfig) -> Result<OpenLog, storage::Err
     log.prepare_segments_elsewhere();
     let producers = producer_state::rebuild(&mut log)?;
     log.set_first_unstable_offset(producers.first_unstable_offset());
-    Ok(OpenLog { log, producers })
+    let high_watermark = storage::epochs::read_high_watermark(log.dir());
+    Ok(OpenLog {
+        log,
+        producers,
+        high_watermark,
+    })
+}
+
+/// The periods of a partition's upkeep.
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    /// `log.retention.check.interval.ms`.
+    pub retention_check: Duration,
+    /// `log.flush.offset.checkpoint.interval.ms`; `None` (0): recovery points move at
+    /// rolls only.
+    pub recovery_checkpoint: Option<Duration>,
 }
 
 /// Starts the actor that owns `log`, supervised, on `arbiter`.
@@ -212,9 +272,9 @@ pub fn start(
     arbiter: &ArbiterHandle,
     name: String,
     log: OpenLog,
-    retention_check: Duration,
+    intervals: Intervals,
 ) -> (Addr<PartitionActor>, watch::Receiver<PartitionOffsets>) {
-    let (actor, rx) = PartitionActor::new(name, log, retention_check);
+    let (actor, rx) = PartitionActor::new(name, log, intervals);
     let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
     (addr, rx)
 }
@@ -261,7 +321,10 @@ pub(super) mod tests {
             &actix::Arbiter::current(),
             name.into(),
             log,
-            Duration::from_secs(60),
+            Intervals {
+                retention_check: Duration::from_secs(60),
+                recovery_checkpoint: Some(Duration::from_secs(60)),
+            },
         )
     }
 
@@ -285,6 +348,7 @@ pub(super) mod tests {
                     wait_for_fsync: false,
                 },
                 check_keys: false,
+                min_insync: 0,
                 reply,
             });
             answers.push(answer);
@@ -333,6 +397,8 @@ pub(super) mod tests {
                 offset: 3,
                 max_bytes: 1 << 20,
                 isolation: IsolationLevel::ReadUncommitted,
+                replica: None,
+                current_leader_epoch: -1,
             })
             .await
             .expect("mailbox")
@@ -344,6 +410,8 @@ pub(super) mod tests {
                 offset: 6,
                 max_bytes: 100,
                 isolation: IsolationLevel::ReadUncommitted,
+                replica: None,
+                current_leader_epoch: -1,
             })
             .await
             .expect("mailbox");
@@ -355,11 +423,12 @@ pub(super) mod tests {
         use crate::actors::routing::{any_change, PartitionRoute};
         let dir = tempfile::tempdir().expect("tmp");
         let (p, offsets) = start_partition(dir.path());
-        let mut route = PartitionRoute {
+        let route = PartitionRoute {
             addr: p.clone(),
             offsets,
         };
-        assert_eq!(route.offsets_seen().high_watermark, 0);
+        let mut watch = route.watch();
+        assert_eq!(watch.seen().high_watermark, 0);
         let started = Instant::now();
         actix_rt::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -371,15 +440,16 @@ pub(super) mod tests {
             .expect("mailbox")
             .expect("append");
         });
-        any_change([&mut route], Duration::from_secs(30)).await;
+        any_change([&mut watch], Duration::from_secs(30)).await;
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "woken by the append, not by the wait running out"
         );
-        assert_eq!(route.offsets_seen().high_watermark, 1);
+        assert_eq!(watch.seen().high_watermark, 1);
+        assert_eq!(route.offsets().high_watermark, 1);
         // Nothing new since: the wait runs out.
         let started = Instant::now();
-        any_change([&mut route], Duration::from_millis(50)).await;
+        any_change([&mut watch], Duration::from_millis(50)).await;
         assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
@@ -388,17 +458,18 @@ pub(super) mod tests {
         use crate::actors::routing::{any_change, PartitionRoute};
         let dir = tempfile::tempdir().expect("tmp");
         let (p, offsets) = start_partition(dir.path());
-        let mut route = PartitionRoute {
+        let route = PartitionRoute {
             addr: p.clone(),
             offsets,
         };
-        route.offsets_seen();
+        let mut watch = route.watch();
+        watch.seen();
         p.send(Close { delete: false })
             .await
             .expect("mailbox")
             .expect("close");
         let started = Instant::now();
-        any_change([&mut route], Duration::from_secs(30)).await;
+        any_change([&mut watch], Duration::from_secs(30)).await;
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 

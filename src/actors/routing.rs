@@ -27,27 +27,43 @@ impl PartitionRoute {
         *self.offsets.borrow()
     }
 
+    /// A watch of the offsets of its own, for a reader that waits for them to change.
+    pub fn watch(&self) -> OffsetsWatch {
+        OffsetsWatch(self.offsets.clone())
+    }
+}
+
+/// A partition's offsets as one reader follows them: what it has seen, and a wait for
+/// the next change after that.
+pub struct OffsetsWatch(watch::Receiver<PartitionOffsets>);
+
+impl OffsetsWatch {
     /// The offsets now, marked seen: the next change after them completes
-    /// [`PartitionRoute::changed`].
-    pub fn offsets_seen(&mut self) -> PartitionOffsets {
-        *self.offsets.borrow_and_update()
+    /// [`OffsetsWatch::changed`].
+    pub fn seen(&mut self) -> PartitionOffsets {
+        *self.0.borrow_and_update()
     }
 
     /// Completes at the first change of the offsets after the last one seen, or at
     /// once when the partition has gone (its actor stopped).
     pub async fn changed(&mut self) {
-        let _ = self.offsets.changed().await;
+        let _ = self.0.changed().await;
+    }
+
+    /// Like [`OffsetsWatch::changed`], telling a partition that has gone apart.
+    pub async fn changed_or_gone(&mut self) -> Result<(), watch::error::RecvError> {
+        self.0.changed().await
     }
 }
 
-/// Waits up to `wait` for any of `routes` to report new offsets (an append, the last
+/// Waits up to `wait` for any of `watches` to report new offsets (an append, the last
 /// stable offset moving, the log start moving, or the partition going away). No
 /// message reaches a partition: a waiting fetch costs its actors nothing.
 pub async fn any_change<'a>(
-    routes: impl IntoIterator<Item = &'a mut PartitionRoute>,
+    watches: impl IntoIterator<Item = &'a mut OffsetsWatch>,
     wait: std::time::Duration,
 ) {
-    let changes: Vec<_> = routes.into_iter().map(|r| Box::pin(r.changed())).collect();
+    let changes: Vec<_> = watches.into_iter().map(|w| Box::pin(w.changed())).collect();
     if changes.is_empty() {
         return;
     }
@@ -58,7 +74,9 @@ pub async fn any_change<'a>(
 pub struct TopicRoute {
     pub name: String,
     pub id: Uuid,
-    pub partitions: Vec<PartitionRoute>,
+    /// Every partition of the topic; `None` for one another broker of the cluster
+    /// leads (see [`Routing::cluster`] for which).
+    pub partitions: Vec<Option<PartitionRoute>>,
     pub configs: TopicConfigs,
     /// The configs resolved against the broker's, computed once per metadata change.
     pub effective: EffectiveTopicConfig,
@@ -131,9 +149,14 @@ pub struct Routing {
     pub by_id: imbl::HashMap<Uuid, Arc<TopicRoute>>,
     pub groups: Registry<GroupCoordinatorActor>,
     pub txns: Registry<TxnCoordinatorActor>,
+    /// The cluster's metadata image this snapshot was built from; `None` for a single
+    /// broker.
+    pub cluster: Option<Arc<crate::cluster::MetadataImage>>,
     /// Different in every snapshot the broker publishes, so a reader can tell that the
     /// topics may have changed without comparing them.
     pub generation: u64,
+    /// This broker's `node.id`.
+    pub node_id: i32,
 }
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -152,11 +175,32 @@ impl Routing {
         self.by_id.get(id)
     }
 
+    /// The partition, if this broker leads it.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionRoute> {
-        let t = self.topics.get(topic)?;
-        usize::try_from(partition)
-            .ok()
-            .and_then(|p| t.partitions.get(p))
+        self.topics.get(topic)?.partition(partition)
+    }
+}
+
+impl TopicRoute {
+    /// Partition `partition`, if it exists and this broker leads it.
+    pub fn partition(&self, partition: i32) -> Option<&PartitionRoute> {
+        let p = usize::try_from(partition).ok()?;
+        self.partitions.get(p)?.as_ref()
+    }
+
+    /// Whether the topic has partition `partition` (led here or elsewhere).
+    pub fn has_partition(&self, partition: i32) -> bool {
+        usize::try_from(partition).is_ok_and(|p| p < self.partitions.len())
+    }
+
+    /// The error for a partition this broker cannot serve: another broker leads it
+    /// (NOT_LEADER_OR_FOLLOWER) or it does not exist (UNKNOWN_TOPIC_OR_PARTITION).
+    pub fn unserved(&self, partition: i32) -> crate::protocol::ErrorCode {
+        if self.has_partition(partition) {
+            crate::protocol::ErrorCode::NotLeaderOrFollower
+        } else {
+            crate::protocol::ErrorCode::UnknownTopicOrPartition
+        }
     }
 }
 

@@ -27,7 +27,9 @@
 
 use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGroupCoordinator};
 use super::group_coordinator::CompleteTxn;
-use super::partition::{Append, ExpectTxn, PartitionActor, WriteTxnMarker};
+use super::partition::{
+    append_replicated, Append, ExpectTxn, PartitionActor, PartitionError, WriteTxnMarker,
+};
 use super::routing::RoutingHandle;
 use crate::clock::now_ms;
 use crate::metrics::BrokerMetrics;
@@ -94,6 +96,20 @@ pub struct EndTxn {
 #[derive(Message, Debug)]
 #[rtype(result = "Option<TxnMetadata>")]
 pub struct DescribeTxn;
+
+/// This broker no longer leads the id's `__transaction_state` partition: the
+/// coordinator stops (the id is loaded again where the partition is led now).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnloadTxn;
+
+impl Handler<UnloadTxn> for TxnCoordinatorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: UnloadTxn, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
 
 /// One transactional id.
 pub struct TxnCoordinatorActor {

@@ -156,6 +156,9 @@ pub enum TopicCommand {
         /// Partitions [default: the broker's num.partitions].
         #[arg(long, short)]
         partitions: Option<i32>,
+        /// Replicas of each partition [default: the broker's default.replication.factor].
+        #[arg(long, short)]
+        replication_factor: Option<i16>,
         /// Topic configs (repeatable), e.g. --config cleanup.policy=compact.
         #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
         configs: Vec<String>,
@@ -214,7 +217,7 @@ pub enum GroupCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
-    /// The cluster id, the controller and the brokers.
+    /// The cluster id, the controller, the metadata quorum's leader and the brokers.
     Info,
 }
 
@@ -345,8 +348,46 @@ fn topic_metadata(
     Ok(t)
 }
 
-/// Each partition's offset at `timestamp` (-1: the end, -2: the start).
+/// Each partition's offset at `timestamp` (-1: the end, -2: the start), asked of
+/// each partition's leader (in a cluster, not every partition is on `client`'s broker).
 fn offsets(
+    client: &mut Client,
+    topic: &str,
+    partitions: &[i32],
+    timestamp: i64,
+) -> anyhow::Result<Vec<(i32, i64)>> {
+    let m = metadata(client, Some(vec![topic.to_string()]))?;
+    let leaders: std::collections::BTreeMap<i32, i32> = m
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| (p.partition_index, p.leader_id))
+        .collect();
+    let mut by_leader: std::collections::BTreeMap<i32, Vec<i32>> = Default::default();
+    for &p in partitions {
+        by_leader
+            .entry(leaders.get(&p).copied().unwrap_or(-1))
+            .or_default()
+            .push(p);
+    }
+    let mut out = Vec::new();
+    for (leader, ps) in by_leader {
+        let broker = m.brokers.iter().find(|b| b.node_id == leader);
+        let mut other = match broker {
+            Some(b) if m.brokers.len() > 1 => {
+                Some(Client::connect(&format!("{}:{}", b.host, b.port))?)
+            }
+            _ => None,
+        };
+        let c = other.as_mut().unwrap_or(&mut *client);
+        out.extend(leader_offsets(c, topic, &ps, timestamp)?);
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// [`offsets`] of partitions `client`'s broker leads.
+fn leader_offsets(
     client: &mut Client,
     topic: &str,
     partitions: &[i32],
@@ -443,9 +484,39 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// The metadata quorum's leader and epoch, as DescribeQuorum answers (-1: none now).
+fn quorum_leader(client: &mut Client) -> anyhow::Result<(i32, i32)> {
+    use aeon::protocol::messages::describe_quorum_request::*;
+    let req = DescribeQuorumRequest {
+        topics: vec![TopicData {
+            topic_name: aeon::cluster::METADATA_TOPIC.into(),
+            partitions: vec![PartitionData {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let Response::DescribeQuorum(r) = client.call(0, req)? else {
+        bail!("unexpected answer to DescribeQuorum");
+    };
+    check(r.error_code, None, "the quorum")?;
+    let p = r
+        .topics
+        .first()
+        .and_then(|t| t.partitions.first())
+        .ok_or_else(|| anyhow!("no answer for the quorum"))?;
+    if p.error_code != 0 {
+        return Ok((-1, -1));
+    }
+    Ok((p.leader_id, p.leader_epoch))
+}
+
 fn cluster_info(c: &Connection) -> anyhow::Result<()> {
     let mut client = Client::connect(&c.bootstrap)?;
     let m = metadata(&mut client, Some(Vec::new()))?;
+    let (leader, epoch) = quorum_leader(&mut client)?;
     let brokers: Vec<_> = m
         .brokers
         .iter()
@@ -457,12 +528,15 @@ fn cluster_info(c: &Connection) -> anyhow::Result<()> {
             json!({
                 "cluster_id": m.cluster_id,
                 "controller_id": m.controller_id,
+                "quorum_leader": leader,
+                "quorum_epoch": epoch,
                 "brokers": brokers.iter().map(|(id, addr, rack)| json!({"id": id, "address": addr, "rack": rack})).collect::<Vec<_>>(),
             })
         ),
         Format::Table => {
             println!("cluster id: {}", m.cluster_id.unwrap_or_default());
             println!("controller: {}", m.controller_id);
+            println!("quorum leader: {leader} (epoch {epoch})");
             let rows: Vec<Vec<String>> = brokers
                 .into_iter()
                 .map(|(id, addr, rack)| vec![id.to_string(), addr, rack.unwrap_or_default()])

@@ -44,13 +44,12 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
             let ends = offsets(&mut client, &name, &ids, -1)?;
             let at =
                 |v: &[(i32, i64)], p: i32| v.iter().find(|(i, _)| *i == p).map_or(-1, |(_, o)| *o);
-            let rows: Vec<(i32, i32, Vec<i32>, i64, i64)> = partitions
+            // Each partition: its offsets beside its replicas and ISR.
+            let rows: Vec<(&_, i64, i64)> = partitions
                 .iter()
                 .map(|p| {
                     (
-                        p.partition_index,
-                        p.leader_id,
-                        p.replica_nodes.clone(),
+                        p,
                         at(&starts, p.partition_index),
                         at(&ends, p.partition_index),
                     )
@@ -63,7 +62,7 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
                         "name": name,
                         "id": t.topic_id.to_string(),
                         "internal": t.is_internal,
-                        "partitions": rows.iter().map(|(p, l, r, s, e)| json!({"partition": p, "leader": l, "replicas": r, "start_offset": s, "end_offset": e})).collect::<Vec<_>>(),
+                        "partitions": rows.iter().map(|(p, s, e)| json!({"partition": p.partition_index, "leader": p.leader_id, "replicas": p.replica_nodes, "isr": p.isr_nodes, "start_offset": s, "end_offset": e})).collect::<Vec<_>>(),
                     })
                 ),
                 Format::Table => {
@@ -72,15 +71,18 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
                         t.topic_id, t.is_internal
                     );
                     print_table(
-                        &["PARTITION", "LEADER", "REPLICAS", "START", "END"],
+                        &["PARTITION", "LEADER", "REPLICAS", "ISR", "START", "END"],
                         &rows
                             .into_iter()
-                            .map(|(p, l, r, s, e)| {
-                                let replicas: Vec<String> = r.iter().map(i32::to_string).collect();
+                            .map(|(p, s, e)| {
+                                let ids = |v: &[i32]| {
+                                    v.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+                                };
                                 vec![
-                                    p.to_string(),
-                                    l.to_string(),
-                                    replicas.join(","),
+                                    p.partition_index.to_string(),
+                                    p.leader_id.to_string(),
+                                    ids(&p.replica_nodes),
+                                    ids(&p.isr_nodes),
                                     s.to_string(),
                                     e.to_string(),
                                 ]
@@ -93,6 +95,7 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
         TopicCommand::Create {
             name,
             partitions,
+            replication_factor,
             configs,
         } => {
             use create_topics_request::*;
@@ -113,7 +116,7 @@ pub(super) fn topic(command: TopicCommand, c: &Connection) -> anyhow::Result<()>
                 topics: vec![CreatableTopic {
                     name: name.clone(),
                     num_partitions: partitions.unwrap_or(-1),
-                    replication_factor: -1,
+                    replication_factor: replication_factor.unwrap_or(-1),
                     configs,
                     ..Default::default()
                 }],

@@ -76,6 +76,10 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     /// `metrics.listener`: the operations HTTP listener, `None` when empty.
     pub metrics_listener: Option<SocketAddr>,
+    /// `process.roles` and the metadata quorum's settings; `None`: a single broker.
+    pub quorum: Option<QuorumConfig>,
+    /// `broker.rack`.
+    pub broker_rack: Option<String>,
     /// `log.format`.
     pub log_format: LogFormat,
     /// `log.dirs` (alias `log.dir`).
@@ -151,6 +155,8 @@ pub struct Config {
     pub log_cleanup_policy: CleanupPolicy,
     /// `log.retention.check.interval.ms`.
     pub log_retention_check_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms` (0: recovery points at rolls only).
+    pub log_flush_offset_checkpoint_interval_ms: u64,
     /// `log.cleaner.enable`.
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`.
@@ -192,6 +198,8 @@ pub struct Config {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`.
     pub offsets_topic_segment_bytes: u64,
+    /// `offsets.topic.replication.factor`.
+    pub offsets_topic_replication_factor: i16,
     /// `transaction.max.timeout.ms`.
     pub transaction_max_timeout_ms: u32,
     /// `transactional.id.expiration.ms`.
@@ -200,6 +208,8 @@ pub struct Config {
     pub transaction_state_log_num_partitions: i32,
     /// `transaction.state.log.segment.bytes`.
     pub transaction_state_log_segment_bytes: u64,
+    /// `transaction.state.log.replication.factor`.
+    pub transaction_state_log_replication_factor: i16,
     /// `compression.type`.
     pub compression_type: String,
     /// `delete.topic.enable`.
@@ -249,6 +259,190 @@ impl ListenerConfig {
 
 /// `listeners` with their protocols (`listener.security.protocol.map`) and advertised
 /// addresses (`advertised.listeners`), checked against each other as Kafka does.
+/// The metadata quorum's settings (`process.roles` set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumConfig {
+    /// `controller.quorum.voters`: id -> host:port.
+    pub voters: BTreeMap<i32, String>,
+    /// A voter (`process.roles` with `controller`), or a broker that follows the
+    /// quorum's log as a learner.
+    pub voter: bool,
+    /// A broker (`process.roles` with `broker`); a controller-only node serves no
+    /// client.
+    pub broker: bool,
+    /// The listener of `controller.listener.names`, resolved, and its name.
+    pub controller_bind: SocketAddr,
+    pub controller_listener: String,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// `broker.session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// `controller.quorum.election.timeout.ms`.
+    pub election_timeout_ms: u64,
+    /// `metadata.log.max.record.bytes.between.snapshots`.
+    pub snapshot_bytes: u64,
+    /// The `replica.*` settings.
+    pub replication: ReplicationConfig,
+    /// `auto.leader.rebalance.enable`: every `leader.imbalance.check.interval.seconds`,
+    /// above `leader.imbalance.per.broker.percentage`.
+    pub leader_rebalance: Option<(u64, u32)>,
+}
+
+/// How followers fetch from their leaders, and when one leaves the ISR (`replica.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplicationConfig {
+    pub lag_time_max_ms: u64,
+    pub fetch_wait_max_ms: i32,
+    pub fetch_min_bytes: i32,
+    pub fetch_max_bytes: i32,
+    pub fetch_response_max_bytes: i32,
+    pub fetch_backoff_ms: u64,
+    pub socket_timeout_ms: u64,
+}
+
+/// `controller.listener.names`, upper case as listener names are; empty when unset.
+fn controller_listener_names(v: &Values<'_>) -> Vec<String> {
+    v.get("controller.listener.names")
+        .map(|n| {
+            n.split(',')
+                .map(|n| n.trim().to_ascii_uppercase())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits `process.roles`, `controller.quorum.voters` and `controller.listener.names`
+/// off the configuration: the quorum's settings, and the client listeners (the
+/// controller listener is not one).
+fn quorum_config(
+    v: &Values<'_>,
+    listeners: Vec<ListenerConfig>,
+) -> Result<(Option<QuorumConfig>, Vec<ListenerConfig>), ConfigError> {
+    let Some(roles) = v.get("process.roles") else {
+        for key in ["controller.quorum.voters", "controller.listener.names"] {
+            if v.get(key).is_some() {
+                return Err(ConfigError::Unsupported {
+                    key: key.to_owned(),
+                    reason: "needs process.roles (a node with no roles is a single broker)".into(),
+                });
+            }
+        }
+        return Ok((None, listeners));
+    };
+    let unsupported = |key: &str, reason: String| ConfigError::Unsupported {
+        key: key.to_owned(),
+        reason,
+    };
+    let mut roles: Vec<&str> = roles.split(',').map(str::trim).collect();
+    roles.sort_unstable();
+    let (voter, broker) = match roles.as_slice() {
+        ["broker", "controller"] => (true, true),
+        ["broker"] => (false, true),
+        ["controller"] => (true, false),
+        _ => {
+            return Err(unsupported(
+                "process.roles",
+                format!("{roles:?}: broker, controller, or both (broker,controller)"),
+            ))
+        }
+    };
+    let node_id: i32 = v.num("node.id")?;
+    let raw = v.get("controller.quorum.voters").ok_or_else(|| {
+        unsupported(
+            "controller.quorum.voters",
+            "is needed with process.roles".into(),
+        )
+    })?;
+    let mut voters = BTreeMap::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let parsed = entry.split_once('@').and_then(|(id, addr)| {
+            let id = id.parse::<i32>().ok().filter(|&id| id >= 0)?;
+            let (host, port) = addr.rsplit_once(':')?;
+            port.parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0 && !host.is_empty())?;
+            Some((id, addr.to_owned()))
+        });
+        let (id, addr) = parsed.ok_or_else(|| {
+            ConfigError::invalid("controller.quorum.voters", "id@host:port entries", entry)
+        })?;
+        if voters.insert(id, addr).is_some() {
+            return Err(unsupported(
+                "controller.quorum.voters",
+                format!("voter {id} is listed twice"),
+            ));
+        }
+    }
+    if voter != voters.contains_key(&node_id) {
+        return Err(unsupported(
+            "controller.quorum.voters",
+            if voter {
+                format!("does not list this node (node.id {node_id}), a voter in combined mode")
+            } else {
+                format!("lists this node (node.id {node_id}), which is not a controller")
+            },
+        ));
+    }
+    let names = controller_listener_names(v);
+    if names.is_empty() {
+        return Err(unsupported(
+            "controller.listener.names",
+            "is needed with process.roles".into(),
+        ));
+    }
+    let (controller, clients): (Vec<_>, Vec<_>) =
+        listeners.into_iter().partition(|l| names.contains(&l.name));
+    let Some(controller) = controller.first() else {
+        return Err(unsupported(
+            "controller.listener.names",
+            format!("{names:?} names no listener of listeners"),
+        ));
+    };
+    if controller.protocol != SecurityProtocol::Plaintext {
+        return Err(unsupported(
+            "controller.listener.names",
+            format!(
+                "{}: only PLAINTEXT carries the quorum's traffic",
+                controller.name
+            ),
+        ));
+    }
+    if broker && clients.is_empty() {
+        return Err(unsupported(
+            "listeners",
+            "a broker needs a listener for clients besides the controller listener".into(),
+        ));
+    }
+    Ok((
+        Some(QuorumConfig {
+            voter,
+            broker,
+            voters,
+            controller_bind: controller.bind,
+            controller_listener: controller.name.clone(),
+            heartbeat_interval_ms: v.num("broker.heartbeat.interval.ms")?,
+            session_timeout_ms: v.num("broker.session.timeout.ms")?,
+            election_timeout_ms: v.num("controller.quorum.election.timeout.ms")?,
+            snapshot_bytes: v.num("metadata.log.max.record.bytes.between.snapshots")?,
+            leader_rebalance: v.flag("auto.leader.rebalance.enable")?.then_some((
+                v.num("leader.imbalance.check.interval.seconds")?,
+                v.num("leader.imbalance.per.broker.percentage")?,
+            )),
+            replication: ReplicationConfig {
+                lag_time_max_ms: v.num("replica.lag.time.max.ms")?,
+                fetch_wait_max_ms: v.num("replica.fetch.wait.max.ms")?,
+                fetch_min_bytes: v.num("replica.fetch.min.bytes")?,
+                fetch_max_bytes: v.num("replica.fetch.max.bytes")?,
+                fetch_response_max_bytes: v.num("replica.fetch.response.max.bytes")?,
+                fetch_backoff_ms: v.num("replica.fetch.backoff.ms")?,
+                socket_timeout_ms: v.num("replica.socket.timeout.ms")?,
+            },
+        }),
+        clients,
+    ))
+}
+
 fn listener_configs(v: &Values<'_>) -> Result<Vec<ListenerConfig>, ConfigError> {
     let raw = v.string("listeners")?;
     let map = listener::parse_protocol_map(
@@ -260,6 +454,8 @@ fn listener_configs(v: &Values<'_>) -> Result<Vec<ListenerConfig>, ConfigError> 
         None => Vec::new(),
     };
     let listeners = listener::parse_list("listeners", &raw, false)?;
+    // The controller listener is PLAINTEXT unless the map says otherwise (Kafka's rule).
+    let controller_names = controller_listener_names(v);
     if let Some(stray) = advertised
         .iter()
         .find(|a| !listeners.iter().any(|l| l.name == a.name))
@@ -279,6 +475,11 @@ fn listener_configs(v: &Values<'_>) -> Result<Vec<ListenerConfig>, ConfigError> 
                 .find(|(name, _)| *name == l.name)
                 .map(|(_, p)| *p)
                 .or_else(|| SecurityProtocol::from_name(&l.name))
+                .or_else(|| {
+                    controller_names
+                        .contains(&l.name)
+                        .then_some(SecurityProtocol::Plaintext)
+                })
                 .ok_or_else(|| ConfigError::Unsupported {
                     key: "listener.security.protocol.map".to_owned(),
                     reason: format!("listener {} has no security protocol in it", l.name),
@@ -410,7 +611,7 @@ impl Config {
         set_values: BTreeMap<&'static str, (String, ValueOrigin)>,
     ) -> Result<Config, ConfigError> {
         let v = Values(&set_values);
-        let listeners = listener_configs(&v)?;
+        let (quorum, listeners) = quorum_config(&v, listener_configs(&v)?)?;
         // Only keys that were set: TlsConfig has Kafka's defaults for the others.
         let set = |key: &str| set_values.get(key).map(|(value, _)| value.clone());
         let tls =
@@ -525,11 +726,15 @@ impl Config {
         }
         Ok(Config {
             node_id: v.num("node.id")?,
+            // A controller-only node's one listener is its controller listener.
             listener: listeners
                 .first()
                 .map(|l| l.bind)
+                .or(quorum.as_ref().map(|q| q.controller_bind))
                 .ok_or_else(|| ConfigError::invalid("listeners", listener::EXPECTED, ""))?,
             listeners,
+            quorum,
+            broker_rack: v.get("broker.rack").filter(|r| !r.is_empty()),
             tls,
             ssl_principal_mapper,
             ssl_reload_interval_ms: v.num("ssl.reload.interval.ms")?,
@@ -597,6 +802,8 @@ impl Config {
                 &v.string("log.cleanup.policy")?,
             )?,
             log_retention_check_interval_ms: v.num("log.retention.check.interval.ms")?,
+            log_flush_offset_checkpoint_interval_ms: v
+                .num("log.flush.offset.checkpoint.interval.ms")?,
             log_cleaner_enable: v.flag("log.cleaner.enable")?,
             log_cleaner_backoff_ms: v.num("log.cleaner.backoff.ms")?,
             log_cleaner_io_max_bytes_per_second: {
@@ -629,6 +836,9 @@ impl Config {
             offsets_retention_minutes: v.num("offsets.retention.minutes")?,
             offsets_retention_check_interval_ms: v.num("offsets.retention.check.interval.ms")?,
             offsets_topic_num_partitions: v.num("offsets.topic.num.partitions")?,
+            offsets_topic_replication_factor: v.num("offsets.topic.replication.factor")?,
+            transaction_state_log_replication_factor: v
+                .num("transaction.state.log.replication.factor")?,
             offsets_topic_segment_bytes: v.num("offsets.topic.segment.bytes")?,
             transaction_max_timeout_ms: v.num("transaction.max.timeout.ms")?,
             transactional_id_expiration_ms: v.num("transactional.id.expiration.ms")?,
@@ -1142,6 +1352,47 @@ mod tests {
             c.value("listeners").as_deref(),
             Some("PLAINTEXT://127.0.0.1:9092")
         );
+    }
+
+    #[test]
+    fn a_cluster_node_splits_its_controller_listener_off_and_must_be_a_voter() {
+        let node = |id: i32, voters: &str| {
+            format!(
+                "node.id = {id}\nprocess.roles = \"broker,controller\"\n\
+                 listeners = \"PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\"\n\
+                 controller.listener.names = \"CONTROLLER\"\n\
+                 controller.quorum.voters = \"{voters}\"\n"
+            )
+        };
+        let c = from_toml(&node(2, "1@h1:9093,2@127.0.0.1:9093")).expect("a voter");
+        let q = c.quorum.as_ref().expect("quorum");
+        assert_eq!(q.voters.len(), 2);
+        assert_eq!(
+            q.controller_bind,
+            "127.0.0.1:9093".parse().expect("literal")
+        );
+        assert_eq!(
+            c.listeners.len(),
+            1,
+            "the controller listener serves no client"
+        );
+        assert_eq!(c.listeners[0].name, "PLAINTEXT");
+        let err = from_toml(&node(3, "1@h1:9093,2@h2:9093")).expect_err("not a voter");
+        assert!(
+            err.to_string().contains("controller.quorum.voters"),
+            "{err}"
+        );
+        let err = from_toml(&node(1, "1@h1")).expect_err("no port");
+        assert!(
+            err.to_string().contains("controller.quorum.voters"),
+            "{err}"
+        );
+        let err = from_toml("controller.quorum.voters = \"1@h:1\"").expect_err("no roles");
+        assert!(err.to_string().contains("process.roles"), "{err}");
+        assert!(from_toml("num.partitions = 1")
+            .expect("single")
+            .quorum
+            .is_none());
     }
 
     #[test]

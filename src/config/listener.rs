@@ -45,6 +45,16 @@ impl SecurityProtocol {
     }
 
     /// As Kafka, case-insensitive.
+    /// Kafka's id of the protocol (`SecurityProtocol.id`).
+    pub fn id(self) -> i16 {
+        match self {
+            SecurityProtocol::Plaintext => 0,
+            SecurityProtocol::Ssl => 1,
+            SecurityProtocol::SaslPlaintext => 2,
+            SecurityProtocol::SaslSsl => 3,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

@@ -1,4 +1,5 @@
-//! DescribeCluster: this broker, as the only broker and the controller.
+//! DescribeCluster: this broker, as the only broker and the controller, or the live
+//! brokers of the cluster and its active controller.
 
 use super::{BrokerContext, Session};
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
@@ -26,24 +27,28 @@ pub fn handle(
             ..Default::default()
         };
     }
-    let (host, port) = session.listener.advertised.clone();
+    let brokers = ctx
+        .brokers(&ctx.routing.load(), &session.listener)
+        .into_iter()
+        .map(|b| DescribeClusterBroker {
+            broker_id: b.node_id,
+            host: b.host,
+            port: i32::from(b.port),
+            rack: b.rack,
+            is_fenced: false,
+            ..Default::default()
+        })
+        .collect();
     DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
         cluster_id: ctx.cluster_id.clone(),
-        controller_id: ctx.node_id,
+        controller_id: ctx.controller_id(),
         cluster_authorized_operations: authz.operations_if(
             req.include_cluster_authorized_operations,
             ResourceType::Cluster,
             CLUSTER_NAME,
         ),
-        brokers: vec![DescribeClusterBroker {
-            broker_id: ctx.node_id,
-            host,
-            port: i32::from(port),
-            rack: None,
-            is_fenced: false,
-            ..Default::default()
-        }],
+        brokers,
         ..Default::default()
     }
 }

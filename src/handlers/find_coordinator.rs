@@ -1,7 +1,9 @@
-//! FindCoordinator: this broker coordinates every group (key type 0) and every
-//! transactional id (key type 1). v0-3 carry one key, v4+ a batch.
+//! FindCoordinator: a single broker coordinates every group (key type 0) and every
+//! transactional id (key type 1); in a cluster, the leader of the internal partition
+//! that holds the key does. v0-3 carry one key, v4+ a batch.
 
-use super::{BrokerContext, Session};
+use super::{broker_address, BrokerContext, Session};
+use crate::actors::broker::{partition_for_key, EnsureInternalTopic, OFFSETS_TOPIC, TXN_TOPIC};
 use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use crate::protocol::messages::find_coordinator_response::{Coordinator, FindCoordinatorResponse};
 use crate::protocol::ErrorCode;
@@ -47,8 +49,42 @@ fn answer(
             -1,
         );
     }
-    let (host, port) = session.listener.advertised.clone();
-    (ErrorCode::None, None, ctx.node_id, host, i32::from(port))
+    let routing = ctx.routing.load();
+    let Some(image) = &routing.cluster else {
+        let (host, port) = session.listener.advertised.clone();
+        return (ErrorCode::None, None, ctx.node_id, host, i32::from(port));
+    };
+    // In a cluster: the leader of the internal partition that holds the key.
+    let topic = if key_type == GROUP {
+        OFFSETS_TOPIC
+    } else {
+        TXN_TOPIC
+    };
+    let not_available = |why: &str| {
+        (
+            ErrorCode::CoordinatorNotAvailable,
+            Some(why.to_owned()),
+            -1,
+            String::new(),
+            -1,
+        )
+    };
+    let Some(t) = image.topic(topic) else {
+        ctx.broker.do_send(EnsureInternalTopic(topic.to_owned()));
+        return not_available("The coordinator's topic is being created.");
+    };
+    let leader = t
+        .partitions
+        .get(partition_for_key(key, t.partitions.len()))
+        .map_or(-1, |p| image.live_leader(p));
+    match image
+        .brokers
+        .get(&leader)
+        .and_then(|b| broker_address(b, &session.listener))
+    {
+        Some(b) => (ErrorCode::None, None, b.node_id, b.host, i32::from(b.port)),
+        None => not_available("The coordinator is not available."),
+    }
 }
 
 pub fn handle(

@@ -3,7 +3,7 @@
 
 use super::{BrokerContext, Session};
 use crate::actors::broker::{validate_topic_name, AutoCreateTopics};
-use crate::actors::routing::TopicRoute;
+use crate::actors::routing::{Routing, TopicRoute};
 use crate::protocol::messages::metadata_request::MetadataRequest;
 use crate::protocol::messages::metadata_response::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -20,8 +20,12 @@ struct Shown<'a> {
     topic_operations: bool,
 }
 
-fn topic_metadata(shown: &Shown<'_>, t: &TopicRoute) -> MetadataResponseTopic {
+fn topic_metadata(shown: &Shown<'_>, routing: &Routing, t: &TopicRoute) -> MetadataResponseTopic {
     let ctx = shown.ctx;
+    let placed = routing
+        .cluster
+        .as_ref()
+        .and_then(|image| Some((image, image.topics.get(&t.id)?)));
     MetadataResponseTopic {
         topic_authorized_operations: shown.authz.operations_if(
             shown.topic_operations,
@@ -32,16 +36,46 @@ fn topic_metadata(shown: &Shown<'_>, t: &TopicRoute) -> MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: t.id,
         is_internal: t.internal,
-        partitions: (0..t.partitions.len() as i32)
-            .map(|p| MetadataResponsePartition {
-                partition_index: p,
-                leader_id: ctx.node_id,
-                leader_epoch: 0,
-                replica_nodes: vec![ctx.node_id],
-                isr_nodes: vec![ctx.node_id],
-                ..Default::default()
-            })
-            .collect(),
+        partitions: match placed {
+            Some((image, topic)) => topic
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let leader = image.live_leader(p);
+                    MetadataResponsePartition {
+                        // An offline partition (its leader fenced) says so.
+                        error_code: if leader < 0 {
+                            ErrorCode::LeaderNotAvailable.code()
+                        } else {
+                            0
+                        },
+                        partition_index: i as i32,
+                        leader_id: leader,
+                        leader_epoch: p.leader_epoch,
+                        replica_nodes: p.replicas.clone(),
+                        isr_nodes: p.isr.clone(),
+                        offline_replicas: p
+                            .replicas
+                            .iter()
+                            .copied()
+                            .filter(|r| image.brokers.get(r).is_none_or(|b| b.fenced))
+                            .collect(),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            None => (0..t.partitions.len() as i32)
+                .map(|p| MetadataResponsePartition {
+                    partition_index: p,
+                    leader_id: ctx.node_id,
+                    leader_epoch: 0,
+                    replica_nodes: vec![ctx.node_id],
+                    isr_nodes: vec![ctx.node_id],
+                    ..Default::default()
+                })
+                .collect(),
+        },
         ..Default::default()
     }
 }
@@ -69,13 +103,13 @@ pub async fn handle(
     };
     // Every topic: those the caller may describe; the others are not mentioned.
     let every_topic = |topics: &mut Vec<MetadataResponseTopic>| {
+        let routing = ctx.routing.load();
         topics.extend(
-            ctx.routing
-                .load()
+            routing
                 .topics
                 .values()
                 .filter(|t| authz.topic(AclOperation::Describe, &t.name))
-                .map(|t| topic_metadata(&shown, t)),
+                .map(|t| topic_metadata(&shown, &routing, t)),
         )
     };
     let mut topics = Vec::new();
@@ -97,7 +131,7 @@ pub async fn handle(
                         ))
                     }
                     Some(name) => match routing.topic(name) {
-                        Some(route) => topics.push(topic_metadata(&shown, route)),
+                        Some(route) => topics.push(topic_metadata(&shown, &routing, route)),
                         None => missing.push(name.clone()),
                     },
                     None => match routing.topic_by_id(&t.topic_id) {
@@ -107,7 +141,7 @@ pub async fn handle(
                                 t.topic_id,
                                 ErrorCode::TopicAuthorizationFailed,
                             )),
-                        Some(route) => topics.push(topic_metadata(&shown, route)),
+                        Some(route) => topics.push(topic_metadata(&shown, &routing, route)),
                         None => {
                             topics.push(topic_error(None, t.topic_id, ErrorCode::UnknownTopicId))
                         }
@@ -145,7 +179,9 @@ pub async fn handle(
                 let routing = ctx.routing.load();
                 for (name, res) in results {
                     match (res, routing.topic(&name)) {
-                        (Ok(()), Some(route)) => topics.push(topic_metadata(&shown, route)),
+                        (Ok(()), Some(route)) => {
+                            topics.push(topic_metadata(&shown, &routing, route))
+                        }
                         (Ok(()), None) => topics.push(topic_error(
                             Some(name),
                             Uuid::nil(),
@@ -163,17 +199,21 @@ pub async fn handle(
             }
         }
     }
-    let (host, port) = session.listener.advertised.clone();
-    MetadataResponse {
-        brokers: vec![MetadataResponseBroker {
-            node_id: ctx.node_id,
-            host,
-            port: i32::from(port),
-            rack: None,
+    let brokers = ctx
+        .brokers(&ctx.routing.load(), &session.listener)
+        .into_iter()
+        .map(|b| MetadataResponseBroker {
+            node_id: b.node_id,
+            host: b.host,
+            port: i32::from(b.port),
+            rack: b.rack,
             ..Default::default()
-        }],
+        })
+        .collect();
+    MetadataResponse {
+        brokers,
         cluster_id: Some(ctx.cluster_id.clone()),
-        controller_id: ctx.node_id,
+        controller_id: ctx.controller_id(),
         cluster_authorized_operations: authz.operations_if(
             req.include_cluster_authorized_operations,
             ResourceType::Cluster,

@@ -21,7 +21,9 @@ mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod describe_producers;
+mod describe_quorum;
 mod describe_transactions;
+mod elect_leaders;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -36,6 +38,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod partition_fan_out;
 mod produce;
 mod sync_group;
@@ -65,11 +68,143 @@ pub struct BrokerContext {
     pub broker: Addr<BrokerActor>,
     pub cluster_id: String,
     pub node_id: i32,
+    /// The cluster this broker is a member of; `None`: a single broker.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// The users' SCRAM credentials.
     pub users: Arc<crate::security::users::UserStore>,
     /// The ACLs, when `authorizer.class.name` is set; `None`: no authorization.
     pub acls: Option<Arc<crate::security::authorizer::AclStore>>,
     pub metrics: Arc<crate::metrics::BrokerMetrics>,
+}
+
+/// A broker as the clients of one listener reach it.
+pub struct BrokerAddress {
+    pub node_id: i32,
+    pub host: String,
+    pub port: u16,
+    pub rack: Option<String>,
+}
+
+impl BrokerContext {
+    /// The brokers clients are told of, at the addresses of the listener the client
+    /// came in through: this broker alone, or every live broker of the cluster.
+    pub fn brokers(
+        &self,
+        routing: &crate::actors::routing::Routing,
+        listener: &ListenerInfo,
+    ) -> Vec<BrokerAddress> {
+        match &routing.cluster {
+            None => {
+                let (host, port) = listener.advertised.clone();
+                vec![BrokerAddress {
+                    node_id: self.node_id,
+                    host,
+                    port,
+                    rack: self.config.load().broker_rack.clone(),
+                }]
+            }
+            Some(image) => image
+                .live_brokers()
+                .filter_map(|b| broker_address(b, listener))
+                .collect(),
+        }
+    }
+
+    /// The "controller" clients are told of (Metadata, DescribeCluster), where they
+    /// send admin requests: this broker when it is the only one; in a cluster the
+    /// active controller when it is a live broker (combined mode), else a live broker
+    /// (as KRaft does: clients cannot reach controller-only nodes, and any broker
+    /// forwards admin requests to the quorum); -1 when there is neither.
+    pub fn controller_id(&self) -> i32 {
+        let Some(cluster) = &self.cluster else {
+            return self.node_id;
+        };
+        let image = cluster.image();
+        let live = |id: i32| image.brokers.get(&id).is_some_and(|b| !b.fenced);
+        match cluster.leader() {
+            Some(leader) if live(leader) => leader,
+            _ => image.live_brokers().map(|b| b.id).next().unwrap_or(-1),
+        }
+    }
+}
+
+/// KIP-951's hints of one Produce or Fetch response: for each partition another broker
+/// of the cluster leads, that leader (-1 while offline) and its leader epoch, and the
+/// endpoints of the leaders named, so that NOT_LEADER_OR_FOLLOWER tells the client
+/// where to go.
+pub struct LeaderHints {
+    noted: std::collections::BTreeMap<i32, BrokerAddress>,
+    /// The response's version has CurrentLeader (Produce v10+, Fetch v12+).
+    leaders: bool,
+    /// The response's version has NodeEndpoints (Produce v10+, Fetch v16+).
+    endpoints: bool,
+}
+
+impl LeaderHints {
+    /// The hints a response of `version` can carry: the leaders from `leaders_from`
+    /// on, their endpoints from `endpoints_from` on (none before: a field a version
+    /// does not have cannot be encoded).
+    pub fn for_version(version: i16, leaders_from: i16, endpoints_from: i16) -> Self {
+        LeaderHints {
+            noted: std::collections::BTreeMap::new(),
+            leaders: version >= leaders_from,
+            endpoints: version >= endpoints_from,
+        }
+    }
+
+    /// The leader and leader epoch of `partition` of `topic` (nothing for a single
+    /// broker), noting the leader's endpoint for clients of `listener`.
+    pub fn note(
+        &mut self,
+        routing: &crate::actors::routing::Routing,
+        listener: &ListenerInfo,
+        topic: &crate::actors::routing::TopicRoute,
+        partition: i32,
+    ) -> Option<(i32, i32)> {
+        if !self.leaders {
+            return None;
+        }
+        let image = routing.cluster.as_ref()?;
+        let p = image
+            .topics
+            .get(&topic.id)?
+            .partitions
+            .get(usize::try_from(partition).ok()?)?;
+        let leader = image.live_leader(p);
+        if let Some(b) = image
+            .brokers
+            .get(&leader)
+            .and_then(|b| broker_address(b, listener))
+        {
+            self.noted.insert(leader, b);
+        }
+        Some((leader, p.leader_epoch))
+    }
+
+    /// The endpoints of the leaders noted, as the response's NodeEndpoints list them.
+    pub fn endpoints<T>(self, endpoint: impl Fn(i32, String, i32, Option<String>) -> T) -> Vec<T> {
+        if !self.endpoints {
+            return Vec::new();
+        }
+        self.noted
+            .into_values()
+            .map(|b| endpoint(b.node_id, b.host, i32::from(b.port), b.rack))
+            .collect()
+    }
+}
+
+/// Broker `b` as the clients of `listener` reach it, if it has that listener.
+pub(super) fn broker_address(
+    b: &crate::cluster::image::BrokerImage,
+    listener: &ListenerInfo,
+) -> Option<BrokerAddress> {
+    let e = b.endpoints.iter().find(|e| e.listener == listener.name)?;
+    Some(BrokerAddress {
+        node_id: b.id,
+        host: e.host.clone(),
+        port: e.port,
+        rack: b.rack.clone(),
+    })
 }
 
 /// The APIs this broker answers. A served codec without behaviour is not advertised:
@@ -78,6 +213,8 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::Produce,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::ElectLeaders,
     ApiKey::Metadata,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
@@ -85,6 +222,7 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::DescribeConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
+    ApiKey::DescribeQuorum,
     ApiKey::DeleteRecords,
     ApiKey::DescribeProducers,
     ApiKey::AlterConfigs,
@@ -249,11 +387,13 @@ pub async fn dispatch(
             .await
             .into(),
         Request::Produce(r) => {
-            return Ok(produce::handle(&ctx, authz, r, version)
+            return Ok(produce::handle(&ctx, &session, authz, r, version)
                 .await
                 .map(Into::into))
         }
-        Request::Fetch(r) => fetch::handle(&ctx, authz, r, version).await.into(),
+        Request::Fetch(r) => fetch::handle(&ctx, &session, authz, r, version)
+            .await
+            .into(),
         Request::ListOffsets(r) => list_offsets::handle(&ctx, authz, r, version).await.into(),
         Request::CreateTopics(r) => create_topics::handle(&ctx, authz, r, version).await.into(),
         Request::DeleteTopics(r) => delete_topics::handle(&ctx, authz, r).await.into(),
@@ -262,7 +402,14 @@ pub async fn dispatch(
             .await
             .into(),
         Request::DescribeCluster(r) => describe_cluster::handle(&ctx, &session, authz, r).into(),
+        Request::DescribeQuorum(r) => describe_quorum::handle(&ctx, authz, r, version)
+            .await
+            .into(),
         Request::DeleteRecords(r) => delete_records::handle(&ctx, authz, r).await.into(),
+        Request::ElectLeaders(r) => elect_leaders::handle(&ctx, authz, r, version).await.into(),
+        Request::OffsetForLeaderEpoch(r) => {
+            offset_for_leader_epoch::handle(&ctx, authz, r).await.into()
+        }
         Request::DescribeProducers(r) => describe_producers::handle(&ctx, authz, r).await.into(),
         Request::AlterConfigs(r) => alter_configs::handle_legacy(&ctx, authz, r).await.into(),
         Request::IncrementalAlterConfigs(r) => alter_configs::handle_incremental(&ctx, authz, r)

@@ -15,7 +15,8 @@ use futures::future::join_all;
 /// order, each partition's response in request order, as `answer` writes it from the
 /// partition index and its result: the actor's answer, or TOPIC_AUTHORIZATION_FAILED
 /// for a topic the caller may not do `operation` on, or UNKNOWN_TOPIC_OR_PARTITION for
-/// a partition the routing snapshot does not have, or the code of the actor's error (a
+/// a partition the routing snapshot does not have (NOT_LEADER_OR_FOLLOWER for one
+/// another broker of the cluster leads), or the code of the actor's error (a
 /// stopped actor's is its `Closed`).
 pub(super) async fn ask_partitions<M, R, P>(
     ctx: &BrokerContext,
@@ -36,10 +37,10 @@ where
         let allowed = authz.topic(operation, &name);
         for (partition, message) in partitions {
             let route = if allowed {
-                routing
-                    .partition(&name, partition)
-                    .cloned()
-                    .ok_or(ErrorCode::UnknownTopicOrPartition)
+                match routing.topic(&name) {
+                    Some(t) => t.partition(partition).cloned().ok_or(t.unserved(partition)),
+                    None => Err(ErrorCode::UnknownTopicOrPartition),
+                }
             } else {
                 Err(ErrorCode::TopicAuthorizationFailed)
             };

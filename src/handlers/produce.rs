@@ -7,12 +7,13 @@
 //! and writes to internal topics come from the broker only.
 
 use super::topic_naming::TopicNaming;
-use super::BrokerContext;
-use crate::actors::partition::{Append, AppendInOrder};
+use super::{BrokerContext, LeaderHints, Session};
+use crate::actors::partition::{Append, AppendInOrder, Appended, PartitionError};
+use crate::actors::routing::OffsetsWatch;
 use crate::config::EffectiveTopicConfig;
 use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
-    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+    NodeEndpoint, PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 use crate::protocol::records::{compression, Compression, RecordBatch, RecordsError};
 use crate::protocol::ErrorCode;
@@ -20,6 +21,8 @@ use crate::security::acl::AclOperation;
 use crate::security::authorizer::Authz;
 use bytes::Bytes;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Produce names topics by id from v13.
 const TOPIC_IDS_FROM: i16 = 13;
@@ -163,13 +166,57 @@ fn to_topic_codec(
     Ok(Bytes::from(out))
 }
 
+/// An append's answer as the producer gets it: with acks=all, only once the high
+/// watermark has passed it (every in-sync replica has it), else REQUEST_TIMED_OUT after
+/// the request's timeout, as Kafka's produce purgatory answers.
+async fn acknowledged(
+    answer: oneshot::Receiver<Result<Appended, PartitionError>>,
+    acks: i16,
+    mut offsets: OffsetsWatch,
+    timeout: Duration,
+) -> Result<Result<Appended, PartitionError>, oneshot::error::RecvError> {
+    let appended = answer.await?;
+    let Ok(info) = &appended else {
+        return Ok(appended);
+    };
+    if acks != -1 {
+        return Ok(appended);
+    }
+    let wait = async {
+        loop {
+            let o = offsets.seen();
+            if o.role_term != info.role_term {
+                return false; // no longer the leader it was written under
+            }
+            if o.high_watermark > info.last_offset {
+                return true;
+            }
+            if offsets.changed_or_gone().await.is_err() {
+                return false;
+            }
+        }
+    };
+    Ok(match tokio::time::timeout(timeout, wait).await {
+        Ok(true) => appended,
+        Ok(false) => Err(PartitionError::Closed),
+        Err(_) => Err(PartitionError::Refused(
+            ErrorCode::RequestTimedOut,
+            "the in-sync replicas did not all get the records within the request's timeout".into(),
+        )),
+    })
+}
+
 pub async fn handle(
     ctx: &BrokerContext,
+    session: &Session,
     authz: &Authz<'_>,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
+    // KIP-951: CurrentLeader and NodeEndpoints from v10.
+    let mut hints = LeaderHints::for_version(version, 10, 10);
     let acks = req.acks;
+    let timeout = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let valid_acks = matches!(acks, -1..=1);
     // Kafka's KafkaApis: a transactional id the producer may not write fails the
     // whole request; without one, transactional batches are refused.
@@ -196,27 +243,25 @@ pub async fn handle(
         };
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, p) in topic.partition_data.into_iter().enumerate() {
-            let target = route.and_then(|t| {
-                usize::try_from(p.index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i))
-                    .map(|r| (t, r))
-                    .ok_or(naming.unknown_topic())
+            let target = route.and_then(|t| match t.partition(p.index) {
+                Some(r) => Ok((t, r)),
+                None if t.has_partition(p.index) => Err(ErrorCode::NotLeaderOrFollower),
+                None => Err(naming.unknown_topic()),
             });
             let result = match (valid_acks, target) {
                 (false, _) => partition_response(p.index, ErrorCode::InvalidRequiredAcks, None),
-                (true, Err(code)) => partition_response(p.index, code, None),
-                // One replica, always in sync: acks=all cannot have more (Kafka's
-                // NOT_ENOUGH_REPLICAS, before anything is written).
-                (true, Ok((t, _))) if acks == -1 && t.effective.min_insync_replicas > 1 => {
-                    partition_response(
-                        p.index,
-                        ErrorCode::NotEnoughReplicas,
-                        Some(format!(
-                            "The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of {} for partition {}-{}",
-                            t.effective.min_insync_replicas, t.name, p.index
-                        )),
-                    )
+                (true, Err(code)) => {
+                    let mut out = partition_response(p.index, code, None);
+                    // KIP-951: where the partition is led instead.
+                    let hint = route
+                        .ok()
+                        .filter(|_| code == ErrorCode::NotLeaderOrFollower)
+                        .and_then(|t| hints.note(&routing, &session.listener, t, p.index));
+                    if let Some((leader, epoch)) = hint {
+                        out.current_leader.leader_id = leader;
+                        out.current_leader.leader_epoch = epoch;
+                    }
+                    out
                 }
                 (true, Ok((t, _))) if t.internal => partition_response(
                     p.index,
@@ -229,10 +274,9 @@ pub async fn handle(
                         t.effective.max_message_bytes as usize,
                         transactional_allowed,
                     )
-                        .and_then(|c| {
-                            to_topic_codec(c.batch, &t.effective).map(|b| (b, c.records, c.bytes))
-                        })
-                    {
+                    .and_then(|c| {
+                        to_topic_codec(c.batch, &t.effective).map(|b| (b, c.records, c.bytes))
+                    }) {
                         Err((code, msg)) => {
                             tracing::debug!(topic = %t.name, partition = p.index, %msg, "produce rejected");
                             t.metrics.produce_failed();
@@ -240,8 +284,17 @@ pub async fn handle(
                         }
                         Ok((batch, records, request_bytes)) => {
                             let (reply, answer) = tokio::sync::oneshot::channel();
+                            // acks=all: the partition checks its ISR against
+                            // min.insync.replicas before it writes (NOT_ENOUGH_REPLICAS).
+                            let min_insync = if acks == -1 {
+                                usize::try_from(t.effective.min_insync_replicas)
+                                    .unwrap_or(usize::MAX)
+                            } else {
+                                0
+                            };
                             r.addr.do_send(AppendInOrder {
                                 check_keys: t.effective.cleanup_policy.compact,
+                                min_insync,
                                 append: Append {
                                     batch,
                                     wait_for_fsync: acks == -1 && t.effective.flush_before_ack,
@@ -249,6 +302,7 @@ pub async fn handle(
                                 reply,
                             });
                             let counted = (Arc::clone(t), records, request_bytes);
+                            let answer = acknowledged(answer, acks, r.watch(), timeout);
                             pending.push((ti, pi, counted, answer));
                             partition_response(p.index, ErrorCode::None, None)
                         }
@@ -292,6 +346,13 @@ pub async fn handle(
     }
     (acks != 0).then(|| ProduceResponse {
         responses: topics,
+        node_endpoints: hints.endpoints(|node_id, host, port, rack| NodeEndpoint {
+            node_id,
+            host,
+            port,
+            rack,
+            ..Default::default()
+        }),
         ..Default::default()
     })
 }

@@ -42,10 +42,13 @@ pub(crate) enum SyncItem {
         at: u64,
         bytes: [u8; super::txn_index::ENTRY_SIZE],
     },
-    /// The recovery point of the log in `dir`: noted after a roll's other items, it is
-    /// written once they are synced (items sync in order), so it never claims a segment
-    /// that is not on disk yet.
-    RecoveryPoint { dir: PathBuf, offset: i64 },
+    /// The recovery point of the log in `dir`: noted after the items it depends on (a
+    /// roll's files, or the active segment's bytes and index files), it is written once
+    /// they are synced (items sync in order), so it never claims what is not on disk.
+    RecoveryPoint {
+        dir: PathBuf,
+        point: super::recovery::RecoveryPoint,
+    },
 }
 
 impl SyncItem {
@@ -62,8 +65,8 @@ impl SyncItem {
                 file.sync_data()
                     .map_err(super::error::io_err("sync txn index", path))
             }
-            Self::RecoveryPoint { dir, offset } => {
-                super::recovery::write_recovery_point(dir, *offset)
+            Self::RecoveryPoint { dir, point } => {
+                super::recovery::write_recovery_point(dir, *point)
             }
         }
     }
@@ -148,6 +151,14 @@ impl FlushHandle {
     /// Records a file or directory to sync with the next flush.
     pub(crate) fn note(&self, item: SyncItem) {
         self.lock().pending.push(item);
+    }
+
+    /// After the log started over, empty, at `offset` (a follower behind its leader's
+    /// start): nothing below it is left to sync.
+    pub(crate) fn restarted(&self, offset: i64) {
+        let mut st = self.lock();
+        st.end_offset = offset;
+        st.flushed_offset = offset;
     }
 
     /// After a truncation: the log now ends at `end_offset`.

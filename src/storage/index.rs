@@ -90,19 +90,24 @@ impl<E: IndexEntry> IndexFile<E> {
         self.file.remaining() < E::SIZE
     }
 
-    /// The last entry whose key is <= `target`, or [`IndexEntry::before_first`].
-    pub(crate) fn lookup(&self, target: i64) -> E::Value {
-        // partition_point over entry indexes: entries with key <= target come first.
+    /// How many leading entries satisfy `pred`, for a `pred` true on a prefix of the
+    /// entries and false after it (a binary search, like `slice::partition_point`).
+    pub(crate) fn partition_point(&self, pred: impl Fn(&E::Value) -> bool) -> usize {
         let (mut lo, mut hi) = (0usize, self.entries());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if E::key(&self.entry(mid)) <= target {
+            if pred(&self.entry(mid)) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        match lo.checked_sub(1) {
+        lo
+    }
+
+    /// The last entry whose key is <= `target`, or [`IndexEntry::before_first`].
+    pub(crate) fn lookup(&self, target: i64) -> E::Value {
+        match self.partition_point(|e| E::key(e) <= target).checked_sub(1) {
             Some(i) => self.entry(i),
             None => E::before_first(self.base_offset),
         }

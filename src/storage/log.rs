@@ -4,14 +4,16 @@
 //! cleaner's side in `log/compaction.rs`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::config::LogConfig;
+use super::epochs::EpochCache;
 use super::error::{io_err, Error, Result};
 use super::flush::{FlushHandle, SyncItem};
 use super::prepare::PreparedSegment;
-use super::recovery::{self, LogOpenStats};
+use super::recovery::{self, LogOpenStats, RecoveryPoint};
 use super::segment::LogSegment;
 use crate::protocol::records::compression::MAX_DECOMPRESSED_BATCH;
 use crate::protocol::records::{MaxTimestampRewrite, RecordBatch, TimestampType, NO_TIMESTAMP};
@@ -94,6 +96,10 @@ pub struct Log {
     /// Where the oldest open transaction starts (set by the producer state's owner):
     /// the cleaner stops before it.
     first_unstable_offset: Option<i64>,
+    /// The recovery point last noted for a flush ([`Log::note_recovery_point`]).
+    noted_recovery_point: Option<RecoveryPoint>,
+    /// Where each leader epoch starts (`leader-epoch-checkpoint`).
+    pub(super) epochs: EpochCache,
 }
 
 impl Drop for Log {
@@ -135,7 +141,7 @@ impl Log {
             if let Some(active) = loaded.segments.last() {
                 pending.push(SyncItem::RecoveryPoint {
                     dir: dir.clone(),
-                    offset: active.base_offset(),
+                    point: RecoveryPoint::segment_start(active.base_offset()),
                 });
             }
             FlushHandle::new(start, end, pending)
@@ -143,7 +149,18 @@ impl Log {
             FlushHandle::new(end, end, Vec::new())
         };
         let checkpoint = super::cleaner::CleanerCheckpoint::read(&dir);
+        // Epochs past what recovery kept describe batches that are gone.
+        let mut epochs = EpochCache::load(&dir)?;
+        epochs.truncate_from_end(end);
+        epochs.truncate_from_start(loaded.log_start_offset);
         let jitter = roll_jitter_ms(&config);
+        // After a clean shutdown the point on disk is the active segment's end: nothing
+        // to sync for it until the next append.
+        let noted_recovery_point = if loaded.stats.recovered {
+            None
+        } else {
+            loaded.segments.last().map(LogSegment::synced_point)
+        };
         Ok(Self {
             dir,
             config,
@@ -161,6 +178,8 @@ impl Log {
                 in_flight: None,
             },
             first_unstable_offset: None,
+            noted_recovery_point,
+            epochs,
         })
     }
 
@@ -233,8 +252,29 @@ impl Log {
 
     /// Stamps `epoch` as the partitionLeaderEpoch of every batch appended from now on,
     /// as a Kafka leader does (by default batches keep the producer's value, -1).
-    pub fn set_partition_leader_epoch(&mut self, epoch: i32) {
-        self.leader_epoch = Some(epoch);
+    /// The epoch starts at the log end offset in the epoch cache. A follower stops
+    /// stamping with `None`: it keeps the leader's batches as they are.
+    pub fn set_partition_leader_epoch(&mut self, epoch: Option<i32>) {
+        self.leader_epoch = epoch;
+        if let Some(epoch) = epoch {
+            let end = self.log_end_offset();
+            self.epochs.assign(epoch, end);
+        }
+    }
+
+    /// The leader-epoch cache.
+    pub fn epochs(&self) -> &EpochCache {
+        &self.epochs
+    }
+
+    /// Kafka's `endOffsetFor` on this log (OffsetForLeaderEpoch).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The epoch checkpoint to write off the owner's thread, if the epochs changed.
+    pub fn epoch_checkpoint_due(&mut self) -> Option<(PathBuf, String)> {
+        self.epochs.checkpoint_due(&self.dir)
     }
 
     /// A handle that flushes this log from any thread (group commit).
@@ -247,14 +287,7 @@ impl Log {
     /// CRC), copies it into the active segment (rolling first if needed) and indexes it.
     /// The owner asks [`Log::flush_due`] afterwards, for `flush.messages` / `flush.ms`.
     pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendInfo> {
-        let header = RecordBatch::parse(batch)?;
-        if header.total_size() != batch.len() {
-            return Err(Error::NotOneBatch {
-                expected: header.total_size(),
-                actual: batch.len(),
-            });
-        }
-        header.validate_header()?;
+        let header = Self::one_batch(batch)?;
         let size = batch.len();
         for (limit, setting) in [
             (self.config.max_message_bytes as usize, "max.message.bytes"),
@@ -287,10 +320,93 @@ impl Log {
         if log_append_time.is_none() {
             self.check_timestamps(&header, max_timestamp, now_ms)?;
         }
+        let leader_epoch = self.leader_epoch;
+        self.write(
+            batch,
+            base_offset,
+            last_offset,
+            max_timestamp,
+            rewrite,
+            leader_epoch,
+            now_ms,
+        )?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: log_append_time.unwrap_or(NO_TIMESTAMP),
+        })
+    }
+
+    /// A follower's append: one batch of its leader's, kept as it is (offsets,
+    /// timestamps, leader epoch, CRC), which must start at the log end offset. A batch
+    /// of a newer leader epoch starts that epoch in the epoch cache.
+    pub fn append_replica(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendInfo> {
+        let header = Self::one_batch(batch)?;
+        let base_offset = header.base_offset();
+        let end = self.log_end_offset();
+        if base_offset != end {
+            return Err(Error::OffsetOutOfRange {
+                offset: base_offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        let last_offset = header.last_offset();
+        let epoch = header.partition_leader_epoch();
+        self.write(
+            batch,
+            base_offset,
+            last_offset,
+            header.max_timestamp(),
+            MaxTimestampRewrite::Keep,
+            None,
+            now_ms,
+        )?;
+        if epoch >= 0
+            && self
+                .epochs
+                .latest_epoch()
+                .is_none_or(|latest| epoch > latest)
+        {
+            self.epochs.assign(epoch, base_offset);
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: NO_TIMESTAMP,
+        })
+    }
+
+    /// `batch` parsed, checked to be exactly one batch with a valid header.
+    fn one_batch(batch: &[u8]) -> Result<RecordBatch<'_>> {
+        let header = RecordBatch::parse(batch)?;
+        if header.total_size() != batch.len() {
+            return Err(Error::NotOneBatch {
+                expected: header.total_size(),
+                actual: batch.len(),
+            });
+        }
+        header.validate_header()?;
+        Ok(header)
+    }
+
+    /// Copies a checked batch into the active segment (rolling first when due) and
+    /// notes it for the flusher.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        batch: &[u8],
+        base_offset: i64,
+        last_offset: i64,
+        max_timestamp: i64,
+        rewrite: MaxTimestampRewrite,
+        leader_epoch: Option<i32>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let size = batch.len();
         if self.should_roll(size, max_timestamp, last_offset, now_ms) {
             self.roll(now_ms)?;
         }
-        let leader_epoch = self.leader_epoch;
         let appended = self
             .active_mut()
             .append(batch, base_offset, rewrite, leader_epoch)?
@@ -306,11 +422,7 @@ impl Log {
             appended.end,
             end_offset,
         );
-        Ok(AppendInfo {
-            base_offset,
-            last_offset,
-            log_append_time_ms: log_append_time.unwrap_or(NO_TIMESTAMP),
-        })
+        Ok(())
     }
 
     /// Kafka's check of CreateTime timestamps against the broker's clock
@@ -387,10 +499,7 @@ impl Log {
         };
         self.segments.push(segment);
         self.flush.note(SyncItem::Dir(self.dir.clone()));
-        self.flush.note(SyncItem::RecoveryPoint {
-            dir: self.dir.clone(),
-            offset: base,
-        });
+        self.reset_recovery_point(base);
         self.roll_jitter_ms = roll_jitter_ms(&self.config);
         Ok(())
     }
@@ -427,8 +536,47 @@ impl Log {
             self.flush.note(item);
         }
         self.flush.flush()?;
-        recovery::write_recovery_point(&self.dir, self.active().base_offset())?;
+        recovery::write_recovery_point(&self.dir, self.active().synced_point())?;
         recovery::write_clean_shutdown(&self.dir, self.log_start_offset)
+    }
+
+    /// Notes, for the next flush, a recovery point at the start of the segment based at
+    /// `base`, and forgets the last one noted.
+    /// The log starts over: a cleaning in flight and the open transactions' start no
+    /// longer apply.
+    pub(super) fn forget_cleaning_and_transactions(&mut self) {
+        self.cleaner.cancel();
+        self.first_unstable_offset = None;
+    }
+
+    pub(super) fn reset_recovery_point(&mut self, base: i64) {
+        self.flush.note(SyncItem::RecoveryPoint {
+            dir: self.dir.clone(),
+            point: RecoveryPoint::segment_start(base),
+        });
+        self.noted_recovery_point = None;
+    }
+
+    /// Notes, for the next flush, the active segment's index files and then a recovery
+    /// point at its current end (after the bytes appended so far, already noted), so
+    /// that once that flush is done a crash recovers only what comes later. False when
+    /// the point would not move.
+    pub fn note_recovery_point(&mut self) -> bool {
+        let active = self.active();
+        let point = active.synced_point();
+        if point.position == 0 || self.noted_recovery_point == Some(point) {
+            return false;
+        }
+        self.flush
+            .note(SyncItem::File(Arc::clone(active.offset_index.file())));
+        self.flush
+            .note(SyncItem::File(Arc::clone(active.time_index.file())));
+        self.flush.note(SyncItem::RecoveryPoint {
+            dir: self.dir.clone(),
+            point,
+        });
+        self.noted_recovery_point = Some(point);
+        true
     }
 
     /// Drops the log and removes its directory with every file: for a deleted
@@ -656,7 +804,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
         log.append(&batch(1, 10, T0), T0).unwrap();
-        log.set_partition_leader_epoch(7);
+        log.set_partition_leader_epoch(Some(7));
         log.append(&batch(1, 10, T0), T0).unwrap();
         log.append(&batch(1, 100 * 1024, T0), T0).unwrap_err(); // too big for small_config
         let first = log.read(0, 1).unwrap();

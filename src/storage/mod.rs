@@ -15,9 +15,9 @@
 //!   and its sides of transactions and compaction.
 //! - `segment`: one mmap'd `.log` with its indexes (format documented on the type).
 //! - `index`: the sparse offset index and time index (formats documented on the types).
-//! - `truncate`: [`Log::truncate_to`], cutting the end of the log. Nothing in the broker
-//!   calls it yet: it is for a follower whose log diverged from its leader's, which
-//!   replication (a cluster of brokers) will bring; its tests keep it correct until then.
+//! - `truncate`: [`Log::truncate_to`], cutting the end of the log: a follower whose log
+//!   diverged from its leader's truncates to the leader's epoch end offset.
+//! - [`epochs`]: the leader-epoch cache and its `leader-epoch-checkpoint`.
 //! - [`recovery`]: opening, the clean-shutdown marker, recovering every segment from
 //!   the recovery point after an unclean shutdown.
 //! - [`producer_state`]: idempotent-producer sequences and open transactions per
@@ -41,6 +41,7 @@
 
 pub mod cleaner;
 pub mod config;
+pub mod epochs;
 pub mod error;
 pub mod flush;
 mod index;
@@ -67,6 +68,7 @@ pub use config::LogConfig;
 pub use error::{Error, Result};
 pub use flush::FlushHandle;
 pub use log::{delete_segments, AppendInfo, CleanableStats, Log, RemovedSegment, TimestampOffset};
+pub(crate) use mmap::write_atomically;
 pub use prepare::{AheadWork, PreparedSegment, SegmentPreparer};
 pub use recovery::LogOpenStats;
 pub use txn_index::AbortedTxn;

@@ -9,10 +9,10 @@
 //! their Kafka names. Without a prepared segment a roll creates the files itself.
 //! Leftover `.prepared-*` files are deleted when the log opens.
 //!
-//! The same goes for the active segment's next blocks and pages: [`Log::ahead_work`]
-//! gives a `Send` [`AheadWork`] that allocates (`fallocate`) and prefaults the part of
-//! the mapping the next appends will write, so the append itself finds them ready
-//! instead of waiting on the filesystem's journal on the owner's thread.
+//! The same goes for the active segment's next blocks: [`Log::ahead_work`] gives a
+//! `Send` [`AheadWork`] that allocates (`fallocate`) the part of the file the next
+//! appends will write, so the append itself finds its blocks ready instead of waiting
+//! on the filesystem's journal on the owner's thread.
 
 use std::path::{Path, PathBuf};
 
@@ -112,7 +112,7 @@ impl PreparedSegment {
     }
 }
 
-/// Allocates and prefaults the active segment ahead of its appends, on any thread.
+/// Allocates the active segment's blocks ahead of its appends, on any thread.
 #[derive(Debug)]
 pub struct AheadWork {
     file: std::sync::Arc<MappedFile>,

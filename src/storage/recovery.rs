@@ -68,25 +68,69 @@ pub(crate) fn write_clean_shutdown(dir: &Path, log_start_offset: i64) -> Result<
     )
 }
 
-/// The recovery point file in a partition directory: every segment below the offset it
-/// holds was fsynced.
+/// The recovery point file in a partition directory (see [`RecoveryPoint`]).
 pub(crate) const RECOVERY_POINT_FILE: &str = ".aeon_recovery_point";
 
-/// Records (durably) that every segment below `offset` is on disk. Blocking.
-pub fn write_recovery_point(dir: &Path, offset: i64) -> Result<()> {
-    write_atomically(
-        &dir.join(RECOVERY_POINT_FILE),
-        format!("{offset}\n").as_bytes(),
-    )
+/// Where recovery after a crash starts: every segment below the one based at `offset`
+/// is on disk, and so are the first `position` bytes of that one, with their index
+/// entries; the newest timestamp in those bytes is `max_timestamp` (at
+/// `offset_of_max_timestamp`). A roll writes it with position 0 once the rolled segment
+/// is synced; the periodic checkpoint (`log.flush.offset.checkpoint.interval.ms`) moves
+/// it inside the active segment after syncing the segment and its indexes, so a crash
+/// costs a scan of what came after, not of the whole active segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryPoint {
+    pub offset: i64,
+    pub position: u64,
+    pub max_timestamp: i64,
+    pub offset_of_max_timestamp: i64,
 }
 
-/// The recovery point, 0 (recover everything) when there is none or it is unreadable.
-fn read_recovery_point(dir: &Path) -> i64 {
+impl RecoveryPoint {
+    /// The start of the segment based at `offset`: nothing of it vouched for.
+    pub fn segment_start(offset: i64) -> Self {
+        RecoveryPoint {
+            offset,
+            position: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+        }
+    }
+
+    /// The file's text: `offset position max_timestamp offset_of_max_timestamp`.
+    fn to_text(self) -> String {
+        format!(
+            "{} {} {} {}\n",
+            self.offset, self.position, self.max_timestamp, self.offset_of_max_timestamp
+        )
+    }
+
+    /// Reads the file's text; a bare offset (the segment's start) is read as well.
+    fn parse(text: &str) -> Option<Self> {
+        let mut fields = text.split_whitespace();
+        let offset = fields.next()?.parse::<i64>().ok().filter(|&o| o >= 0)?;
+        let mut point = Self::segment_start(offset);
+        if let Some(position) = fields.next() {
+            point.position = position.parse().ok()?;
+            point.max_timestamp = fields.next()?.parse().ok()?;
+            point.offset_of_max_timestamp = fields.next()?.parse().ok()?;
+        }
+        Some(point)
+    }
+}
+
+/// Records (durably) where recovery after a crash may start. Blocking.
+pub fn write_recovery_point(dir: &Path, point: RecoveryPoint) -> Result<()> {
+    write_atomically(&dir.join(RECOVERY_POINT_FILE), point.to_text().as_bytes())
+}
+
+/// The recovery point; the start of the first segment (recover everything) when there
+/// is none or it is unreadable.
+fn read_recovery_point(dir: &Path) -> RecoveryPoint {
     std::fs::read_to_string(dir.join(RECOVERY_POINT_FILE))
         .ok()
-        .and_then(|t| t.trim().parse::<i64>().ok())
-        .filter(|&o| o >= 0)
-        .unwrap_or(0)
+        .and_then(|t| RecoveryPoint::parse(&t))
+        .unwrap_or(RecoveryPoint::segment_start(0))
 }
 
 /// Reads and removes the marker: `Some(log start offset)` after a clean shutdown.
@@ -154,7 +198,7 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
     // The first segment that may not be on disk: the one holding the recovery point.
     let first_unflushed = bases
         .iter()
-        .rposition(|&b| b <= recovery_point)
+        .rposition(|&b| b <= recovery_point.offset)
         .unwrap_or(0);
     let mut segments: Vec<LogSegment> = Vec::with_capacity(bases.len().max(1));
     let mut i = 0;
@@ -162,8 +206,16 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
         let base = bases[i];
         let active = i + 1 == bases.len();
         let verify = clean.is_none() && i >= first_unflushed;
+        // The part of the segment the recovery point vouches for is not scanned again.
+        let synced = (verify && base == recovery_point.offset && recovery_point.position > 0)
+            .then_some(&recovery_point);
         let mut segment = LogSegment::open(dir, base, config, active)?;
-        let stopped_early = segment.load(dir, config, active, verify, &mut stats)?;
+        let stopped_early = segment.load(dir, config, active, verify, synced, &mut stats)?;
+        if synced.is_some_and(|p| (segment.size() as u64) < p.position) {
+            // Bytes it vouched for were cut (damaged on disk): it vouches for nothing
+            // in this segment any more, before anything is written over them.
+            write_recovery_point(dir, RecoveryPoint::segment_start(base))?;
+        }
         if verify {
             // Entries whose abort marker was in the cut tail go with it.
             let end = segment.next_offset();
@@ -189,7 +241,7 @@ pub(crate) fn load_log(dir: &Path, config: &LogConfig, now_ms: i64) -> Result<Lo
             // It is the last segment now: reopened as the active one.
             drop(segment);
             let mut segment = LogSegment::open(dir, base, config, true)?;
-            segment.load(dir, config, true, true, &mut stats)?;
+            segment.load(dir, config, true, true, synced, &mut stats)?;
             segments.push(segment);
             break;
         }
@@ -216,14 +268,18 @@ impl LogSegment {
     /// Leaves the segment ready (next offset, timestamps, indexes). Trusted (`verify`
     /// false): the indexes are checked for structure and the batches after the last
     /// offset-index entry are walked. Verified: every batch from the start is checked
-    /// (CRC included) and the indexes are rebuilt from the walk. The log is cut after
-    /// the last good batch; true if the batches stopped before the end of the file.
+    /// (CRC included) and the indexes are rebuilt from the walk; with a recovery point
+    /// inside this segment (`synced`), from the last offset-index entry below its
+    /// position instead, the bytes and entries before it being on disk. The log is cut
+    /// after the last good batch; true if the batches stopped before the end of the
+    /// file.
     pub(crate) fn load(
         &mut self,
         dir: &Path,
         config: &LogConfig,
         active: bool,
         verify: bool,
+        synced: Option<&RecoveryPoint>,
         stats: &mut LogOpenStats,
     ) -> Result<bool> {
         let file_len = self.log.len();
@@ -239,12 +295,19 @@ impl LogSegment {
         let data_owner = Arc::clone(&self.log);
         let data = data_owner.contents();
 
-        // A verified segment is read from its start: after a power loss its index may
-        // have reached the disk while earlier log pages did not.
-        let mut anchor = if sane && !verify {
-            self.offset_index.last_entry()
-        } else {
-            None
+        // A verified segment is read from its start (after a power loss its index may
+        // have reached the disk while earlier log pages did not), or from the last
+        // index entry below what its recovery point vouches for: those bytes and
+        // entries were synced before the point was written.
+        let synced = synced.filter(|_| verify);
+        let mut anchor = match synced {
+            None if sane && !verify => self.offset_index.last_entry(),
+            None => None,
+            Some(point) => self
+                .offset_index
+                .partition_point(|&(_, position)| u64::from(position) < point.position)
+                .checked_sub(1)
+                .map(|i| self.offset_index.entry(i)),
         };
         if let Some((offset, position)) = anchor {
             let good = data
@@ -266,10 +329,11 @@ impl LogSegment {
         let from = match anchor {
             Some((offset, position)) => {
                 if verify {
-                    // Entries past the anchor are not vouched for by a checked batch.
-                    let keep = (0..self.time_index.entries())
-                        .take_while(|&i| self.time_index.entry(i).1 <= offset)
-                        .count();
+                    // Entries past the anchor are not vouched for by a checked batch;
+                    // the scan from it writes them again.
+                    let keep = self.offset_index.partition_point(|&(o, _)| o <= offset);
+                    self.offset_index.truncate_entries(keep)?;
+                    let keep = self.time_index.partition_point(|&(_, o)| o <= offset);
                     self.time_index.truncate_entries(keep)?;
                 }
                 position as usize
@@ -287,6 +351,15 @@ impl LogSegment {
         if let Some((ts, at)) = self.time_index.last_entry() {
             self.max_timestamp_so_far = ts;
             self.offset_of_max_timestamp_so_far = at;
+        }
+        // The recovery point knows it for every byte it vouches for (the time index
+        // only at its intervals); the batches scanned again from the anchor are
+        // tracked anew below.
+        if let Some(point) = synced.filter(|_| anchor.is_some()) {
+            if point.max_timestamp > self.max_timestamp_so_far {
+                self.max_timestamp_so_far = point.max_timestamp;
+                self.offset_of_max_timestamp_so_far = point.offset_of_max_timestamp;
+            }
         }
 
         if let Some(first) = data.get(..from).and_then(|d| RecordBatch::parse(d).ok()) {
@@ -571,7 +644,10 @@ mod tests {
         log.flush().unwrap();
         let bases = log.segment_base_offsets();
         let last = *bases.last().unwrap();
-        assert_eq!(read_recovery_point(dir.path()), last);
+        assert_eq!(
+            read_recovery_point(dir.path()),
+            RecoveryPoint::segment_start(last)
+        );
         let expected = read_all(&log);
         drop(log);
         let log = Log::open(dir.path(), small_config(), T0).unwrap();
@@ -583,6 +659,199 @@ mod tests {
             "only the active segment"
         );
         assert_eq!(read_all(&log), expected);
+    }
+
+    /// One segment of 1 MiB (nothing rolls), an index entry every 256 bytes.
+    fn one_segment_config() -> LogConfig {
+        LogConfig {
+            segment_bytes: 1 << 20,
+            segment_index_bytes: 1 << 16,
+            ..small_config()
+        }
+    }
+
+    /// A log with `before` batches synced under a recovery point inside the active
+    /// segment, then `after` more, left as after a crash (dropped, never closed).
+    /// Timestamps go down after the point, so the newest one lies before it.
+    fn crashed_after_a_point(
+        dir: &Path,
+        before: usize,
+        after: usize,
+    ) -> (Vec<Vec<u8>>, RecoveryPoint, (i64, i64)) {
+        let mut log = Log::open(dir, one_segment_config(), T0).unwrap();
+        for i in 0..before {
+            log.append(&batch(3, 200, T0 + 1_000 + i as i64), T0)
+                .unwrap();
+        }
+        assert!(log.note_recovery_point());
+        assert!(!log.note_recovery_point(), "nothing new since");
+        log.flush().unwrap();
+        let point = read_recovery_point(dir);
+        for i in 0..after {
+            log.append(&batch(2, 100, T0 + i as i64), T0).unwrap();
+        }
+        assert_eq!(log.segment_count(), 1);
+        let stored = read_all(&log);
+        let newest = log.max_timestamp().unwrap().unwrap();
+        drop(log);
+        (stored, point, (newest.timestamp, newest.offset))
+    }
+
+    #[test]
+    fn a_recovery_point_inside_the_active_segment_bounds_the_scan_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, point, newest_before) = crashed_after_a_point(dir.path(), 200, 20);
+        let before: usize = stored[..200].iter().map(Vec::len).sum();
+        let after: usize = stored[200..].iter().map(Vec::len).sum();
+        assert_eq!(point.offset, 0);
+        assert_eq!(point.position, before as u64);
+        assert_eq!(point.max_timestamp, T0 + 1_199);
+        let log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        let stats = log.open_stats();
+        assert!(stats.recovered);
+        // From the last index entry below the point: at most an index interval and
+        // a batch more than what came after it.
+        assert!(
+            stats.scanned_bytes >= after as u64
+                && stats.scanned_bytes <= (after + 256 + stored[199].len()) as u64,
+            "scanned {} bytes of {}; {after} came after the point",
+            stats.scanned_bytes,
+            before + after
+        );
+        assert_eq!(read_all(&log), stored);
+        assert_eq!(log.log_end_offset(), 200 * 3 + 20 * 2);
+        // The newest timestamp is known although its batch was not scanned again,
+        // and timestamp lookups find batches on both sides of the point.
+        // (The first record of the newest batch: its records share the timestamp.)
+        let newest = log.max_timestamp().unwrap().unwrap();
+        assert_eq!((newest.timestamp, newest.offset), (T0 + 1_199, 597));
+        assert_eq!((newest.timestamp, newest.offset), newest_before);
+        assert_eq!(
+            log.offset_for_timestamp(T0 + 1_100)
+                .unwrap()
+                .unwrap()
+                .offset,
+            300
+        );
+        assert_eq!(
+            log.offset_for_timestamp(T0 + 1_199)
+                .unwrap()
+                .unwrap()
+                .offset,
+            597
+        );
+        // Every offset reads from where it is (the rebuilt index entries after the
+        // anchor included).
+        for offset in [0, 299, 597, 600, 630, 639] {
+            let bytes = log.read(offset, 1).unwrap();
+            let first = RecordBatch::parse(&bytes).unwrap();
+            assert!(first.base_offset() <= offset && offset <= first.last_offset());
+        }
+        drop(log);
+        // A second crash with nothing new: the point still holds.
+        let log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        assert_eq!(read_all(&log), stored);
+    }
+
+    #[test]
+    fn a_cleanly_reopened_log_has_no_recovery_point_to_move_until_it_takes_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        assert!(
+            !log.note_recovery_point(),
+            "an empty segment vouches for nothing"
+        );
+        log.append(&batch(2, 100, T0), T0).unwrap();
+        log.close().unwrap();
+        let at_close = read_recovery_point(dir.path());
+        assert!(
+            at_close.position > 0,
+            "a clean shutdown records the segment's end"
+        );
+        let mut log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        assert!(
+            !log.note_recovery_point(),
+            "the point on disk is already there"
+        );
+        log.append(&batch(2, 100, T0), T0).unwrap();
+        assert!(log.note_recovery_point());
+        log.flush().unwrap();
+        assert!(read_recovery_point(dir.path()).position > at_close.position);
+    }
+
+    #[test]
+    fn a_torn_tail_after_a_recovery_point_is_cut_and_what_it_vouches_for_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, point, _) = crashed_after_a_point(dir.path(), 50, 10);
+        let path = dir.path().join(format!("{:020}.log", 0));
+        let bytes = std::fs::read(&path).unwrap();
+        // The last batch after the point is torn in its middle.
+        let end: usize = stored.iter().map(Vec::len).sum();
+        let torn = end - stored[59].len() / 2;
+        let mut damaged = bytes.clone();
+        damaged[torn..end].fill(0xAB);
+        std::fs::write(&path, &damaged).unwrap();
+        let log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        assert_eq!(read_all(&log), stored[..59]);
+        assert!(log.open_stats().scanned_bytes < point.position);
+    }
+
+    #[test]
+    fn damaged_bytes_under_a_recovery_point_are_cut_and_the_point_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, point, _) = crashed_after_a_point(dir.path(), 30, 5);
+        let path = dir.path().join(format!("{:020}.log", 0));
+        let mut bytes = std::fs::read(&path).unwrap();
+        // A byte of the last batch the point vouches for (inside its records, under
+        // the CRC) rots on disk.
+        bytes[point.position as usize - 10] ^= 0xFF;
+        std::fs::write(&path, &bytes).unwrap();
+        let log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        assert_eq!(read_all(&log), stored[..29]);
+        assert_eq!(
+            read_recovery_point(dir.path()),
+            RecoveryPoint::segment_start(0),
+            "the point vouches for nothing in the cut segment"
+        );
+    }
+
+    #[test]
+    fn a_recovery_point_for_a_segment_that_is_gone_recovers_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, _, _) = crashed_after_a_point(dir.path(), 30, 5);
+        // As if the segment it names had been deleted: it names another base.
+        write_recovery_point(
+            dir.path(),
+            RecoveryPoint {
+                offset: 7,
+                position: 1_000,
+                max_timestamp: T0,
+                offset_of_max_timestamp: 7,
+            },
+        )
+        .unwrap();
+        let log = Log::open(dir.path(), one_segment_config(), T0).unwrap();
+        let total: usize = stored.iter().map(Vec::len).sum();
+        assert_eq!(log.open_stats().scanned_bytes, total as u64);
+        assert_eq!(read_all(&log), stored);
+    }
+
+    #[test]
+    fn recovery_point_files_of_both_forms_read_back() {
+        let point = RecoveryPoint {
+            offset: 42,
+            position: 4096,
+            max_timestamp: 1_700_000_000_000,
+            offset_of_max_timestamp: 50,
+        };
+        assert_eq!(RecoveryPoint::parse(&point.to_text()), Some(point));
+        assert_eq!(
+            RecoveryPoint::parse("42\n"),
+            Some(RecoveryPoint::segment_start(42))
+        );
+        for bad in ["", "-1", "x", "42 4096", "42 4096 1", "42 -5 1 1"] {
+            assert_eq!(RecoveryPoint::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

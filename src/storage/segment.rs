@@ -20,8 +20,8 @@ pub(crate) fn file_name(base_offset: i64, extension: &str) -> String {
     format!("{base_offset:020}.{extension}")
 }
 
-/// How far ahead of the write position the active `.log` mapping is prefaulted.
-const POPULATE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
+/// How far ahead of the write position the active `.log` file's blocks are allocated.
+const ALLOCATE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// One segment: `<base offset>.log`, `.index`, `.timeindex` and `.txnindex` (the
 /// aborted transactions whose markers it holds; format on [`TxnIndex`]).
@@ -186,7 +186,7 @@ impl LogSegment {
         created_ms: i64,
         config: &LogConfig,
     ) -> Self {
-        log.set_populate_ahead(POPULATE_AHEAD_BYTES);
+        log.set_allocate_ahead(ALLOCATE_AHEAD_BYTES);
         Self {
             base_offset,
             log: Arc::new(log),
@@ -209,6 +209,17 @@ impl LogSegment {
 
     pub(crate) fn next_offset(&self) -> i64 {
         self.next_offset
+    }
+
+    /// A recovery point at this segment's committed end: valid once the segment's
+    /// bytes and index files are synced.
+    pub(crate) fn synced_point(&self) -> super::recovery::RecoveryPoint {
+        super::recovery::RecoveryPoint {
+            offset: self.base_offset,
+            position: self.size() as u64,
+            max_timestamp: self.max_timestamp_so_far,
+            offset_of_max_timestamp: self.offset_of_max_timestamp_so_far,
+        }
     }
 
     /// Bytes of batches in the `.log`.

@@ -40,6 +40,7 @@ impl Log {
             .partition_point(|s| s.base_offset() <= offset)
             .max(1);
         let cut = &self.segments[keep - 1];
+        let cut_base = cut.base_offset();
         let position = cut.find_batch(offset);
         if position.is_some() && Arc::strong_count(cut.log_file()) > 1 {
             return Err(Error::SegmentInUse {
@@ -82,7 +83,46 @@ impl Log {
             self.flush.note(SyncItem::Dir(self.dir.clone()));
         }
         self.log_start_offset = self.log_start_offset.min(new_end);
+        self.epochs.truncate_from_end(new_end);
         self.flush.truncated(new_end);
+        // A recovery point inside what was cut would vouch for bytes that are gone:
+        // recovery starts at the cut segment again until the next point.
+        self.reset_recovery_point(cut_base);
+        Ok(removed)
+    }
+}
+
+impl Log {
+    /// Kafka's `truncateFullyAndStartAt`: a follower whose log ends before its leader's
+    /// starts (retention or DeleteRecords moved the leader's start past it) drops every
+    /// segment and starts again, empty, at `offset`. The old segments are renamed to
+    /// `*.deleted` and returned, as retention's are; the leader epochs go too. Blocking:
+    /// it creates the new segment's files.
+    pub fn truncate_fully_and_start_at(
+        &mut self,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Vec<RemovedSegment>> {
+        self.flush.flush()?;
+        // The new segment first: if it cannot be made, nothing changed.
+        let fresh = LogSegment::create(&self.dir, offset, &self.config, now_ms)?;
+        self.forget_cleaning_and_transactions();
+        if let Some(prepared) = self.prepared.take() {
+            prepared.discard()?;
+        }
+        let old = std::mem::replace(&mut self.segments, vec![fresh]);
+        self.log_start_offset = offset;
+        self.epochs.clear();
+        self.flush.restarted(offset);
+        self.flush.note(SyncItem::Dir(self.dir.clone()));
+        self.reset_recovery_point(offset);
+        let mut removed = Vec::with_capacity(old.len());
+        for segment in old {
+            removed.push(RemovedSegment {
+                base_offset: segment.base_offset(),
+                paths: segment.rename_for_delete(&self.dir)?,
+            });
+        }
         Ok(removed)
     }
 }
@@ -102,7 +142,14 @@ impl LogSegment {
             .cut(position)?;
         self.reset_indexes(dir, config)?;
         self.rolling_based_timestamp = None;
-        self.load(dir, config, false, false, &mut LogOpenStats::default())?;
+        self.load(
+            dir,
+            config,
+            false,
+            false,
+            None,
+            &mut LogOpenStats::default(),
+        )?;
         self.txn_index.truncate_to(self.next_offset)?;
         for item in self.seal()? {
             // The caller flushed just before; these make the new lengths durable.
@@ -171,6 +218,38 @@ mod tests {
             log.truncate_to(9, T0).unwrap().is_empty(),
             "past the end: nothing to do"
         );
+    }
+
+    #[test]
+    fn a_log_truncated_fully_starts_over_empty_at_the_offset_and_reopens_there() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut log = Log::open(dir.path(), small_config(), T0).expect("open");
+        for _ in 0..20 {
+            log.append(&batch(3, 100, T0), T0).expect("append");
+        }
+        log.set_partition_leader_epoch(Some(2));
+        let removed = log
+            .truncate_fully_and_start_at(500, T0)
+            .expect("start over");
+        assert!(!removed.is_empty());
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 500));
+        assert!(
+            log.epochs().entries().is_empty(),
+            "the epochs went with the data"
+        );
+        // A leader's batch at 500 is taken as it is; earlier offsets are gone.
+        let mut leader = batch(4, 100, T0);
+        crate::protocol::records::set_base_offset(&mut leader, 500).expect("base offset");
+        log.append_replica(&leader, T0).expect("replica append");
+        assert_eq!(log.log_end_offset(), 504);
+        assert!(
+            log.read(10, 1 << 20).is_err(),
+            "below the start is out of range"
+        );
+        crate::storage::delete_segments(&removed).expect("delete");
+        log.close().expect("close");
+        let log = Log::open(dir.path(), small_config(), T0).expect("reopen");
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 504));
     }
 
     #[test]

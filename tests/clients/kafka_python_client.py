@@ -19,8 +19,8 @@ from kafka.admin import (AlterConfigOp, ConfigResource, ConfigResourceType,
                          KafkaAdminClient, OffsetSpec)
 from kafka.structs import OffsetAndMetadata
 
-from _matrix import (CODECS, Matrix, codec_records, compare_per_partition, expect,
-                     expect_eq, is_split, wait_until)
+from _matrix import (CODECS, CheckFailed, Matrix, codec_records, compare_per_partition,
+                     expect, expect_eq, is_split, wait_until)
 
 m = Matrix("kafka-python")
 BOOT = m.bootstrap
@@ -293,10 +293,21 @@ def check_group_split():
         for t in threads:
             t.start()
 
+        seen = []
+
         def settled():
             parts = [{tp.partition for tp in c.assignment()} for c in members]
+            seen[:] = [parts]
             return parts if is_split(parts, 4) else None
-        parts = wait_until(settled, 40, "both members to share the 4 partitions")
+        try:
+            parts = wait_until(settled, 40, "both members to share the 4 partitions")
+        except CheckFailed as e:
+            # What each member and the coordinator last said, for the diagnosis.
+            try:
+                group_state = admin().describe_consumer_groups([group])
+            except Exception as d:  # noqa: BLE001 - a diagnostic must not hide the failure
+                group_state = f"(describe failed: {d!r})"
+            raise CheckFailed(f"{e}; members' assignments {seen}; the group: {group_state}") from e
         produce(topic, [(p, None, f"split-{p}-{i}".encode(), None, None)
                         for p in range(4) for i in range(3)])
         wait_until(lambda: len(got[0]) + len(got[1]) >= 12, 15, "12 records across members")

@@ -4,6 +4,7 @@
 //!   directory, stopped (cleanly) on drop.
 //! - [`clients`]: rdkafka producers, consumers and admin clients for it, and helpers to
 //!   produce and consume.
+//! - [`cluster`]: a cluster of `aeon` processes, and links between them to cut.
 //! - [`pki`]: a test CA, certificates, and TLS client connections.
 //! - [`process`]: the `aeon` binary as a child process.
 //! - [`raw`]: requests and responses below the client, over a plain socket.
@@ -16,6 +17,7 @@
 
 pub mod broker;
 pub mod clients;
+pub mod cluster;
 pub mod pki;
 pub mod process;
 pub mod raw;

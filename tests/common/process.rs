@@ -70,7 +70,10 @@ impl AeonProcess {
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("aeon logs the address it listens on");
+            .unwrap_or_else(|e| {
+                let lines = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+                panic!("aeon did not log the address it listens on ({e}); its log:\n{lines}")
+            });
         AeonProcess { child, addr, log }
     }
 

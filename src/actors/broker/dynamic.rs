@@ -5,7 +5,6 @@
 //! does not override the key.
 
 use super::{write_atomically, AdminError, BrokerActor};
-use crate::actors::partition::UpdateConfig;
 use crate::config::{AlterOp, Config};
 use crate::protocol::ErrorCode;
 use actix::prelude::*;
@@ -82,10 +81,7 @@ impl Handler<AlterBrokerConfigs> for BrokerActor {
         self.shared_config.store(self.config.clone());
         // Every topic's effective config may follow the changed broker default.
         for t in self.topics.values() {
-            let log_config = super::log_config(&t.configs.effective(&self.config));
-            for p in &t.partitions {
-                p.addr.do_send(UpdateConfig(log_config.clone()));
-            }
+            t.send_log_config(&self.config);
         }
         self.publish();
         tracing::info!(changes = ?msg.ops, "dynamic broker configs changed");

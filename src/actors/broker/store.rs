@@ -170,34 +170,13 @@ pub(super) fn load_or_create_meta(dir: &Path, node_id: i32) -> anyhow::Result<St
             .ok_or_else(|| anyhow::anyhow!("{} has no cluster.id", path.display()))?;
         return Ok(id.to_string());
     }
-    let id = new_cluster_id();
+    let id = crate::cluster::new_cluster_id();
     let text =
         format!("#Written by Aeon at first start\nversion=1\ncluster.id={id}\nnode.id={node_id}\n");
     write_atomically(&path, text.as_bytes())
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     tracing::info!(cluster_id = %id, "new cluster id generated");
     Ok(id)
-}
-
-/// Kafka's cluster id form: a random UUID in URL-safe base64, 22 characters.
-fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = Uuid::new_v4().into_bytes();
-    let mut out = String::with_capacity(22);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
 }
 
 /// Replaces `path` with `data`: a temp file, fsync, rename, fsync of the directory.

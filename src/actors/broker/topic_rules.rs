@@ -116,7 +116,7 @@ impl BrokerActor {
                 "Replication factor must be larger than 0.".into(),
             ));
         }
-        if rf > 1 {
+        if rf > 1 && self.cluster.is_none() {
             return Err((
                 ErrorCode::InvalidReplicationFactor,
                 format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."),
@@ -143,6 +143,34 @@ impl BrokerActor {
         &self,
         replicas: impl Iterator<Item = &'a [i32]>,
     ) -> Result<(), AdminError> {
+        if let Some(cluster) = &self.cluster {
+            // Kafka's checks: registered brokers, none twice, as many for each partition.
+            let mut count = None;
+            for r in replicas {
+                let mut distinct = r.to_vec();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let invalid = if r.is_empty() {
+                    Some("a partition needs a replica".to_string())
+                } else if distinct.len() != r.len() {
+                    Some("a broker is listed twice".into())
+                } else if let Some(b) = r.iter().find(|b| !cluster.image.brokers.contains_key(*b)) {
+                    Some(format!("broker {b} is not registered"))
+                } else if count.is_some_and(|c| c != r.len()) {
+                    Some("all partitions should have the same number of replicas".into())
+                } else {
+                    None
+                };
+                if let Some(why) = invalid {
+                    return Err((
+                        ErrorCode::InvalidReplicaAssignment,
+                        format!("Replica assignment {r:?} is invalid: {why}."),
+                    ));
+                }
+                count = Some(r.len());
+            }
+            return Ok(());
+        }
         for r in replicas {
             if r.len() != 1 || r[0] != self.config.node_id {
                 return Err((

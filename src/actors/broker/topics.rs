@@ -18,6 +18,20 @@ pub struct CreateTopic {
     pub validate_only: bool,
 }
 
+impl CreateTopic {
+    /// An auto-created topic: the broker's defaults.
+    fn auto(name: &str) -> Self {
+        CreateTopic {
+            name: name.to_owned(),
+            num_partitions: -1,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: Vec::new(),
+            validate_only: false,
+        }
+    }
+}
+
 /// What a created topic looks like.
 #[derive(Debug, Clone)]
 pub struct CreatedTopic {
@@ -71,6 +85,23 @@ pub enum ConfigChange {
 
 impl BrokerActor {
     pub(super) fn create(&mut self, msg: CreateTopic) -> Result<CreatedTopic, AdminError> {
+        if let Some(link) = &self.cluster {
+            // An internal topic a coordinator needs: proposed now, served once the
+            // metadata log has it (the client retries meanwhile).
+            let (records, _) = self.topic_records(&msg)?;
+            let cluster = Arc::clone(&link.cluster);
+            if let Some(records) = records {
+                actix::spawn(async move {
+                    if let Err(e) = cluster.propose(records).await {
+                        tracing::debug!(error = %e, "creating an internal topic");
+                    }
+                });
+            }
+            return Err((
+                ErrorCode::CoordinatorNotAvailable,
+                format!("topic '{}' is being created", msg.name),
+            ));
+        }
         let (partitions, rf, configs) = self.check_new_topic(&msg)?;
         self.check_partition_room(&msg.name, partitions)?;
         let id = Uuid::new_v4();
@@ -87,7 +118,7 @@ impl BrokerActor {
                 TopicState {
                     id,
                     configs: configs.clone(),
-                    partitions: routes,
+                    partitions: routes.into_iter().map(Some).collect(),
                 },
             );
             self.collision_names
@@ -107,20 +138,76 @@ impl BrokerActor {
 }
 
 impl Handler<CreateTopic> for BrokerActor {
-    type Result = Result<CreatedTopic, AdminError>;
+    type Result = ResponseActFuture<Self, Result<CreatedTopic, AdminError>>;
 
     fn handle(&mut self, msg: CreateTopic, _: &mut Context<Self>) -> Self::Result {
         if !self.topics.contains_key(&msg.name) {
-            refuse_internal(&msg.name, "create")?;
+            if let Err(e) = refuse_internal(&msg.name, "create") {
+                return Box::pin(actix::fut::ready(Err(e)));
+            }
         }
-        self.create(msg)
+        if self.cluster.is_none() {
+            return Box::pin(actix::fut::ready(self.create(msg)));
+        }
+        match self.topic_records(&msg) {
+            Err(e) => Box::pin(actix::fut::ready(Err(e))),
+            Ok((None, created)) => Box::pin(actix::fut::ready(Ok(created))),
+            Ok((Some(records), created)) => self.propose(records, created),
+        }
     }
 }
 
 impl Handler<AutoCreateTopics> for BrokerActor {
-    type Result = MessageResult<AutoCreateTopics>;
+    type Result = ResponseActFuture<Self, Vec<(String, Result<(), AdminError>)>>;
 
     fn handle(&mut self, msg: AutoCreateTopics, _: &mut Context<Self>) -> Self::Result {
+        if let Some(link) = &self.cluster {
+            // Each name its own proposal: one that exists (created meanwhile by
+            // another broker) does not fail the others.
+            let mut proposals = Vec::new();
+            let mut results = Vec::new();
+            for name in msg.0 {
+                if self.topics.contains_key(&name) {
+                    results.push((name, Ok(())));
+                    continue;
+                }
+                let req = CreateTopic::auto(&name);
+                match refuse_internal(&name, "create").and_then(|()| self.topic_records(&req)) {
+                    Ok((Some(records), _)) => proposals.push((name, records)),
+                    Ok((None, _)) => results.push((name, Ok(()))),
+                    Err(e) => results.push((name, Err(e))),
+                }
+            }
+            let cluster = Arc::clone(&link.cluster);
+            return Box::pin(
+                async move {
+                    let outcomes =
+                        futures::future::join_all(proposals.into_iter().map(|(name, records)| {
+                            let cluster = Arc::clone(&cluster);
+                            async move {
+                                let r = match cluster.propose(records).await {
+                                    Ok(_) => Ok(()),
+                                    // Created by another broker meanwhile: there it is.
+                                    Err(crate::cluster::ProposeError::Rejected(
+                                        crate::cluster::image::ApplyError::TopicExists(_),
+                                    )) => Ok(()),
+                                    Err(e) => Err(cluster::admin_error(e)),
+                                };
+                                (name, r)
+                            }
+                        }))
+                        .await;
+                    results.extend(outcomes);
+                    (results, cluster.image())
+                }
+                .into_actor(self)
+                .map(|(results, image), act, ctx| {
+                    act.apply_image(image);
+                    act.start_replayed(ctx);
+                    results
+                }),
+            );
+        }
         let results = msg
             .0
             .into_iter()
@@ -131,18 +218,11 @@ impl Handler<AutoCreateTopics> for BrokerActor {
                 if let Err(e) = refuse_internal(&name, "create") {
                     return (name, Err(e));
                 }
-                let req = CreateTopic {
-                    name: name.clone(),
-                    num_partitions: -1,
-                    replication_factor: -1,
-                    assignments: Vec::new(),
-                    configs: Vec::new(),
-                    validate_only: false,
-                };
+                let req = CreateTopic::auto(&name);
                 (name, self.create(req).map(|_| ()))
             })
             .collect();
-        MessageResult(results)
+        Box::pin(actix::fut::ready(results))
     }
 }
 
@@ -174,6 +254,19 @@ impl Handler<DeleteTopic> for BrokerActor {
             };
             return Box::pin(actix::fut::ready(Err(err)));
         };
+        if self.cluster.is_some() {
+            let Some(id) = self.topics.get(&name).map(|t| t.id) else {
+                return Box::pin(actix::fut::ready(Err((
+                    ErrorCode::UnknownTopicOrPartition,
+                    name,
+                ))));
+            };
+            // Removed from every broker (data included) as each applies the record.
+            return self.propose(
+                vec![crate::cluster::MetadataRecord::RemoveTopic { topic_id: id }],
+                (name, id),
+            );
+        }
         let Some(topic) = self.topics.remove(&name) else {
             return Box::pin(actix::fut::ready(Err((
                 ErrorCode::UnknownTopicOrPartition,
@@ -190,6 +283,7 @@ impl Handler<DeleteTopic> for BrokerActor {
         let closes: Vec<_> = topic
             .partitions
             .iter()
+            .flatten()
             .map(|p| p.addr.send(Close { delete: true }))
             .collect();
         tracing::info!(topic = %name, "topic deleted");
@@ -208,9 +302,21 @@ impl Handler<DeleteTopic> for BrokerActor {
 }
 
 impl Handler<CreatePartitions> for BrokerActor {
-    type Result = Result<(), AdminError>;
+    type Result = ResponseActFuture<Self, Result<(), AdminError>>;
 
     fn handle(&mut self, msg: CreatePartitions, _: &mut Context<Self>) -> Self::Result {
+        let change = self.create_partitions(msg);
+        self.commit_change(change)
+    }
+}
+
+impl BrokerActor {
+    /// Grows a topic; in a cluster, the records that grow it, placed across the live
+    /// brokers.
+    fn create_partitions(
+        &mut self,
+        msg: CreatePartitions,
+    ) -> Result<Option<Vec<crate::cluster::MetadataRecord>>, AdminError> {
         let Some(topic) = self.topics.get(&msg.name) else {
             return Err((
                 ErrorCode::UnknownTopicOrPartition,
@@ -245,7 +351,24 @@ impl Handler<CreatePartitions> for BrokerActor {
             self.check_assignment(a.iter().map(Vec::as_slice))?;
         }
         if msg.validate_only {
-            return Ok(());
+            return Ok(None);
+        }
+        if let Some(link) = &self.cluster {
+            // New partitions get as many replicas as the topic's first one has.
+            let rf = link
+                .image
+                .topics
+                .get(&topic.id)
+                .and_then(|t| t.partitions.first())
+                .map_or(1, |p| i16::try_from(p.replicas.len()).unwrap_or(1));
+            return super::cluster::partition_records(
+                &link.image,
+                topic.id,
+                current..msg.count,
+                rf,
+                msg.assignments,
+            )
+            .map(Some);
         }
         let configs = topic.configs.clone();
         let mut added = Vec::new();
@@ -257,19 +380,30 @@ impl Handler<CreatePartitions> for BrokerActor {
         }
         self.partition_count += added.len();
         if let Some(t) = self.topics.get_mut(&msg.name) {
-            t.partitions.extend(added);
+            t.partitions.extend(added.into_iter().map(Some));
         }
         self.persist_topic(&msg.name)?;
         self.publish_topic(&msg.name);
         tracing::info!(topic = %msg.name, partitions = msg.count, "partitions added");
-        Ok(())
+        Ok(None)
     }
 }
 
 impl Handler<AlterTopicConfigs> for BrokerActor {
-    type Result = Result<(), AdminError>;
+    type Result = ResponseActFuture<Self, Result<(), AdminError>>;
 
     fn handle(&mut self, msg: AlterTopicConfigs, _: &mut Context<Self>) -> Self::Result {
+        let change = self.alter_topic_configs(msg);
+        self.commit_change(change)
+    }
+}
+
+impl BrokerActor {
+    /// Changes a topic's overrides; in a cluster, the config records that change them.
+    fn alter_topic_configs(
+        &mut self,
+        msg: AlterTopicConfigs,
+    ) -> Result<Option<Vec<crate::cluster::MetadataRecord>>, AdminError> {
         let Some(topic) = self.topics.get(&msg.name) else {
             return Err((
                 ErrorCode::UnknownTopicOrPartition,
@@ -296,18 +430,36 @@ impl Handler<AlterTopicConfigs> for BrokerActor {
             }
         };
         if msg.validate_only {
-            return Ok(());
+            return Ok(None);
         }
-        let log_config = log_config(&next.effective(&self.config));
+        if self.cluster.is_some() {
+            let resource = crate::cluster::ConfigResource::Topic(msg.name.clone());
+            let old = topic.configs.overrides();
+            let new = next.overrides();
+            let removed = old.keys().filter(|k| !new.contains_key(*k)).map(|k| {
+                crate::cluster::MetadataRecord::Config {
+                    resource: resource.clone(),
+                    name: k.clone(),
+                    value: None,
+                }
+            });
+            let set = new
+                .iter()
+                .filter(|(k, v)| old.get(*k) != Some(*v))
+                .map(|(k, v)| crate::cluster::MetadataRecord::Config {
+                    resource: resource.clone(),
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                });
+            return Ok(Some(removed.chain(set).collect()));
+        }
         if let Some(t) = self.topics.get_mut(&msg.name) {
             t.configs = next;
-            for p in &t.partitions {
-                p.addr.do_send(UpdateConfig(log_config.clone()));
-            }
+            t.send_log_config(&self.config);
         }
         self.persist_topic(&msg.name)?;
         self.publish_topic(&msg.name);
         tracing::info!(topic = %msg.name, "topic configs changed");
-        Ok(())
+        Ok(None)
     }
 }

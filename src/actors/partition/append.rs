@@ -8,8 +8,14 @@ impl PartitionActor {
     /// Has the next segment's files made on the blocking pool, so a roll on this
     /// arbiter only renames them. Only partitions that receive appends get one.
     pub(super) fn prepare_next_segment(&mut self, ctx: &mut Context<Self>) {
+        self.ready_next_segment(ctx, false);
+    }
+
+    /// [`Self::prepare_next_segment`]; with `now`, even before the active segment is
+    /// half full (a follower's roll that found none prepared).
+    pub(super) fn ready_next_segment(&mut self, ctx: &mut Context<Self>, now: bool) {
         let Some(log) = &self.log else { return };
-        if self.preparing || !log.wants_prepared_segment() {
+        if self.preparing || !(now || log.wants_prepared_segment()) {
             return;
         }
         self.preparing = true;
@@ -65,10 +71,9 @@ impl PartitionActor {
         Ok(())
     }
 
-    /// Has the active segment's next blocks allocated and its pages prefaulted on the
-    /// blocking pool, ahead of the appends: done on this arbiter, each chunk would
-    /// stall every request it serves for milliseconds (a `fallocate` or a 4 MiB
-    /// prefault waits on the filesystem's journal).
+    /// Has the active segment's next blocks allocated on the blocking pool, ahead of
+    /// the appends: done on this arbiter, each chunk would stall every request it
+    /// serves for milliseconds (a `fallocate` waits on the filesystem's journal).
     pub(super) fn fill_ahead(&mut self, ctx: &mut Context<Self>) {
         if self.filling_ahead {
             return;
@@ -94,6 +99,21 @@ impl Handler<AppendInOrder> for PartitionActor {
 
     fn handle(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
         let reply = msg.reply;
+        if !self.role.serves_clients() {
+            let _ = reply.send(Err(PartitionError::Closed));
+            return;
+        }
+        let isr = self.role.isr_len();
+        if msg.min_insync > isr {
+            let _ = reply.send(Err(PartitionError::Refused(
+                ErrorCode::NotEnoughReplicas,
+                format!(
+                    "The size of the current ISR {isr} is insufficient to satisfy the min.isr requirement of {} for partition {}",
+                    msg.min_insync, self.name
+                ),
+            )));
+            return;
+        }
         if let Err(e) = self.verify_client_txn(&msg.append.batch) {
             tracing::debug!(partition = %self.name, error = %e, "transactional batch refused");
             let _ = reply.send(Err(e));
@@ -176,6 +196,9 @@ impl Handler<Append> for PartitionActor {
     type Result = ResponseFuture<Result<Appended, PartitionError>>;
 
     fn handle(&mut self, msg: Append, ctx: &mut Context<Self>) -> Self::Result {
+        if !self.role.serves_clients() {
+            return Box::pin(async { Err(PartitionError::Closed) });
+        }
         let Some(log) = self.log.as_mut() else {
             return Box::pin(async { Err(PartitionError::Closed) });
         };
@@ -205,6 +228,7 @@ impl Handler<Append> for PartitionActor {
                         last_offset: dup.last_offset,
                         log_append_time_ms: -1,
                         log_start_offset: log.log_start_offset(),
+                        role_term: self.role_term,
                     };
                     tracing::debug!(partition = %self.name, producer_id = id.producer_id, "duplicate batch acknowledged");
                     return Box::pin(async move { Ok(info) });
@@ -228,6 +252,7 @@ impl Handler<Append> for PartitionActor {
             last_offset: info.last_offset,
             log_append_time_ms: info.log_append_time_ms,
             log_start_offset: log.log_start_offset(),
+            role_term: self.role_term,
         };
         if let Some(h) = &header {
             let timestamp = if info.log_append_time_ms >= 0 {

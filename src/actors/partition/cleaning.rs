@@ -149,6 +149,8 @@ mod tests {
                     offset: 0,
                     max_bytes: 1 << 20,
                     isolation: super::super::IsolationLevel::ReadUncommitted,
+                    replica: None,
+                    current_leader_epoch: -1,
                 })
                 .await
                 .expect("mailbox")

@@ -42,6 +42,25 @@ impl PartitionActor {
         });
     }
 
+    /// `log.flush.offset.checkpoint.interval.ms`: when the active segment took appends
+    /// since the last time, its bytes and index files are synced in the background and
+    /// the recovery point moves to where it ended, so recovery after a crash scans only
+    /// what came later rather than the whole active segment.
+    pub(super) fn checkpoint_recovery_point(&mut self) {
+        self.checkpoint_high_watermark();
+        let Some(log) = self.log.as_mut() else { return };
+        if !log.note_recovery_point() {
+            return;
+        }
+        let flush = log.flush_handle();
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = flush.flush() {
+                tracing::warn!(partition = %name, %error, "syncing for the recovery point failed");
+            }
+        });
+    }
+
     pub(super) fn run_retention(&mut self) {
         let expiration = i64::try_from(self.config.producer_id_expiration_ms).unwrap_or(i64::MAX);
         let expired = self.producers.expire_producers(now_ms(), expiration);
@@ -131,7 +150,11 @@ impl Handler<Close> for PartitionActor {
             (offset, self.producers.snapshot(offset))
         });
         let dir = self.dir.clone();
+        let high_watermark = self.high_watermark_checkpoint();
         let work = move || -> Result<(), storage::Error> {
+            if let Some((path, text)) = high_watermark {
+                storage::write_atomically(&path, text.as_bytes())?;
+            }
             if let Some((offset, bytes)) = snapshot {
                 // As at a roll, the snapshot never gets ahead of what it covers: the
                 // batches and the `.txnindex` entries (written by the flush) first, so a

@@ -18,6 +18,11 @@ pub struct PartitionOffsets {
     pub last_stable_offset: i64,
     /// Bytes of batches in all segments (Kafka's `Log.Size`).
     pub size_bytes: u64,
+    /// The offset the next append gets; the high watermark is at or below it.
+    pub log_end_offset: i64,
+    /// Counts this replica's role changes: an acks=all append waits for the high
+    /// watermark only while the leadership it was written under lasts.
+    pub role_term: u64,
 }
 
 impl PartitionOffsets {
@@ -72,6 +77,9 @@ pub struct AppendInOrder {
     pub append: Append,
     /// A compacted topic's batch: every record must have a key (Kafka's check).
     pub check_keys: bool,
+    /// acks=all: the ISR must have at least this many members (`min.insync.replicas`),
+    /// else NOT_ENOUGH_REPLICAS and nothing is written.
+    pub min_insync: usize,
     pub reply: oneshot::Sender<Result<Appended, PartitionError>>,
 }
 
@@ -83,6 +91,8 @@ pub struct Appended {
     /// The log-append time on a LogAppendTime topic, else -1.
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
+    /// The role term it was written in (see [`PartitionOffsets::role_term`]).
+    pub role_term: u64,
 }
 
 /// Reads whole batches from `offset` (read_committed: only below the last stable
@@ -93,6 +103,11 @@ pub struct Fetch {
     pub offset: i64,
     pub max_bytes: usize,
     pub isolation: IsolationLevel,
+    /// A follower's fetch (its broker id): read up to the log end, and its position
+    /// counted for the high watermark and the ISR.
+    pub replica: Option<i32>,
+    /// The fetcher's view of the leader epoch (KIP-320); -1 unchecked.
+    pub current_leader_epoch: i32,
 }
 
 /// What a fetch read.

@@ -13,7 +13,14 @@ impl PartitionActor {
         let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
         let offsets = self.current_offsets();
         if isolation == IsolationLevel::ReadUncommitted {
-            let records = log.read(offset, max_bytes).map_err(storage_error)?;
+            // Consumers read below the high watermark: only what every in-sync replica
+            // has.
+            let records = if offsets.high_watermark < offsets.log_end_offset {
+                log.read_below(offset, max_bytes, offsets.high_watermark)
+            } else {
+                log.read(offset, max_bytes)
+            }
+            .map_err(storage_error)?;
             return Ok(FetchData {
                 records,
                 offsets,
@@ -53,7 +60,22 @@ impl PartitionActor {
 impl Handler<Fetch> for PartitionActor {
     type Result = Result<FetchData, PartitionError>;
 
-    fn handle(&mut self, msg: Fetch, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Fetch, ctx: &mut Context<Self>) -> Self::Result {
+        self.check_leader_epoch(msg.current_leader_epoch)?;
+        if let Some(replica) = msg.replica {
+            // A follower reads up to the log end; its fetch offset is its position.
+            self.follower_fetched(replica, msg.offset, ctx)?;
+            let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
+            let records = log.read(msg.offset, msg.max_bytes).map_err(storage_error)?;
+            return Ok(FetchData {
+                records,
+                offsets: self.current_offsets(),
+                aborted: Vec::new(),
+            });
+        }
+        if !self.role.serves_clients() {
+            return Err(PartitionError::Closed);
+        }
         self.read(msg.offset, msg.max_bytes, msg.isolation)
     }
 }
@@ -62,6 +84,9 @@ impl Handler<ListOffset> for PartitionActor {
     type Result = Result<(i64, i64), PartitionError>;
 
     fn handle(&mut self, msg: ListOffset, _: &mut Context<Self>) -> Self::Result {
+        if !self.role.serves_clients() {
+            return Err(PartitionError::Closed);
+        }
         let log = self.log.as_ref().ok_or(PartitionError::Closed)?;
         // Kafka answers a timestamp lookup only below what the isolation level may
         // read (the LSO for read_committed).

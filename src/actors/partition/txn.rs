@@ -201,6 +201,8 @@ mod tests {
             offset,
             max_bytes: 1 << 20,
             isolation,
+            replica: None,
+            current_leader_epoch: -1,
         }
     }
 

@@ -31,20 +31,18 @@ impl TxnIo {
         let batch = RecordBatchBuilder::new(0, now_ms())
             .record(RecordSpec::new(Some(&record::key_bytes(id)), value))
             .build();
-        match self
-            .log
-            .send(Append {
-                batch: Bytes::from(batch),
-                wait_for_fsync: self.wait_for_fsync,
-            })
-            .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
+        let append = Append {
+            batch: Bytes::from(batch),
+            wait_for_fsync: self.wait_for_fsync,
+        };
+        match append_replicated(&self.log, append).await {
+            Ok(_) => Ok(()),
+            // This broker no longer leads the partition: the client finds the new one.
+            Err(PartitionError::Closed) => Err(ErrorCode::NotCoordinator),
+            Err(e) => {
                 tracing::warn!(transactional_id = %id, error = %e, "persisting transaction state failed");
                 Err(ErrorCode::CoordinatorNotAvailable)
             }
-            Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
         }
     }
 

@@ -298,6 +298,7 @@ impl Pass<'_> {
                 &job.config,
                 false,
                 false,
+                None,
                 &mut LogOpenStats::default(),
             )?;
             Some(segment)

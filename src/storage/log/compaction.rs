@@ -253,6 +253,7 @@ impl Log {
             drop(replaced);
         }
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        self.epochs.truncate_from_start(self.log_start_offset);
         if let Some(checkpoint) = cleaned.checkpoint {
             self.cleaner.checkpoint = checkpoint;
         }

@@ -49,6 +49,7 @@ impl Log {
             });
         }
         self.log_start_offset = self.log_start_offset.max(offset);
+        self.epochs.truncate_from_start(self.log_start_offset);
         if self.is_cleaning() {
             // The segments below go at the next retention check.
             return Ok(Vec::new());
@@ -97,6 +98,7 @@ impl Log {
         let segment = self.segments.remove(0);
         let paths = segment.rename_for_delete(&self.dir)?;
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        self.epochs.truncate_from_start(self.log_start_offset);
         Ok(RemovedSegment {
             base_offset: segment.base_offset(),
             paths,

@@ -1,0 +1,584 @@
+//! Partition replication on a cluster of three real `aeon` processes, with real
+//! clients: followers fetch their leaders' batches unchanged, acks=all waits for the
+//! in-sync replicas and is refused below `min.insync.replicas`, a killed leader is
+//! replaced from the ISR with no acknowledged record lost or doubled, and a follower
+//! whose log diverged (it took records that never reached the others) truncates them
+//! when it follows the new leader.
+
+mod common;
+
+use aeon::protocol::messages::produce_response::PartitionProduceResponse;
+use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+use aeon::protocol::{ErrorCode, Response};
+use common::cluster::{isrs, leaders, partition_batches, reader, until, Acked, TestCluster};
+use common::{admin_at, assigned_consumer, client_config, consume, create_topic_with, send_all};
+use rdkafka::admin::{NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Until every replica of every partition of `topic` holds the same bytes; on failure
+/// it prints each replica's size and what the brokers logged about their roles.
+fn until_replicas_match(cluster: &TestCluster, topic: &str, partitions: i32, ids: &[i32]) {
+    let same = || {
+        (0..partitions).all(|p| {
+            let first = partition_batches(&cluster.data_dir(ids[0]), topic, p);
+            !first.is_empty()
+                && ids[1..]
+                    .iter()
+                    .all(|&id| partition_batches(&cluster.data_dir(id), topic, p) == first)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !same() {
+        if std::time::Instant::now() > deadline {
+            for p in 0..partitions {
+                for &id in ids {
+                    let n = partition_batches(&cluster.data_dir(id), topic, p).len();
+                    eprintln!("{topic}-{p} on broker {id}: {n} bytes");
+                }
+            }
+            for node in &cluster.nodes {
+                if let Some(process) = &node.process {
+                    for line in process.log.lock().expect("log").iter() {
+                        if ["partition::replica", "cluster::fetcher"]
+                            .iter()
+                            .any(|w| line.contains(w))
+                        {
+                            eprintln!("broker {}: {line}", node.id);
+                        }
+                    }
+                }
+            }
+            panic!("the replicas of {topic} differ");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_killed_leader_is_replaced_from_the_isr_and_no_acknowledged_record_is_lost_or_doubled() {
+    let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 5000\n");
+    cluster.start(&[1, 2, 3]);
+    let admin = admin_at(&cluster.bootstrap());
+    create_topic_with(
+        &admin,
+        &NewTopic::new("replicated", 3, TopicReplication::Fixed(3)).set("min.insync.replicas", "2"),
+    );
+    until(
+        Duration::from_secs(30),
+        "every partition has three in sync",
+        || {
+            let isr = isrs(&cluster.addr(1), "replicated");
+            isr.len() == 3 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+    let before = leaders(&cluster.addr(1), "replicated");
+
+    // An idempotent acks=all producer sends value i to partition i % 3 throughout.
+    const N: u64 = 30_000;
+    let producer: BaseProducer<Acked> = client_config(&cluster.bootstrap())
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(Acked::default())
+        .expect("producer");
+    let values: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    let records = values.iter().enumerate().map(|(i, v)| {
+        BaseRecord::<[u8], [u8]>::to("replicated")
+            .partition(i as i32 % 3)
+            .payload(v.as_bytes())
+    });
+    let (first, rest) = (N / 3, N - N / 3);
+    send_all(&producer, records.clone().take(first as usize));
+    // The leader of partition 0 dies while the rest is being sent.
+    let victim = before[&0];
+    cluster.kill(victim);
+    send_all(&producer, records.skip(first as usize).take(rest as usize));
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("every record acknowledged");
+    let acked = producer.context().values.lock().expect("acked").clone();
+    let failed = producer.context().failed.lock().expect("failed").clone();
+    assert!(
+        failed.is_empty(),
+        "deliveries failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(acked.len() as u64, N, "every record acknowledged once");
+
+    let survivor = (1..=3).find(|&id| id != victim).expect("a survivor");
+    let after = leaders(&cluster.addr(survivor), "replicated");
+    assert_ne!(after[&0], victim, "partition 0 has a new leader: {after:?}");
+    assert!(after[&0] > 0, "partition 0 is led: {after:?}");
+
+    // The killed broker comes back, catches up and rejoins every ISR.
+    cluster.start(&[victim]);
+    until(
+        Duration::from_secs(60),
+        "the restarted broker is in sync again",
+        || {
+            let isr = isrs(&cluster.addr(survivor), "replicated");
+            isr.len() == 3 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+
+    // Every acknowledged record, exactly once, in order in its partition.
+    let consumer = assigned_consumer(&reader(&cluster.bootstrap()), "replicated", 3);
+    let got = consume(&consumer, N as usize, Duration::from_secs(60));
+    let mut seen = BTreeSet::new();
+    let mut last: BTreeMap<i32, u64> = BTreeMap::new();
+    for g in &got {
+        let v: u64 = std::str::from_utf8(g.value.as_deref().expect("value"))
+            .expect("utf-8")
+            .parse()
+            .expect("number");
+        assert!(seen.insert(v), "value {v} read twice");
+        assert_eq!(
+            v % 3,
+            g.partition as u64,
+            "value {v} in partition {}",
+            g.partition
+        );
+        if let Some(prev) = last.insert(g.partition, v) {
+            assert!(prev < v, "partition {}: {v} after {prev}", g.partition);
+        }
+    }
+    assert_eq!(seen.len() as u64, N, "every acknowledged record is there");
+    assert_eq!(seen, acked.iter().copied().collect::<BTreeSet<_>>());
+
+    // Followers hold their leaders' batches unchanged: the same bytes on all three.
+    until_replicas_match(&cluster, "replicated", 3, &[1, 2, 3]);
+}
+
+/// A batch of `values` as a producer without idempotence sends it.
+fn batch(values: &[&str]) -> Vec<u8> {
+    values
+        .iter()
+        .fold(RecordBatchBuilder::new(0, 1_700_000_000_000), |b, v| {
+            b.record(RecordSpec::new(None, Some(v.as_bytes())))
+        })
+        .build()
+}
+
+/// Produces `values` to partition 0 of `topic` at `addr` with `acks` and a request
+/// timeout of `timeout_ms`, and returns the partition's answer.
+fn produce(
+    addr: &str,
+    topic: &str,
+    acks: i16,
+    timeout_ms: i32,
+    values: &[&str],
+) -> PartitionProduceResponse {
+    let mut req = common::raw::produce_request(topic, 0, None, acks, batch(values));
+    req.timeout_ms = timeout_ms;
+    let Response::Produce(r) = common::raw::raw(addr, 9, req.into()) else {
+        panic!("not a produce response")
+    };
+    r.responses[0].partition_responses[0].clone()
+}
+
+/// The values of partition 0 of `topic`, read from its leader through `bootstrap`.
+fn values(bootstrap: &str, topic: &str, n: usize) -> Vec<String> {
+    let consumer = assigned_consumer(&reader(bootstrap), topic, 1);
+    consume(&consumer, n, Duration::from_secs(20))
+        .into_iter()
+        .map(|g| String::from_utf8(g.value.unwrap_or_default()).expect("utf-8"))
+        .collect()
+}
+
+#[test]
+fn a_diverged_follower_truncates_and_acks_all_waits_for_the_isr_and_min_insync_replicas() {
+    // Followers stay in the ISR while paused (no lag shrink in this test's time).
+    let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 120000\n");
+    cluster.start(&[1, 2, 3]);
+    let admin = admin_at(&cluster.bootstrap());
+    let placement: &[&[i32]] = &[&[1, 2]];
+    create_topic_with(
+        &admin,
+        &NewTopic::new("diverge", 1, TopicReplication::Variable(placement)),
+    );
+    until(Duration::from_secs(30), "broker 2 in sync", || {
+        isrs(&cluster.addr(3), "diverge").get(&0) == Some(&BTreeSet::from([1, 2]))
+    });
+    let a = produce(&cluster.addr(1), "diverge", -1, 10_000, &["a0", "a1", "a2"]);
+    assert_eq!(a.error_code, 0, "{a:?}");
+
+    // The follower stops: acks=all cannot complete (it is still in the ISR) and times
+    // out; acks=1 is written on the leader alone. (A fetch it had waiting at the leader
+    // is answered, empty, within replica.fetch.wait.max.ms: nothing after reaches it.)
+    cluster.signal(2, "STOP");
+    std::thread::sleep(Duration::from_millis(1500));
+    let waiting = produce(&cluster.addr(1), "diverge", -1, 1_000, &["w0"]);
+    assert_eq!(
+        waiting.error_code,
+        ErrorCode::RequestTimedOut.code(),
+        "{waiting:?}"
+    );
+    let x = produce(&cluster.addr(1), "diverge", 1, 10_000, &["x0", "x1"]);
+    assert_eq!(x.error_code, 0, "{x:?}");
+
+    // The leader stops and the follower resumes: the controller fences broker 1 and
+    // elects broker 2 from the ISR, which never got w0, x0 or x1.
+    cluster.signal(1, "STOP");
+    cluster.signal(2, "CONT");
+    until(Duration::from_secs(30), "broker 2 leads", || {
+        leaders(&cluster.addr(3), "diverge").get(&0) == Some(&2)
+    });
+    let y = produce(
+        &cluster.addr(2),
+        "diverge",
+        -1,
+        10_000,
+        &["y0", "y1", "y2", "y3"],
+    );
+    assert_eq!(y.error_code, 0, "{y:?}");
+
+    // Broker 1 resumes, follows broker 2, cuts w0, x0 and x1 and takes y0..y3.
+    cluster.signal(1, "CONT");
+    until(Duration::from_secs(30), "broker 1 in sync again", || {
+        isrs(&cluster.addr(3), "diverge").get(&0) == Some(&BTreeSet::from([1, 2]))
+    });
+    until_replicas_match(&cluster, "diverge", 1, &[1, 2]);
+    assert_eq!(
+        values(&cluster.bootstrap(), "diverge", 7),
+        ["a0", "a1", "a2", "y0", "y1", "y2", "y3"],
+        "the diverged tail is gone everywhere"
+    );
+
+    // min.insync.replicas=2 with broker 1 gone: acks=all is refused before anything is
+    // written (NOT_ENOUGH_REPLICAS); acks=1 is still served.
+    cluster.kill(1);
+    until(Duration::from_secs(30), "broker 1 out of the ISR", || {
+        isrs(&cluster.addr(3), "diverge").get(&0) == Some(&BTreeSet::from([2]))
+    });
+    let config =
+        rdkafka::admin::AlterConfig::new(rdkafka::admin::ResourceSpecifier::Topic("diverge"))
+            .set("min.insync.replicas", "2");
+    let altered =
+        futures_executor(admin.alter_configs([&config], &rdkafka::admin::AdminOptions::new()));
+    assert!(altered.is_ok(), "{altered:?}");
+    until(Duration::from_secs(10), "acks=all refused", || {
+        produce(&cluster.addr(2), "diverge", -1, 10_000, &["n0"]).error_code
+            == ErrorCode::NotEnoughReplicas.code()
+    });
+    let one = produce(&cluster.addr(2), "diverge", 1, 10_000, &["z0"]);
+    assert_eq!(one.error_code, 0, "{one:?}");
+}
+
+/// Runs an admin future to completion on this thread.
+fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+/// Kills the leader of partition 0 of a new three-replica topic, waits for the failover,
+/// restarts it and waits until it is back in every ISR; answers the leaders from
+/// before (each partition's preferred replica) and the broker that was killed.
+fn fail_over_and_back(cluster: &mut TestCluster, topic: &str) -> (BTreeMap<i32, i32>, i32) {
+    let admin = admin_at(&cluster.bootstrap());
+    create_topic_with(&admin, &NewTopic::new(topic, 3, TopicReplication::Fixed(3)));
+    until(
+        Duration::from_secs(30),
+        "every partition has three in sync",
+        || {
+            let isr = isrs(&cluster.addr(1), topic);
+            isr.len() == 3 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+    let preferred = leaders(&cluster.addr(1), topic);
+    let victim = preferred[&0];
+    cluster.kill(victim);
+    let other = (1..=3).find(|&b| b != victim).expect("a survivor");
+    until(Duration::from_secs(30), "a new leader", || {
+        leaders(&cluster.addr(other), topic)
+            .get(&0)
+            .is_some_and(|&l| l > 0 && l != victim)
+    });
+    cluster.start(&[victim]);
+    until(
+        Duration::from_secs(60),
+        "the restarted broker in sync",
+        || {
+            let isr = isrs(&cluster.addr(other), topic);
+            isr.len() == 3 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+    (preferred, victim)
+}
+
+#[test]
+fn elect_leaders_moves_leadership_back_to_the_preferred_replicas() {
+    use aeon::protocol::messages::elect_leaders_request::ElectLeadersRequest;
+    let mut cluster = TestCluster::configured(3, 0, "\"auto.leader.rebalance.enable\" = false\n");
+    cluster.start(&[1, 2, 3]);
+    let (preferred, victim) = fail_over_and_back(&mut cluster, "elect");
+    let now = leaders(&cluster.addr(victim), "elect");
+    assert_ne!(
+        now, preferred,
+        "without a rebalance the leadership stays moved"
+    );
+    let elect = |cluster: &TestCluster| {
+        let req = ElectLeadersRequest {
+            election_type: 0,
+            topic_partitions: None,
+            timeout_ms: 10_000,
+            ..Default::default()
+        };
+        let Response::ElectLeaders(r) = common::raw::raw(&cluster.addr(1), 2, req.into()) else {
+            panic!("not an ElectLeaders response")
+        };
+        r.replica_election_results
+            .into_iter()
+            .filter(|t| t.topic == "elect")
+            .flat_map(|t| t.partition_result)
+            .map(|p| (p.partition_id, p.error_code))
+            .collect::<BTreeMap<i32, i16>>()
+    };
+    let first = elect(&cluster);
+    for (p, code) in &first {
+        let expected = if now[p] == preferred[p] {
+            ErrorCode::ElectionNotNeeded.code()
+        } else {
+            0
+        };
+        assert_eq!(*code, expected, "partition {p}: {first:?}");
+    }
+    until(
+        Duration::from_secs(10),
+        "the preferred replicas lead",
+        || leaders(&cluster.addr(1), "elect") == preferred,
+    );
+    assert!(
+        elect(&cluster)
+            .values()
+            .all(|&c| c == ErrorCode::ElectionNotNeeded.code()),
+        "a second election has nothing to do"
+    );
+}
+
+#[test]
+fn the_controller_moves_leadership_back_by_itself() {
+    let mut cluster =
+        TestCluster::configured(3, 0, "\"leader.imbalance.check.interval.seconds\" = 2\n");
+    cluster.start(&[1, 2, 3]);
+    let (preferred, _) = fail_over_and_back(&mut cluster, "rebalance");
+    until(
+        Duration::from_secs(30),
+        "the preferred replicas lead again",
+        || leaders(&cluster.addr(1), "rebalance") == preferred,
+    );
+}
+
+/// The coordinator of `group` as broker `addr` names it (FindCoordinator v3), if any.
+fn coordinator_of(addr: &str, group: &str) -> Option<i32> {
+    use aeon::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+    let req = FindCoordinatorRequest {
+        key: group.into(),
+        key_type: 0,
+        ..Default::default()
+    };
+    match common::raw::raw(addr, 3, req.into()) {
+        Response::FindCoordinator(r) if r.error_code == 0 => Some(r.node_id),
+        _ => None,
+    }
+}
+
+/// Commits `offset` for partition 0 of `topic` in `group`, retried while the
+/// coordinator is loading or moving.
+fn commit_offset(bootstrap: &str, group: &str, topic: &str, offset: i64) {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Offset(offset))
+        .expect("tpl");
+    until(Duration::from_secs(60), "the commit is taken", || {
+        consumer
+            .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+            .is_ok()
+    });
+}
+
+/// The committed offset of partition 0 of `topic` for `group`.
+fn committed_offset(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .ok()?;
+    match got.find_partition(topic, 0)?.offset() {
+        rdkafka::Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_groups_coordinator_moves_with_its_partition_and_its_commits_survive() {
+    let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 5000\n");
+    cluster.start(&[1, 2, 3]);
+    let admin = admin_at(&cluster.bootstrap());
+    create_topic_with(
+        &admin,
+        &NewTopic::new("work", 1, TopicReplication::Fixed(3)),
+    );
+    commit_offset(&cluster.bootstrap(), "g-move", "work", 40);
+    // __consumer_offsets has three replicas: every partition in sync on all three.
+    until(
+        Duration::from_secs(60),
+        "__consumer_offsets in sync",
+        || {
+            let isr = isrs(&cluster.addr(1), "__consumer_offsets");
+            isr.len() == 50 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+    let coordinator = coordinator_of(&cluster.addr(1), "g-move").expect("a coordinator");
+    cluster.kill(coordinator);
+    let survivor = (1..=3).find(|&b| b != coordinator).expect("a survivor");
+    until(Duration::from_secs(30), "a new coordinator", || {
+        coordinator_of(&cluster.addr(survivor), "g-move").is_some_and(|c| c != coordinator)
+    });
+    // The new coordinator loaded the group from its replica of the partition.
+    until(Duration::from_secs(30), "the commit is there", || {
+        committed_offset(&cluster.bootstrap(), "g-move", "work") == Some(40)
+    });
+    commit_offset(&cluster.bootstrap(), "g-move", "work", 70);
+    assert_eq!(
+        committed_offset(&cluster.bootstrap(), "g-move", "work"),
+        Some(70)
+    );
+    // The old coordinator comes back as a follower: the group stays where it is led.
+    cluster.start(&[coordinator]);
+    assert_eq!(
+        committed_offset(&cluster.bootstrap(), "g-move", "work"),
+        Some(70)
+    );
+}
+
+#[test]
+fn a_cleanly_stopped_leader_hands_its_partitions_over_before_it_exits() {
+    let mut cluster = TestCluster::new(3);
+    cluster.start(&[1, 2, 3]);
+    let admin = admin_at(&cluster.bootstrap());
+    create_topic_with(
+        &admin,
+        &NewTopic::new("handover", 3, TopicReplication::Fixed(3)),
+    );
+    until(
+        Duration::from_secs(30),
+        "every partition has three in sync",
+        || {
+            let isr = isrs(&cluster.addr(1), "handover");
+            isr.len() == 3 && isr.values().all(|i| i.len() == 3)
+        },
+    );
+    let before = leaders(&cluster.addr(1), "handover");
+    let victim = before[&0];
+    let log = cluster.stop(victim);
+    // It fenced itself through the quorum before it exited (not its session running
+    // out later), and its partitions are led elsewhere.
+    assert!(
+        log.iter()
+            .any(|l| l.contains("fenced before stopping: leadership moved")),
+        "no controlled shutdown in its log"
+    );
+    let other = (1..=3).find(|&b| b != victim).expect("a survivor");
+    until(
+        Duration::from_secs(10),
+        "its partitions led elsewhere",
+        || {
+            leaders(&cluster.addr(other), "handover")
+                .values()
+                .all(|&l| l > 0 && l != victim)
+        },
+    );
+}
+
+#[test]
+fn a_follower_behind_its_leaders_log_start_starts_over_there() {
+    use aeon::protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+    };
+    let mut cluster = TestCluster::new(3);
+    cluster.start(&[1, 2, 3]);
+    let admin = admin_at(&cluster.bootstrap());
+    let placement: &[&[i32]] = &[&[1, 2]];
+    create_topic_with(
+        &admin,
+        &NewTopic::new("behind", 1, TopicReplication::Variable(placement)),
+    );
+    until(Duration::from_secs(30), "broker 2 in sync", || {
+        isrs(&cluster.addr(3), "behind").get(&0) == Some(&BTreeSet::from([1, 2]))
+    });
+    let early: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
+    let early: Vec<&str> = early.iter().map(String::as_str).collect();
+    assert_eq!(
+        produce(&cluster.addr(1), "behind", -1, 10_000, &early).error_code,
+        0
+    );
+
+    // The follower is away while the leader takes more and moves its log start past
+    // everything the follower has.
+    cluster.kill(2);
+    until(Duration::from_secs(30), "broker 2 out of the ISR", || {
+        isrs(&cluster.addr(3), "behind").get(&0) == Some(&BTreeSet::from([1]))
+    });
+    let late: Vec<String> = (0..10).map(|i| format!("x{i}")).collect();
+    let late: Vec<&str> = late.iter().map(String::as_str).collect();
+    assert_eq!(
+        produce(&cluster.addr(1), "behind", -1, 10_000, &late).error_code,
+        0
+    );
+    let req = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: "behind".into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset: 15,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 10_000,
+        ..Default::default()
+    };
+    let Response::DeleteRecords(r) = common::raw::raw(&cluster.addr(1), 2, req.into()) else {
+        panic!("not a DeleteRecords response")
+    };
+    assert_eq!(r.topics[0].partitions[0].low_watermark, 15, "{r:?}");
+
+    // Back, it is out of range at the leader (10 < 15), starts over at 15 and catches up.
+    cluster.start(&[2]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while isrs(&cluster.addr(3), "behind").get(&0) != Some(&BTreeSet::from([1, 2])) {
+        if std::time::Instant::now() > deadline {
+            for node in &cluster.nodes {
+                if let Some(p) = &node.process {
+                    for l in p.log.lock().expect("log").iter() {
+                        if l.contains("behind") || l.contains("fetcher") {
+                            eprintln!("broker {}: {l}", node.id);
+                        }
+                    }
+                }
+            }
+            panic!("broker 2 not in sync again");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Led by broker 2 now, the partition starts at 15 and holds x5..x9.
+    cluster.kill(1);
+    until(Duration::from_secs(30), "broker 2 leads", || {
+        leaders(&cluster.addr(3), "behind").get(&0) == Some(&2)
+    });
+    assert_eq!(
+        values(&cluster.bootstrap(), "behind", 5),
+        ["x5", "x6", "x7", "x8", "x9"]
+    );
+}
