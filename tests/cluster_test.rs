@@ -56,16 +56,12 @@ fn a_topic_created_on_any_broker_is_led_across_all_three_and_seen_on_each() {
 
     // Created through broker 2; every broker answers the same leaders, spread over all.
     create_topic_at(&cluster.addr(2), "spread", 6);
-    let seen = leaders(&cluster.addr(2), "spread");
-    assert_eq!(seen.len(), 6);
+    let seen = cluster.until_applied(&[1, 2, 3], "spread", 6);
     assert_eq!(
         seen.values().copied().collect::<BTreeSet<_>>(),
         BTreeSet::from([1, 2, 3]),
         "leaders on every broker: {seen:?}"
     );
-    for id in [1, 3] {
-        assert_eq!(leaders(&cluster.addr(id), "spread"), seen, "broker {id}");
-    }
 
     // rdkafka produces to each partition's leader and consumes from each.
     produce_to(&cluster.bootstrap(), "spread", &[0, 1, 2, 3, 4, 5], 50);
@@ -196,11 +192,9 @@ fn a_topic_created_on_any_broker_is_led_across_all_three_and_seen_on_each() {
     );
     produce_to(&cluster.bootstrap(), "spread", &[6, 7, 8], 5);
     set_retention(&cluster.addr(1), "spread", "123456");
-    assert_eq!(
-        retention(&cluster.addr(2), "spread").as_deref(),
-        Some("123456"),
-        "broker 2 sees the change"
-    );
+    until(Duration::from_secs(10), "broker 2 sees the change", || {
+        retention(&cluster.addr(2), "spread").as_deref() == Some("123456")
+    });
 
     // Deleted through broker 3: gone everywhere.
     let admin = common::admin_at(&cluster.addr(3));
@@ -302,7 +296,9 @@ fn a_killed_controller_is_replaced_and_a_restarted_cluster_keeps_its_topics() {
         cluster.stop(id);
     }
     cluster.start(&[1, 2, 3]);
-    assert_eq!(leaders(&cluster.addr(3), "durable"), before);
+    until(Duration::from_secs(15), "the leaders from before", || {
+        leaders(&cluster.addr(3), "durable") == before
+    });
     let expected = 300 + during;
     let consumer = assigned_consumer(&reader(&cluster.bootstrap()), "durable", 3);
     let got = consume(&consumer, expected, Duration::from_secs(30));
@@ -483,11 +479,11 @@ fn a_fourth_broker_joins_a_running_cluster_and_leads_new_partitions() {
     let observers: Vec<i32> = quorum.observers.iter().map(|v| v.replica_id).collect();
     assert_eq!((voters, observers), (BTreeSet::from([1, 2, 3]), vec![4]));
     // It knows what was created before it came.
-    assert_eq!(leaders(&cluster.addr(4), "before").len(), 3);
+    cluster.until_applied(&[1, 4], "before", 3);
 
     // New partitions are placed on it too, and served by it.
     create_topic_at(&cluster.addr(4), "after", 8);
-    let placed = leaders(&cluster.addr(1), "after");
+    let placed = cluster.until_applied(&[1, 2, 3, 4], "after", 8);
     assert_eq!(
         placed.values().copied().collect::<BTreeSet<_>>(),
         BTreeSet::from([1, 2, 3, 4]),
@@ -533,7 +529,7 @@ fn controller_only_voters_serve_the_quorum_and_broker_only_nodes_serve_clients()
     );
 
     create_topic_at(&cluster.addr(4), "dedicated", 4);
-    let placed = leaders(&cluster.addr(5), "dedicated");
+    let placed = cluster.until_applied(&[4, 5], "dedicated", 4);
     assert_eq!(
         placed.values().copied().collect::<BTreeSet<_>>(),
         BTreeSet::from([4, 5])
@@ -549,7 +545,7 @@ fn controller_only_voters_serve_the_quorum_and_broker_only_nodes_serve_clients()
         leader > 0 && leader != controller
     });
     create_topic_at(&cluster.addr(5), "after-failover", 2);
-    assert_eq!(leaders(&cluster.addr(4), "after-failover").len(), 2);
+    cluster.until_applied(&[4, 5], "after-failover", 2);
 }
 
 #[test]
@@ -646,7 +642,7 @@ fn transactions_commit_on_the_coordinators_partitions_and_are_refused_elsewhere(
     let mut cluster = TestCluster::new(3);
     cluster.start(&[1, 2, 3]);
     create_topic_at(&cluster.addr(1), "txn", 6);
-    let placed = leaders(&cluster.addr(1), "txn");
+    let placed = cluster.until_applied(&[1, 2, 3], "txn", 6);
     let coordinator = txn_coordinator(&cluster.addr(2), "cluster-txn");
     let local: Vec<i32> = placed
         .iter()

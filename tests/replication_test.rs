@@ -200,9 +200,7 @@ fn a_diverged_follower_truncates_and_acks_all_waits_for_the_isr_and_min_insync_r
         &admin,
         &NewTopic::new("diverge", 1, TopicReplication::Variable(placement)),
     );
-    until(Duration::from_secs(30), "broker 2 in sync", || {
-        isrs(&cluster.addr(3), "diverge").get(&0) == Some(&BTreeSet::from([1, 2]))
-    });
+    assert_eq!(cluster.until_applied(&[1, 2, 3], "diverge", 1)[&0], 1);
     let a = produce(&cluster.addr(1), "diverge", -1, 10_000, &["a0", "a1", "a2"]);
     assert_eq!(a.error_code, 0, "{a:?}");
 
@@ -514,9 +512,7 @@ fn a_follower_behind_its_leaders_log_start_starts_over_there() {
         &admin,
         &NewTopic::new("behind", 1, TopicReplication::Variable(placement)),
     );
-    until(Duration::from_secs(30), "broker 2 in sync", || {
-        isrs(&cluster.addr(3), "behind").get(&0) == Some(&BTreeSet::from([1, 2]))
-    });
+    assert_eq!(cluster.until_applied(&[1, 2, 3], "behind", 1)[&0], 1);
     let early: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
     let early: Vec<&str> = early.iter().map(String::as_str).collect();
     assert_eq!(

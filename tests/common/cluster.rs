@@ -224,6 +224,31 @@ impl TestCluster {
         }
     }
 
+    /// Waits until brokers `ids` all list `partitions` partitions of `topic` with the
+    /// same live leaders, and answers them. Each broker applies a created topic at its own
+    /// pace (as in Kafka, a request that comes before gets UNKNOWN_TOPIC_OR_PARTITION);
+    /// a leader among `ids` that names itself has its partitions routed to clients.
+    pub fn until_applied(&self, ids: &[i32], topic: &str, partitions: usize) -> BTreeMap<i32, i32> {
+        let mut agreed = BTreeMap::new();
+        until(
+            Duration::from_secs(30),
+            &format!("{topic} applied on {ids:?}"),
+            || {
+                let seen: Vec<_> = ids
+                    .iter()
+                    .map(|&id| leaders(&self.addr(id), topic))
+                    .collect();
+                let same = seen.iter().all(|s| s == &seen[0]);
+                let led = seen[0].len() == partitions && seen[0].values().all(|&l| l > 0);
+                if same && led {
+                    agreed = seen[0].clone();
+                }
+                same && led
+            },
+        );
+        agreed
+    }
+
     /// Node `id`'s data directory.
     pub fn data_dir(&self, id: i32) -> PathBuf {
         self._dir.path().join(format!("data{id}"))
