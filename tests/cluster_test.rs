@@ -613,15 +613,16 @@ fn a_broker_that_joins_after_a_snapshot_is_sent_it_and_a_restarted_voter_loads_i
     assert!(md.topics().len() >= names.len());
 }
 
-/// The broker that coordinates transactional id `id`, as FindCoordinator (v4) on
-/// `addr` names it once the coordinator's topic exists.
-fn txn_coordinator(addr: &str, id: &str) -> i32 {
+/// The broker that coordinates `key` (a group for `key_type` 0, a transactional id
+/// for 1), as FindCoordinator (v4) on `addr` names it once the coordinator's topic
+/// exists.
+fn coordinator(addr: &str, key_type: i8, key: &str) -> i32 {
     use aeon::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
     let mut found = -1;
-    until(Duration::from_secs(30), "a transaction coordinator", || {
+    until(Duration::from_secs(30), "a coordinator", || {
         let req = FindCoordinatorRequest {
-            key_type: 1,
-            coordinator_keys: vec![id.to_string()],
+            key_type,
+            coordinator_keys: vec![key.to_string()],
             ..Default::default()
         };
         let Response::FindCoordinator(r) = common::raw::raw(addr, 4, req.into()) else {
@@ -637,82 +638,126 @@ fn txn_coordinator(addr: &str, id: &str) -> i32 {
 }
 
 #[test]
-fn transactions_commit_on_the_coordinators_partitions_and_are_refused_elsewhere() {
+fn transactions_span_partitions_led_by_every_broker_and_commit_offsets_of_a_group_elsewhere() {
     use rdkafka::producer::Producer;
     let mut cluster = TestCluster::new(3);
     cluster.start(&[1, 2, 3]);
     create_topic_at(&cluster.addr(1), "txn", 6);
     let placed = cluster.until_applied(&[1, 2, 3], "txn", 6);
-    let coordinator = txn_coordinator(&cluster.addr(2), "cluster-txn");
-    let local: Vec<i32> = placed
-        .iter()
-        .filter(|(_, &l)| l == coordinator)
-        .map(|(p, _)| *p)
-        .collect();
-    let remote: Vec<i32> = placed
-        .iter()
-        .filter(|(_, &l)| l != coordinator)
-        .map(|(p, _)| *p)
-        .collect();
-    assert!(!local.is_empty() && !remote.is_empty(), "{placed:?}");
+    assert_eq!(
+        placed.values().collect::<BTreeSet<_>>().len(),
+        3,
+        "leaders on every broker: {placed:?}"
+    );
+    let txn_coordinator = coordinator(&cluster.addr(2), 1, "cluster-txn");
+    // A group whose coordinator is another broker than the transaction's.
+    let group = (0..)
+        .map(|i| format!("transform-{i}"))
+        .find(|g| coordinator(&cluster.addr(1), 0, g) != txn_coordinator)
+        .expect("a group coordinated elsewhere");
 
     let producer = common::transactional_producer(&cluster.bootstrap(), "cluster-txn", &[]);
     producer
         .init_transactions(Duration::from_secs(30))
         .expect("init");
-    // On the coordinator's own partitions: committed, and read_committed sees it.
+    let send_everywhere = |value: &str| {
+        for p in 0..6 {
+            producer
+                .send(
+                    BaseRecord::<[u8], [u8]>::to("txn")
+                        .partition(p)
+                        .payload(value.as_bytes()),
+                )
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+    };
+    // Committed, aborted, then committed with the offsets of a group coordinated by
+    // a third broker: the markers go to every leader, the offsets to that group.
     producer.begin_transaction().expect("begin");
-    for &p in &local {
-        producer
-            .send(
-                BaseRecord::<[u8], [u8]>::to("txn")
-                    .partition(p)
-                    .payload(&b"in"[..]),
-            )
-            .map_err(|(e, _)| e)
-            .expect("send");
-    }
+    send_everywhere("c1");
     producer
         .commit_transaction(Duration::from_secs(30))
-        .expect("a transaction on the coordinator's partitions commits");
-    let mut config = reader(&cluster.addr(coordinator));
+        .expect("a transaction across three leaders commits");
+    producer.begin_transaction().expect("begin");
+    send_everywhere("a1");
+    // Written (a BaseProducer's deliveries are polled by flush) before the abort.
+    producer.flush(Duration::from_secs(30)).expect("a1 written");
+    producer
+        .abort_transaction(Duration::from_secs(30))
+        .expect("and aborts");
+    producer.begin_transaction().expect("begin");
+    send_everywhere("c2");
+    let mut group_config = client_config(&cluster.bootstrap());
+    group_config.set("group.id", &group);
+    let grouped: BaseConsumer = group_config.create().expect("consumer");
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets
+        .add_partition_offset("txn", 0, rdkafka::Offset::Offset(42))
+        .expect("tpl");
+    producer
+        .send_offsets_to_transaction(
+            &offsets,
+            &grouped.group_metadata().expect("group metadata"),
+            Duration::from_secs(30),
+        )
+        .expect("offsets in the transaction");
+    producer
+        .commit_transaction(Duration::from_secs(30))
+        .expect("commits with the offsets");
+
+    // read_committed shows c1 and c2 on every partition, in order, never a1.
+    let mut config = reader(&cluster.bootstrap());
     config.set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config.create().expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for &p in &local {
-        tpl.add_partition_offset("txn", p, rdkafka::Offset::Beginning)
-            .expect("tpl");
+    let consumer = assigned_consumer(&config, "txn", 6);
+    let got = consume(&consumer, 12, Duration::from_secs(30));
+    let mut by_partition = BTreeMap::<i32, Vec<String>>::new();
+    for g in &got {
+        by_partition
+            .entry(g.partition)
+            .or_default()
+            .push(String::from_utf8(g.value.clone().unwrap_or_default()).expect("utf-8"));
     }
-    consumer.assign(&tpl).expect("assign");
-    assert_eq!(
-        consume(&consumer, local.len(), Duration::from_secs(30)).len(),
-        local.len()
+    for p in 0..6 {
+        assert_eq!(
+            by_partition.get(&p).map(Vec::as_slice),
+            Some(&["c1".to_string(), "c2".to_string()][..]),
+            "partition {p} (led by {})",
+            placed[&p]
+        );
+    }
+    until(
+        Duration::from_secs(30),
+        "the group's offset committed",
+        || committed(&cluster.bootstrap(), &group, "txn") == 42,
     );
 
-    // A partition another broker leads: the write is refused, the commit fails.
-    producer.begin_transaction().expect("begin");
-    producer
-        .send(
-            BaseRecord::<[u8], [u8]>::to("txn")
-                .partition(remote[0])
-                .payload(&b"out"[..]),
-        )
-        .map_err(|(e, _)| e)
-        .expect("send");
-    // librdkafka retries the refused write until its commit times out.
-    let refused = producer.commit_transaction(Duration::from_secs(10));
-    assert!(
-        refused.is_err(),
-        "a write to partition {} (led by {}) was not refused",
-        remote[0],
-        placed[&remote[0]]
-    );
-    let (_, high) = consumer
-        .fetch_watermarks("txn", remote[0], Duration::from_secs(10))
+    // A made-up producer's transactional batch at a leader that is not the
+    // coordinator: the coordinator does not know it, so it is refused and nothing is
+    // written (no transaction left open to hold back read_committed readers).
+    let (&partition, &leader) = placed
+        .iter()
+        .find(|(_, &l)| l != txn_coordinator)
+        .expect("a partition led elsewhere");
+    let before = consumer
+        .fetch_watermarks("txn", partition, Duration::from_secs(10))
         .expect("watermarks");
+    let forged = RecordBatchBuilder::new(0, 1)
+        .producer(987_654, 0, 0)
+        .transactional(true)
+        .record(RecordSpec::new(None, Some(b"forged")))
+        .build();
+    let req = common::raw::produce_request("txn", partition, Some("cluster-txn"), -1, forged);
+    let Response::Produce(r) = common::raw::raw(&cluster.addr(leader), 9, req.into()) else {
+        panic!("not a produce response")
+    };
     assert_eq!(
-        high, 0,
-        "nothing of the refused write reached partition {}",
-        remote[0]
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::InvalidTxnState.code(),
+        "{r:?}"
     );
+    let after = consumer
+        .fetch_watermarks("txn", partition, Duration::from_secs(10))
+        .expect("watermarks");
+    assert_eq!(before, after, "nothing of the forged batch was written");
 }

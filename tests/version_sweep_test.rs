@@ -1045,6 +1045,48 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 sweep.call(v, end(epoch - 1));
             }
         }
+        ApiKey::WriteTxnMarkers => {
+            // A coordinator's request: the markers of an open transaction on the two
+            // partitions it wrote; an unknown partition and topic get 3.
+            use write_txn_markers_request::*;
+            let txn = format!("sweep-markers-v{v}");
+            let (pid, epoch) = sweep.init_txn(&txn);
+            sweep.add_partitions(&txn, pid, epoch);
+            sweep.produce(&[0, 1], Some((&txn, pid, epoch, 0)));
+            let Response::WriteTxnMarkers(r) = sweep.call(
+                v,
+                WriteTxnMarkersRequest {
+                    markers: vec![WritableTxnMarker {
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        transaction_result: false,
+                        coordinator_epoch: 0,
+                        topics: vec![
+                            WritableTxnMarkerTopic {
+                                name: TOPIC.into(),
+                                partition_indexes: vec![0, 1, 9],
+                                ..Default::default()
+                            },
+                            WritableTxnMarkerTopic {
+                                name: MISSING.into(),
+                                partition_indexes: vec![0],
+                                ..Default::default()
+                            },
+                        ],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            let codes: Vec<Vec<i16>> = r.markers[0]
+                .topics
+                .iter()
+                .map(|t| t.partitions.iter().map(|p| p.error_code).collect())
+                .collect();
+            assert_eq!(codes, vec![vec![0, 0, 3], vec![3]], "v{v}");
+        }
         ApiKey::DescribeProducers => {
             use describe_producers_request::*;
             sweep.call(
@@ -1296,7 +1338,6 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 },
             );
         }
-        other => panic!("no probe for {other:?}: add one"),
     }
 }
 

@@ -45,8 +45,8 @@ pub use messages::{
 };
 use replica::Role;
 pub use replica::{
-    append_replicated, AppendReplica, AwaitReplicated, EpochEndOffset, LatestEpoch, RoleSpec,
-    SetRole, TruncateTo, WithLog,
+    append_replicated, replicated, AppendReplica, AwaitReplicated, EpochEndOffset, LatestEpoch,
+    RoleSpec, SetRole, TruncateTo, WithLog,
 };
 pub use txn::{DescribeProducers, ExpectTxn, WriteTxnMarker};
 
@@ -67,6 +67,9 @@ pub struct PartitionActor {
     /// accepted only from these or from an open transaction (KIP-890 part 1). Filled by
     /// coordinators only, one entry per producer.
     expected_txns: HashMap<i64, i16>,
+    /// Producers whose transaction this partition is asking its coordinator about, with
+    /// their appends waiting in order (the first is the one verified).
+    verifying: HashMap<i64, Vec<AppendInOrder>>,
     /// Segments when the last producer snapshot was taken: a roll takes a new one.
     snapshot_segments: usize,
     /// The next segment's files are being created on the blocking pool.
@@ -137,6 +140,7 @@ impl PartitionActor {
             snapshot_segments,
             producers,
             expected_txns: HashMap::new(),
+            verifying: HashMap::new(),
             preparing: false,
             filling_ahead: false,
             cleaner: None,
@@ -349,6 +353,7 @@ pub(super) mod tests {
                 },
                 check_keys: false,
                 min_insync: 0,
+                txn: None,
                 reply,
             });
             answers.push(answer);

@@ -28,7 +28,8 @@
 use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGroupCoordinator};
 use super::group_coordinator::CompleteTxn;
 use super::partition::{
-    append_replicated, Append, ExpectTxn, PartitionActor, PartitionError, WriteTxnMarker,
+    append_replicated, replicated, Append, ExpectTxn, PartitionActor, PartitionError,
+    WriteTxnMarker,
 };
 use super::routing::RoutingHandle;
 use crate::clock::now_ms;

@@ -12,30 +12,22 @@ use crate::actors::partition::{
     AppendReplica, EpochEndOffset, LatestEpoch, PartitionActor, PartitionError, PartitionOffsets,
     TruncateTo,
 };
+use crate::cluster::peer::{PeerConnection, PeerError as FetchError};
 use crate::cluster::MetadataImage;
-use crate::protocol::frame::{decode_response, encode_request};
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use crate::protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
-use crate::protocol::messages::RequestHeader;
 use crate::protocol::{ErrorCode, Request, Response};
 use actix::Addr;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Fetch v12: topics by name, the replica id in the body.
 const FETCH_VERSION: i16 = 12;
 const EPOCH_VERSION: i16 = 4;
-/// Kafka's `SecurityProtocol` id of PLAINTEXT.
-const PLAINTEXT: i16 = 0;
-/// The largest answer a fetcher reads (a fetch asks for at most
-/// `replica.fetch.response.max.bytes`, far below).
-const MAX_FRAME: usize = 256 << 20;
 
 /// The settings of every fetcher (Kafka's `replica.fetch.*`).
 #[derive(Debug, Clone, Copy)]
@@ -103,17 +95,6 @@ impl Fetchers {
     }
 }
 
-/// Why a round with the leader ended early.
-#[derive(Debug, thiserror::Error)]
-enum FetchError {
-    #[error("leader {0} has no PLAINTEXT endpoint")]
-    NoEndpoint(i32),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Protocol(String),
-}
-
 struct Fetcher {
     settings: FetcherSettings,
     leader: i32,
@@ -123,56 +104,9 @@ struct Fetcher {
     checked: HashMap<(String, i32), i32>,
 }
 
-struct Connection {
-    stream: TcpStream,
-    correlation_id: i32,
-}
-
-impl Connection {
-    async fn call(
-        &mut self,
-        version: i16,
-        body: Request,
-        me: i32,
-        timeout: Duration,
-    ) -> Result<Response, FetchError> {
-        self.correlation_id = self.correlation_id.wrapping_add(1);
-        let api_key = body.api_key();
-        let header = RequestHeader {
-            request_api_key: api_key.code(),
-            request_api_version: version,
-            correlation_id: self.correlation_id,
-            client_id: Some(format!("replica-fetcher-{me}")),
-            ..Default::default()
-        };
-        let frame =
-            encode_request(&header, &body).map_err(|e| FetchError::Protocol(e.to_string()))?;
-        let exchange = async {
-            self.stream.write_all(&frame).await?;
-            let size = self.stream.read_i32().await?;
-            let size = usize::try_from(size)
-                .ok()
-                .filter(|&s| s <= MAX_FRAME)
-                .ok_or_else(|| FetchError::Protocol(format!("answer of {size} bytes")))?;
-            let mut buf = vec![0u8; size];
-            self.stream.read_exact(&mut buf).await?;
-            Ok::<_, FetchError>(buf)
-        };
-        let buf = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| FetchError::Protocol("the leader did not answer in time".into()))??;
-        let (header, response) = decode_response(api_key, version, buf.into())
-            .map_err(|e| FetchError::Protocol(e.to_string()))?;
-        if header.correlation_id != self.correlation_id {
-            return Err(FetchError::Protocol("answer to another request".into()));
-        }
-        Ok(response)
-    }
-}
-
 impl Fetcher {
     async fn run(mut self) {
-        let mut connection: Option<Connection> = None;
+        let mut connection: Option<PeerConnection> = None;
         loop {
             if self.partitions.has_changed().is_err() {
                 return; // no longer followed
@@ -205,34 +139,23 @@ impl Fetcher {
         }
     }
 
-    async fn connect(&self) -> Result<Connection, FetchError> {
+    async fn connect(&self) -> Result<PeerConnection, FetchError> {
         let image = Arc::clone(&self.images.borrow());
-        let endpoint = image
-            .brokers
-            .get(&self.leader)
-            .and_then(|b| {
-                b.endpoints
-                    .iter()
-                    .find(|e| e.security_protocol == PLAINTEXT)
-            })
-            .ok_or(FetchError::NoEndpoint(self.leader))?;
-        let address = format!("{}:{}", endpoint.host, endpoint.port);
-        let stream =
-            tokio::time::timeout(self.settings.request_timeout, TcpStream::connect(address))
-                .await
-                .map_err(|_| FetchError::Protocol("connecting timed out".into()))??;
-        stream.set_nodelay(true)?;
-        Ok(Connection {
-            stream,
-            correlation_id: 0,
-        })
+        let client_id = format!("replica-fetcher-{}", self.settings.me);
+        PeerConnection::connect(
+            &image,
+            self.leader,
+            client_id,
+            self.settings.request_timeout,
+        )
+        .await
     }
 
     /// One round: the truncation check of partitions new at their epoch, then a fetch
     /// of every checked one.
     async fn round(
         &mut self,
-        conn: &mut Connection,
+        conn: &mut PeerConnection,
         partitions: &[Followed],
     ) -> Result<(), FetchError> {
         let unchecked: Vec<&Followed> = partitions
@@ -257,7 +180,7 @@ impl Fetcher {
     /// the local log there.
     async fn truncate(
         &mut self,
-        conn: &mut Connection,
+        conn: &mut PeerConnection,
         partitions: &[&Followed],
     ) -> Result<(), FetchError> {
         let mut local = Vec::with_capacity(partitions.len());
@@ -301,7 +224,6 @@ impl Fetcher {
                 .call(
                     EPOCH_VERSION,
                     Request::OffsetForLeaderEpoch(request),
-                    self.settings.me,
                     self.settings.request_timeout,
                 )
                 .await?;
@@ -379,7 +301,7 @@ impl Fetcher {
 
     async fn fetch(
         &mut self,
-        conn: &mut Connection,
+        conn: &mut PeerConnection,
         partitions: &[&Followed],
     ) -> Result<(), FetchError> {
         let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
@@ -416,12 +338,7 @@ impl Fetcher {
         let timeout = self.settings.request_timeout
             + Duration::from_millis(u64::try_from(self.settings.max_wait_ms).unwrap_or(0));
         let response = conn
-            .call(
-                FETCH_VERSION,
-                Request::Fetch(request),
-                self.settings.me,
-                timeout,
-            )
+            .call(FETCH_VERSION, Request::Fetch(request), timeout)
             .await?;
         let Response::Fetch(response) = response else {
             return Err(FetchError::Protocol("not a Fetch answer".into()));

@@ -15,8 +15,10 @@
 
 pub mod fetcher;
 pub mod image;
+pub mod peer;
 pub mod rpc;
 pub mod store;
+pub mod txn;
 
 use image::METADATA_VERSION;
 pub use image::{place, ConfigResource, Endpoint, MetadataImage, MetadataRecord};
@@ -582,7 +584,7 @@ impl Cluster {
             }
             if !batch.is_empty() {
                 if let Err(e) = commit_here(&self.raft, batch, PROPOSE_TIMEOUT).await {
-                    tracing::debug!(error = %e, "controller records not committed");
+                    tracing::warn!(error = %e, "controller records not committed");
                 }
             }
             self.rebalance_leaders(now).await;

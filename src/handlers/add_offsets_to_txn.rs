@@ -27,14 +27,22 @@ async fn add(
     if req.group_id.is_empty() {
         return Err(ErrorCode::InvalidGroupId);
     }
-    // The group's coordinator exists (and with it `__consumer_offsets`) before its
-    // partition can be named.
-    coordinator(ctx, &req.group_id).await?;
-    let partitions = ctx
-        .routing
-        .load()
-        .topic(OFFSETS_TOPIC)
-        .map_or(0, |t| t.partitions.len());
+    // `__consumer_offsets` exists before the group's partition can be named: the
+    // group's coordinator here makes it. (Once it exists, the group may be coordinated
+    // by another broker: the transaction needs only its partition.)
+    let offsets_partitions = |ctx: &BrokerContext| {
+        ctx.routing
+            .load()
+            .topic(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len())
+    };
+    let partitions = match offsets_partitions(ctx) {
+        Some(n) => n,
+        None => {
+            coordinator(ctx, &req.group_id).await?;
+            offsets_partitions(ctx).unwrap_or(0)
+        }
+    };
     let partition = crate::actors::broker::partition_for_key(&req.group_id, partitions);
     let txn = txn_coordinator(ctx, &req.transactional_id, false)
         .await?

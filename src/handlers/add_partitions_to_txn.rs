@@ -46,7 +46,8 @@ async fn add(
             .map(|(t, p)| {
                 if !authz.topic(AclOperation::Write, t) {
                     Some(ErrorCode::TopicAuthorizationFailed)
-                } else if routing.partition(t, *p).is_none() {
+                } else if !routing.topic(t).is_some_and(|r| r.has_partition(*p)) {
+                    // Led here or by another broker: either may be in a transaction.
                     Some(ErrorCode::UnknownTopicOrPartition)
                 } else {
                     None

@@ -45,6 +45,7 @@ mod sync_group;
 mod topic_naming;
 mod txn_offset_commit;
 mod user_scram_credentials;
+mod write_txn_markers;
 
 use crate::actors::broker::{BrokerActor, GetGroupCoordinator, GetTxnCoordinator};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
@@ -240,6 +241,7 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::InitProducerId,
     ApiKey::AddPartitionsToTxn,
+    ApiKey::WriteTxnMarkers,
     ApiKey::AddOffsetsToTxn,
     ApiKey::EndTxn,
     ApiKey::TxnOffsetCommit,
@@ -435,6 +437,7 @@ pub async fn dispatch(
         Request::InitProducerId(r) => init_producer_id::handle(&ctx, authz, r, version)
             .await
             .into(),
+        Request::WriteTxnMarkers(r) => write_txn_markers::handle(&ctx, authz, r).await.into(),
         Request::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(&ctx, authz, r, version)
             .await
             .into(),

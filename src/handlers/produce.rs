@@ -10,6 +10,7 @@ use super::topic_naming::TopicNaming;
 use super::{BrokerContext, LeaderHints, Session};
 use crate::actors::partition::{Append, AppendInOrder, Appended, PartitionError};
 use crate::actors::routing::OffsetsWatch;
+use crate::cluster::txn::TxnVerification;
 use crate::config::EffectiveTopicConfig;
 use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
@@ -292,9 +293,18 @@ pub async fn handle(
                             } else {
                                 0
                             };
+                            // A transactional producer's batch: the partition may
+                            // verify its transaction with the coordinator (KIP-890).
+                            let txn = req.transactional_id.as_ref().map(|id| TxnVerification {
+                                routing: ctx.routing.clone(),
+                                transactional_id: id.clone(),
+                                topic: t.name.clone(),
+                                partition: p.index,
+                            });
                             r.addr.do_send(AppendInOrder {
                                 check_keys: t.effective.cleanup_policy.compact,
                                 min_insync,
+                                txn,
                                 append: Append {
                                     batch,
                                     wait_for_fsync: acks == -1 && t.effective.flush_before_ack,

@@ -44,10 +44,11 @@ pub async fn handle(
         });
         for p in &t.partitions {
             let refused = topic_refused.or_else(|| {
-                routing
-                    .partition(&t.name, p.partition_index)
-                    .is_none()
-                    .then_some(ErrorCode::UnknownTopicOrPartition)
+                // Led here or by another broker.
+                (!routing
+                    .topic(&t.name)
+                    .is_some_and(|r| r.has_partition(p.partition_index)))
+                .then_some(ErrorCode::UnknownTopicOrPartition)
             });
             if refused.is_none() {
                 offsets.push(OffsetCommit {

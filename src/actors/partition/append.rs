@@ -98,14 +98,38 @@ impl Handler<AppendInOrder> for PartitionActor {
     type Result = ();
 
     fn handle(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
-        let reply = msg.reply;
+        // A producer whose transaction is being verified: its appends wait, in order.
+        if !self.verifying.is_empty() {
+            if let Some((producer_id, _)) = txn_producer(&msg.append.batch) {
+                if let Some(queued) = self.verifying.get_mut(&producer_id) {
+                    queued.push(msg);
+                    return;
+                }
+            }
+        }
+        self.admit(msg, true, ctx);
+    }
+}
+
+/// The producer id and epoch of a client's transactional batch.
+fn txn_producer(batch: &[u8]) -> Option<(i64, i16)> {
+    let header = RecordBatch::parse(batch).ok()?;
+    (header.is_transactional() && !header.is_control())
+        .then(|| (header.producer_id(), header.producer_epoch()))
+}
+
+impl PartitionActor {
+    /// Checks an append and writes it. A transactional batch this partition was not
+    /// told about is verified with its coordinator first (`may_verify`), while the
+    /// producer's later appends wait behind it.
+    fn admit(&mut self, mut msg: AppendInOrder, may_verify: bool, ctx: &mut Context<Self>) {
         if !self.role.serves_clients() {
-            let _ = reply.send(Err(PartitionError::Closed));
+            let _ = msg.reply.send(Err(PartitionError::Closed));
             return;
         }
         let isr = self.role.isr_len();
         if msg.min_insync > isr {
-            let _ = reply.send(Err(PartitionError::Refused(
+            let _ = msg.reply.send(Err(PartitionError::Refused(
                 ErrorCode::NotEnoughReplicas,
                 format!(
                     "The size of the current ISR {isr} is insufficient to satisfy the min.isr requirement of {} for partition {}",
@@ -115,10 +139,63 @@ impl Handler<AppendInOrder> for PartitionActor {
             return;
         }
         if let Err(e) = self.verify_client_txn(&msg.append.batch) {
+            if may_verify && matches!(e, PartitionError::InvalidTxnState(_)) {
+                if let (Some(verification), Some((producer_id, epoch))) =
+                    (msg.txn.take(), txn_producer(&msg.append.batch))
+                {
+                    return self.verify_then_admit(producer_id, epoch, verification, msg, ctx);
+                }
+            }
             tracing::debug!(partition = %self.name, error = %e, "transactional batch refused");
-            let _ = reply.send(Err(e));
+            let _ = msg.reply.send(Err(e));
             return;
         }
+        self.accept(msg, ctx);
+    }
+
+    /// KIP-890's verification: asks the transaction's coordinator whether this
+    /// partition is in the producer's transaction. The partition serves everything else
+    /// meanwhile; this producer's appends queue behind the one verified.
+    fn verify_then_admit(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        verification: crate::cluster::txn::TxnVerification,
+        msg: AppendInOrder,
+        ctx: &mut Context<Self>,
+    ) {
+        self.verifying.insert(producer_id, vec![msg]);
+        let verified = verification.verify(producer_id, epoch);
+        ctx.spawn(verified.into_actor(self).map(move |res, act, ctx| {
+            let queued = act.verifying.remove(&producer_id).unwrap_or_default();
+            let mut queued = queued.into_iter();
+            match res {
+                Ok(()) => {
+                    let expected = act.expected_txns.entry(producer_id).or_insert(epoch);
+                    *expected = (*expected).max(epoch);
+                }
+                Err(code) => {
+                    tracing::debug!(partition = %act.name, producer_id, ?code, "transaction not verified by its coordinator");
+                    if let Some(first) = queued.next() {
+                        let _ = first.reply.send(Err(PartitionError::Refused(
+                            code,
+                            format!(
+                                "producer {producer_id} (epoch {epoch}) has no transaction that includes {}",
+                                act.name
+                            ),
+                        )));
+                    }
+                }
+            }
+            for msg in queued {
+                act.admit(msg, false, ctx);
+            }
+        }));
+    }
+
+    /// Writes an append that passed the role and transaction checks.
+    fn accept(&mut self, msg: AppendInOrder, ctx: &mut Context<Self>) {
+        let reply = msg.reply;
         // Compacted topic: every record needs a key. An uncompressed batch is walked
         // here; a compressed one is decompressed on the blocking pool while this
         // partition waits (`wait`: no other message runs before this append, so appends

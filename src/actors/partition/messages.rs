@@ -80,6 +80,9 @@ pub struct AppendInOrder {
     /// acks=all: the ISR must have at least this many members (`min.insync.replicas`),
     /// else NOT_ENOUGH_REPLICAS and nothing is written.
     pub min_insync: usize,
+    /// A transactional batch's request names its transactional id: the partition may
+    /// ask that transaction's coordinator whether it is in the transaction.
+    pub txn: Option<crate::cluster::txn::TxnVerification>,
     pub reply: oneshot::Sender<Result<Appended, PartitionError>>,
 }
 

@@ -103,11 +103,24 @@ pub async fn append_replicated(
     addr: &Addr<PartitionActor>,
     append: Append,
 ) -> Result<Appended, PartitionError> {
+    replicated(addr, append).await
+}
+
+/// Sends `write` (an append or a transaction marker) and answers once every in-sync
+/// replica has what it wrote.
+pub async fn replicated<M>(
+    addr: &Addr<PartitionActor>,
+    write: M,
+) -> Result<Appended, PartitionError>
+where
+    M: Message<Result = Result<Appended, PartitionError>> + Send + 'static,
+    PartitionActor: Handler<M>,
+{
     let appended = addr
-        .send(append)
+        .send(write)
         .await
         .unwrap_or(Err(PartitionError::Closed))?;
-    addr.send(AwaitReplicated {
+    addr.send::<AwaitReplicated>(AwaitReplicated {
         offset: appended.last_offset,
     })
     .await

@@ -3,6 +3,9 @@
 //! registration), the markers it writes, the groups it settles, and producer ids.
 
 use super::*;
+use crate::actors::broker::{partition_for_key, OFFSETS_TOPIC};
+use crate::cluster::txn::{leader_of, write_markers_at, Led, Markers};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the actor needs to reach the rest of the broker; cloned into its futures.
 #[derive(Clone)]
@@ -87,30 +90,85 @@ impl TxnIo {
         }
     }
 
-    /// Writes the markers of a prepared transaction to each of its partitions, then
-    /// settles the offsets of its groups. A deleted partition needs no marker.
+    /// Writes the markers of a prepared transaction to each of its partitions (those
+    /// led elsewhere with WriteTxnMarkers to their leaders, with the `__consumer_offsets`
+    /// partitions of its groups led elsewhere), then settles the offsets of its groups
+    /// coordinated here. Done once every in-sync replica has each marker. A deleted
+    /// partition needs no marker; one without a leader now is retried later.
     pub(super) async fn write_markers(&self, id: &str, m: &TxnMetadata) -> Result<(), String> {
         let commit = m.state == TxnState::PrepareCommit;
-        let writes = self
-            .partition_actors(&m.partitions)
-            .into_iter()
-            .map(|addr| {
-                addr.send(WriteTxnMarker {
+        let routing = self.routing.load_full();
+        let mut here = Vec::new();
+        let mut elsewhere: BTreeMap<i32, BTreeSet<(String, i32)>> = BTreeMap::new();
+        for (topic, partition) in &m.partitions {
+            match leader_of(&routing, topic, *partition) {
+                Led::Here => {
+                    here.extend(routing.partition(topic, *partition).map(|r| r.addr.clone()))
+                }
+                Led::At(broker) => {
+                    elsewhere
+                        .entry(broker)
+                        .or_default()
+                        .insert((topic.clone(), *partition));
+                }
+                Led::Offline => return Err(format!("{topic}-{partition} has no leader now")),
+                Led::Gone => {}
+            }
+        }
+        let offsets_partitions = routing.topic(OFFSETS_TOPIC).map(|t| t.partitions.len());
+        let mut groups_here = Vec::new();
+        for group in &m.groups {
+            let Some(n) = offsets_partitions else {
+                groups_here.push(group);
+                continue;
+            };
+            let partition = i32::try_from(partition_for_key(group, n)).unwrap_or(0);
+            match leader_of(&routing, OFFSETS_TOPIC, partition) {
+                Led::Here | Led::Gone => groups_here.push(group),
+                Led::At(broker) => {
+                    elsewhere
+                        .entry(broker)
+                        .or_default()
+                        .insert((OFFSETS_TOPIC.to_string(), partition));
+                }
+                Led::Offline => return Err(format!("group {group}: no coordinator now")),
+            }
+        }
+        let local = here.iter().map(|addr| {
+            replicated(
+                addr,
+                WriteTxnMarker {
                     producer_id: m.producer_id,
                     producer_epoch: m.producer_epoch,
                     coordinator_epoch: COORDINATOR_EPOCH,
                     commit,
                     wait_for_fsync: self.wait_for_fsync,
-                })
-            });
-        for result in futures::future::join_all(writes).await {
-            match result {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(format!("marker: {e}")),
-                Err(e) => return Err(format!("marker: {e}")),
-            }
+                },
+            )
+        });
+        let markers = Markers {
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            commit,
+            coordinator_epoch: COORDINATOR_EPOCH,
+        };
+        let remote = elsewhere.iter().map(|(broker, partitions)| {
+            let partitions: Vec<(String, i32)> = partitions.iter().cloned().collect();
+            let routing = &routing;
+            async move { write_markers_at(routing, *broker, markers, &partitions).await }
+        });
+        let (local, remote) = futures::future::join(
+            futures::future::join_all(local),
+            futures::future::join_all(remote),
+        )
+        .await;
+        for result in local {
+            result.map_err(|e| format!("marker: {e}"))?;
         }
-        for group in &m.groups {
+        for result in remote {
+            result.map_err(|e| format!("marker: {e}"))?;
+        }
+        for group in groups_here {
             let coordinator = match self.broker.send(GetGroupCoordinator(group.clone())).await {
                 Ok(Ok(addr)) => addr,
                 Ok(Err((_, message))) => return Err(format!("group {group}: {message}")),
