@@ -2,7 +2,7 @@
 //! directory, client and controller ports, started, killed, paused and restarted by
 //! the test; and links between controller listeners that a test can cut.
 
-use super::{aeon_command, client_config, free_port, AeonProcess};
+use super::{aeon_command, client_config, AeonProcess};
 use aeon::protocol::records::BatchIter;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
@@ -70,9 +70,13 @@ impl TestCluster {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().expect("tmp");
-        let ports: Vec<(u16, u16)> = (0..n + brokers)
-            .map(|_| (free_port(), free_port()))
-            .collect();
+        // Each node's ports stay bound until the links have bound theirs: no link (nor
+        // another node) is given a port a node will listen on.
+        let reserve = || TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let reserved: Vec<(TcpListener, TcpListener)> =
+            (0..n + brokers).map(|_| (reserve(), reserve())).collect();
+        let port = |l: &TcpListener| l.local_addr().expect("addr").port();
+        let ports: Vec<(u16, u16)> = reserved.iter().map(|(c, k)| (port(c), port(k))).collect();
         let mut links = BTreeMap::new();
         if proxied {
             for from in 1..=n {
@@ -82,6 +86,7 @@ impl TestCluster {
                 }
             }
         }
+        drop(reserved);
         // Each node's view of the voters: itself directly, the others via its links.
         let voters_of = |me: i32| {
             ports[..n as usize]
