@@ -14,7 +14,10 @@ mod common;
 use common::cluster::{partition_batches, placement, reader, until, Acked, TestCluster};
 use common::{admin_at, assigned_consumer, client_config, consume, create_topic_with};
 use rdkafka::admin::{NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +25,9 @@ use std::time::{Duration, Instant};
 
 const TOPIC: &str = "chaos";
 const PARTITIONS: i32 = 3;
+/// Where the transactional consume-transform-produce writes what it read from TOPIC.
+const OUT: &str = "chaos-out";
+const GROUP: &str = "chaos-transform";
 
 /// SplitMix64: the schedule from a seed, the same on every machine.
 struct Rng(u64);
@@ -62,6 +68,7 @@ fn dump(cluster: &TestCluster, placement: &BTreeMap<i32, (i32, BTreeSet<i32>)>) 
                     "cluster::fetcher",
                     "fencing",
                     "ISR",
+                    "transaction",
                     "WARN",
                     "ERROR",
                     "panicked",
@@ -84,6 +91,178 @@ fn dump(cluster: &TestCluster, placement: &BTreeMap<i32, (i32, BTreeSet<i32>)>) 
     }
 }
 
+/// Every partition of TOPIC at its committed offset for GROUP (the start if none).
+fn rewind(consumer: &BaseConsumer) -> bool {
+    let mut all = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        all.add_partition(TOPIC, p);
+    }
+    let Ok(committed) = consumer.committed_offsets(all, Duration::from_secs(10)) else {
+        return false;
+    };
+    let mut at = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        let offset = match committed.find_partition(TOPIC, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        };
+        if at.add_partition_offset(TOPIC, p, offset).is_err() {
+            return false;
+        }
+    }
+    consumer.assign(&at).is_ok()
+}
+
+/// What the transform did: transactions committed, aborted on purpose, and aborted or
+/// restarted because of a fault.
+#[derive(Debug, Default)]
+struct Transformed {
+    committed: u64,
+    aborted: u64,
+    failed: u64,
+}
+
+/// The transactional consume-transform-produce (Kafka's exactly-once loop): reads TOPIC
+/// read_committed, writes each value to the same partition of OUT and commits the
+/// group's offsets in the same transaction. Every fifth transaction writes
+/// "aborted-<v>" records and aborts; those records must never be read committed. On an
+/// error the transaction is aborted (or the producer made anew when fenced) and the
+/// input rewound to the committed offsets.
+fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
+    let consumer: BaseConsumer = client_config(&bootstrap)
+        .set("group.id", GROUP)
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let producer_of = || -> BaseProducer {
+        let producer: BaseProducer = client_config(&bootstrap)
+            .set("transactional.id", "chaos-transform")
+            .set("transaction.timeout.ms", "60000")
+            .set("message.timeout.ms", "60000")
+            .set("linger.ms", "5")
+            .create()
+            .expect("transactional producer");
+        while let Err(e) = producer.init_transactions(Duration::from_secs(30)) {
+            eprintln!("transform: init: {e}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        producer
+    };
+    let mut producer = producer_of();
+    let mut done = Transformed::default();
+    while !rewind(&consumer) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut round: u64 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let mut read = Vec::new();
+        let until = Instant::now() + Duration::from_millis(200);
+        while read.len() < 200 && Instant::now() < until {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                read.push((
+                    m.partition(),
+                    m.offset(),
+                    m.payload().unwrap_or_default().to_vec(),
+                ));
+            }
+        }
+        if read.is_empty() {
+            continue;
+        }
+        round += 1;
+        let abort_on_purpose = round % 5 == 0;
+        let outcome = (|| -> Result<(), rdkafka::error::KafkaError> {
+            producer.begin_transaction()?;
+            for (partition, _, value) in &read {
+                let value = if abort_on_purpose {
+                    format!("aborted-{}", String::from_utf8_lossy(value)).into_bytes()
+                } else {
+                    value.to_vec()
+                };
+                let mut record = BaseRecord::<[u8], [u8]>::to(OUT)
+                    .partition(*partition)
+                    .payload(&value);
+                while let Err((e, r)) = producer.send(record) {
+                    if !matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ) {
+                        return Err(e);
+                    }
+                    producer.poll(Duration::from_millis(10));
+                    record = r;
+                }
+            }
+            producer.flush(Duration::from_secs(60))?;
+            if abort_on_purpose {
+                return producer.abort_transaction(Duration::from_secs(60));
+            }
+            let mut offsets = TopicPartitionList::new();
+            let mut next = BTreeMap::<i32, i64>::new();
+            for (partition, offset, _) in &read {
+                next.insert(*partition, offset + 1);
+            }
+            for (partition, offset) in &next {
+                offsets.add_partition_offset(TOPIC, *partition, Offset::Offset(*offset))?;
+            }
+            let metadata = consumer
+                .group_metadata()
+                .ok_or(rdkafka::error::KafkaError::NoMessageReceived)?;
+            producer.send_offsets_to_transaction(&offsets, &metadata, Duration::from_secs(60))?;
+            producer.commit_transaction(Duration::from_secs(60))
+        })();
+        match outcome {
+            Ok(()) if abort_on_purpose => done.aborted += 1,
+            Ok(()) => {
+                done.committed += 1;
+                continue;
+            }
+            Err(e) => {
+                done.failed += 1;
+                eprintln!("transform: transaction failed: {e}");
+                let fatal =
+                    matches!(&e, rdkafka::error::KafkaError::Transaction(t) if t.is_fatal());
+                if fatal || producer.abort_transaction(Duration::from_secs(60)).is_err() {
+                    producer = producer_of();
+                }
+            }
+        }
+        // Aborted: read it again from the committed offsets.
+        while !rewind(&consumer) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    done
+}
+
+/// The "leading" lines each broker logged: (partition, leader epoch) -> the brokers
+/// that led it at that epoch.
+fn harvest_leaders(cluster: &TestCluster, into: &mut BTreeMap<(String, i32), BTreeSet<i32>>) {
+    for node in &cluster.nodes {
+        let Some(process) = &node.process else {
+            continue;
+        };
+        for line in process.log.lock().expect("log").iter() {
+            if !line.contains("leading") {
+                continue;
+            }
+            let field = |name: &str| {
+                line.split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .map(str::to_string)
+            };
+            if let (Some(partition), Some(epoch)) = (field("partition="), field("epoch=")) {
+                if let Ok(epoch) = epoch.parse::<i32>() {
+                    into.entry((partition, epoch)).or_default().insert(node.id);
+                }
+            }
+        }
+    }
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -100,14 +279,16 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
     let mut cluster = TestCluster::build(3, 0, true, true, "\"replica.lag.time.max.ms\" = 5000\n");
     cluster.start(&[1, 2, 3]);
     let admin = admin_at(&cluster.bootstrap());
-    create_topic_with(
-        &admin,
-        &NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(3))
-            .set("min.insync.replicas", "2"),
-    );
-    until(Duration::from_secs(30), "every replica in sync", || {
-        all_in_sync(&placement(&cluster.addr(1), TOPIC))
-    });
+    for topic in [TOPIC, OUT] {
+        create_topic_with(
+            &admin,
+            &NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(3))
+                .set("min.insync.replicas", "2"),
+        );
+        until(Duration::from_secs(30), "every replica in sync", || {
+            all_in_sync(&placement(&cluster.addr(1), topic))
+        });
+    }
 
     // The producer: value i to partition i % 3, about 1,000 a second, until told.
     let bootstrap = cluster.bootstrap();
@@ -149,6 +330,18 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
         })
     };
 
+    // The transform's outcome comes through a channel: a transaction stuck in the
+    // client is a failure to report, not a hang.
+    let transforming = {
+        let (bootstrap, stop) = (cluster.bootstrap(), Arc::clone(&stop));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(transform(bootstrap, stop));
+        });
+        rx
+    };
+
+    let mut leaders_seen = BTreeMap::<(String, i32), BTreeSet<i32>>::new();
     let mut elections = Vec::new();
     let mut faults = BTreeMap::<&str, u32>::new();
     for cycle in 0..cycles {
@@ -182,6 +375,7 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
             .map(|(p, _)| *p)
             .collect();
         let started = Instant::now();
+        harvest_leaders(&cluster, &mut leaders_seen);
         match fault {
             2 => cluster.signal(victim, "STOP"),
             // Fenced, and its metadata frozen: it still believes it leads and takes
@@ -233,6 +427,13 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
 
     stop.store(true, Ordering::SeqCst);
     let (sent, acked, failed) = producing.join().expect("producer");
+    let Ok(transformed) = transforming.recv_timeout(Duration::from_secs(180)) else {
+        dump(&cluster, &placement(&cluster.bootstrap(), TOPIC));
+        panic!("the transform did not finish its last transaction within 180 s");
+    };
+    harvest_leaders(&cluster, &mut leaders_seen);
+    let split: Vec<_> = leaders_seen.iter().filter(|(_, by)| by.len() > 1).collect();
+    assert!(split.is_empty(), "two leaders in one epoch: {split:?}");
     assert!(
         failed.is_empty(),
         "deliveries failed: {:?}",
@@ -270,6 +471,78 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
     assert_eq!(lost, 0, "acknowledged records lost");
     assert_eq!(duplicates, 0, "records read twice");
     assert_eq!(out_of_order, 0, "records out of order");
+
+    // The transform: read_committed never shows an aborted record, the group's
+    // committed offsets are never ahead of the data, and every input below them was
+    // written to OUT exactly once.
+    let mut config = reader(&cluster.bootstrap());
+    config.set("isolation.level", "read_committed");
+    let out = assigned_consumer(&config, OUT, PARTITIONS);
+    let mut read_out = Vec::new();
+    loop {
+        let got = consume(&out, 100_000, Duration::from_secs(5));
+        if got.is_empty() {
+            break;
+        }
+        read_out.extend(got);
+    }
+    let aborted = read_out
+        .iter()
+        .filter(|g| {
+            g.value
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(b"aborted")
+        })
+        .count();
+    let mut per_partition = BTreeMap::<i32, i64>::new();
+    let mut written = BTreeMap::<Vec<u8>, usize>::new();
+    for g in &read_out {
+        *per_partition.entry(g.partition).or_default() += 1;
+        *written
+            .entry(g.value.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    let transform_duplicates: usize = written.values().map(|n| n - 1).sum();
+    let group: BaseConsumer = client_config(&cluster.bootstrap())
+        .set("group.id", GROUP)
+        .create()
+        .expect("consumer");
+    let mut all = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        all.add_partition(TOPIC, p);
+    }
+    let committed = group
+        .committed_offsets(all, Duration::from_secs(30))
+        .expect("committed offsets");
+    eprintln!(
+        "transform: {transformed:?}; {} records read committed from {OUT}, {aborted} of them aborted, {transform_duplicates} duplicates",
+        read_out.len()
+    );
+    assert_eq!(aborted, 0, "read_committed showed aborted records");
+    assert_eq!(
+        transform_duplicates, 0,
+        "the transform wrote a record twice"
+    );
+    assert!(transformed.committed > 0, "the transform committed nothing");
+    for p in 0..PARTITIONS {
+        let offset = match committed.find_partition(TOPIC, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => 0,
+        };
+        let (_, high) = group
+            .fetch_watermarks(TOPIC, p, Duration::from_secs(10))
+            .expect("watermarks");
+        assert!(
+            offset <= high,
+            "partition {p}: committed {offset} ahead of the data ({high})"
+        );
+        assert_eq!(
+            per_partition.get(&p).copied().unwrap_or_default(),
+            offset,
+            "partition {p}: the inputs below the committed offset, each written once"
+        );
+    }
     until(
         Duration::from_secs(30),
         "replicas hold the same bytes",

@@ -423,12 +423,17 @@ impl BrokerActor {
                 me: node,
                 spec: link.role(node, topic.id, i as i32, p),
             });
-            let led_before = old
+            let was = old
                 .and_then(|t| t.partitions.get(i))
-                .is_some_and(|o| o.leader == node)
-                && !std::ptr::eq(before, image);
+                .filter(|_| !std::ptr::eq(before, image));
+            let led_before = was.is_some_and(|o| o.leader == node);
             let leads = p.leader == node;
-            if is_internal_topic(name) && leads != led_before {
+            // Led before and now, but at another leader epoch: the leadership went
+            // elsewhere and came back between two images this broker applied (it was
+            // paused or cut off meanwhile). What its coordinators hold may be stale.
+            let regained =
+                leads && led_before && was.is_some_and(|o| o.leader_epoch != p.leader_epoch);
+            if is_internal_topic(name) && (leads != led_before || regained) {
                 self.leadership_changes
                     .push((name.to_string(), i as i32, leads));
             }
