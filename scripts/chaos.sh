@@ -3,10 +3,13 @@
 # min.insync.replicas=2, an idempotent acks=all producer throughout, and a seeded
 # random schedule of faults (kill -9 a leader, kill -9 a follower, each restarted;
 # SIGSTOP a broker past its session, then resume it; cut a broker off from the quorum
-# past its session, then heal). It fails unless every
-# acknowledged record is read back exactly once, in order, and every replica holds the
-# same bytes; it prints the figures (records, losses, duplicates, leader elections and
-# their median time). CI runs the same test with 6 cycles.
+# past its session, then heal), with a transactional consume-transform-produce
+# running throughout. It fails unless every acknowledged record is read back exactly
+# once, in order, and every replica holds the same bytes; read_committed never shows an
+# aborted record, the transform's committed offsets are never ahead of the data and
+# every input below them was written once; and no two brokers led one partition at one
+# leader epoch. It prints the figures (records, losses, duplicates, leader elections and
+# their median time, the transform's transactions). CI runs the same test with 6 cycles.
 #
 #   scripts/chaos.sh --cycles 200 --seed 7 [--release]
 set -euo pipefail

@@ -3,8 +3,13 @@
 //! throughout, and a seeded random schedule of faults: kill -9 a partition's leader,
 //! kill -9 a follower (each restarted after), SIGSTOP a broker past its session and
 //! resume it, or cut a broker off from the quorum past its session (it is fenced but,
-//! its metadata frozen, still believes it leads) and heal. After the schedule every acknowledged record must be there exactly once,
-//! in order in its partition, and every replica must hold the same bytes.
+//! its metadata frozen, still believes it leads) and heal. A transactional
+//! consume-transform-produce copies the topic to another throughout. After the schedule
+//! every acknowledged record must be there exactly once, in order in its partition, and
+//! every replica must hold the same bytes; read_committed must never show an aborted
+//! record, the transform's committed offsets must not be ahead of the data and every
+//! input below them must have been written once; and no two brokers may have led one
+//! partition at one leader epoch.
 //!
 //! CI runs a short schedule; `scripts/chaos.sh --cycles N --seed S` a longer one
 //! (`CHAOS_CYCLES`, `CHAOS_SEED`). The figures are printed at the end.
