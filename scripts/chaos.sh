@@ -7,8 +7,8 @@
 # running throughout. It fails unless every acknowledged record is read back exactly
 # once, in order, and every replica holds the same bytes; read_committed never shows an
 # aborted record, the transform's committed offsets are never ahead of the data and
-# every input below them was written once; and no two brokers led one partition at one
-# leader epoch. It prints the figures (records, losses, duplicates, leader elections and
+# every input below them was written (how many twice is printed); and no two brokers
+# led one partition at one leader epoch. It prints the figures (records, losses, duplicates, leader elections and
 # their median time, the transform's transactions). CI runs the same test with 6 cycles.
 #
 #   scripts/chaos.sh --cycles 200 --seed 7 [--release]
