@@ -11,19 +11,25 @@
 # led one partition at one leader epoch. It prints the figures (records, losses, duplicates, leader elections and
 # their median time, the transform's transactions). CI runs the same test with 6 cycles.
 #
-#   scripts/chaos.sh --cycles 200 --seed 7 [--release]
+# The transform runs unless --no-transform is given (the suite's schedule runs without
+# it: librdkafka has been seen to wait forever in send_offsets_to_transaction under long
+# schedules, not understood yet).
+#
+#   scripts/chaos.sh --cycles 200 --seed 7 [--release] [--no-transform]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cycles=20
 seed=$(date +%s)
 profile=()
+transform=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --cycles) cycles=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --release) profile=(--release); shift ;;
-        *) echo "usage: $0 [--cycles N] [--seed S] [--release]" >&2; exit 2 ;;
+        --no-transform) transform=0; shift ;;
+        *) echo "usage: $0 [--cycles N] [--seed S] [--release] [--no-transform]" >&2; exit 2 ;;
     esac
 done
 echo "chaos: $cycles cycles, seed $seed"
-CHAOS_CYCLES=$cycles CHAOS_SEED=$seed exec cargo test "${profile[@]}" --test chaos_test -- --nocapture
+CHAOS_CYCLES=$cycles CHAOS_SEED=$seed CHAOS_TRANSFORM=$transform exec cargo test "${profile[@]}" --test chaos_test -- --nocapture
