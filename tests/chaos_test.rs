@@ -3,7 +3,8 @@
 //! throughout, and a seeded random schedule of faults: kill -9 a partition's leader,
 //! kill -9 a follower (each restarted after), SIGSTOP a broker past its session and
 //! resume it, or cut a broker off from the quorum past its session (it is fenced but,
-//! its metadata frozen, still believes it leads) and heal. A transactional
+//! its metadata frozen, must stop serving what it led once its heartbeats go
+//! unacknowledged) and heal. A transactional
 //! consume-transform-produce copies the topic to another throughout (on demand:
 //! CHAOS_TRANSFORM=1, as `scripts/chaos.sh` sets). After the schedule
 //! every acknowledged record must be there exactly once, in order in its partition, and
@@ -396,8 +397,8 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
         harvest_leaders(&cluster, &mut leaders_seen);
         match fault {
             2 => cluster.signal(victim, "STOP"),
-            // Fenced, and its metadata frozen: it still believes it leads and takes
-            // produce requests, which no follower fetches any more.
+            // Fenced, its metadata frozen: once its heartbeats go unacknowledged past
+            // its session it must stop serving what it led.
             3 => cluster.isolate(victim, true),
             _ => cluster.kill(victim),
         }

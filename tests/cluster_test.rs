@@ -404,6 +404,23 @@ fn a_partition_leaves_the_majority_serving_metadata_and_the_isolated_controller_
     cluster.start(&[1, 2, 3]);
     let (controller, _) = cluster_info(&cluster.addr(1)).expect("info");
     let other = if controller == 1 { 2 } else { 1 };
+    create_topic_at(&cluster.addr(1), "led", 3);
+    let placed = cluster.until_applied(&[1, 2, 3], "led", 3);
+    let (&led_there, _) = placed
+        .iter()
+        .find(|(_, &l)| l == controller)
+        .expect("a partition the controller leads");
+    let produce_acks1 = |addr: &str| {
+        let batch = RecordBatchBuilder::new(0, 1)
+            .record(RecordSpec::new(None, Some(b"x")))
+            .build();
+        let req = common::raw::produce_request("led", led_there, None, 1, batch);
+        let Response::Produce(r) = common::raw::raw(addr, 9, req.into()) else {
+            panic!("not a produce response")
+        };
+        r.responses[0].partition_responses[0].error_code
+    };
+    assert_eq!(produce_acks1(&cluster.addr(controller)), 0);
 
     // The controller is cut off from both others, both ways.
     cluster.isolate(controller, true);
@@ -414,6 +431,15 @@ fn a_partition_leaves_the_majority_serving_metadata_and_the_isolated_controller_
     );
     eprintln!("the majority elected a new controller in {took:?}");
     try_create(&cluster.addr(other), "on-the-majority").expect("the majority commits");
+
+    // Its heartbeats unacknowledged past its session, the isolated broker no longer
+    // serves what it led (the majority's controller fenced it and moved it): it does
+    // not take writes beside the new leader.
+    until(
+        Duration::from_secs(20),
+        "the isolated broker stands down",
+        || produce_acks1(&cluster.addr(controller)) == ErrorCode::NotLeaderOrFollower.code(),
+    );
 
     // The isolated node cannot commit: its change is refused, not made alone.
     let refused = try_create(&cluster.addr(controller), "on-the-minority");

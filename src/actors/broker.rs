@@ -117,6 +117,9 @@ pub struct BrokerActor {
     /// Internal partitions whose leadership came here (true) or went away (false)
     /// since the coordinators were last started or stopped for them.
     leadership_changes: Vec<(String, i32, bool)>,
+    /// No heartbeat acknowledged within the session (see `Cluster::lease_lost`): no
+    /// partition is routed to clients and no coordinator starts here.
+    lease_lost: bool,
 }
 
 impl BrokerActor {
@@ -161,6 +164,7 @@ impl BrokerActor {
             cluster,
             loading: std::collections::BTreeSet::new(),
             leadership_changes: Vec::new(),
+            lease_lost: false,
         };
         broker.group_overrides = group_configs::load(&broker.data_dir)?;
         broker.producer_ids = ProducerIds::load(&broker.data_dir)?;
@@ -278,6 +282,17 @@ impl BrokerActor {
     /// The partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
     /// that holds `key`'s records, by Kafka's hash of the key. The topic is created the
     /// first time it is needed: compacted, with its own partition count and segment size.
+    /// NOT_COORDINATOR while this broker's session with the controller may have lapsed.
+    fn check_session(&self) -> Result<(), AdminError> {
+        if self.lease_lost {
+            return Err((
+                ErrorCode::NotCoordinator,
+                "this broker's session with the controller may have lapsed".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     fn internal_log(
         &mut self,
         name: &str,
@@ -295,6 +310,7 @@ impl BrokerActor {
             .map(|t| groups::partition_for_key(key, t.partitions.len()));
         // In a cluster the coordinator is the leader of the key's partition, once it
         // has loaded what the partition holds.
+        self.check_session()?;
         if let (Some(link), Some(index)) = (&self.cluster, index) {
             let leads = link
                 .image
@@ -377,8 +393,10 @@ impl BrokerActor {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let leads = led
-                    .is_none_or(|topic| topic.partitions.get(i).is_some_and(|p| p.leader == node));
+                let leads = !self.lease_lost
+                    && led.is_none_or(|topic| {
+                        topic.partitions.get(i).is_some_and(|p| p.leader == node)
+                    });
                 p.clone().filter(|_| leads)
             })
             .collect();

@@ -122,6 +122,12 @@ pub struct Cluster {
     controller_addr: SocketAddr,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// When the last heartbeat the active controller acknowledged was sent (for the
+    /// controller's own broker: the last leadership confirmed by a quorum).
+    lease_renewed: Mutex<Option<Instant>>,
+    /// Whether this broker's session has lapsed as far as it can tell (see
+    /// [`Cluster::lease_lost`]).
+    lease_lost: watch::Sender<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -195,6 +201,8 @@ impl Cluster {
             controller_addr,
             stop: Mutex::new(Some(stop_tx)),
             thread: Mutex::new(Some(thread)),
+            lease_renewed: Mutex::new(None),
+            lease_lost: watch::channel(false).0,
         });
         let server = ControllerServer {
             cluster: Arc::clone(&cluster),
@@ -219,6 +227,52 @@ impl Cluster {
     /// A receiver that sees every newly applied image.
     pub fn watch(&self) -> watch::Receiver<Arc<MetadataImage>> {
         self.image.clone()
+    }
+
+    /// Whether this registered broker's session may have lapsed: no heartbeat sent
+    /// within the last `broker.session.timeout.ms` less one heartbeat interval was
+    /// acknowledged by the active controller (or, on the controller's own node, no
+    /// quorum confirmed its leadership), so the controller may have fenced it and moved
+    /// what it leads elsewhere. Meanwhile the broker serves no partition to clients and
+    /// coordinates nothing (NOT_LEADER_OR_FOLLOWER, NOT_COORDINATOR) rather than answer
+    /// from an image that may be stale beside the new leaders; its replicas keep their
+    /// roles, so it serves again at once when a heartbeat is acknowledged.
+    pub fn lease_lost(&self) -> watch::Receiver<bool> {
+        self.lease_lost.subscribe()
+    }
+
+    fn renew_lease(&self, sent: Instant) {
+        let mut renewed = lock(&self.lease_renewed);
+        if renewed.is_none_or(|r| r < sent) {
+            *renewed = Some(sent);
+        }
+        drop(renewed);
+        self.lease_lost
+            .send_if_modified(|lost| std::mem::replace(lost, false));
+    }
+
+    /// Checks the lease every tick while the broker runs.
+    async fn watch_lease(self: Arc<Self>) {
+        let lapse = self
+            .config
+            .session_timeout
+            .saturating_sub(self.config.heartbeat_interval);
+        let tick = (self.config.heartbeat_interval / 4).max(Duration::from_millis(20));
+        loop {
+            tokio::time::sleep(tick).await;
+            let renewed = *lock(&self.lease_renewed);
+            let lost = renewed.is_some_and(|at| at.elapsed() > lapse);
+            let changed = self
+                .lease_lost
+                .send_if_modified(|was| std::mem::replace(was, lost) != lost);
+            if changed && lost {
+                tracing::warn!(
+                    "no heartbeat acknowledged within the session: this broker takes itself for fenced until one is"
+                );
+            } else if changed {
+                tracing::info!("heartbeats acknowledged again");
+            }
+        }
     }
 
     /// The quorum as this node knows it.
@@ -363,7 +417,9 @@ impl Cluster {
             }
         };
         tracing::info!(broker_epoch = epoch, "registered with the metadata quorum");
+        self.renew_lease(Instant::now());
         self.runtime.spawn(Arc::clone(self).heartbeats(epoch));
+        self.runtime.spawn(Arc::clone(self).watch_lease());
         let mut image = self.image.clone();
         let id = self.node_id;
         let unfenced = tokio::time::timeout(
@@ -486,9 +542,21 @@ impl Cluster {
         let mut clients: HashMap<NodeId, rpc::Client> = HashMap::new();
         loop {
             let leader = self.raft.metrics().borrow().current_leader;
+            let sent = Instant::now();
             match leader {
                 Some(l) if l == self.raft_id() => {
                     self.heartbeat_seen(self.node_id, epoch);
+                    // The controller's own broker: alive while a quorum confirms it
+                    // still leads (a leader cut off from the others does not know
+                    // that it no longer is).
+                    let confirmed = tokio::time::timeout(
+                        self.config.heartbeat_interval,
+                        self.raft.ensure_linearizable(),
+                    )
+                    .await;
+                    if let Ok(Ok(_)) = confirmed {
+                        self.renew_lease(sent);
+                    }
                 }
                 Some(l) => {
                     if let Some(addr) = self.voter_addr(l) {
@@ -497,9 +565,12 @@ impl Cluster {
                             broker_id: self.node_id,
                             epoch,
                         };
-                        if let Err(e) = client.call(&request, self.config.heartbeat_interval).await
-                        {
-                            tracing::debug!(error = %e, leader = l, "heartbeat not delivered");
+                        match client.call(&request, self.config.heartbeat_interval).await {
+                            Ok(Response::Heartbeat(Ok(()))) => self.renew_lease(sent),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::debug!(error = %e, leader = l, "heartbeat not delivered")
+                            }
                         }
                     }
                 }

@@ -47,9 +47,11 @@ mod txn_offset_commit;
 mod user_scram_credentials;
 mod write_txn_markers;
 
-use crate::actors::broker::{BrokerActor, GetGroupCoordinator, GetTxnCoordinator};
+use crate::actors::broker::{
+    BrokerActor, GetGroupCoordinator, GetTxnCoordinator, OFFSETS_TOPIC, TXN_TOPIC,
+};
 use crate::actors::group_coordinator::GroupCoordinatorActor;
-use crate::actors::routing::RoutingHandle;
+use crate::actors::routing::{Routing, RoutingHandle};
 use crate::actors::txn_coordinator::TxnCoordinatorActor;
 use crate::config::SharedConfig;
 use crate::protocol::{ApiKey, ErrorCode, Request, RequestFrame, Response};
@@ -325,11 +327,26 @@ fn existing_coordinator(
     group_id: &str,
 ) -> Option<Addr<GroupCoordinatorActor>> {
     // A coordinator stops once its group is dead; it may still be registered.
-    ctx.routing
-        .load()
+    let routing = ctx.routing.load();
+    routing
         .groups
         .get(group_id)
         .filter(Addr::connected)
+        .filter(|_| coordinates(&routing, OFFSETS_TOPIC, group_id))
+}
+
+/// Whether this broker coordinates `key` now: the key's partition of `topic` is routed
+/// here (led here, with a live session with the controller). Always on a single
+/// broker.
+fn coordinates(routing: &Routing, topic: &str, key: &str) -> bool {
+    if routing.cluster.is_none() {
+        return true;
+    }
+    routing.topic(topic).is_some_and(|t| {
+        let partition = crate::actors::broker::partition_for_key(key, t.partitions.len());
+        t.partition(i32::try_from(partition).unwrap_or(-1))
+            .is_some()
+    })
 }
 
 /// The coordinator of a transactional id, from the routing snapshot or the broker; with
@@ -339,9 +356,14 @@ async fn txn_coordinator(
     transactional_id: &str,
     create: bool,
 ) -> Result<Option<Addr<TxnCoordinatorActor>>, ErrorCode> {
-    if let Some(addr) = ctx.routing.load().txns.get(transactional_id) {
+    let routing = ctx.routing.load();
+    if let Some(addr) = routing.txns.get(transactional_id) {
+        if !coordinates(&routing, TXN_TOPIC, transactional_id) {
+            return Err(ErrorCode::NotCoordinator);
+        }
         return Ok(Some(addr));
     }
+    drop(routing);
     match ctx
         .broker
         .send(GetTxnCoordinator {

@@ -80,6 +80,28 @@ impl Handler<ApplyImage> for BrokerActor {
     }
 }
 
+/// This broker's session with the controller may have lapsed (true), or a heartbeat
+/// was acknowledged again (false).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeaseLost(pub bool);
+
+impl Handler<LeaseLost> for BrokerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaseLost, _: &mut Context<Self>) {
+        if self.lease_lost == msg.0 {
+            return;
+        }
+        self.lease_lost = msg.0;
+        let names: Vec<String> = self.topics.keys().cloned().collect();
+        for name in names {
+            self.update_route(&name);
+        }
+        self.store_routing();
+    }
+}
+
 /// Creates an internal topic (`__consumer_offsets`, `__transaction_state`) through the
 /// quorum if the cluster does not have it yet: FindCoordinator asks before it can
 /// name the coordinator.
@@ -186,6 +208,19 @@ impl BrokerActor {
                 while images.changed().await.is_ok() {
                     let image = Arc::clone(&images.borrow_and_update());
                     if me.send(ApplyImage(image)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+        let mut lease_lost = link.cluster.lease_lost();
+        let me = ctx.address();
+        ctx.spawn(
+            async move {
+                while lease_lost.changed().await.is_ok() {
+                    let lost = *lease_lost.borrow_and_update();
+                    if me.send(LeaseLost(lost)).await.is_err() {
                         return;
                     }
                 }

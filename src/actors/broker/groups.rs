@@ -125,6 +125,7 @@ impl Handler<GetGroupCoordinator> for BrokerActor {
     type Result = Result<Addr<GroupCoordinatorActor>, AdminError>;
 
     fn handle(&mut self, msg: GetGroupCoordinator, ctx: &mut Context<Self>) -> Self::Result {
+        self.check_session()?;
         // A coordinator whose group died may have stopped before its
         // ForgetGroupCoordinator arrives: start a new one then.
         if let Some(addr) = self.groups.get(&msg.0).filter(Addr::connected) {

@@ -90,6 +90,7 @@ impl Handler<GetTxnCoordinator> for BrokerActor {
     type Result = Result<Option<Addr<TxnCoordinatorActor>>, AdminError>;
 
     fn handle(&mut self, msg: GetTxnCoordinator, ctx: &mut Context<Self>) -> Self::Result {
+        self.check_session()?;
         if let Some(addr) = self.txns.get(&msg.transactional_id) {
             return Ok(Some(addr));
         }
