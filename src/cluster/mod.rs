@@ -267,7 +267,7 @@ impl Cluster {
                 .send_if_modified(|was| std::mem::replace(was, lost) != lost);
             if changed && lost {
                 tracing::warn!(
-                    "no heartbeat acknowledged within the session: this broker takes itself for fenced until one is"
+                    "no heartbeat acknowledged within the session: serving no partition and coordinating nothing until one is"
                 );
             } else if changed {
                 tracing::info!("heartbeats acknowledged again");
