@@ -87,14 +87,28 @@ fn codec() -> LengthDelimitedCodec {
 
 /// A connection to one node's controller listener, made on first use and again after
 /// any failure.
+///
+/// Answers carry no request id: the answer read is the answer to the request sent
+/// only if every exchange on the connection ran to its end. A caller may drop a call
+/// midway (openraft wraps each RPC in its own timeout, which can fire before ours), so
+/// an exchange marks the connection busy while it runs, and a call that finds it busy
+/// starts on a new connection. Otherwise the next request would read the answer left
+/// unread (a stale AppendEntries success counted for entries the follower never
+/// took).
 pub struct Client {
     addr: String,
     conn: Option<Framed<TcpStream, LengthDelimitedCodec>>,
+    /// An exchange began and has not ended: its answer may still be on the way.
+    busy: bool,
 }
 
 impl Client {
     pub fn new(addr: String) -> Self {
-        Client { addr, conn: None }
+        Client {
+            addr,
+            conn: None,
+            busy: false,
+        }
     }
 
     /// [`Client::call`], a failure to answer being the quorum's unavailability.
@@ -130,6 +144,15 @@ impl Client {
     }
 
     async fn exchange(&mut self, bytes: Vec<u8>) -> std::io::Result<Response> {
+        if std::mem::replace(&mut self.busy, true) {
+            self.conn = None;
+        }
+        let answer = self.send_and_read(bytes).await;
+        self.busy = false;
+        answer
+    }
+
+    async fn send_and_read(&mut self, bytes: Vec<u8>) -> std::io::Result<Response> {
         if self.conn.is_none() {
             let stream = TcpStream::connect(&self.addr).await?;
             stream.set_nodelay(true)?;
@@ -299,5 +322,56 @@ impl RaftNetwork<TypeConfig> for Peer {
 
     fn backoff(&self) -> openraft::network::Backoff {
         openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(200)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers a heartbeat late and anything else at once.
+    #[derive(Clone)]
+    struct SlowHeartbeats;
+
+    impl Serve for SlowHeartbeats {
+        async fn serve(&self, request: Request) -> Response {
+            match request {
+                Request::Heartbeat { .. } => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Response::Heartbeat(Ok(()))
+                }
+                _ => Response::Quorum(Err(ProposeError::NoLeader)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_dropped_midway_leaves_no_answer_for_the_next_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        tokio::spawn(run(listener, SlowHeartbeats));
+        let mut client = Client::new(addr);
+        let heartbeat = Request::Heartbeat {
+            broker_id: 1,
+            epoch: 1,
+        };
+        // The caller gives up before the answer comes (as openraft's own timeout does).
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(50),
+            client.call(&heartbeat, Duration::from_secs(5)),
+        )
+        .await;
+        assert!(dropped.is_err(), "the first call was dropped midway");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let answer = client
+            .call(&Request::DescribeQuorum, Duration::from_secs(5))
+            .await
+            .expect("answered");
+        assert!(
+            matches!(answer, Response::Quorum(_)),
+            "the answer to this request, not the heartbeat's: {answer:?}"
+        );
     }
 }

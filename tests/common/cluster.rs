@@ -174,12 +174,15 @@ impl TestCluster {
                     let config = n.config.clone();
                     let id = n.id;
                     s.spawn(move || {
+                        // For a long run's diagnosis: CLUSTER_RUST_LOG sets the nodes'
+                        // filter, CLUSTER_LOG_DIR keeps each node's log in a file.
+                        let filter = std::env::var("CLUSTER_RUST_LOG")
+                            .unwrap_or_else(|_| "aeon=info".into());
+                        let tee = std::env::var_os("CLUSTER_LOG_DIR")
+                            .map(|d| PathBuf::from(d).join(format!("node{id}.log")));
                         let mut command = aeon_command();
-                        command
-                            .arg("--config")
-                            .arg(&config)
-                            .env("RUST_LOG", "aeon=info");
-                        (id, AeonProcess::spawn(&mut command))
+                        command.arg("--config").arg(&config).env("RUST_LOG", filter);
+                        (id, AeonProcess::spawn_teed(&mut command, tee.as_deref()))
                     })
                 })
                 .collect();

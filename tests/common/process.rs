@@ -48,6 +48,20 @@ impl AeonProcess {
     /// Spawns a prepared `aeon` command (see [`aeon_serving`]) and waits until it logs
     /// the address it listens on; its stderr keeps being collected.
     pub fn spawn(command: &mut Command) -> AeonProcess {
+        Self::spawn_teed(command, None)
+    }
+
+    /// [`AeonProcess::spawn`], every line also appended to `tee` (kept across restarts,
+    /// for a long run's diagnosis).
+    pub fn spawn_teed(command: &mut Command, tee: Option<&Path>) -> AeonProcess {
+        let mut tee = tee.and_then(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+                .map(std::io::BufWriter::new)
+        });
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -64,6 +78,10 @@ impl AeonProcess {
             {
                 if let Some(addr) = line.split("listening addr=").nth(1) {
                     let _ = tx.send(addr.trim().to_string());
+                }
+                if let Some(file) = tee.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{line}").and_then(|()| file.flush());
                 }
                 lines.lock().expect("log lines").push(line);
             }
