@@ -10,7 +10,9 @@ mod common;
 use aeon::protocol::messages::produce_response::PartitionProduceResponse;
 use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ErrorCode, Response};
-use common::cluster::{isrs, leaders, partition_batches, reader, until, Acked, TestCluster};
+use common::cluster::{
+    cluster_info, isrs, leaders, partition_batches, reader, until, Acked, TestCluster,
+};
 use common::{admin_at, assigned_consumer, client_config, consume, create_topic_with, send_all};
 use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -577,4 +579,202 @@ fn a_follower_behind_its_leaders_log_start_starts_over_there() {
         values(&cluster.bootstrap(), "behind", 5),
         ["x5", "x6", "x7", "x8", "x9"]
     );
+}
+
+/// Runs `tests/clients/reassign_partitions.py` (kafka-python's admin client) with
+/// `args` and parses the JSON it prints; `None` when the clients are not installed and
+/// the run does not require them (`AEON_REQUIRE_CLIENTS=1`, set by `.ci/run`).
+fn kafka_python_admin(bootstrap: &str, args: &[&str]) -> Option<serde_json::Value> {
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
+    let python = clients.join(".venv/bin/python");
+    if !python.exists() {
+        if std::env::var_os("AEON_REQUIRE_CLIENTS").is_some_and(|v| v == "1") {
+            panic!("kafka-python is not installed; AEON_REQUIRE_CLIENTS=1 requires it");
+        }
+        eprintln!("SKIPPED: kafka-python not installed (bash tests/clients/install.sh)");
+        return None;
+    }
+    let out = std::process::Command::new(python)
+        .arg(clients.join("reassign_partitions.py"))
+        .arg(bootstrap)
+        .args(args)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "reassign_partitions.py {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    Some(serde_json::from_str(last).expect("JSON"))
+}
+
+/// Partition 0 of `topic` as broker `addr` answers Metadata: leader and replicas.
+fn replicas(addr: &str, topic: &str) -> (i32, Vec<i32>) {
+    let consumer: BaseConsumer = client_config(addr).create().expect("consumer");
+    let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return (-1, Vec::new());
+    };
+    md.topics()
+        .iter()
+        .flat_map(|t| t.partitions())
+        .find(|p| p.id() == 0)
+        .map(|p| (p.leader(), p.replicas().to_vec()))
+        .unwrap_or((-1, Vec::new()))
+}
+
+#[test]
+fn a_reassignment_moves_a_partition_online_and_no_acknowledged_record_is_lost() {
+    let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 5000\n");
+    cluster.start(&[1, 2, 3]);
+    let boot = cluster.bootstrap();
+    let Some(none) = kafka_python_admin(&boot, &["list"]) else {
+        return;
+    };
+    assert_eq!(none, serde_json::json!({}), "nothing is moving yet");
+    let admin = admin_at(&boot);
+    create_topic_with(
+        &admin,
+        &NewTopic::new("moving", 1, TopicReplication::Variable(&[&[1, 2]])),
+    );
+    cluster.until_applied(&[1, 2, 3], "moving", 1);
+
+    // An idempotent acks=all producer sends a third before, during and after each move.
+    const N: usize = 9_000;
+    let producer: BaseProducer<Acked> = client_config(&boot)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(Acked::default())
+        .expect("producer");
+    let values: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    let records = || {
+        values.iter().map(|v| {
+            BaseRecord::<[u8], [u8]>::to("moving")
+                .partition(0)
+                .payload(v.as_bytes())
+        })
+    };
+    let ok = serde_json::json!({ "moving-0": null });
+    let moved = |cluster: &TestCluster, target: &[i32], why: &str| {
+        until(Duration::from_secs(60), why, || {
+            let listed = kafka_python_admin(&cluster.bootstrap(), &["list"]);
+            let settled = (1..=3)
+                .filter(|&id| cluster.nodes[id as usize - 1].process.is_some())
+                .all(|id| replicas(&cluster.addr(id), "moving").1 == target);
+            listed == Some(serde_json::json!({})) && settled
+        });
+    };
+
+    send_all(&producer, records().take(N / 3));
+    // To [3, 1]: broker 3 is added and copies the log, broker 2 leaves, the leader stays.
+    assert_eq!(
+        kafka_python_admin(&boot, &["alter", "moving", "0", "3,1"]),
+        Some(ok.clone())
+    );
+    send_all(&producer, records().skip(N / 3).take(N / 3));
+    moved(
+        &cluster,
+        &[3, 1],
+        "the partition is on brokers 3 and 1 only",
+    );
+    assert_eq!(
+        replicas(&cluster.addr(3), "moving").0,
+        1,
+        "broker 1 still leads"
+    );
+    until(
+        Duration::from_secs(30),
+        "broker 2 deleted its replica",
+        || !cluster.data_dir(2).join("moving-0").exists(),
+    );
+    // To [2, 3]: the leader itself leaves, and one of the new replicas leads.
+    assert_eq!(
+        kafka_python_admin(&boot, &["alter", "moving", "0", "2,3"]),
+        Some(ok.clone())
+    );
+    send_all(&producer, records().skip(2 * (N / 3)));
+    moved(
+        &cluster,
+        &[2, 3],
+        "the partition is on brokers 2 and 3 only",
+    );
+    let leader = replicas(&cluster.addr(2), "moving").0;
+    assert!([2, 3].contains(&leader), "a new replica leads: {leader}");
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("every record acknowledged");
+    let failed = producer.context().failed.lock().expect("failed").clone();
+    assert!(
+        failed.is_empty(),
+        "deliveries failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(producer.context().values.lock().expect("acked").len(), N);
+    let consumer = assigned_consumer(&reader(&boot), "moving", 1);
+    let read = consume(&consumer, N, Duration::from_secs(60));
+    let got: Vec<String> = read
+        .iter()
+        .map(|g| String::from_utf8_lossy(g.value.as_deref().expect("value")).into_owned())
+        .collect();
+    let first_difference = got.iter().zip(&values).position(|(g, v)| g != v);
+    assert!(
+        got.len() == N && first_difference.is_none(),
+        "every acknowledged record, once, in order: read {} records, the first differing at {first_difference:?}: {:?}",
+        got.len(),
+        first_difference.map(|i| {
+            read[i..(i + 3).min(read.len())]
+                .iter()
+                .map(|g| (g.offset, String::from_utf8_lossy(g.value.as_deref().unwrap_or_default()).into_owned()))
+                .collect::<Vec<_>>()
+        })
+    );
+    until_replicas_match(&cluster, "moving", 1, &[2, 3]);
+
+    // Refusals, as Kafka answers them.
+    let refused = |args: &[&str], code: i16| {
+        let answer = kafka_python_admin(&boot, args).expect("answered");
+        let key = format!("{}-{}", args[1], args[2]);
+        assert_eq!(answer[&key], code, "{args:?}: {answer}");
+    };
+    let code = |e: ErrorCode| e.code();
+    refused(
+        &["alter", "moving", "0", "1,9"],
+        code(ErrorCode::InvalidReplicaAssignment),
+    );
+    refused(
+        &["alter", "moving", "0", "2,2"],
+        code(ErrorCode::InvalidReplicaAssignment),
+    );
+    refused(
+        &["alter", "moving", "0", "cancel"],
+        code(ErrorCode::NoReassignmentInProgress),
+    );
+    refused(
+        &["alter", "absent", "0", "1"],
+        code(ErrorCode::UnknownTopicOrPartition),
+    );
+
+    // A move that cannot finish (its new replica is down) is listed, then cancelled.
+    cluster.kill(1);
+    until(Duration::from_secs(30), "broker 1 is fenced", || {
+        cluster_info(&cluster.addr(2))
+            .is_some_and(|(controller, live)| controller != 1 && !live.contains(&1))
+    });
+    assert_eq!(
+        kafka_python_admin(&cluster.bootstrap(), &["alter", "moving", "0", "2,3,1"]),
+        Some(ok)
+    );
+    let listed = kafka_python_admin(&cluster.bootstrap(), &["list"]).expect("listed");
+    assert_eq!(
+        listed,
+        serde_json::json!({"moving-0": {"replicas": [2, 3, 1], "adding_replicas": [1], "removing_replicas": []}})
+    );
+    assert_eq!(
+        kafka_python_admin(&cluster.bootstrap(), &["alter", "moving", "0", "cancel"]),
+        Some(serde_json::json!({ "moving-0": null }))
+    );
+    moved(&cluster, &[2, 3], "the cancelled move is undone");
 }

@@ -722,6 +722,62 @@ fn probe(sweep: &mut Sweep, api: ApiKey, v: i16) {
                 .collect();
             assert_eq!(codes, [84, 3], "v{v}");
         }
+        ApiKey::AlterPartitionReassignments => {
+            use alter_partition_reassignments_request::*;
+            let partition = |replicas: Option<Vec<i32>>| ReassignablePartition {
+                partition_index: 0,
+                replicas,
+                ..Default::default()
+            };
+            let Response::AlterPartitionReassignments(r) = sweep.call(
+                v,
+                AlterPartitionReassignmentsRequest {
+                    timeout_ms: 1000,
+                    allow_replication_factor_change: true,
+                    topics: vec![
+                        ReassignableTopic {
+                            name: TOPIC.into(),
+                            partitions: vec![
+                                partition(Some(vec![1])),
+                                partition(Some(vec![7])),
+                                partition(None),
+                            ],
+                            ..Default::default()
+                        },
+                        ReassignableTopic {
+                            name: MISSING.into(),
+                            partitions: vec![partition(Some(vec![1]))],
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            // A single broker: to itself, fine; elsewhere, INVALID_REPLICA_ASSIGNMENT;
+            // nothing to cancel, NO_REASSIGNMENT_IN_PROGRESS; unknown topic, 3.
+            let codes: Vec<i16> = r
+                .responses
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+                .collect();
+            assert_eq!(codes, [0, 39, 85, 3], "v{v}: {r:?}");
+        }
+        ApiKey::ListPartitionReassignments => {
+            use list_partition_reassignments_request::*;
+            let Response::ListPartitionReassignments(r) = sweep.call(
+                v,
+                ListPartitionReassignmentsRequest {
+                    timeout_ms: 1000,
+                    topics: None,
+                    ..Default::default()
+                },
+            ) else {
+                unreachable!()
+            };
+            assert_eq!((r.error_code, r.topics.len()), (0, 0), "v{v}: {r:?}");
+        }
         ApiKey::DescribeQuorum => {
             use describe_quorum_request::*;
             sweep.call(

@@ -91,6 +91,36 @@ pub enum MetadataRecord {
         name: String,
         level: i16,
     },
+    /// A reassignment of a partition's replicas (KIP-455): to `target`, or (`None`)
+    /// the one in progress cancelled. The new replicas join as followers; once they
+    /// are all in the ISR the partition keeps only `target` (see
+    /// [`PartitionImage::settle`]).
+    Reassign {
+        topic_id: Uuid,
+        partition: i32,
+        target: Option<Vec<i32>>,
+    },
+}
+
+/// Why `target` cannot be a partition's replicas: empty, a broker named twice, or a
+/// broker that is not registered (Kafka's INVALID_REPLICA_ASSIGNMENT messages).
+pub fn check_assignment(target: &[i32], registered: &[i32]) -> Result<(), String> {
+    if target.is_empty() {
+        return Err("The manual partition assignment includes an empty replica list.".into());
+    }
+    for (i, r) in target.iter().enumerate() {
+        if target[..i].contains(r) {
+            return Err(format!(
+                "The manual partition assignment includes the broker {r} more than once."
+            ));
+        }
+        if !registered.contains(r) {
+            return Err(format!(
+                "The manual partition assignment includes broker {r}, but no such broker is registered."
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Why a batch was not applied.
@@ -120,6 +150,10 @@ pub enum ApplyError {
         "the ISR {2:?} of partition {1} of topic {0} is not among its replicas or lacks its leader"
     )]
     InvalidIsr(Uuid, i32, Vec<i32>),
+    #[error("{0}")]
+    InvalidAssignment(String),
+    #[error("no reassignment of partition {1} of topic {0} is in progress")]
+    NoReassignment(Uuid, i32),
 }
 
 /// Why a partition gets no new leader from an election (Kafka's errors for it).
@@ -155,6 +189,98 @@ pub struct PartitionImage {
     pub leader_epoch: i32,
     /// Bumped on every change of this partition (KRaft's partition epoch).
     pub partition_epoch: i32,
+    /// While a reassignment is in progress: the replicas it adds (not yet all in the
+    /// ISR) and those it will remove. `replicas` holds the target, then `removing`.
+    #[serde(default)]
+    pub adding: Vec<i32>,
+    #[serde(default)]
+    pub removing: Vec<i32>,
+}
+
+impl PartitionImage {
+    pub fn reassigning(&self) -> bool {
+        !self.adding.is_empty() || !self.removing.is_empty()
+    }
+
+    /// The replicas it had before the reassignment in progress (KRaft's revert).
+    pub fn original_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.adding.contains(r))
+            .collect()
+    }
+
+    /// Starts a reassignment to `target` (KRaft's `PartitionReassignmentReplicas`):
+    /// the replicas become `target` then those it drops, which are removed once every
+    /// added one is in the ISR.
+    fn reassign(&mut self, target: &[i32], live: &[i32]) {
+        let current = std::mem::take(&mut self.replicas);
+        self.removing = current
+            .iter()
+            .copied()
+            .filter(|r| !target.contains(r))
+            .collect();
+        self.adding = target
+            .iter()
+            .copied()
+            .filter(|r| !current.contains(r))
+            .collect();
+        self.replicas = target.to_vec();
+        self.replicas.extend_from_slice(&self.removing);
+        self.settle(live);
+    }
+
+    /// Cancels the reassignment in progress: the replicas it added leave.
+    fn revert(&mut self, live: &[i32]) -> Result<(), String> {
+        let isr: Vec<i32> = self
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| !self.adding.contains(r))
+            .collect();
+        if isr.is_empty() {
+            return Err("cancelling the reassignment would leave the ISR empty".into());
+        }
+        self.replicas = self.original_replicas();
+        self.isr = isr;
+        self.adding.clear();
+        self.removing.clear();
+        self.settle(live);
+        Ok(())
+    }
+
+    /// Completes a reassignment whose added replicas are all in the ISR (KRaft's
+    /// `maybeCompleteReassignment`: the removed ones leave the replicas and the ISR,
+    /// unless that empties the ISR), then gives the partition a leader from its ISR if
+    /// its leader is no longer a replica in sync: the first replica in the ISR that is
+    /// live, else none (-1) until one returns.
+    fn settle(&mut self, live: &[i32]) {
+        if self.reassigning() && self.adding.iter().all(|r| self.isr.contains(r)) {
+            let isr: Vec<i32> = self
+                .isr
+                .iter()
+                .copied()
+                .filter(|r| !self.removing.contains(r))
+                .collect();
+            if !isr.is_empty() {
+                self.replicas.retain(|r| !self.removing.contains(r));
+                self.isr = isr;
+                self.adding.clear();
+                self.removing.clear();
+            }
+        }
+        let leads = self.isr.contains(&self.leader) && self.replicas.contains(&self.leader);
+        if self.leader >= 0 && !leads {
+            self.leader = self
+                .replicas
+                .iter()
+                .copied()
+                .find(|r| self.isr.contains(r) && live.contains(r))
+                .unwrap_or(-1);
+            self.leader_epoch += 1;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +288,17 @@ pub struct TopicImage {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<PartitionImage>,
+}
+
+impl TopicImage {
+    /// Partition `index`, if the topic has it.
+    pub fn partition(&self, index: i32) -> Option<&PartitionImage> {
+        self.partitions.get(usize::try_from(index).ok()?)
+    }
+
+    fn partition_mut(&mut self, index: i32) -> Option<&mut PartitionImage> {
+        self.partitions.get_mut(usize::try_from(index).ok()?)
+    }
 }
 
 /// Everything the committed metadata log says, at `applied`.
@@ -276,6 +413,8 @@ impl MetadataImage {
                     leader: *leader,
                     leader_epoch: *leader_epoch,
                     partition_epoch: 0,
+                    adding: Vec::new(),
+                    removing: Vec::new(),
                 });
             }
             MetadataRecord::PartitionChange {
@@ -285,10 +424,11 @@ impl MetadataImage {
                 isr,
                 expect,
             } => {
+                let live = self.live_ids();
                 let p = self
                     .topics
                     .get_mut(topic_id)
-                    .and_then(|t| t.partitions.get_mut(usize::try_from(*partition).ok()?))
+                    .and_then(|t| t.partition_mut(*partition))
                     .ok_or(ApplyError::UnknownPartition(*topic_id, *partition))?;
                 if let Some(expect) = expect {
                     if (p.leader_epoch, p.partition_epoch) != *expect {
@@ -309,6 +449,34 @@ impl MetadataImage {
                 if new_leader != p.leader {
                     p.leader = new_leader;
                     p.leader_epoch += 1;
+                }
+                p.partition_epoch += 1;
+                if p.reassigning() {
+                    p.settle(&live);
+                }
+            }
+            MetadataRecord::Reassign {
+                topic_id,
+                partition,
+                target,
+            } => {
+                let registered: Vec<i32> = self.brokers.keys().copied().collect();
+                let live = self.live_ids();
+                let p = self
+                    .topics
+                    .get_mut(topic_id)
+                    .and_then(|t| t.partition_mut(*partition))
+                    .ok_or(ApplyError::UnknownPartition(*topic_id, *partition))?;
+                match target {
+                    Some(target) => {
+                        check_assignment(target, &registered)
+                            .map_err(ApplyError::InvalidAssignment)?;
+                        p.reassign(target, &live);
+                    }
+                    None if !p.reassigning() => {
+                        return Err(ApplyError::NoReassignment(*topic_id, *partition))
+                    }
+                    None => p.revert(&live).map_err(ApplyError::InvalidAssignment)?,
                 }
                 p.partition_epoch += 1;
             }
@@ -433,7 +601,7 @@ impl MetadataImage {
         let p = self
             .topics
             .get(&topic_id)
-            .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?))
+            .and_then(|t| t.partition(partition))
             .ok_or(NoElection::UnknownPartition)?;
         let live = self.live_ids();
         let change = |leader: i32, isr: Option<Vec<i32>>| MetadataRecord::PartitionChange {
@@ -660,6 +828,8 @@ mod tests {
             leader: 1,
             leader_epoch: 0,
             partition_epoch: 0,
+            adding: Vec::new(),
+            removing: Vec::new(),
         };
         assert_eq!(image.live_leader(&p), -1, "registered fenced");
         image
@@ -752,6 +922,94 @@ mod tests {
         ];
         image.apply(20, &topic).expect("topic");
         (image, id)
+    }
+
+    #[test]
+    fn a_reassignment_adds_then_removes_and_moves_the_leader_only_when_it_leaves() {
+        let (mut image, id) = three_brokers_one_partition();
+        image.apply(30, &[register(4)]).expect("register");
+        image
+            .apply(
+                31,
+                &[MetadataRecord::UnfenceBroker {
+                    broker_id: 4,
+                    epoch: 30,
+                }],
+            )
+            .expect("unfence");
+        let part = |image: &MetadataImage| image.topics[&id].partitions[0].clone();
+        let reassign = |target: Option<Vec<i32>>| MetadataRecord::Reassign {
+            topic_id: id,
+            partition: 0,
+            target,
+        };
+        // Refused: nothing changes.
+        let before = image.clone();
+        for bad in [vec![], vec![2, 2], vec![2, 9]] {
+            let refused = image.apply(40, &[reassign(Some(bad.clone()))]);
+            assert!(
+                matches!(refused, Err(ApplyError::InvalidAssignment(_))),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            image.apply(40, &[reassign(None)]),
+            Err(ApplyError::NoReassignment(id, 0))
+        );
+        assert_eq!(image, before);
+
+        // To [4, 2]: 4 is added, 1 and 3 wait to be removed; the leader stays.
+        image
+            .apply(41, &[reassign(Some(vec![4, 2]))])
+            .expect("reassign");
+        let p = part(&image);
+        assert_eq!(
+            (p.replicas.clone(), p.adding.clone(), p.removing.clone()),
+            (vec![4, 2, 1, 3], vec![4], vec![1, 3])
+        );
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.isr.clone()),
+            (1, 0, vec![1, 2, 3])
+        );
+        // 4 joins the ISR (the leader's AlterPartition): the move completes, and the
+        // leader, no longer a replica, hands over to the first target replica in sync.
+        let join = MetadataRecord::PartitionChange {
+            topic_id: id,
+            partition: 0,
+            leader: None,
+            isr: Some(vec![1, 2, 3, 4]),
+            expect: Some((p.leader_epoch, p.partition_epoch)),
+        };
+        image.apply(42, &[join]).expect("ISR");
+        let p = part(&image);
+        assert!(!p.reassigning());
+        assert_eq!(
+            (p.replicas.clone(), p.isr.clone()),
+            (vec![4, 2], vec![2, 4])
+        );
+        assert_eq!((p.leader, p.leader_epoch), (4, 1));
+
+        // To [4, 2, 1], then cancelled: 1 leaves again.
+        image
+            .apply(43, &[reassign(Some(vec![4, 2, 1]))])
+            .expect("reassign");
+        assert_eq!(part(&image).adding, vec![1]);
+        image.apply(44, &[reassign(None)]).expect("cancel");
+        let p = part(&image);
+        assert!(!p.reassigning());
+        assert_eq!(
+            (p.replicas.clone(), p.isr.clone(), p.leader),
+            (vec![4, 2], vec![2, 4], 4)
+        );
+
+        // Fewer replicas completes at once: to [2].
+        image.apply(45, &[reassign(Some(vec![2]))]).expect("shrink");
+        let p = part(&image);
+        assert!(!p.reassigning());
+        assert_eq!(
+            (p.replicas, p.isr, p.leader, p.leader_epoch),
+            (vec![2], vec![2], 2, 2)
+        );
     }
 
     fn fence(image: &mut MetadataImage, index: u64, b: i32, unfence: bool) {

@@ -46,9 +46,7 @@ pub fn leader_of(routing: &Routing, topic: &str, partition: i32) -> Led {
     let Some(image) = &routing.cluster else {
         return Led::Gone;
     };
-    let placed = image
-        .topic(topic)
-        .and_then(|t| t.partitions.get(usize::try_from(partition).ok()?));
+    let placed = image.topic(topic).and_then(|t| t.partition(partition));
     match placed.map(|p| image.live_leader(p)) {
         None => Led::Gone,
         Some(l) if l < 0 || l == routing.node_id => Led::Offline,
@@ -56,14 +54,14 @@ pub fn leader_of(routing: &Routing, topic: &str, partition: i32) -> Led {
     }
 }
 
-/// Where the coordinator of `transactional_id` is: the leader of its
-/// `__transaction_state` partition.
-fn coordinator_of(routing: &Routing, transactional_id: &str) -> Led {
-    let Some(partitions) = routing.topic(TXN_TOPIC).map(|t| t.partitions.len()) else {
+/// Where the coordinator of `key` (a group id or a transactional id) is: the leader of
+/// its partition of the internal `topic` (`__consumer_offsets`, `__transaction_state`).
+pub fn coordinator_of(routing: &Routing, topic: &str, key: &str) -> Led {
+    let Some(partitions) = routing.topic(topic).map(|t| t.partitions.len()) else {
         return Led::Offline;
     };
-    let partition = partition_for_key(transactional_id, partitions);
-    leader_of(routing, TXN_TOPIC, i32::try_from(partition).unwrap_or(0))
+    let partition = partition_for_key(key, partitions);
+    leader_of(routing, topic, i32::try_from(partition).unwrap_or(0))
 }
 
 /// A leader's question to a transaction's coordinator: is partition (`topic`,
@@ -83,7 +81,7 @@ impl TxnVerification {
     /// coordinator cannot be asked now.
     pub async fn verify(self, producer_id: i64, producer_epoch: i16) -> Result<(), ErrorCode> {
         let routing = self.routing.load_full();
-        let code = match coordinator_of(&routing, &self.transactional_id) {
+        let code = match coordinator_of(&routing, TXN_TOPIC, &self.transactional_id) {
             Led::Here => {
                 let Some(coordinator) = routing.txns.get(&self.transactional_id) else {
                     return Err(ErrorCode::InvalidTxnState);

@@ -40,6 +40,7 @@ mod offset_delete;
 mod offset_fetch;
 mod offset_for_leader_epoch;
 mod partition_fan_out;
+mod partition_reassignments;
 mod produce;
 mod sync_group;
 mod topic_naming;
@@ -168,11 +169,7 @@ impl LeaderHints {
             return None;
         }
         let image = routing.cluster.as_ref()?;
-        let p = image
-            .topics
-            .get(&topic.id)?
-            .partitions
-            .get(usize::try_from(partition).ok()?)?;
+        let p = image.topics.get(&topic.id)?.partition(partition)?;
         let leader = image.live_leader(p);
         if let Some(b) = image
             .brokers
@@ -218,6 +215,8 @@ pub const HANDLED: &[ApiKey] = &[
     ApiKey::ListOffsets,
     ApiKey::OffsetForLeaderEpoch,
     ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
     ApiKey::Metadata,
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
@@ -339,14 +338,11 @@ fn existing_coordinator(
 /// here (led here, with a live session with the controller). Always on a single
 /// broker.
 fn coordinates(routing: &Routing, topic: &str, key: &str) -> bool {
-    if routing.cluster.is_none() {
-        return true;
-    }
-    routing.topic(topic).is_some_and(|t| {
-        let partition = crate::actors::broker::partition_for_key(key, t.partitions.len());
-        t.partition(i32::try_from(partition).unwrap_or(-1))
-            .is_some()
-    })
+    routing.cluster.is_none()
+        || matches!(
+            crate::cluster::txn::coordinator_of(routing, topic, key),
+            crate::cluster::txn::Led::Here
+        )
 }
 
 /// The coordinator of a transactional id, from the routing snapshot or the broker; with
@@ -431,6 +427,12 @@ pub async fn dispatch(
             .into(),
         Request::DeleteRecords(r) => delete_records::handle(&ctx, authz, r).await.into(),
         Request::ElectLeaders(r) => elect_leaders::handle(&ctx, authz, r, version).await.into(),
+        Request::AlterPartitionReassignments(r) => {
+            partition_reassignments::alter(&ctx, authz, r).await.into()
+        }
+        Request::ListPartitionReassignments(r) => {
+            partition_reassignments::list(&ctx, authz, r).into()
+        }
         Request::OffsetForLeaderEpoch(r) => {
             offset_for_leader_epoch::handle(&ctx, authz, r).await.into()
         }

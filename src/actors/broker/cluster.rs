@@ -406,8 +406,11 @@ impl BrokerActor {
                 if replica && !here {
                     open.push(i);
                 } else if !replica && here {
+                    // Moved elsewhere by a reassignment: its data goes (Kafka's
+                    // StopReplica with deletion).
                     if let Some(route) = state.partitions[i].take() {
-                        route.addr.do_send(Close { delete: false });
+                        tracing::info!(partition = %format_args!("{}-{i}", topic.name), "no longer a replica here; deleting it");
+                        route.addr.do_send(Close { delete: true });
                         self.partition_count -= 1;
                     }
                 }
