@@ -2,9 +2,11 @@
 //! replicas and `min.insync.replicas=2`, an idempotent acks=all producer running
 //! throughout, and a seeded random schedule of faults: kill -9 a partition's leader,
 //! kill -9 a follower (each restarted after), SIGSTOP a broker past its session and
-//! resume it, or cut a broker off from the quorum past its session (it is fenced but,
-//! its metadata frozen, must stop serving what it led once its heartbeats go
-//! unacknowledged) and heal. A transactional
+//! resume it, cut a broker off from the others past its session (its quorum links and
+//! the brokers' connections to each other's client listeners: replication, transaction
+//! verification and markers; it is fenced but, its metadata frozen, must stop serving
+//! what it led once its heartbeats go unacknowledged) and heal, or cut the clients off
+//! a partition's leader for as long and heal. A transactional
 //! consume-transform-produce copies the topic to another throughout (on demand:
 //! CHAOS_TRANSFORM=1, as `scripts/chaos.sh` sets). After the schedule
 //! every acknowledged record must be there exactly once, in order in its partition, and
@@ -294,7 +296,7 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
     // wait forever in send_offsets_to_transaction, which is not understood yet.
     let with_transform = env("CHAOS_TRANSFORM", 0) == 1;
     let mut rng = Rng(seed);
-    // Proxied: a broker can be cut off from the quorum (its controller links).
+    // Proxied: a broker can be cut off from the others, or from the clients.
     let mut cluster = TestCluster::build(3, 0, true, true, "\"replica.lag.time.max.ms\" = 5000\n");
     cluster.start(&[1, 2, 3]);
     let admin = admin_at(&cluster.bootstrap());
@@ -370,9 +372,9 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
         let Some((leader, _)) = now.get(&partition).cloned() else {
             panic!("cycle {cycle}: no placement: {now:?}");
         };
-        let fault = rng.below(4);
+        let fault = rng.below(5);
         let victim = match fault {
-            0 => leader,
+            0 | 4 => leader,
             1 => [1, 2, 3]
                 .into_iter()
                 .filter(|&b| b != leader)
@@ -384,7 +386,8 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
             "kill the leader",
             "kill a follower",
             "pause past the session",
-            "cut off from the quorum past the session",
+            "cut off from the others past the session",
+            "cut off from the clients",
         ][fault as usize];
         *faults.entry(name).or_default() += 1;
         eprintln!("cycle {cycle}: {name}: broker {victim} (partition {partition} led by {leader})");
@@ -400,11 +403,13 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
             // Fenced, its metadata frozen: once its heartbeats go unacknowledged past
             // its session it must stop serving what it led.
             3 => cluster.isolate(victim, true),
+            // It stays the leader, in its session: the clients wait and retry.
+            4 => cluster.cut_clients(victim, true),
             _ => cluster.kill(victim),
         }
         let other = (1..=3).find(|&b| b != victim).expect("another broker");
         // Every partition the victim led gets a leader elsewhere.
-        if !led.is_empty() {
+        if !led.is_empty() && fault != 4 {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let p = placement(&cluster.addr(other), TOPIC);
@@ -426,10 +431,10 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
             // Past its session (3 s) whether or not it led anything.
             let past = Duration::from_secs(4).saturating_sub(started.elapsed());
             std::thread::sleep(past);
-            if fault == 2 {
-                cluster.signal(victim, "CONT");
-            } else {
-                cluster.isolate(victim, false);
+            match fault {
+                2 => cluster.signal(victim, "CONT"),
+                3 => cluster.isolate(victim, false),
+                _ => cluster.cut_clients(victim, false),
             }
         } else {
             cluster.start(&[victim]);

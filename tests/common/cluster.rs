@@ -1,6 +1,9 @@
 //! A cluster of real `aeon` processes on 127.0.0.1: each node with its own data
 //! directory, client and controller ports, started, killed, paused and restarted by
-//! the test; and links between controller listeners that a test can cut.
+//! the test; and, in a proxied cluster, links that a test can cut: between controller
+//! listeners, and in front of each broker's client listener (which carries the other
+//! brokers' replica fetches, transaction verifications and markers, and the clients').
+//! A network partition without iptables.
 
 use super::{aeon_command, client_config, AeonProcess};
 use aeon::protocol::records::BatchIter;
@@ -34,7 +37,13 @@ pub struct TestCluster {
     pub nodes: Vec<Node>,
     /// With [`TestCluster::proxied`]: the link from node `from` to node `to`.
     pub links: BTreeMap<(i32, i32), Link>,
+    /// With [`TestCluster::proxied`]: the traffic to the brokers' client listeners
+    /// that is cut, as (source, broker): another broker's id, or `None` for clients.
+    pub cuts: Cuts,
 }
+
+/// The (source, broker) pairs whose connections to a broker's client listener are cut.
+pub type Cuts = Arc<Mutex<BTreeSet<(Option<i32>, i32)>>>;
 
 impl TestCluster {
     pub fn new(n: i32) -> TestCluster {
@@ -78,6 +87,16 @@ impl TestCluster {
         let port = |l: &TcpListener| l.local_addr().expect("addr").port();
         let ports: Vec<(u16, u16)> = reserved.iter().map(|(c, k)| (port(c), port(k))).collect();
         let mut links = BTreeMap::new();
+        let cuts = Cuts::default();
+        // In front of each broker's client listener, advertised in its place.
+        let front: Vec<Option<u16>> = (0..n + brokers)
+            .map(|i| {
+                proxied.then(|| {
+                    let target = format!("127.0.0.1:{}", ports[i as usize].0);
+                    broker_link(target, i + 1, Arc::clone(&cuts))
+                })
+            })
+            .collect();
         if proxied {
             for from in 1..=n {
                 for to in (1..=n).filter(|&to| to != from) {
@@ -106,6 +125,9 @@ impl TestCluster {
             .map(|(i, (client, controller))| {
                 let id = i as i32 + 1;
                 let voters = voters_of(id);
+                let advertised = front[i].map_or(String::new(), |port| {
+                    format!("\"advertised.listeners\" = \"PLAINTEXT://127.0.0.1:{port}\"\n")
+                });
                 let (roles, listeners) = match (id <= n, combined) {
                     (true, true) => (
                         "broker,controller",
@@ -133,7 +155,7 @@ impl TestCluster {
                          \"controller.quorum.voters\" = \"{voters}\"\n\
                          \"broker.session.timeout.ms\" = 3000\n\
                          \"broker.heartbeat.interval.ms\" = 500\n\
-                         \"log.dirs\" = \"{}\"\n{extra}",
+                         \"log.dirs\" = \"{}\"\n{advertised}{extra}",
                         data.display()
                     ),
                 )
@@ -151,15 +173,39 @@ impl TestCluster {
             _dir: dir,
             nodes,
             links,
+            cuts,
         }
     }
 
-    /// Cuts (or heals) every link between node `id` and the others, both ways.
+    /// Cuts (or heals) every link between node `id` and the others, both ways: its
+    /// quorum traffic and the brokers' traffic to each other's client listeners
+    /// (replication, transaction verification and markers). Clients still reach it.
     pub fn isolate(&self, id: i32, cut: bool) {
         for ((from, to), link) in &self.links {
             if *from == id || *to == id {
                 link.cut.store(cut, Ordering::SeqCst);
             }
+        }
+        let mut cuts = self.cuts.lock().expect("cuts");
+        for other in (1..=self.nodes.len() as i32).filter(|&o| o != id) {
+            for pair in [(Some(id), other), (Some(other), id)] {
+                if cut {
+                    cuts.insert(pair);
+                } else {
+                    cuts.remove(&pair);
+                }
+            }
+        }
+    }
+
+    /// Cuts (or heals) the clients' traffic to broker `id`; the other brokers still
+    /// reach it.
+    pub fn cut_clients(&self, id: i32, cut: bool) {
+        let mut cuts = self.cuts.lock().expect("cuts");
+        if cut {
+            cuts.insert((None, id));
+        } else {
+            cuts.remove(&(None, id));
         }
     }
 
@@ -305,7 +351,7 @@ impl Link {
                         continue;
                     };
                     let flag = Arc::clone(&flag);
-                    std::thread::spawn(move || pump(from, to, &flag));
+                    std::thread::spawn(move || pump(from, to, || flag.load(Ordering::SeqCst)));
                 }
             }
         });
@@ -313,12 +359,73 @@ impl Link {
     }
 }
 
-/// Copies `from` to `to` until either ends or the link is cut.
-pub fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool) {
+/// Which broker a connection to a client listener comes from, by the client id of its
+/// first request (Kafka's request header v1+): the brokers' own connections name
+/// themselves `replica-fetcher-<id>`, `txn-verifier-<id>`, `txn-markers-<id>`; any
+/// other is a client's (`None`).
+fn source_of(frame: &[u8]) -> Option<i32> {
+    let len = i16::from_be_bytes([*frame.get(8)?, *frame.get(9)?]);
+    let id = frame.get(10..10 + usize::try_from(len).ok()?)?;
+    let id = std::str::from_utf8(id).ok()?;
+    ["replica-fetcher-", "txn-verifier-", "txn-markers-"]
+        .iter()
+        .find_map(|p| id.strip_prefix(p)?.parse().ok())
+}
+
+/// A forwarder to broker `id`'s client listener at `target`, its port advertised in
+/// place of the listener's: each connection is classified by its first request and
+/// closed (or refused) while [`Cuts`] cuts its source from `id`. Answers its port.
+fn broker_link(target: String, id: i32, cuts: Cuts) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("link port");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for inbound in listener.incoming() {
+            let Ok(mut inbound) = inbound else { continue };
+            let (target, cuts) = (target.clone(), Arc::clone(&cuts));
+            std::thread::spawn(move || {
+                let mut size = [0u8; 4];
+                if inbound.read_exact(&mut size).is_err() {
+                    return;
+                }
+                let len = u32::from_be_bytes(size).min(200 << 20) as usize;
+                let mut frame = vec![0u8; len];
+                if inbound.read_exact(&mut frame).is_err() {
+                    return;
+                }
+                let source = source_of(&frame);
+                let cut = move || cuts.lock().expect("cuts").contains(&(source, id));
+                if cut() {
+                    return;
+                }
+                let Ok(mut outbound) = TcpStream::connect(&target) else {
+                    return;
+                };
+                if outbound
+                    .write_all(&size)
+                    .and_then(|()| outbound.write_all(&frame))
+                    .is_err()
+                {
+                    return;
+                }
+                let (Ok(back_from), Ok(back_to)) = (outbound.try_clone(), inbound.try_clone())
+                else {
+                    return;
+                };
+                let cut_back = cut.clone();
+                std::thread::spawn(move || pump(back_from, back_to, cut_back));
+                pump(inbound, outbound, cut);
+            });
+        }
+    });
+    port
+}
+
+/// Copies `from` to `to` until either ends or `cut` says the link is cut.
+pub fn pump(mut from: TcpStream, mut to: TcpStream, cut: impl Fn() -> bool) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if cut.load(Ordering::SeqCst) {
+        if cut() {
             break;
         }
         match from.read(&mut buf) {
