@@ -8,7 +8,7 @@
 mod common;
 
 use aeon::protocol::messages::produce_response::PartitionProduceResponse;
-use aeon::protocol::records::{RecordBatchBuilder, RecordSpec};
+use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
 use aeon::protocol::{ErrorCode, Response};
 use common::cluster::{
     cluster_info, isrs, leaders, partition_batches, reader, until, Acked, TestCluster,
@@ -720,6 +720,21 @@ fn a_reassignment_moves_a_partition_online_and_no_acknowledged_record_is_lost() 
         .map(|g| String::from_utf8_lossy(g.value.as_deref().expect("value")).into_owned())
         .collect();
     let first_difference = got.iter().zip(&values).position(|(g, v)| g != v);
+    if got.len() != N || first_difference.is_some() {
+        for node in &cluster.nodes {
+            let first = BatchIter::new(&partition_batches(&cluster.data_dir(node.id), "moving", 0))
+                .next()
+                .map(|b| b.base_offset());
+            eprintln!("broker {}: first batch at {first:?}", node.id);
+            if let Some(process) = &node.process {
+                for line in process.log.lock().expect("log").iter() {
+                    if line.contains("moving") {
+                        eprintln!("broker {}: {line}", node.id);
+                    }
+                }
+            }
+        }
+    }
     assert!(
         got.len() == N && first_difference.is_none(),
         "every acknowledged record, once, in order: read {} records, the first differing at {first_difference:?}: {:?}",
