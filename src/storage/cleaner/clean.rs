@@ -59,6 +59,19 @@ struct Pass<'a> {
     stop_after: Option<SwapStep>,
 }
 
+/// Whether `batch` is data of a transaction that was aborted: its producer's abort
+/// marker closes a transaction that spans the batch.
+fn in_aborted_txn(
+    batch: &RecordBatch<'_>,
+    aborted: &[crate::storage::txn_index::AbortedTxn],
+) -> bool {
+    batch.is_transactional()
+        && aborted.iter().any(|t| {
+            t.producer_id == batch.producer_id()
+                && (t.first_offset..=t.last_offset).contains(&batch.base_offset())
+        })
+}
+
 fn corrupt(source: &SegmentSource, e: RecordsError) -> Error {
     Error::Corrupt {
         path: source.log.path().to_path_buf(),
@@ -190,7 +203,10 @@ impl Pass<'_> {
                 job.check_cancelled()?;
                 self.throttler.maybe_throttle(batch.total_size() as u64);
                 self.stats.bytes_read += batch.total_size() as u64;
-                if batch.is_control() {
+                // An aborted transaction's record is never a key's latest value: it
+                // must not make the committed one before it obsolete (Kafka's cleaner
+                // skips aborted batches when it builds its map).
+                if batch.is_control() || in_aborted_txn(&batch, &job.aborted) {
                     continue;
                 }
                 let section = batch

@@ -90,6 +90,9 @@ pub struct CleaningJob {
     pub(crate) cleaner: CleanerConfig,
     /// The rolled segments from the oldest up to the first uncleanable offset.
     pub(crate) segments: Vec<SegmentSource>,
+    /// Every aborted transaction the log's `.txnindex` files know of (an abort marker
+    /// may sit past the segments cleaned): their data never counts as a key's latest.
+    pub(crate) aborted: Vec<crate::storage::txn_index::AbortedTxn>,
     pub(crate) first_dirty_offset: i64,
     /// The first offset the cleaner must not touch (active segment or compaction lag).
     pub(crate) first_uncleanable_offset: i64,

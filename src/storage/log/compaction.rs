@@ -181,11 +181,17 @@ impl Log {
                 aborted: s.txn_index.entries().to_vec(),
             })
             .collect();
+        let aborted = self
+            .segments
+            .iter()
+            .flat_map(|s| s.txn_index.entries().iter().copied())
+            .collect();
         Some(CleaningJob {
             dir: self.dir.clone(),
             config: self.config.clone(),
             cleaner: cleaner.clone(),
             segments,
+            aborted,
             first_dirty_offset: stats.first_dirty_offset,
             first_uncleanable_offset: stats.first_uncleanable_offset,
             now_ms,

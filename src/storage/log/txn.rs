@@ -368,6 +368,39 @@ mod tests {
     }
 
     #[test]
+    fn an_aborted_transactions_record_does_not_make_the_committed_one_obsolete() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            compact: true,
+            min_cleanable_dirty_ratio: 0.01,
+            ..small_config()
+        };
+        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        let mut s = ProducerState::default();
+        // Producer 1 commits "k"; producer 2 writes "k" later and aborts.
+        let committed = append(&mut log, &mut s, &txn_batch(1, 0, 1, "k"));
+        append(&mut log, &mut s, &marker(1, true));
+        append(&mut log, &mut s, &txn_batch(2, 0, 1, "k"));
+        log.roll(T0).unwrap();
+        // The abort marker in a later segment than the aborted record.
+        append(&mut log, &mut s, &marker(2, false));
+        log.roll(T0).unwrap();
+        append(&mut log, &mut s, &batch(1, 10, T0));
+        let job = log
+            .prepare_cleaning_now(T0, &crate::storage::CleanerConfig::default())
+            .expect("a cleaning");
+        let cleaned = job.run().unwrap();
+        let removed = log.finish_cleaning(cleaned);
+        crate::storage::delete_segments(&removed).unwrap();
+        let kept = log.read(committed, 1).unwrap();
+        assert_eq!(
+            RecordBatch::parse(&kept).unwrap().base_offset(),
+            committed,
+            "the committed value of \"k\" is still its latest"
+        );
+    }
+
+    #[test]
     fn an_entry_whose_marker_recovery_cuts_off_goes_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = Log::open(dir.path(), small_config(), T0).unwrap();
