@@ -197,6 +197,11 @@ pub struct PartitionImage {
     pub removing: Vec<i32>,
 }
 
+/// `list` in its order, less the brokers of `drop`.
+fn without(list: &[i32], drop: &[i32]) -> Vec<i32> {
+    list.iter().copied().filter(|r| !drop.contains(r)).collect()
+}
+
 impl PartitionImage {
     pub fn reassigning(&self) -> bool {
         !self.adding.is_empty() || !self.removing.is_empty()
@@ -204,11 +209,7 @@ impl PartitionImage {
 
     /// The replicas it had before the reassignment in progress (KRaft's revert).
     pub fn original_replicas(&self) -> Vec<i32> {
-        self.replicas
-            .iter()
-            .copied()
-            .filter(|r| !self.adding.contains(r))
-            .collect()
+        without(&self.replicas, &self.adding)
     }
 
     /// Starts a reassignment to `target` (KRaft's `PartitionReassignmentReplicas`):
@@ -216,16 +217,8 @@ impl PartitionImage {
     /// added one is in the ISR.
     fn reassign(&mut self, target: &[i32], live: &[i32]) {
         let current = std::mem::take(&mut self.replicas);
-        self.removing = current
-            .iter()
-            .copied()
-            .filter(|r| !target.contains(r))
-            .collect();
-        self.adding = target
-            .iter()
-            .copied()
-            .filter(|r| !current.contains(r))
-            .collect();
+        self.removing = without(&current, target);
+        self.adding = without(target, &current);
         self.replicas = target.to_vec();
         self.replicas.extend_from_slice(&self.removing);
         self.settle(live);
@@ -233,12 +226,7 @@ impl PartitionImage {
 
     /// Cancels the reassignment in progress: the replicas it added leave.
     fn revert(&mut self, live: &[i32]) -> Result<(), String> {
-        let isr: Vec<i32> = self
-            .isr
-            .iter()
-            .copied()
-            .filter(|r| !self.adding.contains(r))
-            .collect();
+        let isr = without(&self.isr, &self.adding);
         if isr.is_empty() {
             return Err("cancelling the reassignment would leave the ISR empty".into());
         }
@@ -257,12 +245,7 @@ impl PartitionImage {
     /// live, else none (-1) until one returns.
     fn settle(&mut self, live: &[i32]) {
         if self.reassigning() && self.adding.iter().all(|r| self.isr.contains(r)) {
-            let isr: Vec<i32> = self
-                .isr
-                .iter()
-                .copied()
-                .filter(|r| !self.removing.contains(r))
-                .collect();
+            let isr = without(&self.isr, &self.removing);
             if !isr.is_empty() {
                 self.replicas.retain(|r| !self.removing.contains(r));
                 self.isr = isr;
