@@ -7,13 +7,17 @@
 
 mod common;
 
+use aeon::protocol::messages::describe_groups_request::DescribeGroupsRequest;
+use aeon::protocol::messages::offset_fetch_request::{OffsetFetchRequest, OffsetFetchRequestGroup};
 use aeon::protocol::messages::produce_response::PartitionProduceResponse;
 use aeon::protocol::records::{BatchIter, RecordBatchBuilder, RecordSpec};
-use aeon::protocol::{ErrorCode, Response};
+use aeon::protocol::{ErrorCode, Request, Response};
 use common::cluster::{
     cluster_info, isrs, leaders, partition_batches, reader, until, Acked, TestCluster,
 };
-use common::{admin_at, assigned_consumer, client_config, consume, create_topic_with, send_all};
+use common::{
+    admin_at, assigned_consumer, client_config, consume, create_topic_with, raw, send_all,
+};
 use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -59,6 +63,18 @@ fn until_replicas_match(cluster: &TestCluster, topic: &str, partitions: i32, ids
     }
 }
 
+/// An idempotent acks=all producer that keeps what was acknowledged, patient through
+/// failovers.
+fn idempotent_acks_all(bootstrap: &str) -> BaseProducer<Acked> {
+    client_config(bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(Acked::default())
+        .expect("producer")
+}
+
 #[test]
 fn a_killed_leader_is_replaced_from_the_isr_and_no_acknowledged_record_is_lost_or_doubled() {
     let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 5000\n");
@@ -80,13 +96,7 @@ fn a_killed_leader_is_replaced_from_the_isr_and_no_acknowledged_record_is_lost_o
 
     // An idempotent acks=all producer sends value i to partition i % 3 throughout.
     const N: u64 = 30_000;
-    let producer: BaseProducer<Acked> = client_config(&cluster.bootstrap())
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "120000")
-        .create_with_context(Acked::default())
-        .expect("producer");
+    let producer = idempotent_acks_all(&cluster.bootstrap());
     let values: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     let records = values.iter().enumerate().map(|(i, v)| {
         BaseRecord::<[u8], [u8]>::to("replicated")
@@ -454,6 +464,49 @@ fn a_groups_coordinator_moves_with_its_partition_and_its_commits_survive() {
         committed_offset(&cluster.bootstrap(), "g-move", "work"),
         Some(70)
     );
+    // A broker that does not coordinate the group says so (NOT_COORDINATOR); it does
+    // not answer as if the group had no offsets, which would send a consumer back to
+    // its reset policy.
+    let now = coordinator_of(&cluster.addr(survivor), "g-move").expect("a coordinator");
+    let other = (1..=3)
+        .find(|&b| b != coordinator && b != now)
+        .expect("a third broker");
+    let asked = raw(
+        &cluster.addr(other),
+        8,
+        Request::OffsetFetch(OffsetFetchRequest {
+            groups: vec![OffsetFetchRequestGroup {
+                group_id: "g-move".into(),
+                topics: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    );
+    let Response::OffsetFetch(fetched) = asked else {
+        panic!("not an OffsetFetch answer: {asked:?}")
+    };
+    assert_eq!(
+        fetched.groups[0].error_code,
+        ErrorCode::NotCoordinator.code(),
+        "OffsetFetch at broker {other}: {fetched:?}"
+    );
+    let asked = raw(
+        &cluster.addr(other),
+        5,
+        Request::DescribeGroups(DescribeGroupsRequest {
+            groups: vec!["g-move".into()],
+            ..Default::default()
+        }),
+    );
+    let Response::DescribeGroups(described) = asked else {
+        panic!("not a DescribeGroups answer: {asked:?}")
+    };
+    assert_eq!(
+        described.groups[0].error_code,
+        ErrorCode::NotCoordinator.code(),
+        "DescribeGroups at broker {other}: {described:?}"
+    );
     // The old coordinator comes back as a follower: the group stays where it is led.
     cluster.start(&[coordinator]);
     assert_eq!(
@@ -642,13 +695,7 @@ fn a_reassignment_moves_a_partition_online_and_no_acknowledged_record_is_lost() 
 
     // An idempotent acks=all producer sends a third before, during and after each move.
     const N: usize = 9_000;
-    let producer: BaseProducer<Acked> = client_config(&boot)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "120000")
-        .create_with_context(Acked::default())
-        .expect("producer");
+    let producer = idempotent_acks_all(&boot);
     let values: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     let records = || {
         values.iter().map(|v| {

@@ -40,7 +40,10 @@ use crate::metrics::BrokerMetrics;
 pub use cluster::{ApplyImage, EnsureInternalTopic};
 pub use dynamic::AlterBrokerConfigs;
 pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
-pub use groups::{partition_for_key, ForgetGroupCoordinator, GetGroupCoordinator, OFFSETS_TOPIC};
+pub use groups::{
+    partition_for_key, FindGroupCoordinator, ForgetGroupCoordinator, GetGroupCoordinator,
+    SettleGroups, OFFSETS_TOPIC,
+};
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;
 use store::load_or_create_meta;
@@ -114,6 +117,10 @@ pub struct BrokerActor {
     /// Internal partitions whose leadership came here and whose groups or
     /// transactional ids are being loaded (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
     loading: std::collections::BTreeSet<(String, i32)>,
+    /// Transaction markers written to a `__consumer_offsets` partition while it loads:
+    /// (marker offset, producer id, commit), for the groups the load replays (a marker
+    /// the replay did not read settles them before they start).
+    settled_while_loading: BTreeMap<i32, Vec<(i64, i64, bool)>>,
     /// Internal partitions whose leadership came here (true) or went away (false)
     /// since the coordinators were last started or stopped for them.
     leadership_changes: Vec<(String, i32, bool)>,
@@ -163,6 +170,7 @@ impl BrokerActor {
             group_overrides: group_configs::GroupOverrides::new(),
             cluster,
             loading: std::collections::BTreeSet::new(),
+            settled_while_loading: BTreeMap::new(),
             leadership_changes: Vec::new(),
             lease_lost: false,
         };
@@ -279,10 +287,8 @@ impl BrokerActor {
         PartitionRoute { addr, offsets }
     }
 
-    /// The partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
-    /// that holds `key`'s records, by Kafka's hash of the key. The topic is created the
-    /// first time it is needed: compacted, with its own partition count and segment size.
-    /// NOT_COORDINATOR while this broker's session with the controller may have lapsed.
+    /// NOT_COORDINATOR while this broker's session with the controller may have lapsed
+    /// (asked by the clients' requests for a coordinator).
     fn check_session(&self) -> Result<(), AdminError> {
         if self.lease_lost {
             return Err((
@@ -293,6 +299,9 @@ impl BrokerActor {
         Ok(())
     }
 
+    /// The partition of an internal topic (`__consumer_offsets`, `__transaction_state`)
+    /// that holds `key`'s records, by Kafka's hash of the key. The topic is created the
+    /// first time it is needed: compacted, with its own partition count and segment size.
     fn internal_log(
         &mut self,
         name: &str,
@@ -309,8 +318,10 @@ impl BrokerActor {
             .get(name)
             .map(|t| groups::partition_for_key(key, t.partitions.len()));
         // In a cluster the coordinator is the leader of the key's partition, once it
-        // has loaded what the partition holds.
-        self.check_session()?;
+        // has loaded what the partition holds. (Whether the broker's session lapsed is
+        // for the clients' requests to ask, not for restoring what a load replayed: a
+        // group or transactional id dropped then would come back empty, with its
+        // offsets or its producer id lost.)
         if let (Some(link), Some(index)) = (&self.cluster, index) {
             let leads = link
                 .image

@@ -542,6 +542,7 @@ impl Handler<TxnCommitOffsets> for GroupCoordinatorActor {
         };
         Box::pin(work.into_actor(self).map(move |result, act, _| {
             if result.is_ok() {
+                tracing::debug!(group_id = %act.group.group_id(), producer_id, offsets = ?values.iter().map(|((t, p), v)| (t.as_str(), *p, v.offset)).collect::<Vec<_>>(), "transactional offsets staged");
                 act.group.stage_txn_offsets(producer_id, values);
             }
             result
@@ -553,6 +554,7 @@ impl Handler<CompleteTxn> for GroupCoordinatorActor {
     type Result = ();
 
     fn handle(&mut self, msg: CompleteTxn, _: &mut Context<Self>) {
+        tracing::debug!(group_id = %self.group.group_id(), producer_id = msg.producer_id, commit = msg.commit, "transaction completed");
         self.group.complete_txn(msg.producer_id, msg.commit);
         self.publish_offsets();
     }
@@ -562,11 +564,12 @@ impl Handler<FetchOffsets> for GroupCoordinatorActor {
     type Result = MessageResult<FetchOffsets>;
 
     fn handle(&mut self, msg: FetchOffsets, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(
-            self.group
-                .validate_offset_fetch(msg.member_id.as_deref(), msg.member_epoch)
-                .map(|()| self.group.fetch_offsets(msg.topics.as_deref())),
-        )
+        let fetched = self
+            .group
+            .validate_offset_fetch(msg.member_id.as_deref(), msg.member_epoch)
+            .map(|()| self.group.fetch_offsets(msg.topics.as_deref()));
+        tracing::debug!(group_id = %self.group.group_id(), fetched = ?fetched.as_ref().map(|o| o.iter().map(|c| (c.partition, c.offset, c.pending_txn)).collect::<Vec<_>>()), "offsets fetched");
+        MessageResult(fetched)
     }
 }
 

@@ -43,9 +43,18 @@ pub async fn handle(
             &group_id,
         );
         // A coordinator that stopped before answering had a dead (deleted) group.
-        let described = match existing_coordinator(ctx, &group_id) {
-            Some(g) => g.send(DescribeConsumerGroup).await.ok(),
-            None => None,
+        let described = match existing_coordinator(ctx, &group_id).await {
+            Ok(Some(g)) => g.send(DescribeConsumerGroup).await.ok(),
+            Ok(None) => None,
+            Err(code) => {
+                groups.push(DescribedGroup {
+                    error_code: code.code(),
+                    group_id,
+                    authorized_operations: OPERATIONS_NOT_ASKED,
+                    ..Default::default()
+                });
+                continue;
+            }
         }
         .unwrap_or_else(|| {
             Err((

@@ -17,12 +17,13 @@ pub async fn handle(
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for group_id in req.groups_names {
-        let code = match existing_coordinator(ctx, &group_id) {
+        let code = match existing_coordinator(ctx, &group_id).await {
             _ if !authz.group(AclOperation::Delete, &group_id) => {
                 ErrorCode::GroupAuthorizationFailed
             }
-            None => ErrorCode::GroupIdNotFound,
-            Some(g) => match g.send(DeleteGroup).await {
+            Err(code) => code,
+            Ok(None) => ErrorCode::GroupIdNotFound,
+            Ok(Some(g)) => match g.send(DeleteGroup).await {
                 Ok(Ok(())) => ErrorCode::None,
                 Ok(Err(code)) => code,
                 Err(_) => ErrorCode::CoordinatorNotAvailable,

@@ -31,9 +31,17 @@ pub async fn handle(
             ResourceType::Group,
             &group_id,
         );
-        let described = match existing_coordinator(ctx, &group_id) {
-            Some(g) => g.send(Describe).await.ok(),
-            None => None,
+        let described = match existing_coordinator(ctx, &group_id).await {
+            Ok(Some(g)) => g.send(Describe).await.ok(),
+            Ok(None) => None,
+            Err(code) => {
+                groups.push(DescribedGroup {
+                    error_code: code.code(),
+                    group_id,
+                    ..Default::default()
+                });
+                continue;
+            }
         };
         let (described, missing) = match described {
             Some(d) if d.is_consumer_group => {

@@ -13,10 +13,11 @@ pub async fn handle(
     authz: &Authz<'_>,
     req: HeartbeatRequest,
 ) -> HeartbeatResponse {
-    let code = match existing_coordinator(ctx, &req.group_id) {
+    let code = match existing_coordinator(ctx, &req.group_id).await {
         _ if !authz.group(AclOperation::Read, &req.group_id) => ErrorCode::GroupAuthorizationFailed,
-        None => ErrorCode::UnknownMemberId,
-        Some(group) => group
+        Err(code) => code,
+        Ok(None) => ErrorCode::UnknownMemberId,
+        Ok(Some(group)) => group
             .send(Heartbeat {
                 member_id: req.member_id,
                 generation_id: req.generation_id,

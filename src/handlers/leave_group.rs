@@ -28,9 +28,10 @@ pub async fn handle(
     } else {
         vec![(req.member_id, None)]
     };
-    let codes = match existing_coordinator(ctx, &req.group_id) {
-        None => vec![ErrorCode::UnknownMemberId; members.len()],
-        Some(group) => group
+    let codes = match existing_coordinator(ctx, &req.group_id).await {
+        Err(code) => vec![code; members.len()],
+        Ok(None) => vec![ErrorCode::UnknownMemberId; members.len()],
+        Ok(Some(group)) => group
             .send(LeaveGroup(members.clone()))
             .await
             .unwrap_or_else(|_| vec![ErrorCode::CoordinatorNotAvailable; members.len()]),

@@ -49,7 +49,8 @@ mod user_scram_credentials;
 mod write_txn_markers;
 
 use crate::actors::broker::{
-    BrokerActor, GetGroupCoordinator, GetTxnCoordinator, OFFSETS_TOPIC, TXN_TOPIC,
+    BrokerActor, FindGroupCoordinator, GetGroupCoordinator, GetTxnCoordinator, OFFSETS_TOPIC,
+    TXN_TOPIC,
 };
 use crate::actors::group_coordinator::GroupCoordinatorActor;
 use crate::actors::routing::{Routing, RoutingHandle};
@@ -303,7 +304,7 @@ async fn coordinator(
     ctx: &BrokerContext,
     group_id: &str,
 ) -> Result<Addr<GroupCoordinatorActor>, ErrorCode> {
-    if let Some(addr) = existing_coordinator(ctx, group_id) {
+    if let Some(addr) = routed_coordinator(ctx, group_id) {
         return Ok(addr);
     }
     match ctx
@@ -320,11 +321,8 @@ async fn coordinator(
     }
 }
 
-/// The coordinator of a group that exists, from the routing snapshot.
-fn existing_coordinator(
-    ctx: &BrokerContext,
-    group_id: &str,
-) -> Option<Addr<GroupCoordinatorActor>> {
+/// The coordinator of `group_id` in the routing snapshot, if this broker coordinates it.
+fn routed_coordinator(ctx: &BrokerContext, group_id: &str) -> Option<Addr<GroupCoordinatorActor>> {
     // A coordinator stops once its group is dead; it may still be registered.
     let routing = ctx.routing.load();
     routing
@@ -332,6 +330,33 @@ fn existing_coordinator(
         .get(group_id)
         .filter(Addr::connected)
         .filter(|_| coordinates(&routing, OFFSETS_TOPIC, group_id))
+}
+
+/// The coordinator of a group that exists: `None` for a group unknown here. In a
+/// cluster, a group not in the routing snapshot is asked of the broker, which answers
+/// NOT_COORDINATOR (another broker coordinates it) or COORDINATOR_LOAD_IN_PROGRESS (its
+/// partition is loading) where Kafka does: a client must not be told that a group it
+/// has offsets in is empty because it asked a broker that does not hold it.
+async fn existing_coordinator(
+    ctx: &BrokerContext,
+    group_id: &str,
+) -> Result<Option<Addr<GroupCoordinatorActor>>, ErrorCode> {
+    let routed = routed_coordinator(ctx, group_id);
+    if routed.is_some() || ctx.cluster.is_none() {
+        return Ok(routed);
+    }
+    match ctx
+        .broker
+        .send(FindGroupCoordinator(group_id.to_string()))
+        .await
+    {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err((code, message))) => {
+            tracing::debug!(%group_id, %message, "no coordinator for group here");
+            Err(code)
+        }
+        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
+    }
 }
 
 /// Whether this broker coordinates `key` now: the key's partition of `topic` is routed

@@ -22,11 +22,14 @@ pub async fn handle(
             ..Default::default()
         };
     }
-    let Some(group) = existing_coordinator(ctx, &req.group_id) else {
-        return OffsetDeleteResponse {
-            error_code: ErrorCode::GroupIdNotFound.code(),
-            ..Default::default()
-        };
+    let group = match existing_coordinator(ctx, &req.group_id).await {
+        Ok(Some(group)) => group,
+        found => {
+            return OffsetDeleteResponse {
+                error_code: found.err().unwrap_or(ErrorCode::GroupIdNotFound).code(),
+                ..Default::default()
+            }
+        }
     };
     let readable = |name: &str| authz.topic(AclOperation::Read, name);
     let asked: Vec<(String, Vec<i32>)> = req

@@ -35,8 +35,9 @@ async fn offsets(
         return (ErrorCode::GroupAuthorizationFailed, Vec::new());
     }
     let visible = |topic: &str| authz.topic(AclOperation::Describe, topic);
-    let found = match existing_coordinator(ctx, group_id) {
-        Some(group) => {
+    let found = match existing_coordinator(ctx, group_id).await {
+        Err(code) => return (code, Vec::new()),
+        Ok(Some(group)) => {
             let fetch = FetchOffsets {
                 topics: topics
                     .as_ref()
@@ -50,7 +51,7 @@ async fn offsets(
                 Err(_) => return (ErrorCode::CoordinatorNotAvailable, Vec::new()),
             }
         }
-        None => Vec::new(),
+        Ok(None) => Vec::new(),
     };
     let mut by_topic: BTreeMap<String, Vec<CommittedOffset>> = BTreeMap::new();
     for o in found {

@@ -6,8 +6,7 @@
 //! Needs CLUSTER_ACTION, as in Kafka.
 
 use super::BrokerContext;
-use crate::actors::broker::{partition_for_key, OFFSETS_TOPIC};
-use crate::actors::group_coordinator::CompleteTxn;
+use crate::actors::broker::{SettleGroups, OFFSETS_TOPIC};
 use crate::actors::partition::{replicated, WriteTxnMarker};
 use crate::actors::routing::Routing;
 use crate::protocol::messages::write_txn_markers_request::{
@@ -42,24 +41,24 @@ async fn write_one(
         commit: marker.transaction_result,
         wait_for_fsync: ctx.config.load().log_flush_before_ack,
     };
-    if let Err(e) = replicated(&led.addr, write).await {
-        tracing::debug!(%topic, partition, error = %e, "transaction marker not written");
-        return e.code();
-    }
+    let written = match replicated(&led.addr, write).await {
+        Ok(written) => written,
+        Err(e) => {
+            tracing::debug!(%topic, partition, error = %e, "transaction marker not written");
+            return e.code();
+        }
+    };
     if topic == OFFSETS_TOPIC {
         // The groups of this partition commit (or drop) the offsets the transaction
-        // left pending with them.
-        let n = route.partitions.len();
-        let groups = routing
-            .groups
-            .filtered(|g| partition_for_key(g, n) == partition as usize);
-        for (_, coordinator) in groups {
-            let _ = coordinator
-                .send(CompleteTxn {
-                    producer_id: marker.producer_id,
-                    commit: marker.transaction_result,
-                })
-                .await;
+        // left pending with them (those being loaded too).
+        let settle = SettleGroups {
+            partition,
+            producer_id: marker.producer_id,
+            commit: marker.transaction_result,
+            marker_offset: written.last_offset,
+        };
+        if ctx.broker.send(settle).await.is_err() {
+            return ErrorCode::CoordinatorNotAvailable;
         }
     }
     ErrorCode::None

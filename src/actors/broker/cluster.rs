@@ -278,15 +278,27 @@ impl BrokerActor {
             let key = (topic.clone(), partition);
             if topic == OFFSETS_TOPIC {
                 let config = self.group_config();
+                self.settled_while_loading.remove(&partition);
                 let load = addr.send(WithLog(Box::new(move |log: &Log| {
                     let mut groups = BTreeMap::new();
                     groups::replay(log, &mut groups, &config);
-                    groups
+                    (groups, log.log_end_offset())
                 })));
                 ctx.spawn(load.into_actor(self).map(move |res, act, ctx| {
                     act.loading.remove(&key);
+                    let settled = act.settled_while_loading.remove(&partition);
                     match res {
-                        Ok(Ok(groups)) => {
+                        Ok(Ok((mut groups, replayed_to))) => {
+                            // Markers written after the replay read the log.
+                            for (_, producer_id, commit) in settled
+                                .into_iter()
+                                .flatten()
+                                .filter(|(offset, ..)| *offset >= replayed_to)
+                            {
+                                for group in groups.values_mut() {
+                                    group.complete_txn(producer_id, commit);
+                                }
+                            }
                             act.replayed_groups.extend(groups);
                             act.start_replayed_groups(ctx);
                         }

@@ -3,7 +3,7 @@
 //! every group rebuilt from that topic when the broker starts.
 
 use super::{AdminError, BrokerActor};
-use crate::actors::group_coordinator::GroupCoordinatorActor;
+use crate::actors::group_coordinator::{CompleteTxn, GroupCoordinatorActor};
 use crate::group::consumer::{Assignor, ConsumerGroupConfig};
 use crate::group::{Group, GroupConfig, GroupRecord, MigrationPolicy};
 use crate::protocol::records::control;
@@ -118,6 +118,80 @@ impl BrokerActor {
                 }
             }
         }
+    }
+}
+
+/// A transaction marker was written at `marker_offset` of `__consumer_offsets`
+/// partition `partition`: the groups coordinated there commit or drop the offsets the
+/// producer's transaction left pending. While the partition loads, the groups its load
+/// replays do, if the replay did not read the marker (they are not started yet).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SettleGroups {
+    pub partition: i32,
+    pub producer_id: i64,
+    pub commit: bool,
+    pub marker_offset: i64,
+}
+
+impl Handler<SettleGroups> for BrokerActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: SettleGroups, _: &mut Context<Self>) -> Self::Result {
+        if self
+            .loading
+            .contains(&(OFFSETS_TOPIC.to_string(), msg.partition))
+        {
+            self.settled_while_loading
+                .entry(msg.partition)
+                .or_default()
+                .push((msg.marker_offset, msg.producer_id, msg.commit));
+            return Box::pin(async {});
+        }
+        let n = self
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map_or(0, |t| t.partitions.len());
+        let settles: Vec<_> = self
+            .groups
+            .filtered(|g| partition_for_key(g, n) == msg.partition as usize)
+            .into_iter()
+            .map(|(_, coordinator)| {
+                coordinator.send(CompleteTxn {
+                    producer_id: msg.producer_id,
+                    commit: msg.commit,
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            futures::future::join_all(settles).await;
+        })
+    }
+}
+
+/// The coordinator of a group this broker holds, without starting one: `None` where
+/// this broker coordinates the group's partition and knows no such group;
+/// NOT_COORDINATOR where another broker does (or the session lapsed),
+/// COORDINATOR_LOAD_IN_PROGRESS while the partition loads, as Kafka answers.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Addr<GroupCoordinatorActor>>, AdminError>")]
+pub struct FindGroupCoordinator(pub String);
+
+impl Handler<FindGroupCoordinator> for BrokerActor {
+    type Result = Result<Option<Addr<GroupCoordinatorActor>>, AdminError>;
+
+    fn handle(&mut self, msg: FindGroupCoordinator, _: &mut Context<Self>) -> Self::Result {
+        self.check_session()?;
+        if let Some(addr) = self.groups.get(&msg.0).filter(Addr::connected) {
+            return Ok(Some(addr));
+        }
+        self.internal_log(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            self.config.offsets_topic_segment_bytes,
+            &msg.0,
+        )?;
+        Ok(None)
     }
 }
 

@@ -95,6 +95,16 @@ impl Handler<GetTxnCoordinator> for BrokerActor {
             return Ok(Some(addr));
         }
         if !msg.create {
+            // Unknown to this coordinator (INVALID_PRODUCER_ID_MAPPING for the
+            // caller) only where the id's partition is led here and loaded: while it
+            // loads, or led elsewhere, the client is told to wait or to find the
+            // coordinator again, as Kafka answers, not that its producer id is unknown.
+            self.internal_log(
+                TXN_TOPIC,
+                self.config.transaction_state_log_num_partitions,
+                self.config.transaction_state_log_segment_bytes,
+                &msg.transactional_id,
+            )?;
             return Ok(None);
         }
         let addr = self.start_txn(ctx, msg.transactional_id, None)?;
