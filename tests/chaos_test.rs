@@ -102,7 +102,9 @@ fn dump(cluster: &TestCluster, placement: &BTreeMap<i32, (i32, BTreeSet<i32>)>) 
 }
 
 /// Every partition of TOPIC at its committed offset for GROUP (the start if none).
-fn rewind(consumer: &BaseConsumer) -> bool {
+/// `seen` keeps the last offsets read; one that goes back is printed, with the time,
+/// to find in the brokers' logs.
+fn rewind(consumer: &BaseConsumer, seen: &mut BTreeMap<i32, i64>) -> bool {
     let mut all = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         all.add_partition(TOPIC, p);
@@ -112,10 +114,29 @@ fn rewind(consumer: &BaseConsumer) -> bool {
     };
     let mut at = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        let offset = match committed.find_partition(TOPIC, p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => Offset::Offset(o),
+        let Some(entry) = committed.find_partition(TOPIC, p) else {
+            return false;
+        };
+        // A partition whose offsets a transaction still holds (UNSTABLE_OFFSET_COMMIT,
+        // KIP-447) is asked again, not read from the start.
+        if let Err(e) = entry.error() {
+            eprintln!("transform: committed offset of partition {p}: {e}");
+            return false;
+        }
+        let offset = match entry.offset() {
+            Offset::Offset(o) => Offset::Offset(o),
             _ => Offset::Beginning,
         };
+        let now = match offset {
+            Offset::Offset(o) => o,
+            _ => -1,
+        };
+        if let Some(before) = seen.insert(p, now).filter(|&b| b > now) {
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            eprintln!("transform: the committed offset of partition {p} went back from {before} to {now} (unix ms {at})");
+        }
         if at.add_partition_offset(TOPIC, p, offset).is_err() {
             return false;
         }
@@ -161,7 +182,8 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
     };
     let mut producer = producer_of();
     let mut done = Transformed::default();
-    while !rewind(&consumer) {
+    let mut seen = BTreeMap::new();
+    while !rewind(&consumer, &mut seen) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut round: u64 = 0;
@@ -248,7 +270,7 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
             }
         }
         // Aborted: read it again from the committed offsets.
-        while !rewind(&consumer) {
+        while !rewind(&consumer, &mut seen) {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
