@@ -408,11 +408,7 @@ impl MetadataImage {
                 expect,
             } => {
                 let live = self.live_ids();
-                let p = self
-                    .topics
-                    .get_mut(topic_id)
-                    .and_then(|t| t.partition_mut(*partition))
-                    .ok_or(ApplyError::UnknownPartition(*topic_id, *partition))?;
+                let p = self.partition_mut(*topic_id, *partition)?;
                 if let Some(expect) = expect {
                     if (p.leader_epoch, p.partition_epoch) != *expect {
                         return Err(ApplyError::StalePartitionEpoch(
@@ -445,11 +441,7 @@ impl MetadataImage {
             } => {
                 let registered: Vec<i32> = self.brokers.keys().copied().collect();
                 let live = self.live_ids();
-                let p = self
-                    .topics
-                    .get_mut(topic_id)
-                    .and_then(|t| t.partition_mut(*partition))
-                    .ok_or(ApplyError::UnknownPartition(*topic_id, *partition))?;
+                let p = self.partition_mut(*topic_id, *partition)?;
                 match target {
                     Some(target) => {
                         check_assignment(target, &registered)
@@ -563,6 +555,17 @@ impl MetadataImage {
                 }
             }
         }
+    }
+
+    fn partition_mut(
+        &mut self,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> Result<&mut PartitionImage, ApplyError> {
+        self.topics
+            .get_mut(&topic_id)
+            .and_then(|t| t.partition_mut(partition))
+            .ok_or(ApplyError::UnknownPartition(topic_id, partition))
     }
 
     /// The live brokers, as ids.

@@ -307,14 +307,21 @@ async fn coordinator(
     if let Some(addr) = routed_coordinator(ctx, group_id) {
         return Ok(addr);
     }
-    match ctx
-        .broker
-        .send(GetGroupCoordinator(group_id.to_string()))
-        .await
-    {
-        Ok(Ok(addr)) => Ok(addr),
+    ask_broker(ctx, GetGroupCoordinator(group_id.to_string()), group_id).await
+}
+
+/// The broker's answer to a coordinator question about `key`, its refusal as the error
+/// code the client gets (logged).
+async fn ask_broker<M, T>(ctx: &BrokerContext, question: M, key: &str) -> Result<T, ErrorCode>
+where
+    M: actix::Message<Result = Result<T, crate::actors::broker::AdminError>> + Send + 'static,
+    T: Send + 'static,
+    BrokerActor: actix::Handler<M>,
+{
+    match ctx.broker.send(question).await {
+        Ok(Ok(answer)) => Ok(answer),
         Ok(Err((code, message))) => {
-            tracing::warn!(%group_id, %message, "no coordinator for group");
+            tracing::debug!(%key, %message, "no coordinator here");
             Err(code)
         }
         Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
@@ -345,18 +352,7 @@ async fn existing_coordinator(
     if routed.is_some() || ctx.cluster.is_none() {
         return Ok(routed);
     }
-    match ctx
-        .broker
-        .send(FindGroupCoordinator(group_id.to_string()))
-        .await
-    {
-        Ok(Ok(found)) => Ok(found),
-        Ok(Err((code, message))) => {
-            tracing::debug!(%group_id, %message, "no coordinator for group here");
-            Err(code)
-        }
-        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
-    }
+    ask_broker(ctx, FindGroupCoordinator(group_id.to_string()), group_id).await
 }
 
 /// Whether this broker coordinates `key` now: the key's partition of `topic` is routed
@@ -385,21 +381,11 @@ async fn txn_coordinator(
         return Ok(Some(addr));
     }
     drop(routing);
-    match ctx
-        .broker
-        .send(GetTxnCoordinator {
-            transactional_id: transactional_id.to_string(),
-            create,
-        })
-        .await
-    {
-        Ok(Ok(addr)) => Ok(addr),
-        Ok(Err((code, message))) => {
-            tracing::warn!(%transactional_id, %message, "no coordinator for transactional id");
-            Err(code)
-        }
-        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
-    }
+    let question = GetTxnCoordinator {
+        transactional_id: transactional_id.to_string(),
+        create,
+    };
+    ask_broker(ctx, question, transactional_id).await
 }
 
 /// Why a request got no response and its connection must close.
