@@ -2,18 +2,17 @@
 # The fault checker on demand: three aeon processes, a topic with three replicas and
 # min.insync.replicas=2, an idempotent acks=all producer throughout, and a seeded
 # random schedule of faults (kill -9 a leader, kill -9 a follower, each restarted;
-# SIGSTOP a broker past its session, then resume it; cut a broker off from the quorum
-# past its session, then heal), with a transactional consume-transform-produce
-# running throughout. It fails unless every acknowledged record is read back exactly
-# once, in order, and every replica holds the same bytes; read_committed never shows an
-# aborted record, the transform's committed offsets are never ahead of the data and
-# every input below them was written (how many twice is printed); and no two brokers
-# led one partition at one leader epoch. It prints the figures (records, losses, duplicates, leader elections and
-# their median time, the transform's transactions). CI runs the same test with 6 cycles.
+# SIGSTOP a broker past its session, then resume it; cut a broker off from the others
+# past its session, then heal; cut the clients off a leader, then heal), with a
+# transactional consume-transform-produce running throughout. It fails unless every
+# acknowledged record is read back exactly once, in order, and every replica holds the
+# same bytes; read_committed never shows an aborted record, the transform's committed
+# offsets are never ahead of the data and every input below them was written exactly
+# once; and no two brokers led one partition at one leader epoch. It prints the figures
+# (records, losses, duplicates, leader elections and their median time, the transform's
+# transactions). CI runs the same test with 6 cycles.
 #
-# The transform runs unless --no-transform is given (the suite's schedule runs without
-# it: librdkafka has been seen to wait forever in send_offsets_to_transaction under long
-# schedules, not understood yet).
+# The transform runs unless --no-transform is given.
 #
 #   scripts/chaos.sh --cycles 200 --seed 7 [--release] [--no-transform]
 set -euo pipefail

@@ -7,14 +7,13 @@
 //! verification and markers; it is fenced but, its metadata frozen, must stop serving
 //! what it led once its heartbeats go unacknowledged) and heal, or cut the clients off
 //! a partition's leader for as long and heal. A transactional
-//! consume-transform-produce copies the topic to another throughout (on demand:
-//! CHAOS_TRANSFORM=1, as `scripts/chaos.sh` sets). After the schedule
+//! consume-transform-produce copies the topic to another throughout (unless
+//! CHAOS_TRANSFORM=0). After the schedule
 //! every acknowledged record must be there exactly once, in order in its partition, and
 //! every replica must hold the same bytes; read_committed must never show an aborted
 //! record, the transform's committed offsets must not be ahead of the data and every
-//! input below them must have been written (how many twice is printed: exactly once
-//! does not hold across coordinator failovers yet); and no two brokers may have led one
-//! partition at one leader epoch.
+//! input below them must have been written exactly once; and no two brokers may have
+//! led one partition at one leader epoch.
 //!
 //! CI runs a short schedule; `scripts/chaos.sh --cycles N --seed S` a longer one
 //! (`CHAOS_CYCLES`, `CHAOS_SEED`). The figures are printed at the end.
@@ -313,10 +312,9 @@ fn env(name: &str, default: u64) -> u64 {
 fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
     let cycles = env("CHAOS_CYCLES", 6);
     let seed = env("CHAOS_SEED", 20261204);
-    // The transactional consume-transform-produce runs on demand (`scripts/chaos.sh`
-    // runs it; CHAOS_TRANSFORM=1): under long schedules librdkafka has been seen to
-    // wait forever in send_offsets_to_transaction, which is not understood yet.
-    let with_transform = env("CHAOS_TRANSFORM", 0) == 1;
+    // The transactional consume-transform-produce runs unless CHAOS_TRANSFORM=0
+    // (`scripts/chaos.sh --no-transform`).
+    let with_transform = env("CHAOS_TRANSFORM", 1) == 1;
     let mut rng = Rng(seed);
     // Proxied: a broker can be cut off from the others, or from the clients.
     let mut cluster = TestCluster::build(3, 0, true, true, "\"replica.lag.time.max.ms\" = 5000\n");
@@ -586,8 +584,7 @@ fn every_acknowledged_record_survives_a_random_schedule_of_faults() {
             read_out.len()
         );
         assert_eq!(aborted, 0, "read_committed showed aborted records");
-        // Not yet asserted: exactly once. Across transaction-coordinator failovers the
-        // transform has been seen to write a batch twice (the count is printed above).
+        assert_eq!(transform_duplicates, 0, "the transform wrote inputs twice");
         assert!(transformed.committed > 0, "the transform committed nothing");
         for p in 0..PARTITIONS {
             let offset = match committed.find_partition(TOPIC, p).map(|e| e.offset()) {
