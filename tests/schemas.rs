@@ -138,6 +138,8 @@ fn the_served_apis_are_the_ones_aeon_promises() {
         "DeleteGroups",
         "ElectLeaders",
         "IncrementalAlterConfigs",
+        "AlterPartitionReassignments",
+        "ListPartitionReassignments",
         "OffsetDelete",
         "DescribeCluster",
         "DescribeQuorum",
