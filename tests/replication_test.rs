@@ -227,7 +227,17 @@ fn a_diverged_follower_truncates_and_acks_all_waits_for_the_isr_and_min_insync_r
         ErrorCode::RequestTimedOut.code(),
         "{waiting:?}"
     );
-    let x = produce(&cluster.addr(1), "diverge", 1, 10_000, &["x0", "x1"]);
+    // If the stopped broker led the metadata quorum, broker 1's session may lapse
+    // until a new quorum leader acknowledges its heartbeats: it refuses clients for
+    // that moment (NOT_LEADER_OR_FOLLOWER, retriable), as a client retries.
+    let mut x = produce(&cluster.addr(1), "diverge", 1, 10_000, &["x0", "x1"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while x.error_code == ErrorCode::NotLeaderOrFollower.code()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(200));
+        x = produce(&cluster.addr(1), "diverge", 1, 10_000, &["x0", "x1"]);
+    }
     assert_eq!(x.error_code, 0, "{x:?}");
 
     // The leader stops and the follower resumes: the controller fences broker 1 and
