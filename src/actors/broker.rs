@@ -41,8 +41,8 @@ pub use cluster::{ApplyImage, EnsureInternalTopic};
 pub use dynamic::AlterBrokerConfigs;
 pub use group_configs::{AlterGroupConfigs, DescribeGroupConfigs};
 pub use groups::{
-    partition_for_key, FindGroupCoordinator, ForgetGroupCoordinator, GetGroupCoordinator,
-    SettleGroups, OFFSETS_TOPIC,
+    partition_for_key, write_marker, FindGroupCoordinator, ForgetGroupCoordinator,
+    GetGroupCoordinator, SettleGroups, OFFSETS_TOPIC,
 };
 pub use producer_ids::AllocateProducerId;
 use producer_ids::ProducerIds;

@@ -25,11 +25,9 @@
 //! is decided), and the actor retries until they are written; a restarted broker finds
 //! Prepare* in the log and completes it the same way.
 
-use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator, GetGroupCoordinator};
-use super::group_coordinator::CompleteTxn;
+use super::broker::{AllocateProducerId, BrokerActor, ForgetTxnCoordinator};
 use super::partition::{
-    append_replicated, replicated, Append, ExpectTxn, PartitionActor, PartitionError,
-    WriteTxnMarker,
+    append_replicated, Append, ExpectTxn, PartitionActor, PartitionError, WriteTxnMarker,
 };
 use super::routing::RoutingHandle;
 use crate::clock::now_ms;

@@ -6,8 +6,8 @@
 //! Needs CLUSTER_ACTION, as in Kafka.
 
 use super::BrokerContext;
-use crate::actors::broker::{SettleGroups, OFFSETS_TOPIC};
-use crate::actors::partition::{replicated, WriteTxnMarker};
+use crate::actors::broker::write_marker;
+use crate::actors::partition::WriteTxnMarker;
 use crate::actors::routing::Routing;
 use crate::protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WriteTxnMarkersRequest,
@@ -41,27 +41,13 @@ async fn write_one(
         commit: marker.transaction_result,
         wait_for_fsync: ctx.config.load().log_flush_before_ack,
     };
-    let written = match replicated(&led.addr, write).await {
-        Ok(written) => written,
+    match write_marker(&ctx.broker, (topic, partition), &led.addr, write).await {
+        Ok(_) => ErrorCode::None,
         Err(e) => {
             tracing::debug!(%topic, partition, error = %e, "transaction marker not written");
-            return e.code();
-        }
-    };
-    if topic == OFFSETS_TOPIC {
-        // The groups of this partition commit (or drop) the offsets the transaction
-        // left pending with them (those being loaded too).
-        let settle = SettleGroups {
-            partition,
-            producer_id: marker.producer_id,
-            commit: marker.transaction_result,
-            marker_offset: written.last_offset,
-        };
-        if ctx.broker.send(settle).await.is_err() {
-            return ErrorCode::CoordinatorNotAvailable;
+            e.code()
         }
     }
-    ErrorCode::None
 }
 
 pub async fn handle(

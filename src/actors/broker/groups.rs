@@ -4,6 +4,9 @@
 
 use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::{CompleteTxn, GroupCoordinatorActor};
+use crate::actors::partition::{
+    replicated, Appended, PartitionActor, PartitionError, WriteTxnMarker,
+};
 use crate::group::consumer::{Assignor, ConsumerGroupConfig};
 use crate::group::{Group, GroupConfig, GroupRecord, MigrationPolicy};
 use crate::protocol::records::control;
@@ -167,6 +170,33 @@ impl Handler<SettleGroups> for BrokerActor {
             futures::future::join_all(settles).await;
         })
     }
+}
+
+/// Writes a transaction's marker to a partition led here (answered once every in-sync
+/// replica has it); on a `__consumer_offsets` partition, then settles the groups
+/// coordinated there. The one way markers are written here, for the local transaction
+/// coordinator and for WriteTxnMarkers from another broker's alike.
+pub async fn write_marker(
+    broker: &Addr<BrokerActor>,
+    (topic, partition): (&str, i32),
+    leader: &Addr<PartitionActor>,
+    marker: WriteTxnMarker,
+) -> Result<Appended, PartitionError> {
+    let (producer_id, commit) = (marker.producer_id, marker.commit);
+    let written = replicated(leader, marker).await?;
+    if topic == OFFSETS_TOPIC {
+        let settle = SettleGroups {
+            partition,
+            producer_id,
+            commit,
+            marker_offset: written.last_offset,
+        };
+        broker
+            .send(settle)
+            .await
+            .map_err(|_| PartitionError::Closed)?;
+    }
+    Ok(written)
 }
 
 /// The coordinator of a group this broker holds, without starting one: `None` where

@@ -3,7 +3,7 @@
 //! registration), the markers it writes, the groups it settles, and producer ids.
 
 use super::*;
-use crate::actors::broker::{partition_for_key, OFFSETS_TOPIC};
+use crate::actors::broker::write_marker;
 use crate::cluster::txn::{leader_of, write_markers_at, Led, Markers};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,11 +90,12 @@ impl TxnIo {
         }
     }
 
-    /// Writes the markers of a prepared transaction to each of its partitions (those
-    /// led elsewhere with WriteTxnMarkers to their leaders, with the `__consumer_offsets`
-    /// partitions of its groups led elsewhere), then settles the offsets of its groups
-    /// coordinated here. Done once every in-sync replica has each marker. A deleted
-    /// partition needs no marker; one without a leader now is retried later.
+    /// Writes the markers of a prepared transaction to each of its partitions, those
+    /// led elsewhere with WriteTxnMarkers to their leaders. Its groups' `__consumer_offsets`
+    /// partitions are among them (AddOffsetsToTxn adds them): whichever broker writes
+    /// a marker there settles the groups it coordinates. Done once every in-sync replica
+    /// has each marker. A deleted partition needs no marker; one without a leader now
+    /// is retried later.
     pub(super) async fn write_markers(&self, id: &str, m: &TxnMetadata) -> Result<(), String> {
         let commit = m.state == TxnState::PrepareCommit;
         let routing = self.routing.load_full();
@@ -102,9 +103,11 @@ impl TxnIo {
         let mut elsewhere: BTreeMap<i32, BTreeSet<(String, i32)>> = BTreeMap::new();
         for (topic, partition) in &m.partitions {
             match leader_of(&routing, topic, *partition) {
-                Led::Here => {
-                    here.extend(routing.partition(topic, *partition).map(|r| r.addr.clone()))
-                }
+                Led::Here => here.extend(
+                    routing
+                        .partition(topic, *partition)
+                        .map(|r| ((topic.as_str(), *partition), r.addr.clone())),
+                ),
                 Led::At(broker) => {
                     elsewhere
                         .entry(broker)
@@ -115,36 +118,15 @@ impl TxnIo {
                 Led::Gone => {}
             }
         }
-        let offsets_partitions = routing.topic(OFFSETS_TOPIC).map(|t| t.partitions.len());
-        let mut groups_here = Vec::new();
-        for group in &m.groups {
-            let Some(n) = offsets_partitions else {
-                groups_here.push(group);
-                continue;
+        let local = here.iter().map(|(at, leader)| {
+            let marker = WriteTxnMarker {
+                producer_id: m.producer_id,
+                producer_epoch: m.producer_epoch,
+                coordinator_epoch: COORDINATOR_EPOCH,
+                commit,
+                wait_for_fsync: self.wait_for_fsync,
             };
-            let partition = i32::try_from(partition_for_key(group, n)).unwrap_or(0);
-            match leader_of(&routing, OFFSETS_TOPIC, partition) {
-                Led::Here | Led::Gone => groups_here.push(group),
-                Led::At(broker) => {
-                    elsewhere
-                        .entry(broker)
-                        .or_default()
-                        .insert((OFFSETS_TOPIC.to_string(), partition));
-                }
-                Led::Offline => return Err(format!("group {group}: no coordinator now")),
-            }
-        }
-        let local = here.iter().map(|addr| {
-            replicated(
-                addr,
-                WriteTxnMarker {
-                    producer_id: m.producer_id,
-                    producer_epoch: m.producer_epoch,
-                    coordinator_epoch: COORDINATOR_EPOCH,
-                    commit,
-                    wait_for_fsync: self.wait_for_fsync,
-                },
-            )
+            write_marker(&self.broker, *at, leader, marker)
         });
         let markers = Markers {
             producer_id: m.producer_id,
@@ -167,20 +149,6 @@ impl TxnIo {
         }
         for result in remote {
             result.map_err(|e| format!("marker: {e}"))?;
-        }
-        for group in groups_here {
-            let coordinator = match self.broker.send(GetGroupCoordinator(group.clone())).await {
-                Ok(Ok(addr)) => addr,
-                Ok(Err((_, message))) => return Err(format!("group {group}: {message}")),
-                Err(e) => return Err(format!("group {group}: {e}")),
-            };
-            coordinator
-                .send(CompleteTxn {
-                    producer_id: m.producer_id,
-                    commit,
-                })
-                .await
-                .map_err(|e| format!("group {group}: {e}"))?;
         }
         tracing::debug!(transactional_id = %id, commit, partitions = m.partitions.len(), "transaction markers written");
         Ok(())
