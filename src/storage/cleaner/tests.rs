@@ -76,18 +76,6 @@ fn read_all(log: &Log) -> Vec<Seen> {
     out
 }
 
-/// Cleans the log at `now` (forced), applying the result as the actor does.
-fn clean(log: &mut Log, now: i64) -> CleanerStats {
-    let job = log
-        .prepare_cleaning_now(now, &CleanerConfig::default())
-        .expect("a cleaning");
-    let cleaned = job.run().unwrap();
-    let stats = cleaned.stats.clone();
-    let removed = log.finish_cleaning(cleaned);
-    crate::storage::delete_segments(&removed).unwrap();
-    stats
-}
-
 /// The latest record per key among `records`, in offset order.
 fn latest_per_key(records: &[Seen]) -> Vec<Seen> {
     let mut latest: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
@@ -124,7 +112,7 @@ fn cleaning_keeps_exactly_the_latest_value_per_key_in_offset_order() {
     let before = read_all(&log);
     let segments = log.segment_count();
     assert!(segments > 20, "{segments} segments");
-    let stats = clean(&mut log, T0);
+    let stats = log.clean_now(T0);
     assert_eq!(stats.records_read, 10_000);
     assert_eq!(stats.records_removed, 9_900);
     assert_eq!(stats.keys_mapped, 100);
@@ -162,7 +150,7 @@ fn tombstones_stay_until_their_delete_horizon_then_go() {
     .unwrap();
     log.append(&keyed(&[(Some("a"), None)], T0), T0).unwrap();
     log.roll(T0).unwrap();
-    clean(&mut log, T0 + 1000);
+    log.clean_now(T0 + 1000);
     let seen = read_all(&log);
     assert_eq!(seen.len(), 2, "b's value and a's tombstone: {seen:?}");
     assert_eq!(seen[1].value, None);
@@ -174,7 +162,7 @@ fn tombstones_stay_until_their_delete_horizon_then_go() {
             .is_none(),
         "nothing dirty and no horizon passed"
     );
-    clean(&mut log, now);
+    log.clean_now(now);
     assert_eq!(read_all(&log).len(), 2, "kept until the horizon");
     let job = log
         .prepare_cleaning(T0 + 1000 + DAY, &CleanerConfig::default())
@@ -206,7 +194,7 @@ fn keyless_records_go_and_control_batches_stay() {
     log.append(&keyed(&[(Some("k"), Some("2"))], T0), T0)
         .unwrap();
     log.roll(T0).unwrap();
-    clean(&mut log, T0);
+    log.clean_now(T0);
     let seen = read_all(&log);
     assert_eq!(seen.len(), 1);
     assert_eq!(
@@ -247,7 +235,7 @@ fn compressed_batches_are_cleaned_and_keep_their_codec() {
     }
     log.roll(T0).unwrap();
     let before = read_all(&log);
-    clean(&mut log, T0);
+    log.clean_now(T0);
     assert_eq!(read_all(&log), latest_per_key(&before));
     let mut offset = 0;
     let mut codecs_seen = Vec::new();
@@ -285,12 +273,12 @@ fn the_active_segment_and_records_younger_than_the_lag_are_never_cleaned() {
         (stats.first_dirty_offset, stats.first_uncleanable_offset),
         (0, 1)
     );
-    clean(&mut log, T0 + 25_000);
+    log.clean_now(T0 + 25_000);
     assert_eq!(read_all(&log).len(), 3, "nothing newer was mapped");
     // Later, both rolled segments are cleanable; the active one never is.
     let stats = log.cleanable_stats(T0 + 60_000);
     assert_eq!(stats.first_uncleanable_offset, 2);
-    clean(&mut log, T0 + 60_000);
+    log.clean_now(T0 + 60_000);
     let seen = read_all(&log);
     assert_eq!(
         seen.iter().map(|r| r.offset).collect::<Vec<_>>(),
@@ -458,7 +446,7 @@ fn a_crash_between_any_two_swap_steps_leaves_the_log_before_or_after() {
             .collect();
         assert!(leftovers.is_empty(), "{stop:?}: {leftovers:?}");
         // The cleaning can simply run again.
-        clean(&mut log, T0);
+        log.clean_now(T0);
         assert_eq!(read_all(&log), latest_per_key(&before), "{stop:?}");
     }
 }

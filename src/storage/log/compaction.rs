@@ -138,6 +138,20 @@ impl Log {
         self.plan_cleaning(now_ms, cleaner, true)
     }
 
+    /// Cleans now, whether due or not, and applies the result as the partition actor
+    /// does (the segments it replaced deleted at once).
+    #[cfg(test)]
+    pub(crate) fn clean_now(&mut self, now_ms: i64) -> crate::storage::cleaner::CleanerStats {
+        let job = self
+            .prepare_cleaning_now(now_ms, &CleanerConfig::default())
+            .expect("a cleaning");
+        let cleaned = job.run().expect("the cleaning runs");
+        let stats = cleaned.stats.clone();
+        let removed = self.finish_cleaning(cleaned);
+        crate::storage::delete_segments(&removed).expect("the replaced segments deleted");
+        stats
+    }
+
     fn plan_cleaning(
         &mut self,
         now_ms: i64,

@@ -347,12 +347,7 @@ mod tests {
         let stats = log.cleanable_stats(T0);
         assert_eq!(stats.first_uncleanable_offset, open_segment);
 
-        let job = log
-            .prepare_cleaning_now(T0, &crate::storage::CleanerConfig::default())
-            .expect("a cleaning");
-        let cleaned = job.run().unwrap();
-        let removed = log.finish_cleaning(cleaned);
-        crate::storage::delete_segments(&removed).unwrap();
+        log.clean_now(T0);
         let still = log.read(open, 1).unwrap();
         assert_eq!(
             RecordBatch::parse(&still).unwrap().base_offset(),
@@ -386,12 +381,7 @@ mod tests {
         append(&mut log, &mut s, &marker(2, false));
         log.roll(T0).unwrap();
         append(&mut log, &mut s, &batch(1, 10, T0));
-        let job = log
-            .prepare_cleaning_now(T0, &crate::storage::CleanerConfig::default())
-            .expect("a cleaning");
-        let cleaned = job.run().unwrap();
-        let removed = log.finish_cleaning(cleaned);
-        crate::storage::delete_segments(&removed).unwrap();
+        log.clean_now(T0);
         let kept = log.read(committed, 1).unwrap();
         assert_eq!(
             RecordBatch::parse(&kept).unwrap().base_offset(),
