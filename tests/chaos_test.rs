@@ -23,14 +23,17 @@ mod common;
 use common::cluster::{partition_batches, placement, reader, until, Acked, TestCluster};
 use common::{admin_at, assigned_consumer, client_config, consume, create_topic_with};
 use rdkafka::admin::{NewTopic, TopicReplication};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOPIC: &str = "chaos";
 const PARTITIONS: i32 = 3;
@@ -150,6 +153,69 @@ struct Transformed {
     committed: u64,
     aborted: u64,
     failed: u64,
+    /// Rounds whose send_offsets_to_transaction never returned (see `send_offsets`).
+    stuck: u64,
+}
+
+/// The transform producer's context: librdkafka's log lines, timed, go to the file
+/// `CHAOS_CLIENT_LOG` names (the producer then runs with `debug=eos,broker`).
+struct ClientLog(Option<Mutex<std::fs::File>>);
+
+impl ClientContext for ClientLog {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, line: &str) {
+        if let Some(file) = &self.0 {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut file = file.lock().expect("client log");
+            let _ = writeln!(
+                file,
+                "{}.{:03} {level:?} {fac} {line}",
+                now.as_secs(),
+                now.subsec_millis()
+            );
+        }
+    }
+}
+
+impl ProducerContext for ClientLog {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: ()) {}
+}
+
+type TxnProducer = BaseProducer<ClientLog>;
+
+/// One round's failure: the client's error, or a call that never returned.
+enum RoundError {
+    Client(KafkaError),
+    Stuck,
+}
+
+impl From<KafkaError> for RoundError {
+    fn from(e: KafkaError) -> Self {
+        RoundError::Client(e)
+    }
+}
+
+/// `send_offsets_to_transaction`, given up on when it has not returned well past its
+/// timeout (None). librdkafka 2.12 can wait for ever there: its coordinator requests
+/// never check their timeout (librdkafka issue 5456), and a group coordinator that left
+/// the metadata (a fenced broker, as in Kafka) is not looked up again until some other
+/// broker connection changes state (issue 5511). An application then abandons the
+/// producer and makes a new one with the same transactional id, whose InitProducerId
+/// fences the stuck one and aborts its transaction; the transform does the same.
+fn send_offsets(
+    producer: &Arc<TxnProducer>,
+    offsets: TopicPartitionList,
+    metadata: ConsumerGroupMetadata,
+    timeout: Duration,
+) -> Option<KafkaResult<()>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let producer = Arc::clone(producer);
+    std::thread::spawn(move || {
+        let _ = tx.send(producer.send_offsets_to_transaction(&offsets, &metadata, timeout));
+    });
+    rx.recv_timeout(timeout + Duration::from_secs(30)).ok()
 }
 
 /// The transactional consume-transform-produce (Kafka's exactly-once loop): reads TOPIC
@@ -165,14 +231,38 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
-    let producer_of = || -> BaseProducer {
-        let producer: BaseProducer = client_config(&bootstrap)
+    let log_path = std::env::var("CHAOS_CLIENT_LOG").ok();
+    let producer_of = || -> Arc<TxnProducer> {
+        let mut config = client_config(&bootstrap);
+        config
             .set("transactional.id", "chaos-transform")
             .set("transaction.timeout.ms", "60000")
             .set("message.timeout.ms", "60000")
-            .set("linger.ms", "5")
-            .create()
+            .set("linger.ms", "5");
+        let log = log_path.as_ref().map(|path| {
+            config
+                .set("debug", "eos,broker")
+                .set_log_level(RDKafkaLogLevel::Debug);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("client log");
+            Mutex::new(file)
+        });
+        let producer: TxnProducer = config
+            .create_with_context(ClientLog(log))
             .expect("transactional producer");
+        let producer = Arc::new(producer);
+        if log_path.is_some() {
+            // The log lines wait on the producer's queue for a poll.
+            let polled = Arc::downgrade(&producer);
+            std::thread::spawn(move || {
+                while let Some(producer) = polled.upgrade() {
+                    producer.poll(Duration::from_millis(100));
+                }
+            });
+        }
         while let Err(e) = producer.init_transactions(Duration::from_secs(30)) {
             eprintln!("transform: init: {e}");
             std::thread::sleep(Duration::from_millis(500));
@@ -205,7 +295,7 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
         let abort_on_purpose = round % 5 == 0;
         // Each output record's key is the round that wrote it: a duplicate names both.
         let key = round.to_string();
-        let outcome = (|| -> Result<(), rdkafka::error::KafkaError> {
+        let outcome = (|| -> Result<(), RoundError> {
             producer.begin_transaction()?;
             for (partition, _, value) in &read {
                 let value = if abort_on_purpose {
@@ -220,11 +310,9 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
                 while let Err((e, r)) = producer.send(record) {
                     if !matches!(
                         e,
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull
-                        )
+                        KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)
                     ) {
-                        return Err(e);
+                        return Err(e.into());
                     }
                     producer.poll(Duration::from_millis(10));
                     record = r;
@@ -232,7 +320,7 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
             }
             producer.flush(Duration::from_secs(60))?;
             if abort_on_purpose {
-                return producer.abort_transaction(Duration::from_secs(60));
+                return Ok(producer.abort_transaction(Duration::from_secs(60))?);
             }
             let mut offsets = TopicPartitionList::new();
             let mut next = BTreeMap::<i32, i64>::new();
@@ -244,9 +332,10 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
             }
             let metadata = consumer
                 .group_metadata()
-                .ok_or(rdkafka::error::KafkaError::NoMessageReceived)?;
-            producer.send_offsets_to_transaction(&offsets, &metadata, Duration::from_secs(60))?;
-            producer.commit_transaction(Duration::from_secs(60))
+                .ok_or(KafkaError::NoMessageReceived)?;
+            send_offsets(&producer, offsets, metadata, Duration::from_secs(60))
+                .ok_or(RoundError::Stuck)??;
+            Ok(producer.commit_transaction(Duration::from_secs(60))?)
         })();
         match outcome {
             Ok(()) if abort_on_purpose => done.aborted += 1,
@@ -254,15 +343,21 @@ fn transform(bootstrap: String, stop: Arc<AtomicBool>) -> Transformed {
                 done.committed += 1;
                 continue;
             }
-            Err(e) => {
+            Err(RoundError::Stuck) => {
+                done.stuck += 1;
+                eprintln!(
+                    "transform: round {round}: send_offsets_to_transaction did not return in 90 s; a new producer fences this one"
+                );
+                producer = producer_of();
+            }
+            Err(RoundError::Client(e)) => {
                 done.failed += 1;
                 let (first, last) = (
                     read.first().map(|r| (r.0, r.1)),
                     read.last().map(|r| (r.0, r.1)),
                 );
                 eprintln!("transform: round {round} (inputs {first:?}..{last:?}) failed: {e}");
-                let fatal =
-                    matches!(&e, rdkafka::error::KafkaError::Transaction(t) if t.is_fatal());
+                let fatal = matches!(&e, KafkaError::Transaction(t) if t.is_fatal());
                 if fatal || producer.abort_transaction(Duration::from_secs(60)).is_err() {
                     producer = producer_of();
                 }
