@@ -117,6 +117,11 @@ pub struct BrokerActor {
     /// Internal partitions whose leadership came here and whose groups or
     /// transactional ids are being loaded (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
     loading: std::collections::BTreeSet<(String, i32)>,
+    /// Replicas whose data is being deleted (a topic deleted, a replica moved away). A
+    /// replica placed here again meanwhile opens only once the deletion is done: its
+    /// directory is the same, and a log opened over files being removed would keep
+    /// some and lose others.
+    deleting: std::collections::BTreeSet<(String, i32)>,
     /// Transaction markers written to a `__consumer_offsets` partition while it loads:
     /// (marker offset, producer id, commit), for the groups the load replays (a marker
     /// the replay did not read settles them before they start).
@@ -170,6 +175,7 @@ impl BrokerActor {
             group_overrides: group_configs::GroupOverrides::new(),
             cluster,
             loading: std::collections::BTreeSet::new(),
+            deleting: std::collections::BTreeSet::new(),
             settled_while_loading: BTreeMap::new(),
             leadership_changes: Vec::new(),
             lease_lost: false,

@@ -3,7 +3,7 @@
 //! quorum; the answer comes once the change is committed and applied here.
 
 use super::*;
-use crate::actors::partition::{RoleSpec, SetRole, WithLog};
+use crate::actors::partition::{PartitionActor, RoleSpec, SetRole, WithLog};
 use crate::cluster::fetcher::{FetcherSettings, Fetchers, Followed};
 use crate::cluster::image::PartitionImage;
 use crate::cluster::{place, Cluster, ConfigResource, MetadataImage, MetadataRecord, ProposeError};
@@ -75,7 +75,7 @@ impl Handler<ApplyImage> for BrokerActor {
     type Result = ();
 
     fn handle(&mut self, msg: ApplyImage, ctx: &mut Context<Self>) {
-        self.apply_image(msg.0);
+        self.apply_image(msg.0, ctx);
         self.start_replayed(ctx);
     }
 }
@@ -228,7 +228,7 @@ impl BrokerActor {
             .into_actor(self),
         );
         let image = link.cluster.image();
-        self.apply_image(image);
+        self.apply_image(image, ctx);
     }
 
     /// An internal topic's replication factor when it is created now: its setting, at
@@ -343,7 +343,7 @@ impl BrokerActor {
     /// Makes the topics, and the partitions this broker leads, match `image`: new
     /// topics and partitions appear, removed ones go (with their data), a partition
     /// whose leadership moved here opens and one that moved away closes.
-    pub(super) fn apply_image(&mut self, image: Arc<MetadataImage>) {
+    pub(super) fn apply_image(&mut self, image: Arc<MetadataImage>, ctx: &mut Context<Self>) {
         let node = self.config.node_id;
         let Some(link) = self.cluster.as_mut() else {
             return;
@@ -361,9 +361,11 @@ impl BrokerActor {
         for name in gone {
             if let Some(topic) = self.topics.remove(&name) {
                 self.collision_names.remove(&collision_key(&name));
-                for p in topic.partitions.into_iter().flatten() {
-                    self.partition_count -= 1;
-                    p.addr.do_send(Close { delete: true });
+                for (i, p) in topic.partitions.into_iter().enumerate() {
+                    if let Some(p) = p {
+                        self.partition_count -= 1;
+                        self.delete_replica(ctx, (name.clone(), i as i32), p.addr);
+                    }
                 }
                 tracing::info!(topic = %name, "topic removed by the metadata log");
                 self.update_route(&name);
@@ -409,23 +411,31 @@ impl BrokerActor {
             }
             // A replica here is opened (its role set below); one placed elsewhere closes.
             let mut open = Vec::new();
+            let mut gone_here = Vec::new();
             for (i, p) in topic.partitions.iter().enumerate() {
                 let here = state.partitions.get(i).is_some_and(Option::is_some);
                 if i >= state.partitions.len() {
                     state.partitions.push(None);
                 }
                 let replica = p.replicas.contains(&node);
-                if replica && !here {
+                let deleting = !self.deleting.is_empty()
+                    && self.deleting.contains(&(topic.name.clone(), i as i32));
+                if replica && !here && deleting {
+                    tracing::info!(partition = %format_args!("{}-{i}", topic.name), "a replica here again while its old data is deleted; it opens once that is done");
+                } else if replica && !here {
                     open.push(i);
                 } else if !replica && here {
                     // Moved elsewhere by a reassignment: its data goes (Kafka's
                     // StopReplica with deletion).
                     if let Some(route) = state.partitions[i].take() {
                         tracing::info!(partition = %format_args!("{}-{i}", topic.name), "no longer a replica here; deleting it");
-                        route.addr.do_send(Close { delete: true });
                         self.partition_count -= 1;
+                        gone_here.push((i as i32, route.addr));
                     }
                 }
+            }
+            for (i, addr) in gone_here {
+                self.delete_replica(ctx, (topic.name.clone(), i), addr);
             }
             for i in open {
                 let p = i as i32;
@@ -450,6 +460,38 @@ impl BrokerActor {
         }
         self.follow_leaders(&image);
         self.store_routing();
+    }
+
+    /// Closes a replica and deletes its data. Until that is done, the same replica is not
+    /// opened again here; then the current image is applied again, which opens it if it
+    /// was placed here meanwhile.
+    fn delete_replica(
+        &mut self,
+        ctx: &mut Context<Self>,
+        key: (String, i32),
+        addr: Addr<PartitionActor>,
+    ) {
+        self.deleting.insert(key.clone());
+        ctx.spawn(addr.send(Close { delete: true }).into_actor(self).map(
+            move |result, act, ctx| {
+                let (topic, partition) = &key;
+                if let Err(error) = result.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+                    tracing::error!(partition = %format_args!("{topic}-{partition}"), %error, "deleting a replica's data failed");
+                }
+                act.deleting.remove(&key);
+                let placed_again = act.cluster.as_ref().and_then(|link| {
+                    let image = &link.image;
+                    let p = image.topic(topic)?.partition(*partition)?;
+                    p.replicas
+                        .contains(&act.config.node_id)
+                        .then(|| Arc::clone(image))
+                });
+                if let Some(image) = placed_again {
+                    act.apply_image(image, ctx);
+                    act.start_replayed(ctx);
+                }
+            },
+        ));
     }
 
     /// Tells each replica of `name` here its role when the image changed it (or it is
@@ -591,7 +633,7 @@ impl BrokerActor {
             }
             .into_actor(self)
             .map(move |(result, image), act, ctx| {
-                act.apply_image(image);
+                act.apply_image(image, ctx);
                 act.start_replayed(ctx);
                 result.map(|_| done).map_err(admin_error)
             }),

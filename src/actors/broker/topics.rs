@@ -202,7 +202,7 @@ impl Handler<AutoCreateTopics> for BrokerActor {
                 }
                 .into_actor(self)
                 .map(|(results, image), act, ctx| {
-                    act.apply_image(image);
+                    act.apply_image(image, ctx);
                     act.start_replayed(ctx);
                     results
                 }),
