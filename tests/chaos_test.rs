@@ -17,6 +17,8 @@
 //!
 //! CI runs a short schedule; `scripts/chaos.sh --cycles N --seed S` a longer one
 //! (`CHAOS_CYCLES`, `CHAOS_SEED`). The figures are printed at the end.
+//! `CHAOS_CLIENT_LOG=<file>` writes the transform producer's librdkafka debug log
+//! (`eos,broker`) there, and `CLUSTER_LOG_DIR` / `CLUSTER_RUST_LOG` keep the brokers'.
 
 mod common;
 
