@@ -687,6 +687,152 @@ fn replicas(addr: &str, topic: &str) -> (i32, Vec<i32>) {
         .unwrap_or((-1, Vec::new()))
 }
 
+/// Each key's last value in the batches of one replica (`partition_batches`).
+fn last_values(batches: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut last = BTreeMap::new();
+    for batch in BatchIter::new(batches) {
+        for record in batch.records().expect("records").flatten() {
+            if let (Some(key), Some(value)) = (record.key, record.value) {
+                last.insert(key.to_vec(), value.to_vec());
+            }
+        }
+    }
+    last
+}
+
+/// A replica moved away and straight back while its old data is still being deleted
+/// (held up here by its throttled cleaner, which the deletion waits for) opens again
+/// only once the deletion is done: then it copies the log anew and keeps it. Opened
+/// over the files being deleted, it lost them under its feet.
+#[test]
+fn a_replica_moved_back_while_its_old_data_is_deleted_keeps_the_whole_log() {
+    let mut cluster = TestCluster::configured(
+        3,
+        0,
+        "\"replica.lag.time.max.ms\" = 5000\n\"log.cleaner.io.max.bytes.per.second\" = 2048\n\"log.cleaner.backoff.ms\" = 100\n",
+    );
+    cluster.start(&[1, 2, 3]);
+    let boot = cluster.bootstrap();
+    if kafka_python_admin(&boot, &["list"]).is_none() {
+        return;
+    }
+    let admin = admin_at(&boot);
+    create_topic_with(
+        &admin,
+        &NewTopic::new("compacted", 1, TopicReplication::Variable(&[&[1, 2]]))
+            .set("cleanup.policy", "compact")
+            .set("segment.ms", "200")
+            .set("min.cleanable.dirty.ratio", "0.01"),
+    );
+    cluster.until_applied(&[1, 2, 3], "compacted", 1);
+    let producer: BaseProducer = client_config(&boot)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    // 50 keys written over and over: dirty segments for the cleaners.
+    let value = |round: usize, key: usize| format!("{round:04}-{key:02}-{}", "v".repeat(100));
+    let round_of = |round: usize, keys: std::ops::Range<usize>| {
+        keys.map(move |key| (format!("k{key:02}"), value(round, key)))
+    };
+    let send_rounds = |rounds: std::ops::Range<usize>, keys: std::ops::Range<usize>| {
+        let records: Vec<(String, String)> = rounds
+            .flat_map(|round| round_of(round, keys.clone()))
+            .collect();
+        send_all(
+            &producer,
+            records.iter().map(|(k, v)| {
+                BaseRecord::<[u8], [u8]>::to("compacted")
+                    .partition(0)
+                    .key(k.as_bytes())
+                    .payload(v.as_bytes())
+            }),
+        );
+        producer
+            .flush(Duration::from_secs(60))
+            .expect("every record acknowledged");
+    };
+    // Five rounds a segment (segments roll on time).
+    for first in (0..40).step_by(5) {
+        send_rounds(first..first + 5, 0..50);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    until(Duration::from_secs(60), "broker 2 in the ISR", || {
+        isrs(&cluster.addr(1), "compacted")
+            .get(&0)
+            .is_some_and(|isr| isr.contains(&2))
+    });
+    // Broker 2's cleaner starts on the rolled segments, at 2 KiB a second.
+    std::thread::sleep(Duration::from_secs(2));
+    let ok = serde_json::json!({ "compacted-0": null });
+    let moved = |target: &[i32], why: &str| {
+        until(Duration::from_secs(120), why, || {
+            let listed = kafka_python_admin(&boot, &["list"]);
+            let settled = (1..=3).all(|id| replicas(&cluster.addr(id), "compacted").1 == target);
+            listed == Some(serde_json::json!({})) && settled
+        });
+    };
+    assert_eq!(
+        kafka_python_admin(&boot, &["alter", "compacted", "0", "1,3"]),
+        Some(ok.clone())
+    );
+    moved(&[1, 3], "the partition is on brokers 1 and 3");
+    let old = cluster.data_dir(2).join("compacted-0");
+    assert!(
+        old.exists(),
+        "broker 2's old copy is still being deleted (its cleaner holds the deletion up)"
+    );
+    assert_eq!(
+        kafka_python_admin(&boot, &["alter", "compacted", "0", "1,2"]),
+        Some(ok)
+    );
+    // Half the keys are written again; the other half keep the values broker 2 had
+    // before it was moved away, which it must have copied anew.
+    send_rounds(40..60, 0..25);
+    moved(&[1, 2], "the partition is back on brokers 1 and 2");
+    until(Duration::from_secs(60), "broker 2 back in the ISR", || {
+        isrs(&cluster.addr(1), "compacted")
+            .get(&0)
+            .is_some_and(|isr| isr.contains(&2))
+    });
+    // Broker 2 opened a new copy, not the old files under deletion (an open over them
+    // finds no clean shutdown and recovers them).
+    let reopened_old: Vec<String> = cluster.nodes[1]
+        .process
+        .as_ref()
+        .expect("broker 2 runs")
+        .log
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|l| l.contains("compacted-0") && l.contains("recovered"))
+        .cloned()
+        .collect();
+    assert!(
+        reopened_old.is_empty(),
+        "broker 2 reopened its old files: {reopened_old:?}"
+    );
+    // Broker 2's copy on disk holds every key's last value (what compaction keeps).
+    cluster.kill(2);
+    let expected: BTreeMap<Vec<u8>, Vec<u8>> = round_of(59, 0..25)
+        .chain(round_of(39, 25..50))
+        .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+        .collect();
+    let on_disk = last_values(&partition_batches(&cluster.data_dir(2), "compacted", 0));
+    assert_eq!(
+        on_disk.len(),
+        expected.len(),
+        "every key on broker 2's disk ({} of {})",
+        on_disk.len(),
+        expected.len()
+    );
+    assert!(
+        on_disk == expected,
+        "each key's last value on broker 2's disk"
+    );
+}
+
 #[test]
 fn a_reassignment_moves_a_partition_online_and_no_acknowledged_record_is_lost() {
     let mut cluster = TestCluster::configured(3, 0, "\"replica.lag.time.max.ms\" = 5000\n");
