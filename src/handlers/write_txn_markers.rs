@@ -42,7 +42,7 @@ async fn write_one(
         wait_for_fsync: ctx.config.load().log_flush_before_ack,
     };
     match write_marker(&ctx.broker, (topic, partition), &led.addr, write).await {
-        Ok(_) => ErrorCode::None,
+        Ok(()) => ErrorCode::None,
         Err(e) => {
             tracing::debug!(%topic, partition, error = %e, "transaction marker not written");
             e.code()

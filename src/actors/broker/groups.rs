@@ -4,9 +4,7 @@
 
 use super::{AdminError, BrokerActor};
 use crate::actors::group_coordinator::{CompleteTxn, GroupCoordinatorActor};
-use crate::actors::partition::{
-    replicated, Appended, PartitionActor, PartitionError, WriteTxnMarker,
-};
+use crate::actors::partition::{replicated, PartitionActor, PartitionError, WriteTxnMarker};
 use crate::group::consumer::{Assignor, ConsumerGroupConfig};
 use crate::group::{Group, GroupConfig, GroupRecord, MigrationPolicy};
 use crate::protocol::records::control;
@@ -181,7 +179,7 @@ pub async fn write_marker(
     (topic, partition): (&str, i32),
     leader: &Addr<PartitionActor>,
     marker: WriteTxnMarker,
-) -> Result<Appended, PartitionError> {
+) -> Result<(), PartitionError> {
     let (producer_id, commit) = (marker.producer_id, marker.commit);
     let written = replicated(leader, marker).await?;
     if topic == OFFSETS_TOPIC {
@@ -196,7 +194,7 @@ pub async fn write_marker(
             .await
             .map_err(|_| PartitionError::Closed)?;
     }
-    Ok(written)
+    Ok(())
 }
 
 /// The coordinator of a group this broker holds, without starting one: `None` where
