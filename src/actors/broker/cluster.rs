@@ -475,7 +475,12 @@ impl BrokerActor {
         ctx.spawn(addr.send(Close { delete: true }).into_actor(self).map(
             move |result, act, ctx| {
                 let (topic, partition) = &key;
-                if let Err(error) = result.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(error) = error {
                     tracing::error!(partition = %format_args!("{topic}-{partition}"), %error, "deleting a replica's data failed");
                 }
                 act.deleting.remove(&key);
