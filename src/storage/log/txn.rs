@@ -320,15 +320,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_cleaner_carries_txnindex_entries_and_never_cleans_past_the_lso() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A compacted log in `dir` that the cleaner finds dirty enough at once.
+    fn compacted_log(dir: &std::path::Path) -> Log {
         let config = LogConfig {
             compact: true,
             min_cleanable_dirty_ratio: 0.01,
             ..small_config()
         };
-        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        Log::open(dir, config, T0).unwrap()
+    }
+
+    #[test]
+    fn the_cleaner_carries_txnindex_entries_and_never_cleans_past_the_lso() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = compacted_log(dir.path());
         let mut s = ProducerState::default();
         append(&mut log, &mut s, &txn_batch(1, 0, 1, "k"));
         let m1 = append(&mut log, &mut s, &marker(1, false));
@@ -365,12 +370,7 @@ mod tests {
     #[test]
     fn an_aborted_transactions_record_does_not_make_the_committed_one_obsolete() {
         let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            compact: true,
-            min_cleanable_dirty_ratio: 0.01,
-            ..small_config()
-        };
-        let mut log = Log::open(dir.path(), config, T0).unwrap();
+        let mut log = compacted_log(dir.path());
         let mut s = ProducerState::default();
         // Producer 1 commits "k"; producer 2 writes "k" later and aborts.
         let committed = append(&mut log, &mut s, &txn_batch(1, 0, 1, "k"));
