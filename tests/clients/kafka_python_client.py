@@ -304,7 +304,7 @@ def check_group_split():
         except CheckFailed as e:
             # What each member and the coordinator last said, for the diagnosis.
             try:
-                group_state = admin().describe_consumer_groups([group])
+                group_state = admin().describe_groups([group])
             except Exception as d:  # noqa: BLE001 - a diagnostic must not hide the failure
                 group_state = f"(describe failed: {d!r})"
             raise CheckFailed(f"{e}; members' assignments {seen}; the group: {group_state}") from e
